@@ -1,0 +1,35 @@
+package localtasks
+
+// ImmediateBackend runs each task in the goroutine that enqueues it, before
+// Enqueue returns, like Django's ImmediateBackend: for tests and scripts
+// that want results at once. Enqueue returns the finished result, FAILED
+// ones included; only invalid requests are errors.
+//
+// Retries run back to back, without the policy's delays, and run-after
+// times are not supported (Capabilities.Defer is false). Tasks get a fresh
+// ctx, not the caller's, as on the pools.
+type ImmediateBackend struct {
+	holder
+}
+
+var _ Backend = (*ImmediateBackend)(nil)
+
+var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true}
+
+// NewImmediate builds an ImmediateBackend, or joins the state of the ones
+// already built under cfg.Name.
+func NewImmediate(cfg Config) (*ImmediateBackend, error) {
+	st, err := cfg.settings("immediate", 0)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openState(cfg.Name, st, func() *state {
+		s := newState(cfg.Name, st, modeInline, immediateCapabilities)
+		s.startWorkers(0)
+		return s
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ImmediateBackend{holder{s: s}}, nil
+}

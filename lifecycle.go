@@ -1,0 +1,426 @@
+package localtasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/backoff"
+	"github.com/localtasks/localtasks/internal/uid"
+)
+
+// This file moves a record through its states; see docs/design.md for the
+// diagram. Every transition happens under state.mu.
+
+func (s *state) closedError(task Definition) error {
+	name := "<nil>"
+	if task != nil {
+		name = task.Name()
+	}
+	return fmt.Errorf("localtasks: enqueue %q: backend %q is closed: build a new backend: %w", name, s.name, ErrClosed)
+}
+
+// enqueue validates a request and adds a record for it. Nothing is queued
+// unless it returns a nil error.
+func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (TaskResult, error) {
+	if def == nil {
+		return TaskResult{}, fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
+	}
+	name := def.Name()
+	if err := ctx.Err(); err != nil {
+		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+	}
+	if opts.Queue == "" {
+		opts.Queue = DefaultQueue
+	}
+	if err := opts.validate(); err != nil {
+		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
+	}
+	if !slices.Contains(s.set.queues, opts.Queue) {
+		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
+			name, opts.Queue, s.name, s.set.queues, ErrInvalidTask)
+	}
+	if err := s.caps.check(s.name, name, &opts); err != nil {
+		return TaskResult{}, err
+	}
+	if err := def.checkArgs(args); err != nil {
+		return TaskResult{}, err
+	}
+
+	now := s.clock.Now()
+	rec := &record{id: uid.New(), def: def, args: args, opts: opts, enqueuedAt: now, runAfter: opts.RunAt}
+	if opts.Delay > 0 {
+		rec.runAfter = now.Add(opts.Delay)
+	}
+
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return TaskResult{}, s.closedError(def)
+	}
+	s.live[rec.id] = rec
+	rec.status = StatusReady
+	if rec.runAfter.After(now) {
+		rec.status = StatusScheduled
+	}
+	switch {
+	case s.mode == modeRecord:
+		s.recorded = append(s.recorded, rec)
+	case rec.status == StatusScheduled:
+		rec.entry = s.timed.Push(rec.runAfter, rec)
+		s.arm()
+	case s.mode == modePool:
+		s.push(rec)
+	}
+	s.emit(EventEnqueued, rec)
+	res := s.snapshot(rec)
+	s.mu.Unlock()
+
+	if s.mode == modeInline {
+		return s.runInline(rec), nil
+	}
+	return res, nil
+}
+
+// push queues a ready record and wakes a worker. Must hold s.mu.
+func (s *state) push(rec *record) {
+	s.ready.Push(rec.opts.Priority, rec)
+	if s.idle > 0 {
+		s.cond.Signal()
+	}
+}
+
+// arm sets the timer for the earliest scheduled record. Must hold s.mu.
+func (s *state) arm() {
+	e, ok := s.timed.Peek()
+	if !ok || s.closing {
+		if s.timer != nil {
+			s.timer.Stop()
+			s.timer = nil
+		}
+		return
+	}
+	if s.timer != nil && !e.At.Before(s.timerAt) {
+		return // the timer set goes off first, and re-arms then
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timerGen++
+	gen := s.timerGen
+	s.timerAt = e.At
+	s.timer = s.clock.AfterFunc(e.At.Sub(s.clock.Now()), func() { s.fire(gen) })
+}
+
+// fire moves the records whose time has come to the ready queue.
+func (s *state) fire(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen == s.timerGen {
+		s.timer = nil
+	}
+	if s.closing {
+		return
+	}
+	now := s.clock.Now()
+	for {
+		e, ok := s.timed.PopDue(now)
+		if !ok {
+			break
+		}
+		rec := e.Value
+		rec.entry, rec.status = nil, StatusReady
+		s.push(rec)
+	}
+	s.arm()
+}
+
+// take blocks until a ready record is there, starts it on worker and
+// returns it with its attempt's ctx, or returns nil once the state closes.
+func (s *state) take(worker string) (*record, *taskCtx) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if rec, ok := s.ready.Pop(); ok {
+			if rec.status != StatusReady {
+				continue // cancelled while it was queued
+			}
+			return rec, s.start(rec, worker)
+		}
+		if s.closing {
+			return nil, nil
+		}
+		s.idle++
+		s.cond.Wait()
+		s.idle--
+	}
+}
+
+// start marks rec RUNNING on worker and makes its attempt's ctx. Must hold
+// s.mu.
+func (s *state) start(rec *record, worker string) *taskCtx {
+	now := s.clock.Now()
+	rec.status = StatusRunning
+	rec.attempts++
+	if rec.attempts == 1 {
+		rec.startedAt = now
+	}
+	rec.lastAttemptedAt = now
+	if rec.workerIDs == nil {
+		rec.workerIDs = rec.workerID0[:0]
+	}
+	rec.workerIDs = append(rec.workerIDs, worker)
+
+	// The attempt's ctx does not descend from any caller's: a task outlives
+	// the request that enqueued it. Cancel, Close and the timeout end it.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	tc := &taskCtx{Context: ctx, id: rec.id, task: rec.def.Name(), attempt: rec.attempts, base: s.logger}
+	rec.cancel = cancel
+	if d := rec.opts.Timeout; d > 0 {
+		tc.deadline = now.Add(d)
+		rec.timeout = s.clock.AfterFunc(d, func() { cancel(&timeoutError{after: d}) })
+	}
+	s.emit(EventStarted, rec)
+	return tc
+}
+
+// panicError carries a recovered panic to finish.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (p *panicError) Error() string { return fmt.Sprint(p.value) }
+
+// execute runs one attempt through the middleware, turning a panic into an
+// error.
+func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			val, err = nil, &panicError{value: v, stack: string(debug.Stack())}
+		}
+	}()
+	mw := s.set.middleware
+	if len(mw) == 0 {
+		return rec.def.Call(ctx, rec.args)
+	}
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.opts.Queue, Priority: rec.opts.Priority, Args: rec.args}
+	next := func(ctx context.Context) error {
+		val, err = rec.def.Call(ctx, rec.args)
+		return err
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		m, inner := mw[i], next
+		next = func(ctx context.Context) error { return m(ctx, ex, inner) }
+	}
+	err = next(ctx)
+	if err != nil {
+		val = nil
+	}
+	return val, err
+}
+
+// finish records the outcome of an attempt: the final status, or a retry.
+// In modeInline it reports whether the caller should run the attempt again
+// at once, instead of queueing it.
+func (s *state) finish(rec *record, ctx *taskCtx, val any, err error) (again bool) {
+	var timedOut *timeoutError
+	errors.As(context.Cause(ctx), &timedOut)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.timeout != nil {
+		rec.timeout.Stop()
+		rec.timeout = nil
+	}
+	rec.cancel(nil) // releases the ctx; a no-op if it was cancelled already
+	rec.cancel = nil
+	if rec.status != StatusRunning {
+		return false // Close gave up on it and cancelled it already
+	}
+
+	now := s.clock.Now()
+	switch {
+	case rec.cancelling:
+		s.finalize(rec, StatusCancelled, now)
+		return false
+	case err == nil:
+		// A task that outlived its timeout but still returned a value
+		// succeeded: the timeout is a request to stop, and the work is done.
+		rec.value = val
+		s.finalize(rec, StatusSuccessful, now)
+		return false
+	}
+
+	if timedOut != nil {
+		err = &timeoutError{after: timedOut.after, returned: err}
+	}
+	rec.errs = append(rec.errs, attemptError(rec.attempts, now, err))
+	p := rec.opts.Retry
+	switch {
+	case rec.attempts >= p.MaxAttempts:
+		s.finalize(rec, StatusFailed, now)
+		return false
+	case s.closing:
+		rec.cancelReason = "the backend closed before the task could be retried"
+		s.finalize(rec, StatusCancelled, now)
+		return false
+	case s.mode == modeInline:
+		rec.status = StatusReady // retried at once, without the delay: see ImmediateBackend
+		return true
+	}
+	delay := backoff.Delay(rec.attempts, p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
+	if delay <= 0 {
+		rec.status = StatusReady
+		s.push(rec)
+		return false
+	}
+	rec.status, rec.runAfter = StatusScheduled, now.Add(delay)
+	rec.entry = s.timed.Push(rec.runAfter, rec)
+	s.arm()
+	return false
+}
+
+func attemptError(attempt int, at time.Time, err error) TaskError {
+	var p *panicError
+	if !errors.As(err, &p) {
+		return newTaskError(attempt, at, err, "")
+	}
+	te := TaskError{Attempt: attempt, At: at, Type: fmt.Sprintf("%T", p.value), Message: fmt.Sprint(p.value), Stack: p.stack}
+	if e, ok := p.value.(error); ok {
+		te.err = e
+	}
+	return te
+}
+
+// runInline runs a record's attempts in the caller's goroutine.
+func (s *state) runInline(rec *record) TaskResult {
+	for {
+		s.mu.Lock()
+		if rec.status != StatusReady { // the state closed under us
+			defer s.mu.Unlock()
+			return s.snapshot(rec)
+		}
+		ctx := s.start(rec, s.workerName(0))
+		s.mu.Unlock()
+		val, err := s.execute(rec, ctx)
+		if !s.finish(rec, ctx, val, err) {
+			break
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot(rec)
+}
+
+func (s *state) workerName(i int) string {
+	name := s.name
+	if name == "" {
+		name = "private"
+	}
+	return fmt.Sprintf("%s:%s/%d", s.set.kind, name, i)
+}
+
+// cancelRun cancels the run with that ID; see Backend.Cancel.
+func (s *state) cancelRun(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	switch rec.status {
+	case StatusReady, StatusScheduled:
+		rec.cancelReason = "cancelled before it started"
+		s.finalize(rec, StatusCancelled, s.clock.Now())
+	case StatusRunning:
+		if !rec.cancelling {
+			rec.cancelling = true
+			rec.cancelReason = "cancelled while it was running"
+			rec.cancel(ErrCancelled)
+		}
+	case StatusCancelled:
+	default:
+		return fmt.Errorf("localtasks: cancel task %s: it already finished %v: %w", id, rec.status, ErrFinished)
+	}
+	return nil
+}
+
+// shutdown stops the state: see holder.Close.
+func (s *state) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.arm() // stops the timer
+	now := s.clock.Now()
+	for _, rec := range s.live {
+		if rec.status == StatusReady || rec.status == StatusScheduled {
+			rec.cancelReason = "the backend closed before the task started"
+			s.finalize(rec, StatusCancelled, now)
+		}
+	}
+	s.ready.Drain(func(*record) {})
+	s.cond.Broadcast()
+	s.mu.Unlock()
+
+	var err error
+	select {
+	case <-s.stopped:
+	case <-ctx.Done():
+		s.mu.Lock()
+		n := 0
+		now := s.clock.Now()
+		for _, rec := range s.live {
+			if rec.status == StatusRunning {
+				rec.cancelling = true
+				rec.cancelReason = "the backend closed while the task was running"
+				rec.cancel(ErrClosed)
+				s.finalize(rec, StatusCancelled, now)
+				n++
+			}
+		}
+		s.mu.Unlock()
+		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
+	}
+
+	s.mu.Lock()
+	for _, sub := range s.subs {
+		close(sub.c)
+	}
+	s.subs = nil
+	s.mu.Unlock()
+	return err
+}
+
+// startWorkers starts n workers that run tasks from the ready queue.
+func (s *state) startWorkers(n int) {
+	s.running = n
+	if n == 0 {
+		close(s.stopped)
+		return
+	}
+	for i := range n {
+		go s.work(s.workerName(i))
+	}
+}
+
+func (s *state) work(name string) {
+	defer func() {
+		s.mu.Lock()
+		s.running--
+		if s.running == 0 {
+			close(s.stopped)
+		}
+		s.mu.Unlock()
+	}()
+	for {
+		rec, ctx := s.take(name)
+		if rec == nil {
+			return
+		}
+		val, err := s.execute(rec, ctx)
+		s.finish(rec, ctx, val, err)
+	}
+}

@@ -1,0 +1,129 @@
+package localtasks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/pqueue"
+)
+
+// Priority bounds and the default queue, as in Django's task framework.
+const (
+	// MinPriority is the lowest priority a task can have.
+	MinPriority = pqueue.Min
+	// MaxPriority is the highest priority a task can have. Higher runs first.
+	MaxPriority = pqueue.Max
+	// DefaultQueue is the queue a task goes to unless WithQueue says otherwise.
+	DefaultQueue = "default"
+)
+
+// Options are the settings of a task's run. Define sets a task's defaults;
+// Task.Using overrides them for the calls made through the copy it returns.
+// The zero value means: priority 0, the default queue, run now, no timeout,
+// one attempt.
+type Options struct {
+	// Priority orders ready tasks: higher first, first in first out within
+	// one priority. From MinPriority to MaxPriority; defaults to 0.
+	Priority int
+	// Queue names the queue the task goes to. It must be one of the
+	// backend's Queues. Defaults to DefaultQueue.
+	Queue string
+	// RunAt is the earliest time the task may start. The zero time means
+	// as soon as a worker is free.
+	RunAt time.Time
+	// Delay is how long after the enqueue the task may start. It is an
+	// alternative to RunAt: WithDelay clears RunAt, and WithRunAt clears Delay.
+	Delay time.Duration
+	// Timeout bounds each attempt: the task's ctx is cancelled once it has
+	// run that long, and the attempt fails with an error matching
+	// ErrTimeout. Zero means no timeout.
+	Timeout time.Duration
+	// Retry says how often and when a failed attempt is tried again.
+	// The zero value makes one attempt.
+	Retry RetryPolicy
+}
+
+// Option changes one setting of Options; pass them to Define and Task.Using.
+type Option func(*Options)
+
+// WithPriority sets the priority, from MinPriority to MaxPriority.
+func WithPriority(p int) Option { return func(o *Options) { o.Priority = p } }
+
+// WithQueue sets the queue the task goes to.
+func WithQueue(name string) Option { return func(o *Options) { o.Queue = name } }
+
+// WithRunAt sets the earliest time the task may start, and clears any delay.
+func WithRunAt(t time.Time) Option {
+	return func(o *Options) { o.RunAt, o.Delay = t, 0 }
+}
+
+// WithDelay makes the task start no sooner than d after it is enqueued, and
+// clears any run-after time.
+func WithDelay(d time.Duration) Option {
+	return func(o *Options) { o.Delay, o.RunAt = d, time.Time{} }
+}
+
+// WithTimeout bounds each attempt to d; zero removes the bound.
+func WithTimeout(d time.Duration) Option { return func(o *Options) { o.Timeout = d } }
+
+// WithRetry sets the retry policy.
+func WithRetry(p RetryPolicy) Option { return func(o *Options) { o.Retry = p } }
+
+// RetryPolicy says how often a failed task is attempted again, and how long
+// it waits before each new attempt. A task is not retried once it has been
+// cancelled, nor while its backend is closing.
+//
+// The wait before attempt n+1 is Delay * Multiplier^(n-1), capped at
+// MaxDelay, then shortened by a random fraction of up to Jitter of itself.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of attempts, the first included.
+	// Zero and one both mean no retry.
+	MaxAttempts int
+	// Delay is the wait before the second attempt. Zero retries at once.
+	Delay time.Duration
+	// MaxDelay caps the wait when Multiplier grows it. Zero means no cap.
+	MaxDelay time.Duration
+	// Multiplier grows the wait after each failure: 0 or 1 keeps it fixed,
+	// 2 doubles it.
+	Multiplier float64
+	// Jitter, from 0 to 1, is the largest fraction of each wait taken off
+	// at random, so that tasks that failed together do not retry together.
+	Jitter float64
+}
+
+// FixedRetry makes up to attempts attempts, waiting delay between them.
+func FixedRetry(attempts int, delay time.Duration) RetryPolicy {
+	return RetryPolicy{MaxAttempts: attempts, Delay: delay}
+}
+
+// ExponentialRetry makes up to attempts attempts, waiting min before the
+// second and doubling the wait after each failure up to max, with a jitter
+// of 0.2.
+func ExponentialRetry(attempts int, min, max time.Duration) RetryPolicy {
+	return RetryPolicy{MaxAttempts: attempts, Delay: min, MaxDelay: max, Multiplier: 2, Jitter: 0.2}
+}
+
+// validate checks what can be checked without a backend. The caller wraps
+// the error with the task's name.
+func (o *Options) validate() error {
+	switch {
+	case o.Priority < MinPriority || o.Priority > MaxPriority:
+		return fmt.Errorf("priority %d is out of range: use %d (lowest) to %d (highest)", o.Priority, MinPriority, MaxPriority)
+	case o.Delay < 0:
+		return fmt.Errorf("delay %v is negative: use a delay of zero or more, or WithRunAt", o.Delay)
+	case o.Timeout < 0:
+		return fmt.Errorf("timeout %v is negative: use zero for no timeout", o.Timeout)
+	}
+	r := o.Retry
+	switch {
+	case r.MaxAttempts < 0:
+		return fmt.Errorf("retry MaxAttempts %d is negative: use 0 or 1 for a single attempt", r.MaxAttempts)
+	case r.Delay < 0 || r.MaxDelay < 0:
+		return fmt.Errorf("retry delays must not be negative (Delay %v, MaxDelay %v)", r.Delay, r.MaxDelay)
+	case r.Multiplier < 0:
+		return fmt.Errorf("retry Multiplier %v is negative: use 0 or 1 for a fixed delay, 2 to double it", r.Multiplier)
+	case r.Jitter < 0 || r.Jitter > 1:
+		return fmt.Errorf("retry Jitter %v is out of range: use a fraction from 0 to 1", r.Jitter)
+	}
+	return nil
+}

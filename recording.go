@@ -1,0 +1,72 @@
+package localtasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// RecordingBackend accepts tasks and never runs them, like Django's
+// DummyBackend: for tests that check what a program enqueues. Runs stay
+// READY (or SCHEDULED, for a future run-after time) until cancelled;
+// Recorded lists them.
+type RecordingBackend struct {
+	holder
+}
+
+var _ Backend = (*RecordingBackend)(nil)
+
+var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true}
+
+// NewRecording builds a RecordingBackend, or joins the state of the ones
+// already built under cfg.Name.
+func NewRecording(cfg Config) (*RecordingBackend, error) {
+	st, err := cfg.settings("recording", 0)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openState(cfg.Name, st, func() *state {
+		s := newState(cfg.Name, st, modeRecord, recordingCapabilities)
+		s.startWorkers(0)
+		return s
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &RecordingBackend{holder{s: s}}, nil
+}
+
+// Wait returns an error at once for a run that has not finished: the
+// recording backend never runs tasks, so waiting would never end.
+func (b *RecordingBackend) Wait(ctx context.Context, id string) (TaskResult, error) {
+	res, err := b.GetResult(ctx, id)
+	if err != nil || res.Status.Finished() {
+		return res, err
+	}
+	return TaskResult{}, fmt.Errorf("localtasks: wait for task %s: the recording backend never runs tasks, so it would wait forever: use ImmediateBackend or ThreadPoolBackend to run them: %w",
+		id, errors.ErrUnsupported)
+}
+
+// Recorded returns a snapshot of every run enqueued so far, in order.
+func (b *RecordingBackend) Recorded() []TaskResult {
+	s := b.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TaskResult, len(s.recorded))
+	for i, rec := range s.recorded {
+		out[i] = s.snapshot(rec)
+	}
+	return out
+}
+
+// Clear forgets every run recorded so far, as if none had been enqueued.
+func (b *RecordingBackend) Clear() {
+	s := b.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rec := range s.recorded {
+		delete(s.live, rec.id)
+		s.finished.Remove(rec.id)
+	}
+	s.recorded = nil
+}

@@ -1,0 +1,140 @@
+package localtasks
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is where a task is in its life. A task moves
+//
+//	SCHEDULED → READY → RUNNING → SUCCESSFUL | FAILED | CANCELLED
+//
+// and back from RUNNING to SCHEDULED or READY when a failed attempt is
+// retried. SUCCESSFUL, FAILED and CANCELLED are final.
+type Status uint8
+
+// The statuses. The zero Status is not one of them; it prints as UNKNOWN.
+const (
+	// StatusScheduled: waiting for its run-after time or for a retry delay.
+	StatusScheduled Status = iota + 1
+	// StatusReady: queued, waiting for a free worker.
+	StatusReady
+	// StatusRunning: a worker has started an attempt.
+	StatusRunning
+	// StatusSuccessful: an attempt returned a value and no error.
+	StatusSuccessful
+	// StatusFailed: the last attempt allowed failed.
+	StatusFailed
+	// StatusCancelled: cancelled by Cancel or Close before it finished.
+	StatusCancelled
+)
+
+var statusNames = [...]string{"UNKNOWN", "SCHEDULED", "READY", "RUNNING", "SUCCESSFUL", "FAILED", "CANCELLED"}
+
+// String returns the status's name in capitals, as Django spells it.
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", uint8(s))
+}
+
+// Finished reports whether s is final: SUCCESSFUL, FAILED or CANCELLED.
+func (s Status) Finished() bool {
+	return s == StatusSuccessful || s == StatusFailed || s == StatusCancelled
+}
+
+// MarshalText encodes the status as its name.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a status name, in any case.
+func (s *Status) UnmarshalText(b []byte) error {
+	name := strings.ToUpper(string(b))
+	for i, n := range statusNames[1:] {
+		if n == name {
+			*s = Status(i + 1)
+			return nil
+		}
+	}
+	return fmt.Errorf("localtasks: unknown task status %q: use one of %s", b, strings.Join(statusNames[1:], ", "))
+}
+
+// TaskResult is a snapshot of one task run, taken when it was asked for.
+// Changing it changes nothing inside the backend; ask again for news.
+//
+// Args and Value are the values the task was given and returned, shared,
+// not copied: do not mutate what they point to.
+type TaskResult struct {
+	// ID is the run's UUID, made at enqueue.
+	ID string
+	// Task is the name the task was defined under.
+	Task string
+	// Backend is the name of the backend that took the task.
+	Backend string
+	// Queue and Priority are the ones the task was enqueued with.
+	Queue    string
+	Priority int
+	// Status is where the run is in its life.
+	Status Status
+
+	// EnqueuedAt is when Enqueue accepted the task.
+	EnqueuedAt time.Time
+	// RunAfter is the earliest time the task may start; zero for at once.
+	RunAfter time.Time
+	// StartedAt is when the first attempt started; zero before that.
+	StartedAt time.Time
+	// LastAttemptedAt is when the latest attempt started; zero before the first.
+	LastAttemptedAt time.Time
+	// FinishedAt is when the run reached its final status; zero before that.
+	FinishedAt time.Time
+
+	// Attempts counts the attempts started so far.
+	Attempts int
+	// WorkerIDs names the worker of each attempt, in order.
+	WorkerIDs []string
+
+	// Args is the argument the task was enqueued with.
+	Args any
+	// Value is what the task returned; nil unless Status is SUCCESSFUL.
+	Value any
+	// Errors holds one entry per failed attempt, oldest first.
+	Errors []TaskError
+	// CancelReason says why a CANCELLED run was cancelled.
+	CancelReason string
+}
+
+// TaskError describes one failed attempt. It is an error itself: the one
+// Handle.Wait returns for a FAILED task is the last attempt's.
+type TaskError struct {
+	// Attempt is the number of the attempt that failed, from 1.
+	Attempt int
+	// At is when the attempt ended.
+	At time.Time
+	// Type is the Go type of the error, or of the value the task panicked
+	// with, such as "*fs.PathError".
+	Type string
+	// Message is the error's text, or the panic value printed.
+	Message string
+	// Stack is the goroutine's stack where the task panicked; empty when
+	// it returned an error.
+	Stack string
+
+	err error // the original error, where the attempt ran in this process
+}
+
+// Error returns the message, marked as a panic where it was one.
+func (e *TaskError) Error() string {
+	if e.Stack != "" {
+		return "panic: " + e.Message
+	}
+	return e.Message
+}
+
+// Unwrap returns the error the task returned, where the attempt ran in this
+// process, so that errors.Is and errors.As see through a TaskError.
+func (e *TaskError) Unwrap() error { return e.err }
+
+func newTaskError(attempt int, at time.Time, err error, stack string) TaskError {
+	return TaskError{Attempt: attempt, At: at, Type: fmt.Sprintf("%T", err), Message: err.Error(), Stack: stack, err: err}
+}

@@ -1,0 +1,413 @@
+package localtasks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/localtasks/localtasks/internal/pqueue"
+	"github.com/localtasks/localtasks/internal/timeheap"
+)
+
+// MaxResultsDefault is how many finished results a backend keeps unless
+// Config.MaxResults says otherwise.
+const MaxResultsDefault = 1000
+
+// Config holds the settings every backend shares.
+type Config struct {
+	// Name makes the backend's state shared: backends built under one Name
+	// share one executor and one result store, the way Django builds many
+	// backend instances for one alias. The first one built fixes the
+	// configuration; building another with a different one is an error
+	// matching ErrConfig. The state lives until the last backend of that
+	// Name is closed. Empty (the default) means a private state.
+	Name string
+	// MaxResults bounds how many finished results are kept, least
+	// recently used first out. Queued, scheduled and running tasks are
+	// never evicted and do not count. Defaults to MaxResultsDefault.
+	MaxResults int
+	// Queues lists the queue names tasks may be enqueued to; all share the
+	// backend's workers. Defaults to just DefaultQueue.
+	Queues []string
+	// Logger is the logger tasks get from Logger(ctx). Defaults to
+	// slog.Default() at the time the backend is built.
+	Logger *slog.Logger
+	// Clock is the source of time for run-after times, retry delays and
+	// timeouts. Defaults to the system clock.
+	Clock Clock
+	// Middleware wraps every attempt, the first outermost.
+	Middleware []Middleware
+}
+
+// settings are a state's configuration, as given, so that two backends of
+// one Name can be compared.
+type settings struct {
+	kind       string
+	workers    int
+	maxResults int
+	queues     []string
+	logger     *slog.Logger
+	clock      Clock
+	middleware []Middleware
+}
+
+func (c Config) settings(kind string, workers int) (settings, error) {
+	bad := func(format string, args ...any) (settings, error) {
+		return settings{}, fmt.Errorf("localtasks: %s config: "+format+": %w", append(append([]any{kind}, args...), ErrConfig)...)
+	}
+	st := settings{kind: kind, workers: workers, maxResults: c.MaxResults, queues: c.Queues,
+		logger: c.Logger, clock: c.Clock, middleware: c.Middleware}
+	switch {
+	case st.maxResults < 0:
+		return bad("MaxResults %d is negative: use 0 for the default of %d", st.maxResults, MaxResultsDefault)
+	case st.maxResults == 0:
+		st.maxResults = MaxResultsDefault
+	}
+	if len(st.queues) == 0 {
+		st.queues = []string{DefaultQueue}
+	}
+	for i, q := range st.queues {
+		if q == "" {
+			return bad("queue name %d is empty: give every queue a name", i)
+		}
+		if slices.Index(st.queues, q) != i {
+			return bad("queue %q is listed twice: list each queue once", q)
+		}
+	}
+	for i, m := range st.middleware {
+		if m == nil {
+			return bad("Middleware %d is nil: remove it", i)
+		}
+	}
+	return st, nil
+}
+
+// differs describes the first difference between a and b, or returns "".
+func (a settings) differs(b settings) string {
+	pointers := func(ms []Middleware) []uintptr {
+		var ps []uintptr
+		for _, m := range ms {
+			ps = append(ps, reflect.ValueOf(m).Pointer())
+		}
+		return ps
+	}
+	switch {
+	case a.kind != b.kind:
+		return fmt.Sprintf("it is a %s, this one is a %s", a.kind, b.kind)
+	case a.workers != b.workers:
+		return fmt.Sprintf("it has MaxWorkers %d, this one asks for %d", a.workers, b.workers)
+	case a.maxResults != b.maxResults:
+		return fmt.Sprintf("it has MaxResults %d, this one asks for %d", a.maxResults, b.maxResults)
+	case !slices.Equal(a.queues, b.queues):
+		return fmt.Sprintf("it has Queues %q, this one asks for %q", a.queues, b.queues)
+	case a.logger != b.logger:
+		return "it has another Logger"
+	case a.clock != b.clock:
+		return "it has another Clock"
+	case !slices.Equal(pointers(a.middleware), pointers(b.middleware)):
+		return "it has other Middleware"
+	}
+	return ""
+}
+
+// mode says how a state runs its tasks.
+type mode uint8
+
+const (
+	modePool   mode = iota // workers take tasks from the ready queue
+	modeInline             // Enqueue runs the task in the caller's goroutine
+	modeRecord             // nothing runs
+)
+
+// states is the named state registry.
+var states = struct {
+	sync.Mutex
+	m map[string]*state
+}{m: make(map[string]*state)}
+
+// openState returns the state named name, sharing it if it exists with the
+// same settings, and making it with make otherwise. A private state (name
+// "") is always new.
+func openState(name string, st settings, make func() *state) (*state, error) {
+	states.Lock()
+	defer states.Unlock()
+	if s, ok := states.m[name]; ok && name != "" {
+		if d := st.differs(s.set); d != "" {
+			return nil, fmt.Errorf("localtasks: a backend named %q already exists and %s: build every backend of one Name with the same configuration, or use another Name: %w",
+				name, d, ErrConfig)
+		}
+		s.holders++
+		return s, nil
+	}
+	s := make()
+	s.holders = 1
+	if name != "" {
+		states.m[name] = s
+	}
+	return s, nil
+}
+
+// release drops one holder of s, and shuts s down when it was the last.
+func release(ctx context.Context, s *state) error {
+	states.Lock()
+	s.holders--
+	last := s.holders == 0
+	if last && states.m[s.name] == s {
+		delete(states.m, s.name)
+	}
+	states.Unlock()
+	if !last {
+		return nil
+	}
+	return s.shutdown(ctx)
+}
+
+// state is what backends of one Name share: the queues, the result store,
+// the workers' bookkeeping and the subscribers.
+type state struct {
+	name    string
+	set     settings
+	mode    mode
+	caps    Capabilities
+	clock   Clock
+	logger  *slog.Logger
+	holders int // guarded by states
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when ready gets a task or closing is set
+	live     map[string]*record
+	finished *simplelru.LRU[string, *record]
+	ready    pqueue.Queue[*record]
+	timed    timeheap.Heap[*record]
+	timer    Timer // wakes fire for the earliest of timed
+	timerAt  time.Time
+	timerGen uint64
+	idle     int // workers waiting on cond
+	closing  bool
+	recorded []*record // modeRecord: every run, in enqueue order
+	subs     []*Subscription
+	running  int           // workers still in their loop
+	stopped  chan struct{} // closed when running drops to zero
+}
+
+func newState(name string, st settings, m mode, caps Capabilities) *state {
+	s := &state{name: name, set: st, mode: m, caps: caps, clock: st.clock, logger: st.logger,
+		live: make(map[string]*record), stopped: make(chan struct{})}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	s.cond.L = &s.mu
+	s.finished, _ = simplelru.NewLRU[string, *record](st.maxResults, nil) // size > 0: cannot fail
+	return s
+}
+
+// record is the backend's own copy of a task run. Its fields are guarded by
+// state.mu, but for id, def, args and opts, which never change.
+type record struct {
+	id   string
+	def  Definition
+	args any
+	opts Options // Queue filled in
+
+	status          Status
+	enqueuedAt      time.Time
+	runAfter        time.Time
+	startedAt       time.Time
+	lastAttemptedAt time.Time
+	finishedAt      time.Time
+	attempts        int
+	workerIDs       []string
+	workerID0       [1]string // workerIDs' first backing array: no allocation for one attempt
+	value           any
+	errs            []TaskError
+	cancelReason    string
+
+	cancelling bool                    // Cancel or Close asked the running attempt to stop
+	cancel     context.CancelCauseFunc // the running attempt's
+	timeout    Timer                   // the running attempt's timeout
+	entry      *timeheap.Entry[*record]
+	done       chan struct{} // made by the first Wait, closed when finished
+}
+
+// snapshot copies rec for a caller. Must hold s.mu.
+func (s *state) snapshot(rec *record) TaskResult {
+	return TaskResult{
+		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.opts.Queue, Priority: rec.opts.Priority,
+		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.runAfter, StartedAt: rec.startedAt,
+		LastAttemptedAt: rec.lastAttemptedAt, FinishedAt: rec.finishedAt, Attempts: rec.attempts,
+		WorkerIDs: slices.Clone(rec.workerIDs), Args: rec.args, Value: rec.value,
+		Errors: slices.Clone(rec.errs), CancelReason: rec.cancelReason,
+	}
+}
+
+// lookup finds the run with that ID; a read refreshes a finished result's
+// recency. Must hold s.mu.
+func (s *state) lookup(id string) (*record, error) {
+	if rec, ok := s.live[id]; ok {
+		return rec, nil
+	}
+	if rec, ok := s.finished.Get(id); ok {
+		return rec, nil
+	}
+	return nil, s.notFound(id)
+}
+
+func (s *state) notFound(id string) error {
+	if uuid.Validate(id) != nil {
+		return fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
+	}
+	return fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
+		id, s.name, s.set.maxResults, ErrResultNotFound)
+}
+
+func (s *state) getResult(ctx context.Context, id string) (TaskResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.lookup(id)
+	if err != nil {
+		return TaskResult{}, err
+	}
+	return s.snapshot(rec), nil
+}
+
+func (s *state) wait(ctx context.Context, id string) (TaskResult, error) {
+	s.mu.Lock()
+	rec, err := s.lookup(id)
+	if err != nil || rec.status.Finished() {
+		defer s.mu.Unlock()
+		if err != nil {
+			return TaskResult{}, err
+		}
+		return s.snapshot(rec), nil
+	}
+	if rec.done == nil {
+		rec.done = make(chan struct{})
+	}
+	done := rec.done
+	s.mu.Unlock()
+
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return TaskResult{}, fmt.Errorf("localtasks: waiting for task %s: %w", id, ctx.Err())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot(rec), nil // from rec itself: it may have left the store already
+}
+
+// finalize gives rec its final status and moves it to the result store.
+// Must hold s.mu.
+func (s *state) finalize(rec *record, st Status, now time.Time) {
+	rec.status, rec.finishedAt = st, now
+	if rec.entry != nil {
+		s.timed.Remove(rec.entry)
+		rec.entry = nil
+		s.arm()
+	}
+	delete(s.live, rec.id)
+	s.finished.Add(rec.id, rec)
+	if rec.done != nil {
+		close(rec.done)
+	}
+	s.emit(EventFinished, rec)
+}
+
+// emit delivers an event to every subscriber that has room for it. Must
+// hold s.mu, which keeps each task's events in order.
+func (s *state) emit(k EventKind, rec *record) {
+	if len(s.subs) == 0 {
+		return
+	}
+	ev := Event{Kind: k, Result: s.snapshot(rec)}
+	for _, sub := range s.subs {
+		select {
+		case sub.c <- ev:
+		default:
+			sub.dropped.Add(1)
+		}
+	}
+}
+
+func (s *state) subscribe(buffer int) *Subscription {
+	c := make(chan Event, max(buffer, 0))
+	sub := &Subscription{C: c, c: c, s: s}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing && s.running == 0 {
+		close(c)
+		return sub
+	}
+	s.subs = append(s.subs, sub)
+	return sub
+}
+
+func (s *state) unsubscribe(sub *Subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.subs, sub); i >= 0 {
+		s.subs = slices.Delete(s.subs, i, i+1)
+		close(sub.c)
+	}
+}
+
+// holder is one backend's hold on a shared state; the backends embed it.
+type holder struct {
+	s      *state
+	closed atomic.Bool
+}
+
+// Name returns the name the backend was built under; "" for a private one.
+func (h *holder) Name() string { return h.s.name }
+
+// Capabilities says what the backend supports.
+func (h *holder) Capabilities() Capabilities { return h.s.caps }
+
+// Enqueue validates a run of task with args and opts and queues it; see
+// Backend.Enqueue.
+func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Options) (TaskResult, error) {
+	if h.closed.Load() {
+		return TaskResult{}, h.s.closedError(task)
+	}
+	return h.s.enqueue(ctx, task, args, opts)
+}
+
+// GetResult returns a snapshot of the run with that ID; see Backend.GetResult.
+func (h *holder) GetResult(ctx context.Context, id string) (TaskResult, error) {
+	return h.s.getResult(ctx, id)
+}
+
+// Wait blocks until the run with that ID has finished, or ctx ends.
+func (h *holder) Wait(ctx context.Context, id string) (TaskResult, error) { return h.s.wait(ctx, id) }
+
+// Cancel cancels the run with that ID; see Backend.Cancel.
+func (h *holder) Cancel(ctx context.Context, id string) error { return h.s.cancelRun(id) }
+
+// Subscribe returns a subscription to the events of every task of the
+// backend's state, with a buffer of that many events.
+func (h *holder) Subscribe(buffer int) *Subscription { return h.s.subscribe(buffer) }
+
+// Close releases this backend's hold on its state. The last backend of a
+// state to close shuts the state down: it stops taking tasks, cancels the
+// queued and scheduled ones, and lets running ones finish until ctx ends;
+// then it cancels those too and returns an error matching ctx.Err(). Every
+// task is left in a final state that GetResult reports. A task that ignores
+// its ctx keeps its goroutine until it returns. Closing twice is not an
+// error.
+func (h *holder) Close(ctx context.Context) error {
+	if !h.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return release(ctx, h.s)
+}

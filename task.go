@@ -1,0 +1,255 @@
+package localtasks
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// Func is the function behind a task: it gets its ctx and one argument, and
+// returns one result or an error. Use a struct for several arguments.
+type Func[A, R any] func(ctx context.Context, args A) (R, error)
+
+// Task is a typed task: a function registered under a stable name, with
+// default options. Define it once, at package level:
+//
+//	var Resize = localtasks.Define("images.resize", resize)
+//
+// A Task is immutable and safe for concurrent use; Using returns a copy with
+// other options.
+type Task[A, R any] struct {
+	def  *definition[A, R]
+	opts Options
+}
+
+// definition is what the registry holds for a task: one per name.
+type definition[A, R any] struct {
+	name     string
+	fn       Func[A, R]
+	defaults Options
+	where    string // file:line of the Define call
+}
+
+func (d *definition[A, R]) Name() string             { return d.name }
+func (d *definition[A, R]) Options() Options         { return d.defaults }
+func (d *definition[A, R]) ArgsType() reflect.Type   { return reflect.TypeFor[A]() }
+func (d *definition[A, R]) ResultType() reflect.Type { return reflect.TypeFor[R]() }
+func (d *definition[A, R]) definedAt() string        { return d.where }
+
+func (d *definition[A, R]) Call(ctx context.Context, args any) (any, error) {
+	a, ok := args.(A)
+	if !ok && args != nil {
+		return nil, d.argsError(args)
+	}
+	r, err := d.fn(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (d *definition[A, R]) argsError(args any) error {
+	return fmt.Errorf("localtasks: task %q takes arguments of type %v, not %T: %w", d.name, d.ArgsType(), args, ErrInvalidTask)
+}
+
+// checkArgs reports whether args can be passed to the task function.
+func (d *definition[A, R]) checkArgs(args any) error {
+	if _, ok := args.(A); ok {
+		return nil
+	}
+	if args == nil {
+		// A nil interface is the zero value of an interface-typed A.
+		if t := d.ArgsType(); t.Kind() == reflect.Interface {
+			return nil
+		}
+	}
+	return d.argsError(args)
+}
+
+// registry maps task names to their definitions, process-wide. The process
+// pool finds a task by name through it.
+var registry = struct {
+	sync.RWMutex
+	m map[string]Definition
+}{m: make(map[string]Definition)}
+
+// Define registers fn as a task under name, with default options, and
+// returns the typed Task. Call it once per task, at package level. It panics
+// if name is empty or already taken, naming both places of definition, if fn
+// is nil, or if an option is invalid; NewTask returns an error instead.
+func Define[A, R any](name string, fn Func[A, R], opts ...Option) *Task[A, R] {
+	t, err := newTask(name, fn, opts, 2)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// NewTask is Define returning an error instead of panicking, for tasks
+// defined at run time from configuration.
+func NewTask[A, R any](name string, fn Func[A, R], opts ...Option) (*Task[A, R], error) {
+	return newTask(name, fn, opts, 2)
+}
+
+func newTask[A, R any](name string, fn Func[A, R], opts []Option, skip int) (*Task[A, R], error) {
+	where := "unknown place"
+	if _, file, line, ok := runtime.Caller(skip); ok {
+		where = fmt.Sprintf("%s:%d", file, line)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("localtasks: task defined at %s has an empty name: give it a stable name such as \"images.resize\": %w", where, ErrInvalidTask)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("localtasks: task %q defined at %s has a nil function: %w", name, where, ErrInvalidTask)
+	}
+	d := &definition[A, R]{name: name, fn: fn, where: where}
+	for _, o := range opts {
+		o(&d.defaults)
+	}
+	if err := d.defaults.validate(); err != nil {
+		return nil, fmt.Errorf("localtasks: task %q defined at %s: %v: %w", name, where, err, ErrInvalidTask)
+	}
+
+	registry.Lock()
+	defer registry.Unlock()
+	if prev, ok := registry.m[name]; ok {
+		return nil, fmt.Errorf("localtasks: task name %q is defined twice: first at %s, again at %s: give each task its own name: %w",
+			name, prev.definedAt(), where, ErrInvalidTask)
+	}
+	registry.m[name] = d
+	return &Task[A, R]{def: d, opts: d.defaults}, nil
+}
+
+// Lookup returns the task registered under name.
+func Lookup(name string) (Definition, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	d, ok := registry.m[name]
+	return d, ok
+}
+
+// Names returns the names of all registered tasks, sorted.
+func Names() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Name returns the name the task was defined under.
+func (t *Task[A, R]) Name() string { return t.def.name }
+
+// Options returns the options the task's runs get: its defaults with the
+// overrides of Using applied.
+func (t *Task[A, R]) Options() Options { return t.opts }
+
+// Definition returns the task's untyped view, for backends.
+func (t *Task[A, R]) Definition() Definition { return t.def }
+
+// Using returns a copy of the task with opts applied over its options, like
+// Django's task.using(). The task it is called on is unchanged. Invalid
+// options are reported by Enqueue.
+func (t *Task[A, R]) Using(opts ...Option) *Task[A, R] {
+	c := *t
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	return &c
+}
+
+// Enqueue queues a run of the task with args on b and returns at once with a
+// handle to it. On error nothing was queued.
+func (t *Task[A, R]) Enqueue(ctx context.Context, b Backend, args A) (Handle[R], error) {
+	res, err := b.Enqueue(ctx, t.def, args, t.opts)
+	if err != nil {
+		return Handle[R]{}, err
+	}
+	return Handle[R]{id: res.ID, b: b}, nil
+}
+
+// GetResult returns a handle to the run with that ID on b. It fails with an
+// error matching ErrResultMismatch if the ID belongs to another task's run,
+// and ErrResultNotFound if b does not know it.
+func (t *Task[A, R]) GetResult(ctx context.Context, b Backend, id string) (Handle[R], error) {
+	res, err := b.GetResult(ctx, id)
+	if err != nil {
+		return Handle[R]{}, err
+	}
+	if res.Task != t.def.name {
+		return Handle[R]{}, fmt.Errorf("localtasks: result %s is a run of task %q, not %q: fetch it with that task or with Backend.GetResult: %w",
+			id, res.Task, t.def.name, ErrResultMismatch)
+	}
+	return Handle[R]{id: id, b: b}, nil
+}
+
+// Handle is a typed reference to one run of a task. It is a small value:
+// copy it, store its ID, and make a new one later with Task.GetResult.
+type Handle[R any] struct {
+	id string
+	b  Backend
+}
+
+// ID returns the run's ID, a UUID string.
+func (h Handle[R]) ID() string { return h.id }
+
+// Status returns the run's current status.
+func (h Handle[R]) Status(ctx context.Context) (Status, error) {
+	res, err := h.b.GetResult(ctx, h.id)
+	return res.Status, err
+}
+
+// Result returns a snapshot of the run, untyped.
+func (h Handle[R]) Result(ctx context.Context) (TaskResult, error) {
+	return h.b.GetResult(ctx, h.id)
+}
+
+// Cancel cancels the run; see Backend.Cancel.
+func (h Handle[R]) Cancel(ctx context.Context) error { return h.b.Cancel(ctx, h.id) }
+
+// Wait blocks until the run has finished, or ctx ends. It returns the value
+// of a SUCCESSFUL run; for a FAILED one, the last attempt's *TaskError; for a
+// CANCELLED one, an error matching ErrCancelled.
+func (h Handle[R]) Wait(ctx context.Context) (R, error) {
+	var zero R
+	if h.b == nil {
+		return zero, fmt.Errorf("localtasks: Wait on a zero Handle: use the Handle that Enqueue or GetResult returned: %w", ErrResultNotFound)
+	}
+	res, err := h.b.Wait(ctx, h.id)
+	if err != nil {
+		return zero, err
+	}
+	return Value[R](res)
+}
+
+// Value returns the typed value of a finished run, or its error as
+// Handle.Wait does.
+func Value[R any](res TaskResult) (R, error) {
+	var zero R
+	switch res.Status {
+	case StatusSuccessful:
+		if res.Value == nil {
+			return zero, nil
+		}
+		v, ok := res.Value.(R)
+		if !ok {
+			return zero, fmt.Errorf("localtasks: run %s of task %q returned a %T, not a %v: %w", res.ID, res.Task, res.Value, reflect.TypeFor[R](), ErrResultMismatch)
+		}
+		return v, nil
+	case StatusFailed:
+		if n := len(res.Errors); n > 0 {
+			return zero, &res.Errors[n-1]
+		}
+		return zero, fmt.Errorf("localtasks: run %s of task %q failed", res.ID, res.Task)
+	case StatusCancelled:
+		return zero, fmt.Errorf("localtasks: run %s of task %q: %s: %w", res.ID, res.Task, res.CancelReason, ErrCancelled)
+	default:
+		return zero, fmt.Errorf("localtasks: run %s of task %q has not finished: it is %v", res.ID, res.Task, res.Status)
+	}
+}
