@@ -21,10 +21,9 @@ type Backend interface {
 	// request that needs something it does not.
 	Capabilities() Capabilities
 
-	// Enqueue validates a run of task with args and opts and queues it.
-	// It returns at once with a snapshot of the new run; on error nothing
-	// was queued.
-	Enqueue(ctx context.Context, task Definition, args any, opts Options) (TaskResult, error)
+	// Enqueue validates a run of task with args and opts, queues it, and
+	// returns the new run's ID. On error nothing was queued.
+	Enqueue(ctx context.Context, task Definition, args any, opts Options) (id string, err error)
 
 	// GetResult returns a snapshot of the run with that ID. An unknown or
 	// evicted ID gives an error matching ErrResultNotFound.

@@ -3,37 +3,125 @@ package localtasks
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// taskCtx is the ctx an attempt runs with: its cancellation comes from the
-// embedded context, and it answers the package's questions (TaskID,
-// Attempt, Logger) without a chain of WithValue lookups.
+// taskCtx is the context.Context an attempt runs with. It carries its own
+// cancellation rather than wrapping a context.WithCancel: it lives inside the
+// task's record (no allocation for a first attempt), makes its Done channel
+// only when someone asks for it, and implements AfterFunc, so that contexts
+// derived from it with the context package need no goroutine of their own.
+// It answers the package's questions (TaskID, Attempt, Logger) directly.
 type taskCtx struct {
-	context.Context
 	id       string
 	task     string
 	attempt  int
 	deadline time.Time // from the attempt's timeout; zero for none
 	base     *slog.Logger
 	logger   atomic.Pointer[slog.Logger] // made on first use
+
+	done   atomic.Value // chan struct{}, made lazily; closedChan if cancelled first
+	mu     sync.Mutex
+	err    error // context.Canceled or context.DeadlineExceeded, once cancelled
+	cause  error // why: ErrCancelled, ErrClosed, a *timeoutError, or nil once the attempt is over
+	afters []*afterFunc
 }
 
+type afterFunc struct{ f func() }
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 type taskCtxKey struct{}
+
+var _ context.Context = (*taskCtx)(nil)
+
+func (c *taskCtx) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+func (c *taskCtx) Done() <-chan struct{} {
+	if d := c.done.Load(); d != nil {
+		return d.(chan struct{})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.done.Load(); d != nil {
+		return d.(chan struct{})
+	}
+	d := make(chan struct{})
+	c.done.Store(d)
+	return d
+}
+
+func (c *taskCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
 
 func (c *taskCtx) Value(key any) any {
 	if key == (taskCtxKey{}) {
 		return c
 	}
-	return c.Context.Value(key)
+	return nil
 }
 
-func (c *taskCtx) Deadline() (time.Time, bool) {
-	if d, ok := c.Context.Deadline(); ok && (c.deadline.IsZero() || d.Before(c.deadline)) {
-		return d, true
+// AfterFunc arranges for f to run in its own goroutine once c is cancelled,
+// as context.AfterFunc does; context.WithCancel and friends use it.
+func (c *taskCtx) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
 	}
-	return c.deadline, !c.deadline.IsZero()
+	a := &afterFunc{f: f}
+	c.afters = append(c.afters, a)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		i := slices.Index(c.afters, a)
+		if i < 0 {
+			return false
+		}
+		c.afters = slices.Delete(c.afters, i, i+1)
+		return true
+	}
+}
+
+// cancel cancels c with err (what Err returns) for cause. Only the first
+// call counts; it reports whether it was the first.
+func (c *taskCtx) cancel(err, cause error) bool {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return false
+	}
+	c.err, c.cause = err, cause
+	if d, _ := c.done.Load().(chan struct{}); d != nil {
+		close(d)
+	} else {
+		c.done.Store(closedChan)
+	}
+	afters := c.afters
+	c.afters = nil
+	c.mu.Unlock()
+	for _, a := range afters {
+		go a.f()
+	}
+	return true
+}
+
+// end cancels c now that its attempt has returned, as net/http does a
+// request's ctx, and returns the timeout that cancelled it first, if one did.
+func (c *taskCtx) end() *timeoutError {
+	c.mu.Lock()
+	t, _ := c.cause.(*timeoutError)
+	c.mu.Unlock()
+	c.cancel(context.Canceled, nil)
+	return t
 }
 
 func fromContext(ctx context.Context) *taskCtx {

@@ -26,33 +26,39 @@ func (s *state) closedError(task Definition) error {
 
 // enqueue validates a request and adds a record for it. Nothing is queued
 // unless it returns a nil error.
-func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (TaskResult, error) {
+func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (string, error) {
 	if def == nil {
-		return TaskResult{}, fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
+		return "", fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
 	}
 	name := def.Name()
 	if err := ctx.Err(); err != nil {
-		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+		return "", fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
 	}
 	if opts.Queue == "" {
 		opts.Queue = DefaultQueue
 	}
 	if err := opts.validate(); err != nil {
-		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
+		return "", fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
 	}
 	if !slices.Contains(s.set.queues, opts.Queue) {
-		return TaskResult{}, fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
+		return "", fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
 			name, opts.Queue, s.name, s.set.queues, ErrInvalidTask)
 	}
 	if err := s.caps.check(s.name, name, &opts); err != nil {
-		return TaskResult{}, err
+		return "", err
 	}
 	if err := def.checkArgs(args); err != nil {
-		return TaskResult{}, err
+		return "", err
 	}
 
 	now := s.clock.Now()
-	rec := &record{id: uid.New(), def: def, args: args, opts: opts, enqueuedAt: now, runAfter: opts.RunAt}
+	rec := &record{def: def, args: args, queue: opts.Queue, priority: opts.Priority, timeout: opts.Timeout,
+		enqueuedAt: now, runAfter: opts.RunAt}
+	rec.key, rec.id = uid.New()
+	if opts.Retry.MaxAttempts > 1 {
+		r := opts.Retry
+		rec.retry = &r
+	}
 	if opts.Delay > 0 {
 		rec.runAfter = now.Add(opts.Delay)
 	}
@@ -60,9 +66,11 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return TaskResult{}, s.closedError(def)
+		return "", s.closedError(def)
 	}
-	s.live[rec.id] = rec
+	s.seq++
+	rec.seq = s.seq
+	s.index[rec.key] = rec
 	rec.status = StatusReady
 	if rec.runAfter.After(now) {
 		rec.status = StatusScheduled
@@ -77,18 +85,17 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		s.push(rec)
 	}
 	s.emit(EventEnqueued, rec)
-	res := s.snapshot(rec)
 	s.mu.Unlock()
 
 	if s.mode == modeInline {
-		return s.runInline(rec), nil
+		s.runInline(rec)
 	}
-	return res, nil
+	return rec.id, nil
 }
 
 // push queues a ready record and wakes a worker. Must hold s.mu.
 func (s *state) push(rec *record) {
-	s.ready.Push(rec.opts.Priority, rec)
+	s.ready.Push(rec.priority, rec)
 	if s.idle > 0 {
 		s.cond.Signal()
 	}
@@ -139,17 +146,27 @@ func (s *state) fire(gen uint64) {
 	s.arm()
 }
 
-// take blocks until a ready record is there, starts it on worker and
-// returns it with its attempt's ctx, or returns nil once the state closes.
-func (s *state) take(worker string) (*record, *taskCtx) {
+// step settles the attempt a worker just ran, if any, then blocks until a
+// ready record is there, starts it on the worker and returns it with its
+// attempt's ctx, or returns nil once the state closes. Doing both under one
+// lock, at one reading of the clock, halves a worker's trips to the lock.
+func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
+	var timedOut *timeoutError
+	if ran != nil {
+		timedOut = ctx.end()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if ran != nil {
+		s.settle(ran, timedOut, val, err, now)
+	}
 	for {
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
-			return rec, s.start(rec, worker)
+			return rec, s.start(rec, worker, now)
 		}
 		if s.closing {
 			return nil, nil
@@ -157,13 +174,13 @@ func (s *state) take(worker string) (*record, *taskCtx) {
 		s.idle++
 		s.cond.Wait()
 		s.idle--
+		now = s.clock.Now()
 	}
 }
 
-// start marks rec RUNNING on worker and makes its attempt's ctx. Must hold
-// s.mu.
-func (s *state) start(rec *record, worker string) *taskCtx {
-	now := s.clock.Now()
+// start marks rec RUNNING on worker at now and makes its attempt's ctx.
+// Must hold s.mu.
+func (s *state) start(rec *record, worker string, now time.Time) *taskCtx {
 	rec.status = StatusRunning
 	rec.attempts++
 	if rec.attempts == 1 {
@@ -177,12 +194,15 @@ func (s *state) start(rec *record, worker string) *taskCtx {
 
 	// The attempt's ctx does not descend from any caller's: a task outlives
 	// the request that enqueued it. Cancel, Close and the timeout end it.
-	ctx, cancel := context.WithCancelCause(context.Background())
-	tc := &taskCtx{Context: ctx, id: rec.id, task: rec.def.Name(), attempt: rec.attempts, base: s.logger}
-	rec.cancel = cancel
-	if d := rec.opts.Timeout; d > 0 {
+	tc := &rec.ctx0
+	if rec.attempts > 1 {
+		tc = new(taskCtx)
+	}
+	tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), rec.attempts, s.logger
+	rec.run = tc
+	if d := rec.timeout; d > 0 {
 		tc.deadline = now.Add(d)
-		rec.timeout = s.clock.AfterFunc(d, func() { cancel(&timeoutError{after: d}) })
+		rec.timer = s.clock.AfterFunc(d, func() { tc.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
 	}
 	s.emit(EventStarted, rec)
 	return tc
@@ -208,7 +228,7 @@ func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
 	if len(mw) == 0 {
 		return rec.def.Call(ctx, rec.args)
 	}
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.opts.Queue, Priority: rec.opts.Priority, Args: rec.args}
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: rec.priority, Args: rec.args}
 	next := func(ctx context.Context) error {
 		val, err = rec.def.Call(ctx, rec.args)
 		return err
@@ -224,25 +244,19 @@ func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
 	return val, err
 }
 
-// finish records the outcome of an attempt: the final status, or a retry.
+// settle records the outcome of an attempt: the final status, or a retry.
 // In modeInline it reports whether the caller should run the attempt again
-// at once, instead of queueing it.
-func (s *state) finish(rec *record, ctx *taskCtx, val any, err error) (again bool) {
-	var timedOut *timeoutError
-	errors.As(context.Cause(ctx), &timedOut)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec.timeout != nil {
-		rec.timeout.Stop()
-		rec.timeout = nil
+// at once, instead of queueing it. Must hold s.mu.
+func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, now time.Time) (again bool) {
+	if rec.timer != nil {
+		rec.timer.Stop()
+		rec.timer = nil
 	}
-	rec.cancel(nil) // releases the ctx; a no-op if it was cancelled already
-	rec.cancel = nil
+	rec.run = nil
 	if rec.status != StatusRunning {
 		return false // Close gave up on it and cancelled it already
 	}
 
-	now := s.clock.Now()
 	switch {
 	case rec.cancelling:
 		s.finalize(rec, StatusCancelled, now)
@@ -259,9 +273,8 @@ func (s *state) finish(rec *record, ctx *taskCtx, val any, err error) (again boo
 		err = &timeoutError{after: timedOut.after, returned: err}
 	}
 	rec.errs = append(rec.errs, attemptError(rec.attempts, now, err))
-	p := rec.opts.Retry
 	switch {
-	case rec.attempts >= p.MaxAttempts:
+	case rec.retry == nil || rec.attempts >= rec.retry.MaxAttempts:
 		s.finalize(rec, StatusFailed, now)
 		return false
 	case s.closing:
@@ -272,6 +285,7 @@ func (s *state) finish(rec *record, ctx *taskCtx, val any, err error) (again boo
 		rec.status = StatusReady // retried at once, without the delay: see ImmediateBackend
 		return true
 	}
+	p := rec.retry
 	delay := backoff.Delay(rec.attempts, p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
 	if delay <= 0 {
 		rec.status = StatusReady
@@ -297,23 +311,24 @@ func attemptError(attempt int, at time.Time, err error) TaskError {
 }
 
 // runInline runs a record's attempts in the caller's goroutine.
-func (s *state) runInline(rec *record) TaskResult {
+func (s *state) runInline(rec *record) {
 	for {
 		s.mu.Lock()
 		if rec.status != StatusReady { // the state closed under us
-			defer s.mu.Unlock()
-			return s.snapshot(rec)
+			s.mu.Unlock()
+			return
 		}
-		ctx := s.start(rec, s.workerName(0))
+		ctx := s.start(rec, s.workerName(0), s.clock.Now())
 		s.mu.Unlock()
 		val, err := s.execute(rec, ctx)
-		if !s.finish(rec, ctx, val, err) {
-			break
+		timedOut := ctx.end()
+		s.mu.Lock()
+		again := s.settle(rec, timedOut, val, err, s.clock.Now())
+		s.mu.Unlock()
+		if !again {
+			return
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.snapshot(rec)
 }
 
 func (s *state) workerName(i int) string {
@@ -340,7 +355,7 @@ func (s *state) cancelRun(id string) error {
 		if !rec.cancelling {
 			rec.cancelling = true
 			rec.cancelReason = "cancelled while it was running"
-			rec.cancel(ErrCancelled)
+			rec.run.cancel(context.Canceled, ErrCancelled)
 		}
 	case StatusCancelled:
 	default:
@@ -355,7 +370,7 @@ func (s *state) shutdown(ctx context.Context) error {
 	s.closing = true
 	s.arm() // stops the timer
 	now := s.clock.Now()
-	for _, rec := range s.live {
+	for _, rec := range s.index {
 		if rec.status == StatusReady || rec.status == StatusScheduled {
 			rec.cancelReason = "the backend closed before the task started"
 			s.finalize(rec, StatusCancelled, now)
@@ -372,11 +387,11 @@ func (s *state) shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		n := 0
 		now := s.clock.Now()
-		for _, rec := range s.live {
+		for _, rec := range s.index {
 			if rec.status == StatusRunning {
 				rec.cancelling = true
 				rec.cancelReason = "the backend closed while the task was running"
-				rec.cancel(ErrClosed)
+				rec.run.cancel(context.Canceled, ErrClosed)
 				s.finalize(rec, StatusCancelled, now)
 				n++
 			}
@@ -415,12 +430,17 @@ func (s *state) work(name string) {
 		}
 		s.mu.Unlock()
 	}()
+	var (
+		rec *record
+		ctx *taskCtx
+		val any
+		err error
+	)
 	for {
-		rec, ctx := s.take(name)
+		rec, ctx = s.step(name, rec, ctx, val, err)
 		if rec == nil {
 			return
 		}
-		val, err := s.execute(rec, ctx)
-		s.finish(rec, ctx, val, err)
+		val, err = s.execute(rec, ctx)
 	}
 }

@@ -65,8 +65,8 @@ func (b *RecordingBackend) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, rec := range s.recorded {
-		delete(s.live, rec.id)
-		s.finished.Remove(rec.id)
+		delete(s.index, rec.key)
+		s.finished.Remove(rec.seq)
 	}
 	s.recorded = nil
 }

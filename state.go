@@ -140,7 +140,7 @@ func openState(name string, st settings, make func() *state) (*state, error) {
 	states.Lock()
 	defer states.Unlock()
 	if s, ok := states.m[name]; ok && name != "" {
-		if d := st.differs(s.set); d != "" {
+		if d := s.set.differs(st); d != "" {
 			return nil, fmt.Errorf("localtasks: a backend named %q already exists and %s: build every backend of one Name with the same configuration, or use another Name: %w",
 				name, d, ErrConfig)
 		}
@@ -182,9 +182,10 @@ type state struct {
 	holders int // guarded by states
 
 	mu       sync.Mutex
-	cond     sync.Cond // signalled when ready gets a task or closing is set
-	live     map[string]*record
-	finished *simplelru.LRU[string, *record]
+	cond     sync.Cond                       // signalled when ready gets a task or closing is set
+	index    map[uuid.UUID]*record           // every run the store holds, finished or not
+	finished *simplelru.LRU[uint64, *record] // the finished ones, by record.seq; evicting one drops it from index
+	seq      uint64
 	ready    pqueue.Queue[*record]
 	timed    timeheap.Heap[*record]
 	timer    Timer // wakes fire for the earliest of timed
@@ -200,7 +201,7 @@ type state struct {
 
 func newState(name string, st settings, m mode, caps Capabilities) *state {
 	s := &state{name: name, set: st, mode: m, caps: caps, clock: st.clock, logger: st.logger,
-		live: make(map[string]*record), stopped: make(chan struct{})}
+		index: make(map[uuid.UUID]*record), stopped: make(chan struct{})}
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}
@@ -208,17 +209,24 @@ func newState(name string, st settings, m mode, caps Capabilities) *state {
 		s.logger = slog.Default()
 	}
 	s.cond.L = &s.mu
-	s.finished, _ = simplelru.NewLRU[string, *record](st.maxResults, nil) // size > 0: cannot fail
+	// Size > 0: cannot fail. Runs enter only when finished, so an
+	// unfinished one is never evicted.
+	s.finished, _ = simplelru.NewLRU(st.maxResults, func(_ uint64, rec *record) { delete(s.index, rec.key) })
 	return s
 }
 
 // record is the backend's own copy of a task run. Its fields are guarded by
-// state.mu, but for id, def, args and opts, which never change.
+// state.mu, but for those above status, which never change.
 type record struct {
-	id   string
-	def  Definition
-	args any
-	opts Options // Queue filled in
+	key      uuid.UUID
+	id       string // key in canonical form
+	seq      uint64 // order of enqueue; the result store's key
+	def      Definition
+	args     any
+	queue    string
+	priority int
+	timeout  time.Duration
+	retry    *RetryPolicy // nil for a single attempt
 
 	status          Status
 	enqueuedAt      time.Time
@@ -233,17 +241,18 @@ type record struct {
 	errs            []TaskError
 	cancelReason    string
 
-	cancelling bool                    // Cancel or Close asked the running attempt to stop
-	cancel     context.CancelCauseFunc // the running attempt's
-	timeout    Timer                   // the running attempt's timeout
+	cancelling bool     // Cancel or Close asked the running attempt to stop
+	run        *taskCtx // the running attempt's ctx
+	timer      Timer    // the running attempt's timeout
 	entry      *timeheap.Entry[*record]
 	done       chan struct{} // made by the first Wait, closed when finished
+	ctx0       taskCtx       // the first attempt's ctx, allocated with the record
 }
 
 // snapshot copies rec for a caller. Must hold s.mu.
 func (s *state) snapshot(rec *record) TaskResult {
 	return TaskResult{
-		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.opts.Queue, Priority: rec.opts.Priority,
+		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: rec.priority,
 		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.runAfter, StartedAt: rec.startedAt,
 		LastAttemptedAt: rec.lastAttemptedAt, FinishedAt: rec.finishedAt, Attempts: rec.attempts,
 		WorkerIDs: slices.Clone(rec.workerIDs), Args: rec.args, Value: rec.value,
@@ -254,19 +263,21 @@ func (s *state) snapshot(rec *record) TaskResult {
 // lookup finds the run with that ID; a read refreshes a finished result's
 // recency. Must hold s.mu.
 func (s *state) lookup(id string) (*record, error) {
-	if rec, ok := s.live[id]; ok {
-		return rec, nil
+	key, err := uuid.Parse(id)
+	if err != nil {
+		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
 	}
-	if rec, ok := s.finished.Get(id); ok {
-		return rec, nil
+	rec, ok := s.index[key]
+	if !ok {
+		return nil, s.notFound(id)
 	}
-	return nil, s.notFound(id)
+	if rec.status.Finished() {
+		s.finished.Get(rec.seq) // refresh its recency
+	}
+	return rec, nil
 }
 
 func (s *state) notFound(id string) error {
-	if uuid.Validate(id) != nil {
-		return fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
-	}
 	return fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
 		id, s.name, s.set.maxResults, ErrResultNotFound)
 }
@@ -316,8 +327,7 @@ func (s *state) finalize(rec *record, st Status, now time.Time) {
 		rec.entry = nil
 		s.arm()
 	}
-	delete(s.live, rec.id)
-	s.finished.Add(rec.id, rec)
+	s.finished.Add(rec.seq, rec)
 	if rec.done != nil {
 		close(rec.done)
 	}
@@ -374,11 +384,11 @@ func (h *holder) Name() string { return h.s.name }
 // Capabilities says what the backend supports.
 func (h *holder) Capabilities() Capabilities { return h.s.caps }
 
-// Enqueue validates a run of task with args and opts and queues it; see
-// Backend.Enqueue.
-func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Options) (TaskResult, error) {
+// Enqueue validates a run of task with args and opts, queues it, and
+// returns its ID; see Backend.Enqueue.
+func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Options) (string, error) {
 	if h.closed.Load() {
-		return TaskResult{}, h.s.closedError(task)
+		return "", h.s.closedError(task)
 	}
 	return h.s.enqueue(ctx, task, args, opts)
 }

@@ -167,11 +167,11 @@ func (t *Task[A, R]) Using(opts ...Option) *Task[A, R] {
 // Enqueue queues a run of the task with args on b and returns at once with a
 // handle to it. On error nothing was queued.
 func (t *Task[A, R]) Enqueue(ctx context.Context, b Backend, args A) (Handle[R], error) {
-	res, err := b.Enqueue(ctx, t.def, args, t.opts)
+	id, err := b.Enqueue(ctx, t.def, args, t.opts)
 	if err != nil {
 		return Handle[R]{}, err
 	}
-	return Handle[R]{id: res.ID, b: b}, nil
+	return Handle[R]{id: id, b: b}, nil
 }
 
 // GetResult returns a handle to the run with that ID on b. It fails with an

@@ -9,6 +9,8 @@ package uid
 import (
 	"crypto/rand"
 	"sync"
+
+	"github.com/google/uuid"
 )
 
 var pool struct {
@@ -21,9 +23,9 @@ func init() { pool.off = len(pool.buf) }
 
 const hexDigits = "0123456789abcdef"
 
-// New returns a new random UUID in its canonical 36-character form.
-func New() string {
-	var u [16]byte
+// New returns a new random UUID, and its canonical 36-character form.
+func New() (uuid.UUID, string) {
+	var u uuid.UUID
 	pool.Lock()
 	if pool.off == len(pool.buf) {
 		rand.Read(pool.buf[:]) // never returns an error: it crashes the program instead
@@ -46,5 +48,5 @@ func New() string {
 		s[j], s[j+1] = hexDigits[b>>4], hexDigits[b&0x0f]
 		j += 2
 	}
-	return string(s[:])
+	return u, string(s[:])
 }

@@ -11,9 +11,10 @@ func TestNewIsUniqueVersion4(t *testing.T) {
 	t.Parallel()
 	seen := make(map[string]bool)
 	for range 10000 {
-		s := New()
+		id, s := New()
 		u, err := uuid.Parse(s)
 		require.NoError(t, err)
+		require.Equal(t, id, u)
 		require.Equal(t, uuid.Version(4), u.Version())
 		require.Equal(t, uuid.RFC4122, u.Variant())
 		require.False(t, seen[s], "duplicate id %s", s)
@@ -24,7 +25,7 @@ func TestNewIsUniqueVersion4(t *testing.T) {
 func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = New()
+		_, _ = New()
 	}
 }
 

@@ -1,0 +1,95 @@
+package localtasks_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/localtasks/localtasks"
+)
+
+var benchNoop = localtasks.Define("bench.noop", func(ctx context.Context, n int) (int, error) { return n, nil })
+
+func benchPool(b *testing.B, workers, maxResults int) *localtasks.ThreadPoolBackend {
+	b.Helper()
+	p, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: workers, Config: localtasks.Config{MaxResults: maxResults}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// BenchmarkEnqueue measures Enqueue alone, with 8 workers draining the
+// queue at the same time.
+func BenchmarkEnqueue(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8, 0)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := benchNoop.Enqueue(ctx, p, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEnqueueParallel measures Enqueue from many goroutines at once,
+// as from many web handlers.
+func BenchmarkEnqueueParallel(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8, 0)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if _, err := benchNoop.Enqueue(ctx, p, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRoundTrip is workload W1 in small: enqueue b.N no-op tasks on 8
+// workers, then wait for each result by its handle. ns/op is the cost of one
+// task end to end: enqueue, dispatch, run, store, read.
+func BenchmarkRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8, b.N+1)
+	hs := make([]localtasks.Handle[int], 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		h, err := benchNoop.Enqueue(ctx, p, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		if _, err := h.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetResult reads finished results from the store, which moves
+// each to the front of the LRU.
+func BenchmarkGetResult(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 2, 1000)
+	ids := make([]string, 1000)
+	for i := range ids {
+		h, err := benchNoop.Enqueue(ctx, p, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = h.ID()
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := p.GetResult(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

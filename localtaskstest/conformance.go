@@ -1,0 +1,663 @@
+// Package localtaskstest helps test code that uses localtasks, and backends
+// that implement it: a FakeClock to move time without sleeping, and
+// RunConformance, the suite every Backend in this module passes.
+package localtaskstest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/localtasks/localtasks"
+)
+
+// Epoch is the time a conformance backend's FakeClock starts at.
+var Epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// NewBackend builds the backend under test from cfg. It must pass cfg's
+// Clock and MaxResults on; the suite closes the backend.
+type NewBackend func(t *testing.T, cfg localtasks.Config) localtasks.Backend
+
+// Subscriber is a Backend that delivers events. The suite checks events,
+// and awaits the start of tasks, through it.
+type Subscriber interface {
+	Subscribe(buffer int) *localtasks.Subscription
+}
+
+// RunConformance checks that the backends newBackend builds behave as the
+// Backend interface says, for each capability they declare. A backend whose
+// Wait fails at once with errors.ErrUnsupported is taken to record tasks
+// without running them, and is checked for that.
+func RunConformance(t *testing.T, newBackend NewBackend) {
+	h := &harness{newBackend: newBackend}
+	b, _, ctx := h.setup(t, 0)
+	id, err := b.Enqueue(ctx, Echo.Definition(), EchoArgs{}, localtasks.Options{})
+	require.NoError(t, err, "enqueue of a valid task")
+	_, err = b.Wait(ctx, id)
+	h.runs = !errors.Is(err, errors.ErrUnsupported)
+	h.caps = b.Capabilities()
+	_, h.events = b.(Subscriber)
+
+	for _, c := range h.cases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, h)
+		})
+	}
+}
+
+type harness struct {
+	newBackend NewBackend
+	runs       bool // the backend runs tasks
+	events     bool // it implements Subscriber
+	caps       localtasks.Capabilities
+}
+
+type testCase struct {
+	name string
+	run  func(t *testing.T, h *harness)
+}
+
+// setup builds a backend with a fake clock, closed at the end of the test.
+func (h *harness) setup(t *testing.T, maxResults int) (localtasks.Backend, *FakeClock, context.Context) {
+	t.Helper()
+	clock := NewFakeClock(Epoch)
+	b := h.newBackend(t, localtasks.Config{Clock: clock, MaxResults: maxResults})
+	require.NotNil(t, b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, b.Close(ctx), "closing the backend after the test")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return b, clock, ctx
+}
+
+// started waits for the started event of the run with that ID.
+func started(t *testing.T, ctx context.Context, sub *localtasks.Subscription, id string) {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-sub.C:
+			require.True(t, ok, "subscription closed before task %s started", id)
+			if ev.Kind == localtasks.EventStarted && ev.Result.ID == id {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("task %s did not start: %v", id, ctx.Err())
+		}
+	}
+}
+
+// enqueueAsync enqueues from another goroutine, for backends whose Enqueue
+// runs the task while the test moves the clock.
+func enqueueAsync[A, R any](ctx context.Context, task *localtasks.Task[A, R], b localtasks.Backend, args A) <-chan localtasks.Handle[R] {
+	c := make(chan localtasks.Handle[R], 1)
+	go func() {
+		h, err := task.Enqueue(ctx, b, args)
+		if err != nil {
+			panic(err)
+		}
+		c <- h
+	}()
+	return c
+}
+
+func (h *harness) cases() []testCase {
+	cs := []testCase{
+		{"EnqueueReturnsHandle", testEnqueueReturnsHandle},
+		{"UnknownID", testUnknownID},
+		{"Mismatch", testMismatch},
+		{"InvalidRequests", testInvalidRequests},
+		{"Unsupported", testUnsupported},
+		{"Close", testClose},
+		{"SnapshotIsolation", testSnapshotIsolation},
+		{"NeverEvictsUnfinished", testNeverEvictsUnfinished},
+	}
+	if !h.runs {
+		return append(cs, testCase{"NeverRuns", testNeverRuns})
+	}
+	cs = append(cs,
+		testCase{"Success", testSuccess},
+		testCase{"Failure", testFailure},
+		testCase{"Panic", testPanic},
+		testCase{"TaskContext", testTaskContext},
+		testCase{"LRU", testLRU},
+		testCase{"CancelFinished", testCancelFinished},
+	)
+	if h.caps.Retry {
+		cs = append(cs, testCase{"Retry", testRetry}, testCase{"RetryExhausted", testRetryExhausted})
+	}
+	if h.caps.Timeout {
+		cs = append(cs, testCase{"Timeout", testTimeout})
+	}
+	if h.caps.Defer {
+		cs = append(cs, testCase{"Deferred", testDeferred})
+		if h.caps.Retry {
+			cs = append(cs, testCase{"RetryDelay", testRetryDelay})
+		}
+	}
+	if h.caps.Cancel && h.caps.Defer {
+		cs = append(cs, testCase{"CancelScheduled", testCancelScheduled})
+	}
+	if h.events {
+		cs = append(cs, testCase{"Events", testEvents})
+	}
+	if h.caps.CancelRunning {
+		cs = append(cs, testCase{"CancelRunning", testCancelRunning}, testCase{"CloseCancelsRunning", testCloseCancelsRunning})
+	}
+	return cs
+}
+
+func testEnqueueReturnsHandle(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	args := EchoArgs{N: 7, Text: "seven"}
+	hd, err := Echo.Enqueue(ctx, b, args)
+	require.NoError(t, err)
+	_, err = uuid.Parse(hd.ID())
+	require.NoError(t, err, "the ID must be a UUID")
+
+	res, err := b.GetResult(ctx, hd.ID())
+	require.NoError(t, err)
+	require.Equal(t, hd.ID(), res.ID)
+	require.Equal(t, Echo.Name(), res.Task)
+	require.Equal(t, b.Name(), res.Backend)
+	require.Equal(t, localtasks.DefaultQueue, res.Queue)
+	require.Equal(t, args, res.Args)
+	require.Equal(t, Epoch, res.EnqueuedAt, "EnqueuedAt must come from the backend's clock")
+	require.NotZero(t, res.Status)
+
+	st, err := hd.Status(ctx)
+	require.NoError(t, err)
+	require.NotZero(t, st)
+}
+
+func testUnknownID(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	for _, id := range []string{uuid.NewString(), "not-a-task-id", ""} {
+		_, err := b.GetResult(ctx, id)
+		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "GetResult(%q)", id)
+		_, err = Echo.GetResult(ctx, b, id)
+		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "typed GetResult(%q)", id)
+		require.ErrorIs(t, b.Cancel(ctx, id), localtasks.ErrResultNotFound, "Cancel(%q)", id)
+		_, err = b.Wait(ctx, id)
+		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Wait(%q)", id)
+	}
+}
+
+func testMismatch(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+	require.NoError(t, err)
+	_, err = Flaky.GetResult(ctx, b, hd.ID())
+	require.ErrorIs(t, err, localtasks.ErrResultMismatch)
+	require.Contains(t, err.Error(), Echo.Name(), "the error names the task the ID belongs to")
+	got, err := Echo.GetResult(ctx, b, hd.ID())
+	require.NoError(t, err)
+	require.Equal(t, hd.ID(), got.ID())
+}
+
+func testInvalidRequests(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	var sub *localtasks.Subscription
+	if s, ok := b.(Subscriber); ok {
+		sub = s.Subscribe(64)
+		defer sub.Close()
+	}
+	def := Echo.Definition()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		def  localtasks.Definition
+		args any
+		opts localtasks.Options
+		want error
+	}{
+		{"priority too high", ctx, def, EchoArgs{}, localtasks.Options{Priority: localtasks.MaxPriority + 1}, localtasks.ErrInvalidTask},
+		{"priority too low", ctx, def, EchoArgs{}, localtasks.Options{Priority: localtasks.MinPriority - 1}, localtasks.ErrInvalidTask},
+		{"unknown queue", ctx, def, EchoArgs{}, localtasks.Options{Queue: "no-such-queue"}, localtasks.ErrInvalidTask},
+		{"negative timeout", ctx, def, EchoArgs{}, localtasks.Options{Timeout: -time.Second}, localtasks.ErrInvalidTask},
+		{"negative delay", ctx, def, EchoArgs{}, localtasks.Options{Delay: -time.Second}, localtasks.ErrInvalidTask},
+		{"bad jitter", ctx, def, EchoArgs{}, localtasks.Options{Retry: localtasks.RetryPolicy{MaxAttempts: 2, Jitter: 2}}, localtasks.ErrInvalidTask},
+		{"nil task", ctx, nil, EchoArgs{}, localtasks.Options{}, localtasks.ErrInvalidTask},
+		{"wrong argument type", ctx, def, "not EchoArgs", localtasks.Options{}, localtasks.ErrInvalidTask},
+		{"cancelled ctx", cancelled, def, EchoArgs{}, localtasks.Options{}, context.Canceled},
+	}
+	for _, c := range cases {
+		id, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
+		require.ErrorIs(t, err, c.want, c.name)
+		require.Empty(t, id, "%s: a refused enqueue returns no ID", c.name)
+	}
+	_, err := Echo.Using(localtasks.WithPriority(500)).Enqueue(ctx, b, EchoArgs{})
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "typed enqueue with a bad priority")
+	require.Contains(t, err.Error(), "-100", "the error says what range to use")
+
+	if sub != nil {
+		valid, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+		require.NoError(t, err)
+		select {
+		case ev := <-sub.C:
+			require.Equal(t, localtasks.EventEnqueued, ev.Kind)
+			require.Equal(t, valid.ID(), ev.Result.ID, "a refused request must not have been queued")
+		case <-ctx.Done():
+			t.Fatal("no event for a valid enqueue")
+		}
+	}
+}
+
+func testUnsupported(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	c := b.Capabilities()
+	cases := []struct {
+		supported bool
+		opt       localtasks.Option
+	}{
+		{c.Defer, localtasks.WithDelay(time.Minute)},
+		{c.Defer, localtasks.WithRunAt(Epoch.Add(time.Hour))},
+		{c.Priority, localtasks.WithPriority(5)},
+		{c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
+		{c.Timeout, localtasks.WithTimeout(time.Minute)},
+	}
+	for i, tc := range cases {
+		if tc.supported {
+			continue
+		}
+		_, err := Echo.Using(tc.opt).Enqueue(ctx, b, EchoArgs{})
+		require.ErrorIs(t, err, errors.ErrUnsupported, "case %d: an option the backend does not support", i)
+	}
+}
+
+func testClose(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+	require.NoError(t, err)
+	if h.runs {
+		_, err = hd.Wait(ctx)
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Close(ctx))
+	require.NoError(t, b.Close(ctx), "a second Close is not an error")
+	_, err = Echo.Enqueue(ctx, b, EchoArgs{})
+	require.ErrorIs(t, err, localtasks.ErrClosed)
+	res, err := b.GetResult(ctx, hd.ID())
+	require.NoError(t, err, "results stay readable after Close")
+	require.True(t, res.Status.Finished(), "Close leaves every task final, got %v", res.Status)
+}
+
+func testSnapshotIsolation(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	var id string
+	if h.runs {
+		hd, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "boom", FailAttempts: 1})
+		require.NoError(t, err)
+		_, err = hd.Wait(ctx)
+		require.Error(t, err)
+		id = hd.ID()
+	} else {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{})
+		require.NoError(t, err)
+		id = hd.ID()
+	}
+	before, err := b.GetResult(ctx, id)
+	require.NoError(t, err)
+	mutated := before
+	mutated.Status = localtasks.StatusSuccessful
+	mutated.ID = "changed"
+	for i := range mutated.WorkerIDs {
+		mutated.WorkerIDs[i] = "changed"
+	}
+	for i := range mutated.Errors {
+		mutated.Errors[i].Message = "changed"
+	}
+	after, err := b.GetResult(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, id, after.ID)
+	require.NotEqual(t, localtasks.StatusSuccessful, after.Status)
+	for _, w := range after.WorkerIDs {
+		require.NotEqual(t, "changed", w)
+	}
+	for _, e := range after.Errors {
+		require.Equal(t, "boom", e.Message)
+	}
+}
+
+func testNeverEvictsUnfinished(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 1)
+	var unfinished []string
+	if h.caps.Defer {
+		for range 3 {
+			hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
+			require.NoError(t, err)
+			unfinished = append(unfinished, hd.ID())
+		}
+	} else if !h.runs {
+		for range 3 {
+			hd, err := Echo.Enqueue(ctx, b, EchoArgs{})
+			require.NoError(t, err)
+			unfinished = append(unfinished, hd.ID())
+		}
+	}
+	if h.runs { // push finished results through the store of one
+		for i := range 4 {
+			hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: i})
+			require.NoError(t, err)
+			_, err = hd.Wait(ctx)
+			require.NoError(t, err)
+		}
+	}
+	for _, id := range unfinished {
+		res, err := b.GetResult(ctx, id)
+		require.NoError(t, err, "an unfinished run must never be evicted")
+		require.False(t, res.Status.Finished())
+	}
+}
+
+func testNeverRuns(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "would fail"})
+	require.NoError(t, err)
+	res, err := b.GetResult(ctx, hd.ID())
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusReady, res.Status)
+	require.Zero(t, res.Attempts)
+	_, err = hd.Wait(ctx)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+}
+
+func testSuccess(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	args := EchoArgs{N: 42, Text: "answer"}
+	hd, err := Echo.Enqueue(ctx, b, args)
+	require.NoError(t, err)
+	got, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, args, got)
+
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	require.Equal(t, args, res.Value)
+	require.Equal(t, 1, res.Attempts)
+	require.Len(t, res.WorkerIDs, 1)
+	require.NotEmpty(t, res.WorkerIDs[0])
+	require.Empty(t, res.Errors)
+	require.False(t, res.StartedAt.IsZero())
+	require.Equal(t, res.StartedAt, res.LastAttemptedAt)
+	require.False(t, res.FinishedAt.Before(res.StartedAt))
+	require.False(t, res.StartedAt.Before(res.EnqueuedAt))
+}
+
+func testFailure(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "disk full", FailAttempts: 1})
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	var te *localtasks.TaskError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, "disk full", te.Message)
+	require.Equal(t, "*errors.errorString", te.Type)
+	require.Empty(t, te.Stack)
+	require.Equal(t, 1, te.Attempt)
+
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+	require.Nil(t, res.Value)
+	require.Len(t, res.Errors, 1)
+	require.False(t, res.FinishedAt.IsZero())
+}
+
+func testPanic(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "kaboom", FailAttempts: 1, Panic: true})
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	var te *localtasks.TaskError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, "kaboom", te.Message)
+	require.Equal(t, "string", te.Type, "Type is the panic value's type")
+	require.Contains(t, te.Stack, "goroutine", "a panic keeps its stack")
+	require.Contains(t, te.Error(), "panic")
+
+	// The pool survives a panic.
+	ok, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+	require.NoError(t, err)
+	v, err := ok.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v.N)
+}
+
+func testTaskContext(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Info.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	got, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, InfoResult{ID: hd.ID(), Task: Info.Name(), Attempt: 1}, got)
+}
+
+func testLRU(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 2)
+	run := func(n int) string {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: n})
+		require.NoError(t, err)
+		_, err = hd.Wait(ctx)
+		require.NoError(t, err)
+		return hd.ID()
+	}
+	a, bb := run(1), run(2)
+	_, err := b.GetResult(ctx, a) // a is now more recent than bb
+	require.NoError(t, err)
+	run(3)
+	_, err = b.GetResult(ctx, a)
+	require.NoError(t, err, "a result read recently must survive: the store is an LRU, not a FIFO")
+	_, err = b.GetResult(ctx, bb)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "the least recently used result is evicted")
+}
+
+func testCancelFinished(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Echo.Enqueue(ctx, b, EchoArgs{})
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	require.NoError(t, err)
+	require.ErrorIs(t, hd.Cancel(ctx), localtasks.ErrFinished)
+}
+
+func testRetry(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Flaky.Using(localtasks.WithRetry(localtasks.FixedRetry(3, 0))).
+		Enqueue(ctx, b, FlakyArgs{Message: "transient", FailAttempts: 2})
+	require.NoError(t, err)
+	got, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, got, "the third attempt succeeds")
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	require.Equal(t, 3, res.Attempts)
+	require.Len(t, res.WorkerIDs, 3)
+	require.Len(t, res.Errors, 2)
+	require.Equal(t, 1, res.Errors[0].Attempt)
+	require.Equal(t, 2, res.Errors[1].Attempt)
+}
+
+func testRetryExhausted(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	hd, err := Flaky.Using(localtasks.WithRetry(localtasks.FixedRetry(2, 0))).
+		Enqueue(ctx, b, FlakyArgs{Message: "permanent", FailAttempts: 10})
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	require.Error(t, err)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+	require.Equal(t, 2, res.Attempts)
+	require.Len(t, res.Errors, 2)
+}
+
+func testTimeout(t *testing.T, h *harness) {
+	b, clock, ctx := h.setup(t, 0)
+	c := enqueueAsync(ctx, Block.Using(localtasks.WithTimeout(5*time.Second)), b, struct{}{})
+	require.NoError(t, clock.BlockUntil(ctx, 1), "the attempt's timeout timer")
+	clock.Advance(5 * time.Second)
+	hd := <-c
+	_, err := hd.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Contains(t, err.Error(), "timed out after 5s")
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+	require.Equal(t, Epoch.Add(5*time.Second), res.FinishedAt)
+}
+
+func testDeferred(t *testing.T, h *harness) {
+	b, clock, ctx := h.setup(t, 0)
+	hd, err := Echo.Using(localtasks.WithDelay(time.Minute)).Enqueue(ctx, b, EchoArgs{N: 1})
+	require.NoError(t, err)
+	at, err := Echo.Using(localtasks.WithRunAt(Epoch.Add(2*time.Minute))).Enqueue(ctx, b, EchoArgs{N: 2})
+	require.NoError(t, err)
+
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusScheduled, res.Status)
+	require.Equal(t, Epoch.Add(time.Minute), res.RunAfter)
+
+	require.NoError(t, clock.BlockUntil(ctx, 1))
+	clock.Advance(59 * time.Second)
+	st, err := hd.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusScheduled, st, "not before its time")
+
+	clock.Advance(time.Second)
+	v, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v.N)
+	res, err = hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Epoch, res.EnqueuedAt)
+	require.Equal(t, Epoch.Add(time.Minute), res.StartedAt, "StartedAt is when it started, not when it was enqueued")
+
+	st, err = at.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusScheduled, st)
+	require.NoError(t, clock.BlockUntil(ctx, 1))
+	clock.Advance(time.Minute)
+	v, err = at.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, v.N)
+}
+
+func testRetryDelay(t *testing.T, h *harness) {
+	b, clock, ctx := h.setup(t, 0)
+	hd, err := Flaky.Using(localtasks.WithRetry(localtasks.FixedRetry(2, 10*time.Second))).
+		Enqueue(ctx, b, FlakyArgs{Message: "try later", FailAttempts: 1})
+	require.NoError(t, err)
+	require.NoError(t, clock.BlockUntil(ctx, 1), "the retry's timer")
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusScheduled, res.Status, "waiting for the retry delay")
+	require.Equal(t, Epoch.Add(10*time.Second), res.RunAfter)
+	clock.Advance(10 * time.Second)
+	v, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, v)
+	res, err = hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Epoch, res.StartedAt)
+	require.Equal(t, Epoch.Add(10*time.Second), res.LastAttemptedAt)
+	require.Equal(t, Epoch, res.Errors[0].At)
+}
+
+func testCancelScheduled(t *testing.T, h *harness) {
+	b, clock, ctx := h.setup(t, 0)
+	hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
+	require.NoError(t, err)
+	require.NoError(t, hd.Cancel(ctx))
+	require.NoError(t, hd.Cancel(ctx), "cancelling a cancelled task again is not an error")
+	_, err = hd.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrCancelled)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusCancelled, res.Status)
+	require.Zero(t, res.Attempts)
+	require.NotEmpty(t, res.CancelReason)
+	require.Zero(t, clock.Pending(), "a cancelled task's timer is stopped")
+}
+
+func testEvents(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	sub := b.(Subscriber).Subscribe(16)
+	defer sub.Close()
+	hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: 3})
+	require.NoError(t, err)
+	var kinds []localtasks.EventKind
+	var statuses []localtasks.Status
+	for len(kinds) < 3 {
+		select {
+		case ev := <-sub.C:
+			require.Equal(t, hd.ID(), ev.Result.ID)
+			kinds = append(kinds, ev.Kind)
+			statuses = append(statuses, ev.Result.Status)
+		case <-ctx.Done():
+			t.Fatalf("events so far %v", kinds)
+		}
+	}
+	require.Equal(t, []localtasks.EventKind{localtasks.EventEnqueued, localtasks.EventStarted, localtasks.EventFinished}, kinds)
+	require.Equal(t, localtasks.StatusRunning, statuses[1])
+	require.Equal(t, localtasks.StatusSuccessful, statuses[2])
+	require.Zero(t, sub.Dropped())
+}
+
+func testCancelRunning(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	s, ok := b.(Subscriber)
+	require.True(t, ok, "a backend that cancels running tasks must implement Subscriber for this suite to see them start")
+	sub := s.Subscribe(16)
+	defer sub.Close()
+	hd, err := Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	started(t, ctx, sub, hd.ID())
+	require.NoError(t, hd.Cancel(ctx))
+	_, err = hd.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrCancelled)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusCancelled, res.Status)
+	require.Equal(t, 1, res.Attempts)
+	require.Contains(t, res.CancelReason, "running")
+}
+
+func testCloseCancelsRunning(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	sub := b.(Subscriber).Subscribe(16)
+	running, err := Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	started(t, ctx, sub, running.ID())
+	var queued []string
+	if h.caps.Defer {
+		hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
+		require.NoError(t, err)
+		queued = append(queued, hd.ID())
+	}
+
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	err = b.Close(expired)
+	require.ErrorIs(t, err, context.Canceled, "Close reports that it gave up on running tasks")
+	for _, id := range append(queued, running.ID()) {
+		res, err := b.GetResult(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, localtasks.StatusCancelled, res.Status, "task %s", id)
+	}
+	for range sub.C { // closed once the backend is
+	}
+}

@@ -1,0 +1,152 @@
+package localtasks_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/localtasks/localtasks"
+)
+
+func nop(ctx context.Context, n int) (int, error) { return n, nil }
+
+func TestDefinePanicsOnEmptyName(t *testing.T) {
+	t.Parallel()
+	var v any
+	func() {
+		defer func() { v = recover() }()
+		localtasks.Define("", nop)
+	}()
+	err, ok := v.(error)
+	require.True(t, ok, "Define panics with an error, got %v", v)
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
+	require.Regexp(t, `empty name.*task_test\.go:\d+|task_test\.go:\d+.*empty name`, err.Error(), "names the place")
+}
+
+func TestDefineDuplicateNamesBothPlaces(t *testing.T) {
+	t.Parallel()
+	localtasks.Define("test.duplicate", nop) // first place
+	var msg string
+	func() {
+		defer func() { msg = fmt.Sprint(recover()) }()
+		localtasks.Define("test.duplicate", nop) // second place
+	}()
+	places := regexp.MustCompile(`task_test\.go:\d+`).FindAllString(msg, -1)
+	require.Len(t, places, 2, "the panic names both places: %s", msg)
+	require.NotEqual(t, places[0], places[1])
+
+	_, err := localtasks.NewTask("test.duplicate", nop)
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "NewTask returns the error instead")
+	require.Contains(t, err.Error(), "defined twice")
+}
+
+func TestNewTaskRejects(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.NewTask[int, int]("test.nilfunc", nil)
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
+	require.Contains(t, err.Error(), "nil function")
+	_, err = localtasks.NewTask("test.badprio", nop, localtasks.WithPriority(101))
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
+	require.Contains(t, err.Error(), "priority 101")
+	_, ok := localtasks.Lookup("test.badprio")
+	require.False(t, ok, "a rejected task is not registered")
+	require.Panics(t, func() { localtasks.Define("test.badtimeout", nop, localtasks.WithTimeout(-1)) })
+}
+
+func TestDefaultsAndUsing(t *testing.T) {
+	t.Parallel()
+	task := localtasks.Define("test.defaults", nop,
+		localtasks.WithPriority(5), localtasks.WithQueue("reports"), localtasks.WithTimeout(time.Minute),
+		localtasks.WithRetry(localtasks.ExponentialRetry(4, time.Second, time.Minute)))
+	def, ok := localtasks.Lookup("test.defaults")
+	require.True(t, ok)
+	require.Equal(t, task.Definition(), def)
+	require.Contains(t, localtasks.Names(), "test.defaults")
+	require.Equal(t, 5, task.Options().Priority)
+	require.Equal(t, "reports", def.Options().Queue)
+
+	at := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := task.Using(localtasks.WithPriority(-3), localtasks.WithRunAt(at))
+	require.Equal(t, -3, c.Options().Priority)
+	require.Equal(t, at, c.Options().RunAt)
+	require.Equal(t, "reports", c.Options().Queue, "what Using does not touch keeps the default")
+	require.Equal(t, 5, task.Options().Priority, "the original is unchanged")
+	require.True(t, task.Options().RunAt.IsZero())
+	d := c.Using(localtasks.WithDelay(time.Second))
+	require.True(t, d.Options().RunAt.IsZero(), "WithDelay clears RunAt")
+	require.Equal(t, time.Second, d.Options().Delay)
+	require.Equal(t, at, c.Options().RunAt)
+	require.Equal(t, c.Name(), task.Name())
+}
+
+func TestStatusText(t *testing.T) {
+	t.Parallel()
+	for s := localtasks.StatusScheduled; s <= localtasks.StatusCancelled; s++ {
+		b, err := s.MarshalText()
+		require.NoError(t, err)
+		var back localtasks.Status
+		require.NoError(t, back.UnmarshalText(b))
+		require.Equal(t, s, back)
+	}
+	require.Equal(t, "UNKNOWN", localtasks.Status(0).String())
+	var s localtasks.Status
+	require.NoError(t, s.UnmarshalText([]byte("successful")))
+	require.Equal(t, localtasks.StatusSuccessful, s)
+	require.ErrorContains(t, s.UnmarshalText([]byte("DONE")), "use one of")
+	require.True(t, localtasks.StatusFailed.Finished())
+	require.False(t, localtasks.StatusRunning.Finished())
+}
+
+func TestValueOfUnfinished(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.Value[int](localtasks.TaskResult{ID: "x", Task: "t", Status: localtasks.StatusRunning})
+	require.ErrorContains(t, err, "has not finished")
+	_, err = localtasks.Value[int](localtasks.TaskResult{Status: localtasks.StatusSuccessful, Value: "str"})
+	require.ErrorIs(t, err, localtasks.ErrResultMismatch)
+}
+
+func TestImmediateRunsInline(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b, err := localtasks.NewImmediate(localtasks.Config{})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	log := &orderLog{}
+	id, err := b.Enqueue(ctx, note.Definition(), noteArgs{n: 9, log: log}, localtasks.Options{})
+	require.NoError(t, err)
+	res, err := b.GetResult(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status, "finished before Enqueue returned")
+	require.Equal(t, 9, res.Value)
+	require.Equal(t, []int{9}, log.get())
+	require.False(t, b.Capabilities().Defer)
+}
+
+func TestRecordingRecordsInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b, err := localtasks.NewRecording(localtasks.Config{})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	log := &orderLog{}
+	for i := range 3 {
+		_, err := note.Using(localtasks.WithPriority(i)).Enqueue(ctx, b, noteArgs{n: i, log: log})
+		require.NoError(t, err)
+	}
+	rec := b.Recorded()
+	require.Len(t, rec, 3)
+	for i, r := range rec {
+		require.Equal(t, i, r.Args.(noteArgs).n)
+		require.Equal(t, i, r.Priority)
+		require.Equal(t, localtasks.StatusReady, r.Status)
+	}
+	require.Empty(t, log.get(), "nothing ran")
+	b.Clear()
+	require.Empty(t, b.Recorded())
+	_, err = b.GetResult(ctx, rec[0].ID)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Clear forgets the runs")
+}
