@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
+	"github.com/localtasks/localtasks/internal/timeheap"
 	"github.com/localtasks/localtasks/internal/uid"
 )
 
@@ -52,34 +53,40 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	}
 
 	now := s.clock.Now()
-	rec := &record{def: def, args: args, queue: opts.Queue, priority: opts.Priority, timeout: opts.Timeout,
-		enqueuedAt: now, runAfter: opts.RunAt}
+	rec := &record{def: def, args: args, queue: opts.Queue, priority: int8(opts.Priority), timeout: opts.Timeout,
+		enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
 	rec.key, rec.id = uid.New()
-	if opts.Retry.MaxAttempts > 1 {
-		r := opts.Retry
-		rec.retry = &r
+	if rec.maxAttempts > 1 {
+		rec.extra().retry = opts.Retry
 	}
+	runAfter := opts.RunAt
 	if opts.Delay > 0 {
-		rec.runAfter = now.Add(opts.Delay)
+		runAfter = now.Add(opts.Delay)
+	}
+	scheduled := runAfter.After(now)
+	if scheduled {
+		rec.runAfter = rec.offset(runAfter)
 	}
 
+	// Into the index first, under its shard's lock alone, to keep the
+	// state's lock short. Until it is queued below, the record has no
+	// status, and nothing acts on it: no caller has its ID yet.
+	s.index.put(rec)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		s.index.del(rec.key)
 		return "", s.closedError(def)
 	}
-	s.seq++
-	rec.seq = s.seq
-	s.index[rec.key] = rec
 	rec.status = StatusReady
-	if rec.runAfter.After(now) {
+	if scheduled {
 		rec.status = StatusScheduled
 	}
 	switch {
 	case s.mode == modeRecord:
 		s.recorded = append(s.recorded, rec)
 	case rec.status == StatusScheduled:
-		rec.entry = s.timed.Push(rec.runAfter, rec)
+		rec.extra().entry = s.timed.Push(runAfter, rec)
 		s.arm()
 	case s.mode == modePool:
 		s.push(rec)
@@ -95,8 +102,11 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 
 // push queues a ready record and wakes a worker. Must hold s.mu.
 func (s *state) push(rec *record) {
-	s.ready.Push(rec.priority, rec)
-	if s.idle > 0 {
+	s.ready.Push(int(rec.priority), rec)
+	// Wake a worker for each ready task that no woken worker is on its
+	// way to, and no more: every wake-up may cost a system call.
+	if s.idle > s.waking && s.ready.Len() > s.waking {
+		s.waking++
 		s.cond.Signal()
 	}
 }
@@ -140,7 +150,7 @@ func (s *state) fire(gen uint64) {
 			break
 		}
 		rec := e.Value
-		rec.entry, rec.status = nil, StatusReady
+		rec.x.entry, rec.status = nil, StatusReady
 		s.push(rec)
 	}
 	s.arm()
@@ -148,25 +158,37 @@ func (s *state) fire(gen uint64) {
 
 // step settles the attempt a worker just ran, if any, then blocks until a
 // ready record is there, starts it on the worker and returns it with its
-// attempt's ctx, or returns nil once the state closes. Doing both under one
-// lock, at one reading of the clock, halves a worker's trips to the lock.
+// attempt's ctx, or returns nil once the state closes.
+//
+// It keeps the state's lock short, for Enqueue waits on it: a run that has
+// certainly finished (it succeeded, or it has no attempt left) is stored
+// before the lock is taken, the clock is read and the next ctx made before
+// it too, and settling one run and taking the next share one trip to it.
 func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
 	var timedOut *timeoutError
+	stored := false
 	if ran != nil {
 		timedOut = ctx.end()
+		// attempts and maxAttempts change only under this worker's hand.
+		if err == nil || ran.attempts >= ran.maxAttempts {
+			s.results.add(ran)
+			stored = true
+		}
 	}
+	tc := new(taskCtx)
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
 	if ran != nil {
-		s.settle(ran, timedOut, val, err, now)
+		s.settle(ran, timedOut, val, err, now, stored)
 	}
 	for {
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
-			return rec, s.start(rec, worker, now)
+			s.start(rec, worker, now, tc)
+			return rec, tc
 		}
 		if s.closing {
 			return nil, nil
@@ -174,38 +196,32 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 		s.idle++
 		s.cond.Wait()
 		s.idle--
+		s.waking = max(s.waking-1, 0) // Broadcast wakes workers no one counted
 		now = s.clock.Now()
 	}
 }
 
-// start marks rec RUNNING on worker at now and makes its attempt's ctx.
-// Must hold s.mu.
-func (s *state) start(rec *record, worker string, now time.Time) *taskCtx {
+// start marks rec RUNNING on worker at now, with tc, a new taskCtx, as its
+// attempt's ctx. Must hold s.mu.
+func (s *state) start(rec *record, worker string, now time.Time, tc *taskCtx) {
 	rec.status = StatusRunning
 	rec.attempts++
+	rec.lastAttemptedAt = rec.offset(now)
 	if rec.attempts == 1 {
-		rec.startedAt = now
+		rec.startedAt, rec.worker0 = rec.lastAttemptedAt, worker
+	} else {
+		rec.workers = append(rec.workers, worker)
 	}
-	rec.lastAttemptedAt = now
-	if rec.workerIDs == nil {
-		rec.workerIDs = rec.workerID0[:0]
-	}
-	rec.workerIDs = append(rec.workerIDs, worker)
 
 	// The attempt's ctx does not descend from any caller's: a task outlives
 	// the request that enqueued it. Cancel, Close and the timeout end it.
-	tc := &rec.ctx0
-	if rec.attempts > 1 {
-		tc = new(taskCtx)
-	}
-	tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), rec.attempts, s.logger
+	tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts), s.logger
 	rec.run = tc
 	if d := rec.timeout; d > 0 {
 		tc.deadline = now.Add(d)
-		rec.timer = s.clock.AfterFunc(d, func() { tc.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
+		rec.extra().timer = s.clock.AfterFunc(d, func() { tc.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
 	}
 	s.emit(EventStarted, rec)
-	return tc
 }
 
 // panicError carries a recovered panic to finish.
@@ -228,7 +244,7 @@ func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
 	if len(mw) == 0 {
 		return rec.def.Call(ctx, rec.args)
 	}
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: rec.priority, Args: rec.args}
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: int(rec.priority), Args: rec.args}
 	next := func(ctx context.Context) error {
 		val, err = rec.def.Call(ctx, rec.args)
 		return err
@@ -245,12 +261,13 @@ func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
 }
 
 // settle records the outcome of an attempt: the final status, or a retry.
-// In modeInline it reports whether the caller should run the attempt again
-// at once, instead of queueing it. Must hold s.mu.
-func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, now time.Time) (again bool) {
-	if rec.timer != nil {
-		rec.timer.Stop()
-		rec.timer = nil
+// stored says the caller put rec in the result store already. In modeInline
+// it reports whether the caller should run the attempt again at once,
+// instead of queueing it. Must hold s.mu.
+func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, now time.Time, stored bool) (again bool) {
+	if x := rec.x; x != nil && x.timer != nil {
+		x.timer.Stop()
+		x.timer = nil
 	}
 	rec.run = nil
 	if rec.status != StatusRunning {
@@ -259,41 +276,42 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 
 	switch {
 	case rec.cancelling:
-		s.finalize(rec, StatusCancelled, now)
+		s.finalize(rec, StatusCancelled, now, stored)
 		return false
 	case err == nil:
 		// A task that outlived its timeout but still returned a value
 		// succeeded: the timeout is a request to stop, and the work is done.
 		rec.value = val
-		s.finalize(rec, StatusSuccessful, now)
+		s.finalize(rec, StatusSuccessful, now, stored)
 		return false
 	}
 
 	if timedOut != nil {
 		err = &timeoutError{after: timedOut.after, returned: err}
 	}
-	rec.errs = append(rec.errs, attemptError(rec.attempts, now, err))
+	x := rec.extra()
+	x.errs = append(x.errs, attemptError(int(rec.attempts), now, err))
 	switch {
-	case rec.retry == nil || rec.attempts >= rec.retry.MaxAttempts:
-		s.finalize(rec, StatusFailed, now)
+	case rec.attempts >= rec.maxAttempts:
+		s.finalize(rec, StatusFailed, now, stored)
 		return false
 	case s.closing:
-		rec.cancelReason = "the backend closed before the task could be retried"
-		s.finalize(rec, StatusCancelled, now)
+		x.cancelReason = "the backend closed before the task could be retried"
+		s.finalize(rec, StatusCancelled, now, stored)
 		return false
 	case s.mode == modeInline:
 		rec.status = StatusReady // retried at once, without the delay: see ImmediateBackend
 		return true
 	}
-	p := rec.retry
-	delay := backoff.Delay(rec.attempts, p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
+	p := &x.retry
+	delay := backoff.Delay(int(rec.attempts), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
 	if delay <= 0 {
 		rec.status = StatusReady
 		s.push(rec)
 		return false
 	}
-	rec.status, rec.runAfter = StatusScheduled, now.Add(delay)
-	rec.entry = s.timed.Push(rec.runAfter, rec)
+	rec.status, rec.runAfter = StatusScheduled, rec.offset(now.Add(delay))
+	x.entry = s.timed.Push(now.Add(delay), rec)
 	s.arm()
 	return false
 }
@@ -318,12 +336,13 @@ func (s *state) runInline(rec *record) {
 			s.mu.Unlock()
 			return
 		}
-		ctx := s.start(rec, s.workerName(0), s.clock.Now())
+		ctx := new(taskCtx)
+		s.start(rec, s.workerName(0), s.clock.Now(), ctx)
 		s.mu.Unlock()
 		val, err := s.execute(rec, ctx)
 		timedOut := ctx.end()
 		s.mu.Lock()
-		again := s.settle(rec, timedOut, val, err, s.clock.Now())
+		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
 		s.mu.Unlock()
 		if !again {
 			return
@@ -341,20 +360,20 @@ func (s *state) workerName(i int) string {
 
 // cancelRun cancels the run with that ID; see Backend.Cancel.
 func (s *state) cancelRun(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec, err := s.lookup(id)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch rec.status {
 	case StatusReady, StatusScheduled:
-		rec.cancelReason = "cancelled before it started"
-		s.finalize(rec, StatusCancelled, s.clock.Now())
+		rec.extra().cancelReason = "cancelled before it started"
+		s.finalize(rec, StatusCancelled, s.clock.Now(), false)
 	case StatusRunning:
 		if !rec.cancelling {
 			rec.cancelling = true
-			rec.cancelReason = "cancelled while it was running"
+			rec.extra().cancelReason = "cancelled while it was running"
 			rec.run.cancel(context.Canceled, ErrCancelled)
 		}
 	case StatusCancelled:
@@ -368,15 +387,22 @@ func (s *state) cancelRun(id string) error {
 func (s *state) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	s.arm() // stops the timer
 	now := s.clock.Now()
-	for _, rec := range s.index {
+	cancel := func(rec *record) {
 		if rec.status == StatusReady || rec.status == StatusScheduled {
-			rec.cancelReason = "the backend closed before the task started"
-			s.finalize(rec, StatusCancelled, now)
+			rec.extra().cancelReason = "the backend closed before the task started"
+			s.finalize(rec, StatusCancelled, now, false)
 		}
 	}
-	s.ready.Drain(func(*record) {})
+	s.ready.Drain(cancel)
+	s.timed.Drain(func(e *timeheap.Entry[*record]) {
+		e.Value.x.entry = nil
+		cancel(e.Value)
+	})
+	for _, rec := range s.recorded {
+		cancel(rec)
+	}
+	s.arm() // stops the timer
 	s.cond.Broadcast()
 	s.mu.Unlock()
 
@@ -384,15 +410,16 @@ func (s *state) shutdown(ctx context.Context) error {
 	select {
 	case <-s.stopped:
 	case <-ctx.Done():
+		all := s.index.all()
 		s.mu.Lock()
 		n := 0
 		now := s.clock.Now()
-		for _, rec := range s.index {
+		for _, rec := range all {
 			if rec.status == StatusRunning {
 				rec.cancelling = true
-				rec.cancelReason = "the backend closed while the task was running"
+				rec.extra().cancelReason = "the backend closed while the task was running"
 				rec.run.cancel(context.Canceled, ErrClosed)
-				s.finalize(rec, StatusCancelled, now)
+				s.finalize(rec, StatusCancelled, now, false)
 				n++
 			}
 		}
@@ -401,6 +428,7 @@ func (s *state) shutdown(ctx context.Context) error {
 	}
 
 	s.mu.Lock()
+	s.closed = true
 	for _, sub := range s.subs {
 		close(sub.c)
 	}

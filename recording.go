@@ -63,10 +63,11 @@ func (b *RecordingBackend) Recorded() []TaskResult {
 func (b *RecordingBackend) Clear() {
 	s := b.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rec := range s.recorded {
-		delete(s.index, rec.key)
-		s.finished.Remove(rec.seq)
-	}
+	recorded := s.recorded
 	s.recorded = nil
+	s.mu.Unlock()
+	for _, rec := range recorded {
+		s.index.del(rec.key)
+		s.results.remove(rec)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/localtasks/localtasks/internal/pqueue"
 	"github.com/localtasks/localtasks/internal/timeheap"
@@ -181,18 +180,20 @@ type state struct {
 	logger  *slog.Logger
 	holders int // guarded by states
 
-	mu       sync.Mutex
-	cond     sync.Cond                       // signalled when ready gets a task or closing is set
-	index    map[uuid.UUID]*record           // every run the store holds, finished or not
-	finished *simplelru.LRU[uint64, *record] // the finished ones, by record.seq; evicting one drops it from index
-	seq      uint64
+	index   index    // every run the store holds; see store.go
+	results *results // the finished ones
+
+	mu       sync.Mutex // guards what follows and the records' fields
+	cond     sync.Cond  // signalled when ready gets a task or closing is set
 	ready    pqueue.Queue[*record]
 	timed    timeheap.Heap[*record]
 	timer    Timer // wakes fire for the earliest of timed
 	timerAt  time.Time
 	timerGen uint64
-	idle     int // workers waiting on cond
-	closing  bool
+	idle     int       // workers waiting on cond
+	waking   int       // of those, the ones signalled that have not woken yet
+	closing  bool      // no more tasks taken
+	closed   bool      // shutdown is over: subscriptions are closed
 	recorded []*record // modeRecord: every run, in enqueue order
 	subs     []*Subscription
 	running  int           // workers still in their loop
@@ -201,7 +202,7 @@ type state struct {
 
 func newState(name string, st settings, m mode, caps Capabilities) *state {
 	s := &state{name: name, set: st, mode: m, caps: caps, clock: st.clock, logger: st.logger,
-		index: make(map[uuid.UUID]*record), stopped: make(chan struct{})}
+		stopped: make(chan struct{})}
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}
@@ -209,125 +210,165 @@ func newState(name string, st settings, m mode, caps Capabilities) *state {
 		s.logger = slog.Default()
 	}
 	s.cond.L = &s.mu
-	// Size > 0: cannot fail. Runs enter only when finished, so an
-	// unfinished one is never evicted.
-	s.finished, _ = simplelru.NewLRU(st.maxResults, func(_ uint64, rec *record) { delete(s.index, rec.key) })
+	s.results = newResults(st.maxResults, &s.index)
 	return s
 }
 
-// record is the backend's own copy of a task run. Its fields are guarded by
-// state.mu, but for those above status, which never change.
+// record is the backend's own copy of a task run: about 220 bytes, kept
+// small because the store holds many of them (see docs/design.md). Its fields
+// are guarded by state.mu, but for key, id, def, args and timeout, which
+// never change.
 type record struct {
-	key      uuid.UUID
-	id       string // key in canonical form
-	seq      uint64 // order of enqueue; the result store's key
-	def      Definition
-	args     any
-	queue    string
-	priority int
-	timeout  time.Duration
-	retry    *RetryPolicy // nil for a single attempt
+	key     uuid.UUID
+	id      string // key in canonical form
+	def     Definition
+	args    any
+	value   any // what a successful attempt returned
+	queue   string
+	timeout time.Duration
 
-	status          Status
-	enqueuedAt      time.Time
-	runAfter        time.Time
-	startedAt       time.Time
-	lastAttemptedAt time.Time
-	finishedAt      time.Time
-	attempts        int
-	workerIDs       []string
-	workerID0       [1]string // workerIDs' first backing array: no allocation for one attempt
-	value           any
-	errs            []TaskError
-	cancelReason    string
+	status      Status
+	priority    int8
+	cancelling  bool // Cancel or Close asked the running attempt to stop
+	attempts    int32
+	maxAttempts int32        // from the retry policy; never changes
+	stored      atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
 
-	cancelling bool     // Cancel or Close asked the running attempt to stop
-	run        *taskCtx // the running attempt's ctx
-	timer      Timer    // the running attempt's timeout
-	entry      *timeheap.Entry[*record]
-	done       chan struct{} // made by the first Wait, closed when finished
-	ctx0       taskCtx       // the first attempt's ctx, allocated with the record
+	enqueuedAt time.Time
+	// The other times, as offsets from enqueuedAt.
+	runAfter, startedAt, lastAttemptedAt, finishedAt offset
+
+	worker0 string        // the first attempt's worker
+	workers []string      // the later attempts' workers
+	run     *taskCtx      // the running attempt's ctx
+	done    chan struct{} // made by the first Wait, closed when finished
+	x       *recordExtra  // what few runs need; nil until one does
+}
+
+// recordExtra holds the parts of a record that most runs never need.
+type recordExtra struct {
+	retry        RetryPolicy
+	errs         []TaskError
+	cancelReason string
+	timer        Timer                    // the running attempt's timeout
+	entry        *timeheap.Entry[*record] // while SCHEDULED
+}
+
+func (rec *record) extra() *recordExtra {
+	if rec.x == nil {
+		rec.x = new(recordExtra)
+	}
+	return rec.x
+}
+
+// offset is a time as nanoseconds after a record's enqueuedAt, plus one, so
+// that zero means unset. It keeps the monotonic reading of enqueuedAt.
+type offset int64
+
+func (rec *record) offset(t time.Time) offset {
+	return offset(max(t.Sub(rec.enqueuedAt), 0)) + 1
+}
+
+func (rec *record) time(o offset) time.Time {
+	if o == 0 {
+		return time.Time{}
+	}
+	return rec.enqueuedAt.Add(time.Duration(o - 1))
 }
 
 // snapshot copies rec for a caller. Must hold s.mu.
 func (s *state) snapshot(rec *record) TaskResult {
-	return TaskResult{
-		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: rec.priority,
-		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.runAfter, StartedAt: rec.startedAt,
-		LastAttemptedAt: rec.lastAttemptedAt, FinishedAt: rec.finishedAt, Attempts: rec.attempts,
-		WorkerIDs: slices.Clone(rec.workerIDs), Args: rec.args, Value: rec.value,
-		Errors: slices.Clone(rec.errs), CancelReason: rec.cancelReason,
+	res := TaskResult{
+		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: int(rec.priority),
+		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.time(rec.runAfter), StartedAt: rec.time(rec.startedAt),
+		LastAttemptedAt: rec.time(rec.lastAttemptedAt), FinishedAt: rec.time(rec.finishedAt), Attempts: int(rec.attempts),
+		Args: rec.args, Value: rec.value,
 	}
+	if rec.attempts > 0 {
+		res.WorkerIDs = make([]string, 0, 1+len(rec.workers))
+		res.WorkerIDs = append(append(res.WorkerIDs, rec.worker0), rec.workers...)
+	}
+	if x := rec.x; x != nil {
+		res.Errors = slices.Clone(x.errs)
+		res.CancelReason = x.cancelReason
+	}
+	return res
 }
 
-// lookup finds the run with that ID; a read refreshes a finished result's
-// recency. Must hold s.mu.
+// lookup finds the run with that ID. It takes no lock but an index
+// shard's; read the record under s.mu.
 func (s *state) lookup(id string) (*record, error) {
 	key, err := uuid.Parse(id)
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
 	}
-	rec, ok := s.index[key]
-	if !ok {
-		return nil, s.notFound(id)
+	if rec := s.index.get(key); rec != nil {
+		return rec, nil
 	}
-	if rec.status.Finished() {
-		s.finished.Get(rec.seq) // refresh its recency
-	}
-	return rec, nil
-}
-
-func (s *state) notFound(id string) error {
-	return fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
+	return nil, fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
 		id, s.name, s.set.maxResults, ErrResultNotFound)
 }
 
-func (s *state) getResult(ctx context.Context, id string) (TaskResult, error) {
+// read snapshots rec and, if it has finished, refreshes its recency in the
+// result store: a read counts as a use.
+func (s *state) read(rec *record) TaskResult {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	res := s.snapshot(rec)
+	s.mu.Unlock()
+	if res.Status.Finished() {
+		s.results.touch(rec)
+	}
+	return res
+}
+
+func (s *state) getResult(ctx context.Context, id string) (TaskResult, error) {
 	rec, err := s.lookup(id)
 	if err != nil {
 		return TaskResult{}, err
 	}
-	return s.snapshot(rec), nil
+	return s.read(rec), nil
 }
 
 func (s *state) wait(ctx context.Context, id string) (TaskResult, error) {
-	s.mu.Lock()
 	rec, err := s.lookup(id)
-	if err != nil || rec.status.Finished() {
-		defer s.mu.Unlock()
-		if err != nil {
-			return TaskResult{}, err
-		}
-		return s.snapshot(rec), nil
+	if err != nil {
+		return TaskResult{}, err
+	}
+	s.mu.Lock()
+	if rec.status.Finished() {
+		res := s.snapshot(rec)
+		s.mu.Unlock()
+		s.results.touch(rec)
+		return res, nil
 	}
 	if rec.done == nil {
 		rec.done = make(chan struct{})
 	}
 	done := rec.done
 	s.mu.Unlock()
-
 	select {
 	case <-done:
 	case <-ctx.Done():
 		return TaskResult{}, fmt.Errorf("localtasks: waiting for task %s: %w", id, ctx.Err())
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.snapshot(rec), nil // from rec itself: it may have left the store already
+	return s.read(rec), nil // from rec itself: it may have left the store already
 }
 
-// finalize gives rec its final status and moves it to the result store.
-// Must hold s.mu.
-func (s *state) finalize(rec *record, st Status, now time.Time) {
-	rec.status, rec.finishedAt = st, now
-	if rec.entry != nil {
-		s.timed.Remove(rec.entry)
-		rec.entry = nil
+// finalize gives rec its final status and moves it to the result store,
+// unless the caller stored it already. Must hold s.mu.
+func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
+	rec.status, rec.finishedAt = st, rec.offset(now)
+	if x := rec.x; x != nil && x.entry != nil {
+		s.timed.Remove(x.entry)
+		x.entry = nil
 		s.arm()
 	}
-	s.finished.Add(rec.seq, rec)
+	if !stored {
+		rec.stored.Store(storedPublished)
+		s.results.add(rec)
+	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
+		s.index.del(rec.key) // evicted while we published it
+	}
 	if rec.done != nil {
 		close(rec.done)
 	}
@@ -355,7 +396,7 @@ func (s *state) subscribe(buffer int) *Subscription {
 	sub := &Subscription{C: c, c: c, s: s}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing && s.running == 0 {
+	if s.closed {
 		close(c)
 		return sub
 	}

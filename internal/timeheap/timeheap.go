@@ -85,3 +85,10 @@ func (s *entries[T]) Pop() any {
 	*s = old[:len(old)-1]
 	return e
 }
+
+// Drain removes every entry, calling f on each, earliest first.
+func (h *Heap[T]) Drain(f func(*Entry[T])) {
+	for len(h.h) > 0 {
+		f(heap.Pop(&h.h).(*Entry[T]))
+	}
+}
