@@ -22,7 +22,10 @@ type Backend interface {
 	Capabilities() Capabilities
 
 	// Enqueue validates a run of task with args and opts, queues it, and
-	// returns the new run's ID. On error nothing was queued.
+	// returns the new run's ID. On error nothing was queued. opts are the
+	// run's whole options: the task's defaults are not applied over them;
+	// start from task.Options() to keep them (Task.Enqueue does).
+	// ctx bounds the call, not the run: a run does not inherit it.
 	Enqueue(ctx context.Context, task Definition, args any, opts Options) (id string, err error)
 
 	// GetResult returns a snapshot of the run with that ID. An unknown or
@@ -35,8 +38,9 @@ type Backend interface {
 
 	// Cancel cancels a run. A queued or scheduled run is taken off its
 	// queue and ends CANCELLED at once; a running one has its ctx cancelled
-	// and ends CANCELLED once it returns. Cancelling a finished run gives
-	// an error matching ErrFinished, unless it was cancelled already.
+	// and ends CANCELLED once it returns, whatever it returns. Cancelling a
+	// finished run gives an error matching ErrFinished, unless it was
+	// cancelled already.
 	Cancel(ctx context.Context, id string) error
 
 	// Close stops the backend taking tasks; see each backend for what

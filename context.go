@@ -129,6 +129,26 @@ func fromContext(ctx context.Context) *taskCtx {
 	return c
 }
 
+// Cause returns why ctx was cancelled, like context.Cause, and also for the
+// ctx of a task attempt, whose cause context.Cause cannot see: ErrCancelled
+// (Cancel), ErrClosed (Close), or an error matching ErrTimeout. For a ctx
+// derived from the attempt's, it returns the attempt's cause once the
+// attempt's ctx is done; otherwise what context.Cause returns.
+func Cause(ctx context.Context) error {
+	if c := fromContext(ctx); c != nil && ctx.Err() != nil {
+		c.mu.Lock()
+		cause, err := c.cause, c.err
+		c.mu.Unlock()
+		if err != nil {
+			if cause != nil {
+				return cause
+			}
+			return err
+		}
+	}
+	return context.Cause(ctx)
+}
+
 // TaskID returns the ID of the task run that ctx belongs to, or "" outside
 // a task (Django's context.task_result.id, django-tasks-local's
 // current_result_id).

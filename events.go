@@ -38,6 +38,10 @@ type Event struct {
 	Result TaskResult
 }
 
+// SubscribeBufferDefault is the buffer of a subscription whose Subscribe call
+// asked for none.
+const SubscribeBufferDefault = 1024
+
 // Subscription delivers a backend's events on C, in the order they happened
 // for any one task. Delivery never blocks the pool: when C's buffer is full,
 // the event is dropped for this subscriber and counted in Dropped, so give C

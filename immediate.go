@@ -7,7 +7,8 @@ package localtasks
 //
 // Retries run back to back, without the policy's delays, and run-after
 // times are not supported (Capabilities.Defer is false). Tasks get a fresh
-// ctx, not the caller's, as on the pools.
+// ctx, not the caller's, as on the pools. Cancel is not a capability: a run
+// has finished by the time its ID is known, so Cancel reports ErrFinished.
 type ImmediateBackend struct {
 	holder
 }

@@ -109,12 +109,24 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has Queues %q, this one asks for %q", a.queues, b.queues)
 	case a.logger != b.logger:
 		return "it has another Logger"
-	case a.clock != b.clock:
+	case !sameValue(a.clock, b.clock):
 		return "it has another Clock"
 	case !slices.Equal(pointers(a.middleware), pointers(b.middleware)):
 		return "it has other Middleware"
 	}
 	return ""
+}
+
+// sameValue reports whether a and b are the same value, without the panic
+// of == on values of one non-comparable type, which it counts as different.
+func sameValue(a, b any) bool {
+	if a == nil || b == nil || reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return a == b
+	}
+	if !reflect.TypeOf(a).Comparable() {
+		return false
+	}
+	return a == b
 }
 
 // mode says how a state runs its tasks.
@@ -392,7 +404,10 @@ func (s *state) emit(k EventKind, rec *record) {
 }
 
 func (s *state) subscribe(buffer int) *Subscription {
-	c := make(chan Event, max(buffer, 0))
+	if buffer <= 0 {
+		buffer = SubscribeBufferDefault
+	}
+	c := make(chan Event, buffer)
 	sub := &Subscription{C: c, c: c, s: s}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -446,7 +461,8 @@ func (h *holder) Wait(ctx context.Context, id string) (TaskResult, error) { retu
 func (h *holder) Cancel(ctx context.Context, id string) error { return h.s.cancelRun(id) }
 
 // Subscribe returns a subscription to the events of every task of the
-// backend's state, with a buffer of that many events.
+// backend's state (every backend of its Name), whose channel buffers that
+// many events; zero or less means SubscribeBufferDefault.
 func (h *holder) Subscribe(buffer int) *Subscription { return h.s.subscribe(buffer) }
 
 // Close releases this backend's hold on its state. The last backend of a

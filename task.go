@@ -201,25 +201,40 @@ func (h Handle[R]) ID() string { return h.id }
 
 // Status returns the run's current status.
 func (h Handle[R]) Status(ctx context.Context) (Status, error) {
-	res, err := h.b.GetResult(ctx, h.id)
+	res, err := h.Result(ctx)
 	return res.Status, err
 }
 
 // Result returns a snapshot of the run, untyped.
 func (h Handle[R]) Result(ctx context.Context) (TaskResult, error) {
+	if err := h.check(); err != nil {
+		return TaskResult{}, err
+	}
 	return h.b.GetResult(ctx, h.id)
 }
 
 // Cancel cancels the run; see Backend.Cancel.
-func (h Handle[R]) Cancel(ctx context.Context) error { return h.b.Cancel(ctx, h.id) }
+func (h Handle[R]) Cancel(ctx context.Context) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	return h.b.Cancel(ctx, h.id)
+}
+
+func (h Handle[R]) check() error {
+	if h.b == nil {
+		return fmt.Errorf("localtasks: use of a zero Handle: use the Handle that Enqueue or GetResult returned: %w", ErrResultNotFound)
+	}
+	return nil
+}
 
 // Wait blocks until the run has finished, or ctx ends. It returns the value
 // of a SUCCESSFUL run; for a FAILED one, the last attempt's *TaskError; for a
 // CANCELLED one, an error matching ErrCancelled.
 func (h Handle[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
-	if h.b == nil {
-		return zero, fmt.Errorf("localtasks: Wait on a zero Handle: use the Handle that Enqueue or GetResult returned: %w", ErrResultNotFound)
+	if err := h.check(); err != nil {
+		return zero, err
 	}
 	res, err := h.b.Wait(ctx, h.id)
 	if err != nil {

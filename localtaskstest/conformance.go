@@ -660,4 +660,7 @@ func testCloseCancelsRunning(t *testing.T, h *harness) {
 	}
 	for range sub.C { // closed once the backend is
 	}
+	late := b.(Subscriber).Subscribe(1)
+	_, open := <-late.C
+	require.False(t, open, "a subscription made after Close gave up on running tasks is closed at once")
 }

@@ -1,0 +1,129 @@
+// Command quickstart is a tour of localtasks: it "fetches" 20 pages (a timer,
+// not the network) on 4 workers, shows each finish, retries the two that fail
+// at first, then looks every result up by its ID, as a web handler would.
+package main
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log"
+	"time"
+
+	"github.com/localtasks/localtasks"
+)
+
+// Page is what a fetch returns.
+type Page struct {
+	URL   string
+	Bytes int
+}
+
+// Fetch is the task: defined once, at package level, under a stable name. A
+// failed attempt is tried again after 100ms, up to 3 attempts in all, and no
+// attempt may run longer than 2s.
+var Fetch = localtasks.Define("quickstart.fetch", fetch,
+	localtasks.WithRetry(localtasks.FixedRetry(3, 100*time.Millisecond)),
+	localtasks.WithTimeout(2*time.Second),
+)
+
+// flaky pages answer 503 to their first request.
+var flaky = map[string]bool{"https://example.com/page/7": true, "https://example.com/page/15": true}
+
+// fetch pretends to download url: it waits 50 to 300ms, the same for a URL
+// every run, or until its ctx ends.
+func fetch(ctx context.Context, url string) (Page, error) {
+	h := fnv.New32a()
+	h.Write([]byte(url))
+	t := time.NewTimer(time.Duration(50+h.Sum32()%251) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return Page{}, ctx.Err() // cancelled, or timed out
+	}
+	if flaky[url] && localtasks.Attempt(ctx) == 1 {
+		return Page{}, fmt.Errorf("GET %s: 503 Service Unavailable", url)
+	}
+	return Page{URL: url, Bytes: int(h.Sum32() % 50_000)}, nil
+}
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 4})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Watch the pool: an event when a task is enqueued, when each attempt
+	// starts, and when it finishes. The buffer holds them all: none is dropped.
+	const total = 20
+	sub := pool.Subscribe(4 * total)
+	progress := make(chan struct{})
+	go func() {
+		defer close(progress)
+		done := 0
+		for ev := range sub.C {
+			r := ev.Result
+			switch {
+			case ev.Kind == localtasks.EventStarted && r.Attempts > 1:
+				last := r.Errors[len(r.Errors)-1]
+				fmt.Printf("[  retry] attempt %d of fetch %v after %q\n", r.Attempts, r.Args, last.Message)
+			case ev.Kind == localtasks.EventFinished:
+				done++
+				verb, took := "done", r.FinishedAt.Sub(r.LastAttemptedAt).Round(10*time.Millisecond)
+				if r.Status != localtasks.StatusSuccessful {
+					verb = r.Status.String()
+				}
+				fmt.Printf("[%2d/%d] %s fetch %v (%v)\n", done, total, verb, r.Args, took)
+			}
+		}
+	}()
+
+	// Enqueue returns at once with a handle. Keep only the IDs, as a web
+	// handler would when it answers 202 Accepted.
+	var ids []string
+	for i := 1; i <= total; i++ {
+		h, err := Fetch.Enqueue(ctx, pool, fmt.Sprintf("https://example.com/page/%d", i))
+		if err != nil {
+			log.Fatal(err)
+		}
+		ids = append(ids, h.ID())
+	}
+	fmt.Printf("enqueued %d fetches on 4 workers\n", total)
+
+	// Later, get a typed handle back from an ID and wait for the run.
+	for _, id := range ids {
+		h, err := Fetch.GetResult(ctx, pool, id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := h.Wait(ctx); err != nil {
+			fmt.Println("failed:", err) // the last attempt's *TaskError
+		}
+	}
+	sub.Close() // closes C; the goroutine still reads what is buffered
+	<-progress
+
+	// Or ask the backend for the untyped snapshot, and type its value.
+	fmt.Println("\nresults, looked up by ID:")
+	for _, id := range ids {
+		res, err := pool.GetResult(ctx, id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		page, err := localtasks.Value[Page](res) // the value, or the run's error
+		detail := fmt.Sprintf("%-28s %5d bytes", page.URL, page.Bytes)
+		if err != nil {
+			detail = err.Error()
+		}
+		fmt.Printf("  %s… %-10s attempts=%d  %s\n", id[:8], res.Status, res.Attempts, detail)
+	}
+
+	// Close stops the workers; running tasks get until ctx ends to finish.
+	if err := pool.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
