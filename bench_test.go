@@ -2,6 +2,7 @@ package localtasks_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/localtasks/localtasks"
@@ -68,6 +69,45 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+var benchCountdown = localtasks.Define("bench.countdown", func(ctx context.Context, c *countdown) (struct{}, error) {
+	if c.left.Add(-1) == 0 {
+		close(c.done)
+	}
+	return struct{}{}, nil
+})
+
+type countdown struct {
+	left atomic.Int64
+	done chan struct{}
+}
+
+// BenchmarkDispatch measures the workers' side alone: b.N tasks queued
+// while 8 workers are held, then released; ns/op is one task taken,
+// started, run, settled and stored.
+func BenchmarkDispatch(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8, b.N+1)
+	release := make(chan struct{})
+	for range 8 {
+		started := make(chan struct{})
+		if _, err := gate.Enqueue(ctx, p, gateArgs{started: started, release: release}); err != nil {
+			b.Fatal(err)
+		}
+		<-started
+	}
+	c := &countdown{done: make(chan struct{})}
+	c.left.Store(int64(b.N))
+	for range b.N {
+		if _, err := benchCountdown.Enqueue(ctx, p, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	close(release)
+	<-c.done
 }
 
 // BenchmarkGetResult reads finished results from the store, which moves

@@ -10,10 +10,10 @@ import (
 )
 
 // taskCtx is the context.Context an attempt runs with. It carries its own
-// cancellation rather than wrapping a context.WithCancel: it lives inside the
-// task's record (no allocation for a first attempt), makes its Done channel
-// only when someone asks for it, and implements AfterFunc, so that contexts
-// derived from it with the context package need no goroutine of their own.
+// cancellation rather than wrapping a context.WithCancel: one allocation per
+// attempt, a Done channel made only when someone asks for it, and an
+// AfterFunc method, so that contexts derived from it with the context
+// package need no goroutine of their own.
 // It answers the package's questions (TaskID, Attempt, Logger) directly.
 type taskCtx struct {
 	id       string

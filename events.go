@@ -34,7 +34,9 @@ func (k EventKind) String() string {
 // Event is one thing that happened to a task, with a snapshot of the task
 // right after it.
 type Event struct {
-	Kind   EventKind
+	// Kind says what happened.
+	Kind EventKind
+	// Result is the task's snapshot right after it happened.
 	Result TaskResult
 }
 
@@ -72,10 +74,14 @@ type Middleware func(ctx context.Context, ex Execution, next func(context.Contex
 
 // Execution describes the attempt a Middleware wraps.
 type Execution struct {
-	ID       string
-	Task     string
-	Attempt  int
+	// ID is the run's ID, and Task its task's name.
+	ID   string
+	Task string
+	// Attempt is the attempt's number, from 1.
+	Attempt int
+	// Queue and Priority are the run's.
 	Queue    string
 	Priority int
-	Args     any
+	// Args is the run's argument.
+	Args any
 }

@@ -2,13 +2,15 @@ package localtasks
 
 // ImmediateBackend runs each task in the goroutine that enqueues it, before
 // Enqueue returns, like Django's ImmediateBackend: for tests and scripts
-// that want results at once. Enqueue returns the finished result, FAILED
-// ones included; only invalid requests are errors.
+// that want results at once. By the time Enqueue returns the ID, the run has
+// finished, FAILED ones included; only invalid requests are errors.
 //
 // Retries run back to back, without the policy's delays, and run-after
 // times are not supported (Capabilities.Defer is false). Tasks get a fresh
 // ctx, not the caller's, as on the pools. Cancel is not a capability: a run
 // has finished by the time its ID is known, so Cancel reports ErrFinished.
+// Close does not wait for runs inside Enqueue calls of other goroutines;
+// their attempts go on, and a retry not yet started ends CANCELLED.
 type ImmediateBackend struct {
 	holder
 }

@@ -162,8 +162,11 @@ func (s *state) fire(gen uint64) {
 //
 // It keeps the state's lock short, for Enqueue waits on it: a run that has
 // certainly finished (it succeeded, or it has no attempt left) is stored
-// before the lock is taken, the clock is read and the next ctx made before
-// it too, and settling one run and taking the next share one trip to it.
+// before the lock is taken, the clock read for its end and the next ctx made
+// before it too, and settling one run and taking the next share one trip to
+// it. The next run's start is read from the clock once it is taken: a
+// reading from before the wait for the lock could be earlier than the run's
+// own enqueue or run-after time.
 func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
 	var timedOut *timeoutError
 	stored := false
@@ -176,18 +179,21 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 		}
 	}
 	tc := new(taskCtx)
-	now := s.clock.Now()
+	var ended time.Time
+	if ran != nil {
+		ended = s.clock.Now()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ran != nil {
-		s.settle(ran, timedOut, val, err, now, stored)
+		s.settle(ran, timedOut, val, err, ended, stored)
 	}
 	for {
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
-			s.start(rec, worker, now, tc)
+			s.start(rec, worker, s.clock.Now(), tc)
 			return rec, tc
 		}
 		if s.closing {
@@ -197,7 +203,6 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 		s.cond.Wait()
 		s.idle--
 		s.waking = max(s.waking-1, 0) // Broadcast wakes workers no one counted
-		now = s.clock.Now()
 	}
 }
 
@@ -332,7 +337,11 @@ func attemptError(attempt int, at time.Time, err error) TaskError {
 func (s *state) runInline(rec *record) {
 	for {
 		s.mu.Lock()
-		if rec.status != StatusReady { // the state closed under us
+		if s.closing && rec.status == StatusReady { // a retry, after Close
+			rec.extra().cancelReason = "the backend closed before the task could be retried"
+			s.finalize(rec, StatusCancelled, s.clock.Now(), false)
+		}
+		if rec.status != StatusReady {
 			s.mu.Unlock()
 			return
 		}

@@ -27,9 +27,12 @@ func TestDefinePanicsOnEmptyName(t *testing.T) {
 	require.Regexp(t, `empty name.*task_test\.go:\d+|task_test\.go:\d+.*empty name`, err.Error(), "names the place")
 }
 
+// duplicated is defined once here; TestDefineDuplicateNamesBothPlaces
+// defines its name again.
+var duplicated = localtasks.Define("test.duplicate", nop) // first place
+
 func TestDefineDuplicateNamesBothPlaces(t *testing.T) {
 	t.Parallel()
-	localtasks.Define("test.duplicate", nop) // first place
 	var msg string
 	func() {
 		defer func() { msg = fmt.Sprint(recover()) }()
@@ -57,11 +60,13 @@ func TestNewTaskRejects(t *testing.T) {
 	require.Panics(t, func() { localtasks.Define("test.badtimeout", nop, localtasks.WithTimeout(-1)) })
 }
 
+var withDefaults = localtasks.Define("test.defaults", nop,
+	localtasks.WithPriority(5), localtasks.WithQueue("reports"), localtasks.WithTimeout(time.Minute),
+	localtasks.WithRetry(localtasks.ExponentialRetry(4, time.Second, time.Minute)))
+
 func TestDefaultsAndUsing(t *testing.T) {
 	t.Parallel()
-	task := localtasks.Define("test.defaults", nop,
-		localtasks.WithPriority(5), localtasks.WithQueue("reports"), localtasks.WithTimeout(time.Minute),
-		localtasks.WithRetry(localtasks.ExponentialRetry(4, time.Second, time.Minute)))
+	task := withDefaults
 	def, ok := localtasks.Lookup("test.defaults")
 	require.True(t, ok)
 	require.Equal(t, task.Definition(), def)

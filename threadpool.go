@@ -18,9 +18,10 @@ type ThreadPoolConfig struct {
 // work: the Go counterpart of django-tasks-local's ThreadPoolBackend, with
 // priorities, run-after times, retries, timeouts and cancellation.
 //
-// Enqueue costs a few hundred nanoseconds and never blocks on the workers;
-// there is no goroutine per task and no polling: idle workers sleep until a
-// task is queued, and scheduled tasks wait on a single timer.
+// Enqueue never blocks on the workers (BenchmarkEnqueue: 0.6 to 0.9 us on a
+// 2-core machine, with the workers busy); there is no goroutine per task and
+// no polling: idle workers sleep until a task is queued, and scheduled tasks
+// wait on a single timer. docs/design.md has the costs.
 type ThreadPoolBackend struct {
 	holder
 }

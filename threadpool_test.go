@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
 )
 
 // In-process test tasks: their arguments may carry channels and pointers,
@@ -329,16 +330,17 @@ func TestSlowSubscriberDoesNotStallPool(t *testing.T) {
 	require.Len(t, slow.C, 1)
 }
 
+var logging = localtasks.Define("test.logging", func(ctx context.Context, _ struct{}) (struct{}, error) {
+	localtasks.Logger(ctx).Info("hello from a task")
+	return struct{}{}, nil
+})
+
 func TestLoggerCarriesTaskAttributes(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	var buf syncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Logger: logger}})
-	logging := localtasks.Define("test.logging", func(ctx context.Context, _ struct{}) (struct{}, error) {
-		localtasks.Logger(ctx).Info("hello from a task")
-		return struct{}{}, nil
-	})
 	h, err := logging.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
 	_, err = h.Wait(ctx)
@@ -368,17 +370,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+var deadline = localtasks.Define("test.deadline", func(ctx context.Context, _ struct{}) (time.Duration, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0, errors.New("no deadline")
+	}
+	return time.Until(d), nil
+})
+
 func TestTimeoutSetsDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{})
-	deadline := localtasks.Define("test.deadline", func(ctx context.Context, _ struct{}) (time.Duration, error) {
-		d, ok := ctx.Deadline()
-		if !ok {
-			return 0, errors.New("no deadline")
-		}
-		return time.Until(d), nil
-	})
 	h, err := deadline.Using(localtasks.WithTimeout(time.Hour)).Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
 	left, err := h.Wait(ctx)
@@ -426,4 +429,33 @@ func TestHandlesAcrossGoroutines(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestExponentialBackoffSchedulesRetries(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := localtaskstest.NewFakeClock(start)
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Clock: clock}, MaxWorkers: 1})
+	policy := localtasks.RetryPolicy{MaxAttempts: 4, Delay: time.Second, MaxDelay: 3 * time.Second, Multiplier: 2}
+	h, err := localtaskstest.Flaky.Using(localtasks.WithRetry(policy)).
+		Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "again", FailAttempts: 3})
+	require.NoError(t, err)
+	// Waits of 1s, then 2s, then 4s capped at 3s.
+	at := start
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
+		require.NoError(t, clock.BlockUntil(ctx, 1))
+		res, err := h.Result(ctx)
+		require.NoError(t, err)
+		require.Equal(t, localtasks.StatusScheduled, res.Status)
+		require.Equal(t, at.Add(wait), res.RunAfter, "after attempt %d", res.Attempts)
+		clock.Advance(wait)
+		at = at.Add(wait)
+	}
+	v, err := h.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, v)
+	res, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, start.Add(6*time.Second), res.LastAttemptedAt)
 }
