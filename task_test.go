@@ -2,6 +2,7 @@ package localtasks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"testing"
@@ -154,4 +155,31 @@ func TestRecordingRecordsInOrder(t *testing.T) {
 	require.Empty(t, b.Recorded())
 	_, err = b.GetResult(ctx, rec[0].ID)
 	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Clear forgets the runs")
+}
+
+var errOutOfStock = errors.New("out of stock")
+
+var failing = localtasks.Define("test.failing", func(ctx context.Context, panicking bool) (int, error) {
+	if panicking {
+		panic(fmt.Errorf("wrapped: %w", errOutOfStock))
+	}
+	return 0, fmt.Errorf("order 7: %w", errOutOfStock)
+})
+
+// In this process a failed run's error keeps the task's own error, for
+// errors.Is and errors.As, whether it was returned or panicked with.
+func TestFailedRunUnwrapsToTaskError(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{})
+	for _, panicking := range []bool{false, true} {
+		h, err := failing.Enqueue(ctx, b, panicking)
+		require.NoError(t, err)
+		_, err = h.Wait(ctx)
+		require.ErrorIs(t, err, errOutOfStock, "panicking=%v", panicking)
+		var te *localtasks.TaskError
+		require.ErrorAs(t, err, &te)
+		require.Equal(t, panicking, te.Stack != "")
+		require.Equal(t, "*fmt.wrapError", te.Type)
+	}
 }
