@@ -1,0 +1,73 @@
+package wire
+
+import "time"
+
+// Kind says what a message is.
+type Kind uint8
+
+// The message kinds.
+const (
+	// KindHello: a worker reached localtasks.Init and is ready (worker to parent).
+	KindHello Kind = iota + 1
+	// KindRun: run a task (parent to worker).
+	KindRun
+	// KindCancel: cancel the ctx of a run, started or not (parent to worker).
+	KindCancel
+	// KindStarted: a run's attempt started (worker to parent).
+	KindStarted
+	// KindDone: a run's attempt returned (worker to parent).
+	KindDone
+	// KindLog: a line of output or a log record of a run (worker to parent).
+	KindLog
+)
+
+// ToWorker is a message from the parent to a worker.
+type ToWorker struct {
+	Kind Kind
+	Seq  uint64 // the parent's number for the run, unique on this stream
+
+	// KindRun
+	ID       string
+	Task     string
+	Attempt  int
+	Args     []byte    // the argument, gob-encoded on its own at enqueue
+	Deadline time.Time // zero: no timeout
+
+	// KindCancel
+	Timeout bool // the run's timeout expired, rather than a Cancel or Close
+}
+
+// FromWorker is a message from a worker to the parent.
+type FromWorker struct {
+	Kind Kind
+	Seq  uint64
+
+	// KindHello
+	PID     int
+	Version int
+
+	// KindDone
+	Value []byte // the result, gob-encoded on its own
+	Err   *Error // nil on success
+
+	// KindLog
+	Stream string // "stdout", "stderr" or "log" (a slog record)
+	Level  int    // slog level of a "log" record
+	Line   string
+	Attrs  []Attr
+}
+
+// Error is a failed attempt, as the worker saw it.
+type Error struct {
+	Type    string
+	Message string
+	Stack   string // set for a panic
+}
+
+// Attr is one attribute of a log record, as text.
+type Attr struct {
+	Key, Value string
+}
+
+// Version is the protocol's version: a parent refuses a worker of another.
+const Version = 1
