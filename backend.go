@@ -104,4 +104,9 @@ type Definition interface {
 
 	definedAt() string
 	checkArgs(args any) error
+	// The process pool's codec: each value gob-encoded on its own.
+	encodeArgs(args any) ([]byte, error)
+	decodeArgs(b []byte) (any, error)
+	encodeResult(v any) ([]byte, error)
+	decodeResult(b []byte) (any, error)
 }

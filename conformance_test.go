@@ -35,3 +35,12 @@ func TestConformanceRecording(t *testing.T) {
 		return b
 	})
 }
+
+func TestConformanceProcessPool(t *testing.T) {
+	t.Parallel()
+	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
+		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
+		require.NoError(t, err)
+		return b
+	})
+}

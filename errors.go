@@ -39,6 +39,10 @@ var (
 	// ErrFinished: Cancel was called on a task that had already finished.
 	ErrFinished = errors.New("task already finished")
 
+	// ErrMemoryLimit: a process-pool worker died over its memory limit
+	// (ProcessPoolConfig.MemoryLimit) while it ran the task.
+	ErrMemoryLimit = errors.New("worker over its memory limit")
+
 	// ErrConfig: a backend's configuration is invalid, or conflicts with
 	// the configuration an earlier backend of the same Name was built with.
 	ErrConfig = errors.New("invalid backend configuration")

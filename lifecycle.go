@@ -51,11 +51,25 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if err := def.checkArgs(args); err != nil {
 		return "", err
 	}
+	var payload []byte
+	if s.proc != nil {
+		b, err := def.encodeArgs(args)
+		if err != nil {
+			return "", fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
+				"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
+		}
+		if limit := s.proc.cfg.MaxFrameBytes - 4096; len(b) > limit {
+			return "", fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
+				"send a reference (a path, a key) instead, or raise the limit; nothing was queued: %w", name, len(b), limit, ErrInvalidTask)
+		}
+		payload = b
+	}
 
 	now := s.clock.Now()
 	rec := &record{def: def, args: args, queue: opts.Queue, priority: int8(opts.Priority), timeout: opts.Timeout,
 		enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
 	rec.key, rec.id = uid.New()
+	rec.payload = payload
 	if rec.maxAttempts > 1 {
 		rec.extra().retry = opts.Retry
 	}
@@ -88,7 +102,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	case rec.status == StatusScheduled:
 		rec.extra().entry = s.timed.Push(runAfter, rec)
 		s.arm()
-	case s.mode == modePool:
+	case s.mode == modePool || s.mode == modeProcess:
 		s.push(rec)
 	}
 	s.emit(EventEnqueued, rec)
@@ -193,7 +207,12 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
-			s.start(rec, worker, s.clock.Now(), tc)
+			now := s.clock.Now()
+			tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts)+1, s.logger
+			if d := rec.timeout; d > 0 {
+				tc.deadline = now.Add(d)
+			}
+			s.start(rec, worker, now, tc)
 			return rec, tc
 		}
 		if s.closing {
@@ -206,9 +225,9 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 	}
 }
 
-// start marks rec RUNNING on worker at now, with tc, a new taskCtx, as its
-// attempt's ctx. Must hold s.mu.
-func (s *state) start(rec *record, worker string, now time.Time, tc *taskCtx) {
+// start marks rec RUNNING on worker at now, with run as its attempt, and
+// arms its timeout. Must hold s.mu.
+func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	rec.status = StatusRunning
 	rec.attempts++
 	rec.lastAttemptedAt = rec.offset(now)
@@ -218,13 +237,9 @@ func (s *state) start(rec *record, worker string, now time.Time, tc *taskCtx) {
 		rec.workers = append(rec.workers, worker)
 	}
 
-	// The attempt's ctx does not descend from any caller's: a task outlives
-	// the request that enqueued it. Cancel, Close and the timeout end it.
-	tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts), s.logger
-	rec.run = tc
+	rec.run = run
 	if d := rec.timeout; d > 0 {
-		tc.deadline = now.Add(d)
-		rec.extra().timer = s.clock.AfterFunc(d, func() { tc.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
+		rec.extra().timer = s.clock.AfterFunc(d, func() { run.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
 	}
 	s.emit(EventStarted, rec)
 }
@@ -322,6 +337,10 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 }
 
 func attemptError(attempt int, at time.Time, err error) TaskError {
+	var r *remoteError
+	if errors.As(err, &r) && err == error(r) {
+		return TaskError{Attempt: attempt, At: at, Type: r.typ, Message: r.msg, Stack: r.stack}
+	}
 	var p *panicError
 	if !errors.As(err, &p) {
 		return newTaskError(attempt, at, err, "")
@@ -345,8 +364,14 @@ func (s *state) runInline(rec *record) {
 			s.mu.Unlock()
 			return
 		}
-		ctx := new(taskCtx)
-		s.start(rec, s.workerName(0), s.clock.Now(), ctx)
+		// The attempt's ctx does not descend from the caller's, as on the
+		// pools: Cancel, Close and the timeout end it.
+		now := s.clock.Now()
+		ctx := &taskCtx{id: rec.id, task: rec.def.Name(), attempt: int(rec.attempts) + 1, base: s.logger}
+		if d := rec.timeout; d > 0 {
+			ctx.deadline = now.Add(d)
+		}
+		s.start(rec, s.workerName(0), now, ctx)
 		s.mu.Unlock()
 		val, err := s.execute(rec, ctx)
 		timedOut := ctx.end()
@@ -404,6 +429,9 @@ func (s *state) shutdown(ctx context.Context) error {
 		}
 	}
 	s.ready.Drain(cancel)
+	if s.proc != nil {
+		s.proc.stopTaking(now)
+	}
 	s.timed.Drain(func(e *timeheap.Entry[*record]) {
 		e.Value.x.entry = nil
 		cancel(e.Value)
@@ -433,6 +461,10 @@ func (s *state) shutdown(ctx context.Context) error {
 			}
 		}
 		s.mu.Unlock()
+		if s.proc != nil { // no worker process outlives Close
+			s.proc.killAll()
+			<-s.stopped
+		}
 		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
 	}
 
@@ -458,15 +490,18 @@ func (s *state) startWorkers(n int) {
 	}
 }
 
+// workerExited counts a worker (or slot) out, and closes stopped after the last.
+func (s *state) workerExited() {
+	s.mu.Lock()
+	s.running--
+	if s.running == 0 {
+		close(s.stopped)
+	}
+	s.mu.Unlock()
+}
+
 func (s *state) work(name string) {
-	defer func() {
-		s.mu.Lock()
-		s.running--
-		if s.running == 0 {
-			close(s.stopped)
-		}
-		s.mu.Unlock()
-	}()
+	defer s.workerExited()
 	var (
 		rec *record
 		ctx *taskCtx

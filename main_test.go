@@ -1,11 +1,31 @@
 package localtasks_test
 
 import (
+	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/localtasks/localtasks"
 )
 
+// testWorkerEnv makes the test binary, started as a process-pool worker,
+// behave as a program that forgot to call localtasks.Init: it ends at once
+// ("exit"), or serves something else forever ("hang").
+const testWorkerEnv = "LOCALTASKS_TEST_NO_INIT"
+
 func TestMain(m *testing.M) {
+	switch os.Getenv(testWorkerEnv) {
+	case "exit":
+		os.Exit(0)
+	case "hang":
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		<-c
+		os.Exit(0)
+	}
+	localtasks.Init() // the test binary is also the process pool's worker
 	goleak.VerifyTestMain(m)
 }

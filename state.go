@@ -56,6 +56,7 @@ type settings struct {
 	logger     *slog.Logger
 	clock      Clock
 	middleware []Middleware
+	extra      any // a kind's own settings, comparable
 }
 
 func (c Config) settings(kind string, workers int) (settings, error) {
@@ -113,6 +114,8 @@ func (a settings) differs(b settings) string {
 		return "it has another Clock"
 	case !slices.Equal(pointers(a.middleware), pointers(b.middleware)):
 		return "it has other Middleware"
+	case a.extra != b.extra:
+		return fmt.Sprintf("it has other %s settings", a.kind)
 	}
 	return ""
 }
@@ -133,9 +136,10 @@ func sameValue(a, b any) bool {
 type mode uint8
 
 const (
-	modePool   mode = iota // workers take tasks from the ready queue
-	modeInline             // Enqueue runs the task in the caller's goroutine
-	modeRecord             // nothing runs
+	modePool    mode = iota // workers take tasks from the ready queue
+	modeInline              // Enqueue runs the task in the caller's goroutine
+	modeRecord              // nothing runs
+	modeProcess             // worker processes take tasks from the ready queue
 )
 
 // states is the named state registry.
@@ -208,8 +212,9 @@ type state struct {
 	closed   bool      // shutdown is over: subscriptions are closed
 	recorded []*record // modeRecord: every run, in enqueue order
 	subs     []*Subscription
-	running  int           // workers still in their loop
+	running  int           // workers (or process-pool slots) still in their loop
 	stopped  chan struct{} // closed when running drops to zero
+	proc     *procPool     // the worker processes, in modeProcess
 }
 
 func newState(name string, st settings, m mode, caps Capabilities) *state {
@@ -252,9 +257,18 @@ type record struct {
 
 	worker0 string        // the first attempt's worker
 	workers []string      // the later attempts' workers
-	run     *taskCtx      // the running attempt's ctx
+	run     attempt       // the running attempt; on a process pool, also a dispatched one
+	payload []byte        // the argument gob-encoded, on a process pool
 	done    chan struct{} // made by the first Wait, closed when finished
 	x       *recordExtra  // what few runs need; nil until one does
+}
+
+// attempt is what cancels a run's attempt: its taskCtx in this process, or a
+// message to the worker process running it.
+type attempt interface {
+	// cancel cancels the attempt with err (what its ctx's Err returns)
+	// for cause; only the first call counts.
+	cancel(err, cause error) bool
 }
 
 // recordExtra holds the parts of a record that most runs never need.

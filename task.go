@@ -1,7 +1,9 @@
 package localtasks
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -68,6 +70,37 @@ func (d *definition[A, R]) checkArgs(args any) error {
 	}
 	return d.argsError(args)
 }
+
+// encode gob-encodes v, of type T, on its own: a stream with its own type
+// descriptions. A zero-size T (struct{}) is no bytes: gob refuses a struct
+// with no exported fields, and there is nothing to send.
+func encode[T any](v any) ([]byte, error) {
+	if reflect.TypeFor[T]().Size() == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	t, _ := v.(T)
+	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func decode[T any](b []byte) (any, error) {
+	var t T
+	if reflect.TypeFor[T]().Size() == 0 {
+		return t, nil
+	}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return encode[A](args) }
+func (d *definition[A, R]) decodeArgs(b []byte) (any, error)    { return decode[A](b) }
+func (d *definition[A, R]) encodeResult(v any) ([]byte, error)  { return encode[R](v) }
+func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return decode[R](b) }
 
 // registry maps task names to their definitions, process-wide. The process
 // pool finds a task by name through it.

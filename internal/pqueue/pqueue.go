@@ -37,6 +37,18 @@ func (q *Queue[T]) Push(priority int, v T) {
 	q.n++
 }
 
+// PushFront adds v at the front of its priority's line, to be the next of
+// that priority out: for an item taken out and put back.
+func (q *Queue[T]) PushFront(priority int, v T) {
+	i := priority - Min
+	if i < 0 || i >= levels {
+		panic("pqueue: priority out of range")
+	}
+	q.rings[i].pushFront(v)
+	q.used[i/64] |= 1 << (i % 64)
+	q.n++
+}
+
 // Pop removes and returns the oldest item of the highest priority.
 func (q *Queue[T]) Pop() (v T, ok bool) {
 	for w := len(q.used) - 1; w >= 0; w-- {
@@ -78,6 +90,15 @@ func (r *ring[T]) push(v T) {
 		r.grow()
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = v
+	r.n++
+}
+
+func (r *ring[T]) pushFront(v T) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.head = (r.head - 1 + len(r.buf)) % len(r.buf)
+	r.buf[r.head] = v
 	r.n++
 }
 

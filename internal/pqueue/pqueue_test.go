@@ -77,3 +77,31 @@ func BenchmarkPushPop(b *testing.B) {
 		}
 	}
 }
+
+func TestPushFront(t *testing.T) {
+	t.Parallel()
+	var q Queue[int]
+	for i := range 20 {
+		q.Push(0, i)
+	}
+	q.Push(5, 100)
+	first, _ := q.Pop()
+	second, _ := q.Pop()
+	require.Equal(t, []int{100, 0}, []int{first, second})
+	q.PushFront(0, second) // put back: it is next again
+	q.PushFront(5, first)
+	var got []int
+	q.Drain(func(v int) { got = append(got, v) })
+	require.Equal(t, append([]int{100}, func() []int {
+		var s []int
+		for i := range 20 {
+			s = append(s, i)
+		}
+		return s
+	}()...), got)
+	var e Queue[int]
+	e.PushFront(-100, 7) // into an empty ring
+	v, ok := e.Pop()
+	require.True(t, ok)
+	require.Equal(t, 7, v)
+}

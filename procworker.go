@@ -1,0 +1,534 @@
+package localtasks
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/wire"
+)
+
+// procPool is a state's set of worker processes: MaxWorkers slots, each
+// running one worker process at a time and replacing it when it dies or
+// retires.
+type procPool struct {
+	s    *state
+	cfg  ProcessPoolConfig
+	exe  string
+	spec string
+	log  *slog.Logger
+
+	closing chan struct{} // closed when the pool starts closing
+
+	mu      sync.Mutex
+	workers map[*procWorker]struct{} // alive
+}
+
+// procWorker is the parent's handle on one worker process. Its inflight
+// map and flags are guarded by state.mu.
+type procWorker struct {
+	p    *procPool
+	slot int
+	name string // its ID in TaskResult.WorkerIDs
+	cmd  *exec.Cmd
+	pid  int
+
+	in      *wire.Reader
+	outPipe *os.File
+	out     *wire.Writer
+	window  chan struct{} // a token for each task in flight
+
+	// The outbox: messages for the writer goroutine to send.
+	omu     sync.Mutex
+	ocond   sync.Cond
+	outbox  []wire.ToWorker
+	oclosed bool
+
+	// Guarded by state.mu.
+	seq        uint64
+	inflight   map[uint64]*record // dispatched to it, not finished
+	finished   int                // tasks it ran to the end
+	retiring   bool               // take no more tasks: recycled, or the pool closes
+	gone       bool               // the process has exited
+	dispatched bool               // its dispatcher has stopped
+	inputShut  bool
+	killedFor  string // why the parent killed it, if it did
+
+	stderrMu   sync.Mutex
+	stderrTail []string // its last lines of stderr, for the error when it dies
+
+	readerDone chan struct{}
+	dispDone   chan struct{}
+	writerDone chan struct{}
+	outputDone sync.WaitGroup // the stdout and stderr readers
+}
+
+// remoteAttempt is an attempt running, or dispatched to run, in a worker.
+type remoteAttempt struct {
+	w   *procWorker
+	seq uint64
+
+	mu      sync.Mutex
+	cause   error
+	started bool
+	grace   Timer
+}
+
+func (a *remoteAttempt) cancel(err, cause error) bool {
+	a.mu.Lock()
+	if a.cause != nil {
+		a.mu.Unlock()
+		return false
+	}
+	a.cause = cause
+	started := a.started
+	a.mu.Unlock()
+	_, timeout := cause.(*timeoutError)
+	a.w.post(wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Timeout: timeout})
+	if started {
+		p := a.w.p
+		t := p.s.clock.AfterFunc(p.cfg.CancelGrace, func() { a.w.killIfStill(a) })
+		a.mu.Lock()
+		a.grace = t
+		a.mu.Unlock()
+	}
+	return true
+}
+
+func (a *remoteAttempt) begin() {
+	a.mu.Lock()
+	a.started = true
+	a.mu.Unlock()
+}
+
+// end stops the grace timer and returns the timeout that cancelled the
+// attempt, if one did.
+func (a *remoteAttempt) end() *timeoutError {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.grace != nil {
+		a.grace.Stop()
+	}
+	t, _ := a.cause.(*timeoutError)
+	return t
+}
+
+// spawn starts a worker process for slot and waits for it to reach Init.
+func (p *procPool) spawn(slot int) (*procWorker, error) {
+	cmd := exec.Command(p.exe, os.Args[1:]...)
+	toChild, toParentW, outR, errR, closeChild, err := pipes(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("localtasks: starting a worker process: %w", err)
+	}
+	cmd.Env = append(append(os.Environ(), p.cfg.Env...), workerEnv+"="+p.spec)
+	cmd.SysProcAttr = workerSysProcAttr()
+	if err := cmd.Start(); err != nil {
+		closeChild()
+		toChild.Close()
+		toParentW.Close()
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("localtasks: starting worker process %s: %w", p.exe, err)
+	}
+	closeChild()
+	w := &procWorker{
+		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
+		in:       wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
+		outPipe:  toChild,
+		out:      wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
+		window:   make(chan struct{}, p.cfg.Window),
+		inflight: make(map[uint64]*record),
+	}
+	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp(p.s.name, "private"), slot, w.pid)
+	w.ocond.L = &w.omu
+	w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	w.outputDone.Add(2)
+	go w.forward(outR, "stdout")
+	go w.forward(errR, "stderr")
+
+	hello := make(chan error, 1)
+	go func() {
+		var m wire.FromWorker
+		err := w.in.Read(&m)
+		switch {
+		case err != nil:
+		case m.Kind != wire.KindHello:
+			err = fmt.Errorf("its first message was of kind %d, not a hello", m.Kind)
+		case m.Version != wire.Version:
+			err = fmt.Errorf("it speaks protocol %d, the parent %d: is it the same binary?", m.Version, wire.Version)
+		}
+		hello <- err
+		if err == nil {
+			w.read()
+		} else {
+			close(w.readerDone)
+		}
+	}()
+	timer := time.NewTimer(p.cfg.StartTimeout)
+	defer timer.Stop()
+	select {
+	case err = <-hello:
+	case <-timer.C:
+		err = fmt.Errorf("it did not report ready within %v (ProcessPoolConfig.StartTimeout)", p.cfg.StartTimeout)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		state, _ := cmd.Process.Wait()
+		<-w.readerDone
+		toChild.Close()
+		w.waitOutput()
+		return nil, fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v; %s. "+
+			"A program that uses a ProcessPoolBackend must call localtasks.Init() as the first statement "+
+			"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, "+
+			"and Init is where a worker starts serving%s", p.exe, w.pid, err, exitText(state), w.tailText())
+	}
+	p.mu.Lock()
+	p.workers[w] = struct{}{}
+	p.mu.Unlock()
+	go w.write()
+	go w.dispatch()
+	return w, nil
+}
+
+func cmp(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}
+
+// pipes makes the worker's four pipes and attaches the child's ends to cmd:
+// its messages in on fd 3, out on fd 4, and its stdout and stderr.
+func pipes(cmd *exec.Cmd) (toChild, fromChild, stdout, stderr *os.File, closeChild func(), err error) {
+	var child []*os.File
+	closeChild = func() {
+		for _, f := range child {
+			f.Close()
+		}
+	}
+	var parent []*os.File
+	fail := func(e error) (*os.File, *os.File, *os.File, *os.File, func(), error) {
+		closeChild()
+		for _, f := range parent {
+			f.Close()
+		}
+		return nil, nil, nil, nil, nil, e
+	}
+	pair := func() (r, w *os.File, e error) { return os.Pipe() }
+	inR, inW, err := pair()
+	if err != nil {
+		return fail(err)
+	}
+	child, parent = append(child, inR), append(parent, inW)
+	outR, outW, err := pair()
+	if err != nil {
+		return fail(err)
+	}
+	child, parent = append(child, outW), append(parent, outR)
+	soR, soW, err := pair()
+	if err != nil {
+		return fail(err)
+	}
+	child, parent = append(child, soW), append(parent, soR)
+	seR, seW, err := pair()
+	if err != nil {
+		return fail(err)
+	}
+	child, parent = append(child, seW), append(parent, seR)
+	cmd.ExtraFiles = []*os.File{inR, outW} // fds 3 and 4
+	cmd.Stdout, cmd.Stderr = soW, seW
+	return inW, outR, soR, seR, closeChild, nil
+}
+
+// post queues a message for the writer goroutine; it never blocks.
+func (w *procWorker) post(m wire.ToWorker) {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	if w.oclosed {
+		return
+	}
+	w.outbox = append(w.outbox, m)
+	w.ocond.Signal()
+}
+
+// closeOutbox makes the writer send what is queued, then end the stream.
+func (w *procWorker) closeOutbox() {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	w.oclosed = true
+	w.ocond.Signal()
+}
+
+// write sends the outbox's messages, a batch a system call.
+func (w *procWorker) write() {
+	defer close(w.writerDone)
+	defer w.outPipe.Close() // the worker reads EOF, and ends
+	var batch []wire.ToWorker
+	for {
+		w.omu.Lock()
+		for len(w.outbox) == 0 && !w.oclosed {
+			w.ocond.Wait()
+		}
+		batch, w.outbox = w.outbox, batch[:0]
+		closed := w.oclosed
+		w.omu.Unlock()
+		for _, m := range batch {
+			if err := w.out.Write(m); err != nil {
+				if errors.Is(err, wire.ErrFrameTooLarge) {
+					// Enqueue checked the argument's size against the
+					// same limit; only a race with a smaller limit gets
+					// here. The worker answers nothing: fail the run.
+					w.p.s.remoteDone(w, wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq,
+						Err: &wire.Error{Type: "*wire.frameError", Message: err.Error()}})
+					continue
+				}
+				w.kill(fmt.Sprintf("writing to it failed: %v", err))
+				return
+			}
+		}
+		clear(batch)
+		if err := w.out.Flush(); err != nil {
+			w.kill(fmt.Sprintf("writing to it failed: %v", err))
+			return
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// dispatch hands ready tasks to the worker, as many as its window holds.
+func (w *procWorker) dispatch() {
+	defer close(w.dispDone)
+	for {
+		w.window <- struct{}{} // a free place in the window
+		rec, seq := w.p.s.dispatch(w)
+		if rec == nil {
+			<-w.window
+			return
+		}
+		w.post(wire.ToWorker{Kind: wire.KindRun, Seq: seq, ID: rec.id, Task: rec.def.Name(),
+			Attempt: int(rec.attempts) + 1, Args: rec.payload, Deadline: w.deadline(rec)})
+	}
+}
+
+func (w *procWorker) deadline(rec *record) time.Time {
+	if rec.timeout <= 0 {
+		return time.Time{}
+	}
+	return w.p.s.clock.Now().Add(rec.timeout)
+}
+
+// read handles the worker's messages until its stream ends.
+func (w *procWorker) read() {
+	defer close(w.readerDone)
+	for {
+		var m wire.FromWorker
+		if err := w.in.Read(&m); err != nil {
+			if !errors.Is(err, io.EOF) {
+				w.kill(fmt.Sprintf("it sent a bad message: %v", err))
+			}
+			return
+		}
+		switch m.Kind {
+		case wire.KindStarted:
+			w.p.s.remoteStarted(w, m.Seq)
+		case wire.KindDone:
+			w.p.s.remoteDone(w, m)
+		case wire.KindLog:
+			w.logRecord(m)
+		}
+	}
+}
+
+// logRecord passes a task's log record or output line to the pool's logger.
+func (w *procWorker) logRecord(m wire.FromWorker) {
+	attrs := make([]slog.Attr, 0, len(m.Attrs)+1)
+	for _, a := range m.Attrs {
+		attrs = append(attrs, slog.String(a.Key, a.Value))
+	}
+	attrs = append(attrs, slog.String("worker", w.name))
+	w.p.log.LogAttrs(context.Background(), slog.Level(m.Level), m.Line, attrs...)
+}
+
+// forward passes the worker's stdout or stderr to the pool's logger, a line
+// a record, tagged with the task it was running when the line came.
+func (w *procWorker) forward(r *os.File, stream string) {
+	defer w.outputDone.Done()
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if stream == "stderr" {
+			w.stderrMu.Lock()
+			w.stderrTail = append(w.stderrTail, line)
+			if len(w.stderrTail) > 20 {
+				w.stderrTail = w.stderrTail[1:]
+			}
+			w.stderrMu.Unlock()
+		}
+		attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
+		if id, task := w.p.s.runningOn(w); id != "" {
+			attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+		}
+		w.p.log.LogAttrs(context.Background(), slog.LevelInfo, line, attrs...)
+	}
+}
+
+func (w *procWorker) waitOutput() {
+	done := make(chan struct{})
+	go func() { w.outputDone.Wait(); close(done) }()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		// A process the task started still holds the pipes open: stop
+		// reading them rather than wait for it.
+	}
+}
+
+func (w *procWorker) tailText() string {
+	w.stderrMu.Lock()
+	defer w.stderrMu.Unlock()
+	if len(w.stderrTail) == 0 {
+		return ""
+	}
+	return "; its stderr ended with:\n\t" + strings.Join(w.stderrTail, "\n\t")
+}
+
+// kill ends the worker process at once, for why.
+func (w *procWorker) kill(why string) {
+	s := w.p.s
+	s.mu.Lock()
+	if w.killedFor == "" {
+		w.killedFor = why
+	}
+	s.mu.Unlock()
+	w.cmd.Process.Kill()
+}
+
+// killIfStill kills the worker if attempt a is still running on it: the
+// grace after its cancellation is over.
+func (w *procWorker) killIfStill(a *remoteAttempt) {
+	s := w.p.s
+	s.mu.Lock()
+	rec := w.inflight[a.seq]
+	still := rec != nil && rec.run == attempt(a)
+	s.mu.Unlock()
+	if still {
+		w.kill(fmt.Sprintf("a cancelled task did not return within the grace of %v", w.p.cfg.CancelGrace))
+	}
+}
+
+// serve runs the worker until its process has exited and everything about
+// it is settled: its running task failed, its dispatched ones queued again.
+func (w *procWorker) serve() {
+	state, _ := w.cmd.Process.Wait()
+	w.waitOutput()
+	<-w.readerDone
+	s := w.p.s
+	cause := w.deathError(state)
+	s.mu.Lock()
+	w.gone = true
+	now := s.clock.Now()
+	for seq, rec := range w.inflight {
+		delete(w.inflight, seq)
+		a, ours := rec.run.(*remoteAttempt)
+		if !ours || a.w != w {
+			continue
+		}
+		switch rec.status {
+		case StatusRunning:
+			timedOut := a.end()
+			s.settle(rec, timedOut, nil, cause, now, false)
+		case StatusReady: // sent, not started: it goes back to the head of its line
+			rec.run = nil
+			s.ready.PushFront(int(rec.priority), rec)
+			if s.idle > 0 {
+				s.cond.Signal()
+			}
+		}
+	}
+	w.retiring = true
+	s.cond.Broadcast() // its dispatcher stops
+	s.mu.Unlock()
+	w.closeOutbox()
+	<-w.dispDone
+	<-w.writerDone
+	w.p.mu.Lock()
+	delete(w.p.workers, w)
+	w.p.mu.Unlock()
+}
+
+// deathError describes the worker's exit, for the task it was running.
+func (w *procWorker) deathError(state *os.ProcessState) error {
+	s := w.p.s
+	s.mu.Lock()
+	killedFor := w.killedFor
+	s.mu.Unlock()
+	e := &WorkerExitError{PID: w.pid, ExitCode: -1, Stderr: w.tailText()}
+	if state != nil {
+		e.ExitCode = state.ExitCode()
+		if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			e.Signal = ws.Signal().String()
+		}
+	}
+	e.KilledBecause = killedFor
+	e.MemoryLimit = w.p.cfg.MemoryLimit > 0 && strings.Contains(e.Stderr, "out of memory")
+	if e.MemoryLimit {
+		e.Limit = w.p.cfg.MemoryLimit
+	}
+	return e
+}
+
+func exitText(state *os.ProcessState) string {
+	if state == nil {
+		return "its exit status is unknown"
+	}
+	return "it " + state.String()
+}
+
+// WorkerExitError is the error of a task whose worker process died while it
+// ran: it exited, crashed, was killed from outside, or was killed by the pool
+// (its cancel grace ran out, or it broke the protocol).
+type WorkerExitError struct {
+	PID           int
+	ExitCode      int    // -1 when killed by a signal
+	Signal        string // the signal that killed it, if one did
+	KilledBecause string // why the pool killed it, if it did
+	MemoryLimit   bool   // it ran out of memory under ProcessPoolConfig.MemoryLimit
+	Limit         int64
+	Stderr        string // the last lines it wrote to stderr
+}
+
+func (e *WorkerExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "worker process %d died while running the task: ", e.PID)
+	switch {
+	case e.MemoryLimit:
+		fmt.Fprintf(&b, "it exceeded its memory limit of %d bytes (ProcessPoolConfig.MemoryLimit)", e.Limit)
+	case e.Signal != "":
+		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
+	default:
+		fmt.Fprintf(&b, "exited with code %d", e.ExitCode)
+	}
+	if e.KilledBecause != "" {
+		fmt.Fprintf(&b, " (the pool killed it: %s)", e.KilledBecause)
+	}
+	b.WriteString(e.Stderr)
+	return b.String()
+}
+
+// Is makes a memory-limit death match ErrMemoryLimit.
+func (e *WorkerExitError) Is(target error) bool { return target == ErrMemoryLimit && e.MemoryLimit }

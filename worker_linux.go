@@ -1,0 +1,47 @@
+//go:build linux
+
+package localtasks
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+)
+
+func processPoolSupported() error { return nil }
+
+// workerSysProcAttr makes a worker die with the parent: the kernel sends it
+// SIGKILL when the thread that started it exits, which for a Go program is
+// when the program does (the runtime does not end its threads).
+func workerSysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
+// limitWorker applies the pool's limits to the worker process itself.
+func limitWorker(spec workerSpec) error {
+	if spec.memLimit > 0 {
+		debug.SetMemoryLimit(spec.memLimit * 9 / 10)
+		lim := &syscall.Rlimit{Cur: uint64(spec.memLimit), Max: uint64(spec.memLimit)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, lim); err != nil {
+			return fmt.Errorf("setting the memory limit: %w", err)
+		}
+	}
+	if spec.nice > 0 {
+		// On Linux a nice value belongs to a thread, and a thread inherits
+		// its creator's: set it on every thread the runtime has made.
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("setting the nice level: %w", err)
+		}
+		for _, t := range tasks {
+			if tid, err := strconv.Atoi(t.Name()); err == nil {
+				if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, spec.nice); err != nil {
+					return fmt.Errorf("setting the nice level: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
