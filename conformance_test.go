@@ -35,12 +35,3 @@ func TestConformanceRecording(t *testing.T) {
 		return b
 	})
 }
-
-func TestConformanceProcessPool(t *testing.T) {
-	t.Parallel()
-	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
-		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
-		require.NoError(t, err)
-		return b
-	})
-}

@@ -117,6 +117,12 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 // push queues a ready record and wakes a worker. Must hold s.mu.
 func (s *state) push(rec *record) {
 	s.ready.Push(int(rec.priority), rec)
+	if s.proc != nil {
+		// Process-pool dispatchers choose among themselves who takes it
+		// (the idle first): wake them all; there are few.
+		s.cond.Broadcast()
+		return
+	}
 	// Wake a worker for each ready task that no woken worker is on its
 	// way to, and no more: every wake-up may cost a system call.
 	if s.idle > s.waking && s.ready.Len() > s.waking {

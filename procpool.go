@@ -42,10 +42,10 @@ type ProcessPoolConfig struct {
 	// tasks, to bound what leaks in it. Zero means never.
 	MaxTasksPerWorker int
 	// MemoryLimit bounds each worker's memory, in bytes: the Go runtime's
-	// soft limit (as GOMEMLIMIT) at 90% of it, and a hard limit on its data
-	// segment (RLIMIT_DATA, Linux) at it. A worker over the hard limit dies,
-	// and its task fails with an error matching ErrMemoryLimit. Zero means
-	// no limit. Workers need about 16 MiB to start.
+	// soft limit (as GOMEMLIMIT) at 90% of it, and a hard limit at it,
+	// checked after every garbage collection. A worker over the hard limit
+	// exits, and its task fails with an error matching ErrMemoryLimit. Zero
+	// means no limit. Workers need about 16 MiB to start.
 	MemoryLimit int64
 	// Nice is the scheduling niceness of the workers, from 0 to 19, so that
 	// CPU work does not starve the parent's request handlers. Zero keeps
@@ -293,12 +293,19 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 	defer s.mu.Unlock()
 	for {
 		if w.retiring || w.gone || s.closing {
+			// A worker started while the pool was closing (a replacement)
+			// missed stopTaking: it retires here.
+			w.retiring = true
 			w.dispatched = true
 			s.maybeShut(w)
-			if s.ready.Len() > 0 {
-				s.cond.Signal() // the wake-up this dispatcher had may have been meant for a task
-			}
 			return nil, 0
+		}
+		// A worker with a task in flight takes another only while no
+		// worker is idle: a task waiting behind a long one on one worker
+		// while another idles would be worse than the round trip saved.
+		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
+			s.cond.Wait()
+			continue
 		}
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
@@ -312,8 +319,20 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 		s.idle++
 		s.cond.Wait()
 		s.idle--
-		s.waking = max(s.waking-1, 0)
 	}
+}
+
+// otherIdle reports whether a live worker other than w has nothing in
+// flight. Must hold s.mu.
+func (p *procPool) otherIdle(w *procWorker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for o := range p.workers {
+		if o != w && !o.retiring && !o.gone && len(o.inflight) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // maybeShut ends w's input once it takes no more tasks and has none in
@@ -369,8 +388,8 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 		rec.run = nil
 		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
 			s.ready.PushFront(int(rec.priority), rec)
-			s.cond.Signal()
 		}
+		s.cond.Broadcast() // a place in w's window, and perhaps a task
 	}
 	s.mu.Unlock()
 	<-w.window
@@ -397,6 +416,17 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 		}
 	}
 	s.maybeShut(w)
+	s.cond.Broadcast() // w has a free place, and may be idle
+}
+
+// inflightRun returns the ID and task of the run w has as seq, if any.
+func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec := w.inflight[seq]; rec != nil {
+		return rec.id, rec.def.Name()
+	}
+	return "", ""
 }
 
 // runningOn returns the ID and task of the run w has started, if any.

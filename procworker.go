@@ -66,6 +66,7 @@ type procWorker struct {
 	stderrMu   sync.Mutex
 	stderrTail []string // its last lines of stderr, for the error when it dies
 
+	exited     chan struct{} // closed once the process has exited
 	readerDone chan struct{}
 	dispDone   chan struct{}
 	writerDone chan struct{}
@@ -150,7 +151,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	}
 	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp(p.s.name, "private"), slot, w.pid)
 	w.ocond.L = &w.omu
-	w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	w.exited, w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
 	w.outputDone.Add(2)
 	go w.forward(outR, "stdout")
 	go w.forward(errR, "stderr")
@@ -310,7 +311,14 @@ func (w *procWorker) write() {
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
 	for {
-		w.window <- struct{}{} // a free place in the window
+		select {
+		case w.window <- struct{}{}: // a free place in the window
+		case <-w.exited:
+			w.p.s.mu.Lock()
+			w.dispatched = true
+			w.p.s.mu.Unlock()
+			return
+		}
 		rec, seq := w.p.s.dispatch(w)
 		if rec == nil {
 			<-w.window
@@ -350,18 +358,30 @@ func (w *procWorker) read() {
 	}
 }
 
-// logRecord passes a task's log record or output line to the pool's logger.
+// logRecord passes a task's log record, or a line it printed, to the pool's
+// logger. A record carries its task's attributes from Logger(ctx); a line
+// is tagged here with the run the worker says printed it.
 func (w *procWorker) logRecord(m wire.FromWorker) {
-	attrs := make([]slog.Attr, 0, len(m.Attrs)+1)
+	attrs := make([]slog.Attr, 0, len(m.Attrs)+4)
 	for _, a := range m.Attrs {
 		attrs = append(attrs, slog.String(a.Key, a.Value))
+	}
+	if m.Stream != "log" {
+		attrs = append(attrs, slog.String("stream", m.Stream))
+		if m.Seq != 0 {
+			if id, task := w.p.s.inflightRun(w, m.Seq); id != "" {
+				attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+			}
+		}
 	}
 	attrs = append(attrs, slog.String("worker", w.name))
 	w.p.log.LogAttrs(context.Background(), slog.Level(m.Level), m.Line, attrs...)
 }
 
-// forward passes the worker's stdout or stderr to the pool's logger, a line
-// a record, tagged with the task it was running when the line came.
+// forward passes what reaches the worker's real stdout and stderr to the
+// pool's logger, a line a record: the worker captures its tasks' output
+// itself, so this is what bypasses that, a runtime crash report above all,
+// tagged with the run the worker had started when the line came.
 func (w *procWorker) forward(r *os.File, stream string) {
 	defer w.outputDone.Done()
 	defer r.Close()
@@ -435,6 +455,7 @@ func (w *procWorker) killIfStill(a *remoteAttempt) {
 // it is settled: its running task failed, its dispatched ones queued again.
 func (w *procWorker) serve() {
 	state, _ := w.cmd.Process.Wait()
+	close(w.exited)
 	w.waitOutput()
 	<-w.readerDone
 	s := w.p.s
@@ -455,13 +476,10 @@ func (w *procWorker) serve() {
 		case StatusReady: // sent, not started: it goes back to the head of its line
 			rec.run = nil
 			s.ready.PushFront(int(rec.priority), rec)
-			if s.idle > 0 {
-				s.cond.Signal()
-			}
 		}
 	}
 	w.retiring = true
-	s.cond.Broadcast() // its dispatcher stops
+	s.cond.Broadcast() // its dispatcher stops; others take what it had
 	s.mu.Unlock()
 	w.closeOutbox()
 	<-w.dispDone
@@ -485,7 +503,7 @@ func (w *procWorker) deathError(state *os.ProcessState) error {
 		}
 	}
 	e.KilledBecause = killedFor
-	e.MemoryLimit = w.p.cfg.MemoryLimit > 0 && strings.Contains(e.Stderr, "out of memory")
+	e.MemoryLimit = w.p.cfg.MemoryLimit > 0 && (e.ExitCode == memLimitExit || strings.Contains(e.Stderr, "out of memory"))
 	if e.MemoryLimit {
 		e.Limit = w.p.cfg.MemoryLimit
 	}

@@ -98,6 +98,9 @@ func serveWorker(specText string) int {
 	if err := limitWorker(spec); err != nil {
 		return fail(err)
 	}
+	if spec.memLimit > 0 {
+		watchMemory(spec.memLimit)
+	}
 	in := os.NewFile(workerInFD, "localtasks-in")
 	out := os.NewFile(workerOutFD, "localtasks-out")
 	if in == nil || out == nil {
@@ -115,6 +118,9 @@ func serveWorker(specText string) int {
 	if err := w.out.Flush(); err != nil {
 		return fail(err)
 	}
+	if err := w.startCapture(); err != nil {
+		return fail(fmt.Errorf("capturing the output of tasks: %w", err))
+	}
 	go w.flusher()
 	go w.read(wire.NewReader(in, spec.frameLimit))
 	w.execute()
@@ -126,6 +132,12 @@ func serveWorker(specText string) int {
 type worker struct {
 	out     *wire.Writer
 	flushes chan struct{} // asks flusher to flush out
+
+	// omu orders output: the captured lines of a run go out between its
+	// started and done messages.
+	omu      sync.Mutex
+	cur      uint64 // the run executing, 0 between runs; guarded by omu
+	captures []*capture
 
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -210,7 +222,12 @@ func (w *worker) execute() {
 		if run == nil {
 			return
 		}
-		w.send(w.runOne(run))
+		done := w.runOne(run)
+		w.omu.Lock()
+		w.settleOutputLocked() // the run's output goes out before its done message
+		w.cur = 0
+		w.send(done)
+		w.omu.Unlock()
 	}
 }
 
@@ -233,7 +250,11 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	ctx.base = slog.New(&forwardHandler{w: w, seq: m.Seq})
 	run.ctx = ctx
 	w.mu.Unlock()
+	w.omu.Lock()
+	w.settleOutputLocked() // output from before the run is not the run's
+	w.cur = m.Seq
 	w.send(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq})
+	w.omu.Unlock()
 
 	val, err := w.call(ctx, m)
 	ctx.cancel(context.Canceled, nil)

@@ -5,7 +5,6 @@ package localtasks
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 )
@@ -21,13 +20,6 @@ func workerSysProcAttr() *syscall.SysProcAttr {
 
 // limitWorker applies the pool's limits to the worker process itself.
 func limitWorker(spec workerSpec) error {
-	if spec.memLimit > 0 {
-		debug.SetMemoryLimit(spec.memLimit * 9 / 10)
-		lim := &syscall.Rlimit{Cur: uint64(spec.memLimit), Max: uint64(spec.memLimit)}
-		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, lim); err != nil {
-			return fmt.Errorf("setting the memory limit: %w", err)
-		}
-	}
 	if spec.nice > 0 {
 		// On Linux a nice value belongs to a thread, and a thread inherits
 		// its creator's: set it on every thread the runtime has made.
@@ -45,3 +37,5 @@ func limitWorker(spec workerSpec) error {
 	}
 	return nil
 }
+
+func dup2(from, to int) error { return syscall.Dup3(from, to, 0) }

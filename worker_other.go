@@ -18,3 +18,5 @@ func processPoolSupported() error {
 func workerSysProcAttr() *syscall.SysProcAttr { return nil }
 
 func limitWorker(workerSpec) error { return nil }
+
+func dup2(from, to int) error { return errors.ErrUnsupported }

@@ -4,7 +4,6 @@ package localtasks
 
 import (
 	"fmt"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -15,13 +14,9 @@ func processPoolSupported() error { return nil }
 // closes when the parent dies.
 func workerSysProcAttr() *syscall.SysProcAttr { return nil }
 
-// limitWorker applies the pool's limits to the worker process itself.
-// Outside Linux the memory limit is the Go runtime's soft limit alone: the
-// kernels there do not reliably enforce RLIMIT_DATA.
+// limitWorker applies the pool's scheduling limit to the worker process
+// itself (the memory limit is watchMemory's).
 func limitWorker(spec workerSpec) error {
-	if spec.memLimit > 0 {
-		debug.SetMemoryLimit(spec.memLimit * 9 / 10)
-	}
 	if spec.nice > 0 {
 		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, spec.nice); err != nil {
 			return fmt.Errorf("setting the nice level: %w", err)
@@ -29,3 +24,5 @@ func limitWorker(spec workerSpec) error {
 	}
 	return nil
 }
+
+func dup2(from, to int) error { return syscall.Dup2(from, to) }

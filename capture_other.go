@@ -1,0 +1,10 @@
+//go:build !unix
+
+package localtasks
+
+// capture is Unix-only; the process pool does not start elsewhere.
+type capture struct{}
+
+func (w *worker) startCapture() error { return nil }
+
+func (w *worker) settleOutputLocked() {}
