@@ -266,24 +266,37 @@ func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
 			val, err = nil, &panicError{value: v, stack: string(debug.Stack())}
 		}
 	}()
-	mw := s.set.middleware
-	if len(mw) == 0 {
+	if len(s.set.middleware) == 0 {
 		return rec.def.Call(ctx, rec.args)
 	}
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: int(rec.priority), Args: rec.args}
-	next := func(ctx context.Context) error {
-		val, err = rec.def.Call(ctx, rec.args)
+	var v any
+	if err := s.chain(ctx, rec, func(ctx context.Context) error {
+		var err error
+		v, err = rec.def.Call(ctx, rec.args)
 		return err
+	}); err != nil {
+		return nil, err
 	}
+	return v, nil
+}
+
+// chain runs the middleware around run, outermost first, with panics in
+// the middleware turned into errors, and returns the chain's error; run
+// leaves the value in the caller's variables.
+func (s *state) chain(ctx *taskCtx, rec *record, run func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: string(debug.Stack())}
+		}
+	}()
+	mw := s.set.middleware
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: int(rec.priority), Args: rec.args}
+	next := run
 	for i := len(mw) - 1; i >= 0; i-- {
 		m, inner := mw[i], next
 		next = func(ctx context.Context) error { return m(ctx, ex, inner) }
 	}
-	err = next(ctx)
-	if err != nil {
-		val = nil
-	}
-	return val, err
+	return next(ctx)
 }
 
 // settle records the outcome of an attempt: the final status, or a retry.

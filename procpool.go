@@ -146,10 +146,6 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Middleware) > 0 {
-		return nil, fmt.Errorf("localtasks: procpool config: Middleware is not supported on the process pool yet: "+
-			"subscribe to its events instead: %w", ErrConfig)
-	}
 	st, err := cfg.settings("procpool", cfg.MaxWorkers)
 	if err != nil {
 		return nil, err
@@ -369,10 +365,45 @@ func (s *state) remoteStarted(w *procWorker, seq uint64) {
 		}
 		return
 	}
-	s.start(rec, w.name, s.clock.Now(), a)
+	now := s.clock.Now()
+	s.start(rec, w.name, now, a)
+	if mw := s.set.middleware; len(mw) > 0 {
+		a.ctx = &taskCtx{id: rec.id, task: rec.def.Name(), attempt: int(rec.attempts), base: s.logger}
+		if d := rec.timeout; d > 0 {
+			a.ctx.deadline = now.Add(d)
+		}
+		a.result = make(chan remoteResult, 1)
+		go s.superviseRemote(rec, a)
+	}
 }
 
-// remoteDone settles the run w finished.
+// superviseRemote runs the middleware chain around a remote attempt, in the
+// parent: the chain starts when the worker reports the start, its innermost
+// next returns the worker's outcome, and what the chain returns settles the
+// run. A middleware that returns without calling next cancels the attempt.
+// There is one such goroutine a running task, so at most one a worker.
+func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
+	var res remoteResult
+	ran := false
+	next := func(ctx context.Context) error {
+		res, ran = <-a.result, true
+		return res.err
+	}
+	err := s.chain(a.ctx, rec, next)
+	if !ran {
+		a.cancel(context.Canceled, ErrCancelled)
+		res = <-a.result // wait for the worker to let go of it
+	}
+	a.ctx.end()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.status == StatusRunning && rec.run == attempt(a) {
+		s.settle(rec, res.timedOut, res.val, err, s.clock.Now(), false)
+	}
+}
+
+// remoteDone settles the run w finished, or hands its outcome to the
+// middleware chain that settles it.
 func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 	s.mu.Lock()
 	rec := w.inflight[m.Seq]
@@ -383,36 +414,38 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 	delete(w.inflight, m.Seq)
 	a, ours := rec.run.(*remoteAttempt)
 	ours = ours && a.w == w && a.seq == m.Seq
-	running := ours && rec.status == StatusRunning
-	if ours && !running {
+	supervised := ours && a.result != nil
+	running := ours && !supervised && rec.status == StatusRunning
+	if ours && !supervised && !running {
 		rec.run = nil
 		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
 			s.ready.PushFront(int(rec.priority), rec)
 		}
-		s.cond.Broadcast() // a place in w's window, and perhaps a task
 	}
 	s.mu.Unlock()
 	<-w.window
 
-	var val any
-	var err error
-	var timedOut *timeoutError
-	if running {
-		timedOut = a.end()
+	var res remoteResult
+	if supervised || running {
+		res.timedOut = a.end()
 		if m.Err != nil {
-			err = &remoteError{typ: m.Err.Type, msg: m.Err.Message, stack: m.Err.Stack}
-		} else if val, err = rec.def.decodeResult(m.Value); err != nil {
-			err = fmt.Errorf("decoding its result in the parent: %w", err)
+			res.err = &remoteError{typ: m.Err.Type, msg: m.Err.Message, stack: m.Err.Stack}
+		} else if res.val, res.err = rec.def.decodeResult(m.Value); res.err != nil {
+			res.err = fmt.Errorf("decoding its result in the parent: %w", res.err)
 		}
+	}
+	if supervised {
+		a.result <- res
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if running && rec.status == StatusRunning && rec.run == attempt(a) {
-		s.settle(rec, timedOut, val, err, s.clock.Now(), false)
+		s.settle(rec, res.timedOut, res.val, res.err, s.clock.Now(), false)
+	}
+	if supervised || running {
 		w.finished++
 		if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
-			w.retiring = true
-			s.cond.Broadcast() // its dispatcher stops; the slot starts a fresh worker
+			w.retiring = true // its dispatcher stops; the slot starts a fresh worker
 		}
 	}
 	s.maybeShut(w)

@@ -570,3 +570,52 @@ func TestConformanceProcessPool(t *testing.T) {
 		return b
 	})
 }
+
+func TestProcessPoolMiddleware(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	var trace []string
+	record := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		trace = append(trace, s)
+	}
+	around := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
+		record("before " + ex.Task)
+		require.Equal(t, localtasks.TaskID(ctx), ex.ID, "the chain's ctx is the attempt's")
+		err := next(ctx)
+		record(fmt.Sprintf("after %v", err))
+		return err
+	}
+	refuse := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
+		if a, ok := ex.Args.(localtaskstest.EchoArgs); ok && a.N < 0 {
+			return fmt.Errorf("refused by middleware")
+		}
+		return next(ctx)
+	}
+	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1,
+		Config: localtasks.Config{Middleware: []localtasks.Middleware{around, refuse}}})
+	h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: 3})
+	require.NoError(t, err)
+	v, err := h.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, v.N, "the worker's value passes through the chain")
+	mu.Lock()
+	require.Equal(t, []string{"before localtaskstest.echo", "after <nil>"}, trace)
+	mu.Unlock()
+
+	h, err = localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: -1})
+	require.NoError(t, err)
+	_, err = h.Wait(ctx)
+	require.ErrorContains(t, err, "refused by middleware")
+
+	// A failure in the worker reaches the chain as next's error.
+	h2, err := localtaskstest.Flaky.Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "remote failure", FailAttempts: 1})
+	require.NoError(t, err)
+	_, err = h2.Wait(ctx)
+	require.ErrorContains(t, err, "remote failure")
+	mu.Lock()
+	require.Contains(t, trace, "after remote failure")
+	mu.Unlock()
+}

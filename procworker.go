@@ -82,6 +82,18 @@ type remoteAttempt struct {
 	cause   error
 	started bool
 	grace   Timer
+
+	// With middleware: the parent-side ctx the chain runs with, and where
+	// the worker's outcome goes for the chain's innermost next.
+	ctx    *taskCtx
+	result chan remoteResult
+}
+
+// remoteResult is the outcome of a remote attempt.
+type remoteResult struct {
+	val      any
+	err      error
+	timedOut *timeoutError
 }
 
 func (a *remoteAttempt) cancel(err, cause error) bool {
@@ -93,6 +105,9 @@ func (a *remoteAttempt) cancel(err, cause error) bool {
 	a.cause = cause
 	started := a.started
 	a.mu.Unlock()
+	if a.ctx != nil {
+		a.ctx.cancel(err, cause)
+	}
 	_, timeout := cause.(*timeoutError)
 	a.w.post(wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Timeout: timeout})
 	if started {
@@ -469,10 +484,13 @@ func (w *procWorker) serve() {
 		if !ours || a.w != w {
 			continue
 		}
+		if a.result != nil { // the middleware chain settles it
+			a.result <- remoteResult{err: cause, timedOut: a.end()}
+			continue
+		}
 		switch rec.status {
 		case StatusRunning:
-			timedOut := a.end()
-			s.settle(rec, timedOut, nil, cause, now, false)
+			s.settle(rec, a.end(), nil, cause, now, false)
 		case StatusReady: // sent, not started: it goes back to the head of its line
 			rec.run = nil
 			s.ready.PushFront(int(rec.priority), rec)
