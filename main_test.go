@@ -27,5 +27,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	localtasks.Init() // the test binary is also the process pool's worker
+	if os.Getenv(testParentEnv) != "" {
+		runTestParent()
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -310,6 +310,9 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 			w.seq++
 			rec.run = &remoteAttempt{w: w, seq: w.seq}
 			w.inflight[w.seq] = rec
+			if s.testDispatched != nil {
+				s.testDispatched(rec)
+			}
 			return rec, w.seq
 		}
 		s.idle++

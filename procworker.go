@@ -63,8 +63,13 @@ type procWorker struct {
 	inputShut  bool
 	killedFor  string // why the parent killed it, if it did
 
+	// What reached its real stderr: a crash report, mostly (the worker
+	// captures its tasks' stderr). Kept for the error when it dies: the
+	// report's first lines name the crash, its last lines end it.
 	stderrMu   sync.Mutex
-	stderrTail []string // its last lines of stderr, for the error when it dies
+	stderrHead []string
+	stderrTail []string
+	stderrMore bool // lines were dropped between head and tail
 
 	exited     chan struct{} // closed once the process has exited
 	readerDone chan struct{}
@@ -405,12 +410,7 @@ func (w *procWorker) forward(r *os.File, stream string) {
 	for sc.Scan() {
 		line := sc.Text()
 		if stream == "stderr" {
-			w.stderrMu.Lock()
-			w.stderrTail = append(w.stderrTail, line)
-			if len(w.stderrTail) > 20 {
-				w.stderrTail = w.stderrTail[1:]
-			}
-			w.stderrMu.Unlock()
+			w.keepStderr(line)
 		}
 		attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
 		if id, task := w.p.s.runningOn(w); id != "" {
@@ -433,13 +433,35 @@ func (w *procWorker) waitOutput() {
 	}
 }
 
+const stderrHeadLines, stderrTailLines = 12, 8
+
+func (w *procWorker) keepStderr(line string) {
+	w.stderrMu.Lock()
+	defer w.stderrMu.Unlock()
+	if len(w.stderrHead) < stderrHeadLines {
+		w.stderrHead = append(w.stderrHead, line)
+		return
+	}
+	w.stderrTail = append(w.stderrTail, line)
+	if len(w.stderrTail) > stderrTailLines {
+		w.stderrTail = w.stderrTail[1:]
+		w.stderrMore = true
+	}
+}
+
 func (w *procWorker) tailText() string {
 	w.stderrMu.Lock()
 	defer w.stderrMu.Unlock()
-	if len(w.stderrTail) == 0 {
+	if len(w.stderrHead) == 0 {
 		return ""
 	}
-	return "; its stderr ended with:\n\t" + strings.Join(w.stderrTail, "\n\t")
+	lines := w.stderrHead
+	if w.stderrMore {
+		lines = append(append(lines[:len(lines):len(lines)], "..."), w.stderrTail...)
+	} else {
+		lines = append(lines[:len(lines):len(lines)], w.stderrTail...)
+	}
+	return "; its stderr said:\n\t" + strings.Join(lines, "\n\t")
 }
 
 // kill ends the worker process at once, for why.

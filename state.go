@@ -215,6 +215,8 @@ type state struct {
 	running  int           // workers (or process-pool slots) still in their loop
 	stopped  chan struct{} // closed when running drops to zero
 	proc     *procPool     // the worker processes, in modeProcess
+
+	testDispatched func(*record) // a test's signal: a run went to a worker
 }
 
 func newState(name string, st settings, m mode, caps Capabilities) *state {
