@@ -226,7 +226,9 @@ func (w *worker) execute() {
 		w.omu.Lock()
 		w.settleOutputLocked() // the run's output goes out before its done message
 		w.cur = 0
-		w.send(done)
+		// With a run waiting, its started message, flushed at once, takes
+		// this one along: one system call a run.
+		w.write(done, !w.pending())
 		w.omu.Unlock()
 	}
 }
@@ -253,7 +255,9 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	w.omu.Lock()
 	w.settleOutputLocked() // output from before the run is not the run's
 	w.cur = m.Seq
-	w.send(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq})
+	// Flushed before the run starts: the parent marks it RUNNING, and times
+	// its start, as it starts, not when a long run ends.
+	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
 	w.omu.Unlock()
 
 	val, err := w.call(ctx, m)
@@ -299,9 +303,36 @@ func wireError(err error) *wire.Error {
 	return &wire.Error{Type: fmt.Sprintf("%T", err), Message: err.Error()}
 }
 
-// send writes a message and asks the flusher to send it soon: messages
-// written meanwhile go out in the same system call.
+// pending reports whether a received run waits to start.
+func (w *worker) pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue) > 0
+}
+
+// write sends a message now, with what is buffered, if flush; else it
+// stays buffered until the next flush.
+func (w *worker) write(m wire.FromWorker, flush bool) {
+	w.writeOrFail(m)
+	if flush {
+		if err := w.out.Flush(); err != nil {
+			os.Exit(3) // the parent is gone
+		}
+	}
+}
+
+// send writes a log message and asks the flusher to send it soon: what a
+// long run logs reaches the parent while it runs, and messages written
+// meanwhile go out in the same system call.
 func (w *worker) send(m wire.FromWorker) {
+	w.writeOrFail(m)
+	select {
+	case w.flushes <- struct{}{}:
+	default: // a flush is already due
+	}
+}
+
+func (w *worker) writeOrFail(m wire.FromWorker) {
 	if err := w.out.Write(m); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
 			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
@@ -310,10 +341,6 @@ func (w *worker) send(m wire.FromWorker) {
 			fmt.Fprintf(os.Stderr, "localtasks worker: %v\n", err)
 			os.Exit(3)
 		}
-	}
-	select {
-	case w.flushes <- struct{}{}:
-	default: // a flush is already due
 	}
 }
 

@@ -1,13 +1,17 @@
 // Command quickstart is a tour of localtasks: it "fetches" 20 pages (a timer,
 // not the network) on 4 workers, shows each finish, retries the two that fail
 // at first, then looks every result up by its ID, as a web handler would.
+// Last, it hashes on a process pool: CPU work in worker processes.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"hash/fnv"
 	"log"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/localtasks/localtasks"
@@ -48,7 +52,21 @@ func fetch(ctx context.Context, url string) (Page, error) {
 	return Page{URL: url, Bytes: int(h.Sum32() % 50_000)}, nil
 }
 
+// Digest is a CPU-bound task: 200,000 rounds of SHA-256 chained over a seed.
+// It returns the digest's start and the PID of the process that did the work.
+var Digest = localtasks.Define("quickstart.digest", func(ctx context.Context, seed string) (string, error) {
+	sum := sha256.Sum256([]byte(seed))
+	for range 200_000 {
+		sum = sha256.Sum256(sum[:])
+	}
+	return fmt.Sprintf("%x (pid %d)", sum[:6], os.Getpid()), nil
+})
+
 func main() {
+	// First thing in main: in a process-pool worker, Init serves tasks and
+	// never returns; in the program itself it returns at once.
+	localtasks.Init()
+
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -125,5 +143,34 @@ func main() {
 	// Close stops the workers; running tasks get until ctx ends to finish.
 	if err := pool.Close(ctx); err != nil {
 		log.Fatal(err)
+	}
+
+	cpuWork(ctx)
+}
+
+// cpuWork runs CPU-bound tasks on a process pool: the program's own binary,
+// started again as 2 worker processes, which run the same task code.
+func cpuWork(ctx context.Context) {
+	procs, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer procs.Close(ctx)
+	fmt.Printf("\nhashing on a process pool of 2 workers (this process is pid %d):\n", os.Getpid())
+	var hs []localtasks.Handle[string]
+	for _, seed := range strings.Fields("alpha beta gamma delta") {
+		h, err := Digest.Enqueue(ctx, procs, seed)
+		if err != nil {
+			log.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		digest, err := h.Wait(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res, _ := h.Result(ctx)
+		fmt.Printf("  %-5v %s in %v\n", res.Args, digest, res.FinishedAt.Sub(res.StartedAt).Round(time.Millisecond))
 	}
 }
