@@ -8,8 +8,9 @@ import (
 )
 
 // Backend runs tasks and keeps their results. ThreadPoolBackend,
-// ImmediateBackend and RecordingBackend implement it; typed code calls it
-// through Task.Enqueue and Task.GetResult rather than directly.
+// ProcessPoolBackend, ImmediateBackend and RecordingBackend implement it;
+// typed code calls it through Task.Enqueue and Task.GetResult rather than
+// directly.
 //
 // Every method is safe for concurrent use.
 type Backend interface {

@@ -9,9 +9,10 @@
 // is the shape of Django 6's task framework, with typed Go tasks: the
 // compiler checks the arguments and results, not a serializer at run time.
 //
-// Results live in memory, in the process that ran the task: they are lost
-// when it exits. Reach for a job queue with a database (River, asynq) when
-// tasks must survive a restart or be shared between machines.
+// Results live in memory, in the program's own process (not in a process
+// pool's workers): they are lost when it exits. Reach for a job queue with a
+// database (River, asynq) when tasks must survive a restart or be shared
+// between machines.
 //
 // # Defining tasks
 //
@@ -32,7 +33,8 @@
 //	)
 //
 // Use a struct for several arguments, and struct{} for none. Define tasks
-// once, at package level. Names are process-wide and must be unique: Define
+// once, at package level: the process pool's workers find them there by
+// name (see Process pool). Names are process-wide and must be unique: Define
 // panics on an empty name, on a name already taken (naming the file and line
 // of both definitions), on a nil function, and on invalid default options.
 // NewTask is
@@ -98,7 +100,7 @@
 // # Backends
 //
 // A Backend runs tasks and keeps their results. All of its methods are safe
-// for concurrent use. The package has three:
+// for concurrent use. The package has four:
 //
 //   - ThreadPoolBackend (NewThreadPool) runs tasks on a fixed pool of
 //     goroutines, ThreadPoolConfig.MaxWorkers of them
@@ -106,6 +108,10 @@
 //     sleep until a task is queued; scheduled tasks wait on a single timer.
 //     It supports everything: run-after times, priorities, retries,
 //     timeouts, and cancelling queued and running tasks.
+//   - ProcessPoolBackend (NewProcessPool) runs tasks in worker processes
+//     started from the program's own binary, for CPU-bound work. It supports
+//     everything the thread pool does, and needs Init first in main; see
+//     Process pool.
 //   - ImmediateBackend (NewImmediate) runs each task in the goroutine that
 //     enqueues it, before Enqueue returns. For tests and scripts. Cancel is
 //     not a capability: a run has finished by the time its ID is known, so
@@ -113,8 +119,8 @@
 //   - RecordingBackend (NewRecording) accepts tasks and never runs them.
 //     For tests that check what code enqueues.
 //
-// A pool of worker processes for CPU-bound work is planned; the same task
-// code will run on it by changing only the backend.
+// The same task code runs on any of them: switching between the thread pool
+// and the process pool changes only the backend.
 //
 // Capabilities says what a backend supports, like Django's supports_* flags.
 // Enqueue refuses a request that needs something the backend lacks with an
@@ -138,7 +144,53 @@
 // GetResult still reports after Close, and Enqueue on a closed backend fails
 // with ErrClosed. Closing twice is not an error. A task that ignores its ctx
 // keeps its goroutine until it returns; when the last Close returns nil,
-// every worker goroutine has exited.
+// every worker goroutine has exited. On a process pool, the worker processes
+// still running when the ctx ends are killed, and none outlives Close.
+//
+// # Process pool
+//
+// ProcessPoolBackend runs tasks in worker processes: the program's own
+// binary, started again ProcessPoolConfig.MaxWorkers times (by default
+// runtime.NumCPU()) and kept alive between tasks. A task's allocations, its
+// garbage and its crashes stay in its worker. The program must call Init as
+// the first statement of main, and of TestMain in tests. In a worker, Init
+// serves tasks and never returns; in the program itself it returns at once:
+//
+//	func main() {
+//		localtasks.Init()
+//
+//		procs, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer procs.Close(context.Background())
+//		...
+//	}
+//
+// Without Init, NewProcessPool fails within ProcessPoolConfig.StartTimeout,
+// with an error that says to add it. A worker finds a task by its name in the
+// registry, so tasks must be defined at package level.
+//
+// Arguments are gob-encoded at Enqueue, which refuses with ErrInvalidTask an
+// argument gob cannot encode, or one above ProcessPoolConfig.MaxFrameBytes;
+// results are decoded into the task's result type in the parent. A TaskError
+// from a worker keeps the error's type name, message and stack, but not the
+// error value: errors.Is and errors.As do not see a task's own errors through
+// it.
+//
+// A run is RUNNING only once its worker reports that it has started it. A
+// worker that dies (os.Exit, a crash, a signal, its MemoryLimit) fails the
+// attempt it was running with a *WorkerExitError, and is replaced; the runs it
+// had been sent but not started go back to the queue. A timeout or Cancel
+// cancels the task's ctx in the worker, and kills the worker if the task has
+// not returned ProcessPoolConfig.CancelGrace later. What a task prints, and
+// what it logs with Logger(ctx), reaches the pool's Config.Logger tagged
+// with the task. Middleware runs in the parent, around the remote attempt.
+//
+// The process pool runs on Unix systems; elsewhere NewProcessPool returns an
+// error matching errors.ErrUnsupported. docs/process-pool.md has the details:
+// the window of tasks sent ahead to each worker, every configuration field,
+// and what happens on each fault.
 //
 // # Named state
 //
@@ -153,7 +205,8 @@
 //
 // The first backend built under a name fixes the configuration; building
 // another of that name with a different kind, MaxWorkers, MaxResults,
-// Queues, Logger, Clock or Middleware fails with an error matching ErrConfig
+// Queues, Logger, Clock or Middleware (or, for a process pool, any other
+// ProcessPoolConfig field) fails with an error matching ErrConfig
 // that says what differs. Closing one backend releases only its own hold: the
 // state shuts down when the last of them is closed, and a new backend of that
 // name then starts afresh. An empty Name, the default, gives a private state.
@@ -257,7 +310,8 @@
 // Execution (ID, task name, attempt, queue, priority, argument), and must call
 // next to run the attempt, or return an error instead. The first middleware
 // is the outermost. Middleware runs on the worker, inside the attempt's ctx
-// and its panic recovery.
+// and its panic recovery. On a process pool it runs in the parent process,
+// around the remote attempt: next returns the worker's outcome.
 //
 // # Testing
 //

@@ -422,6 +422,9 @@ func (s *state) cancelRun(id string) error {
 	switch rec.status {
 	case StatusReady, StatusScheduled:
 		rec.extra().cancelReason = "cancelled before it started"
+		if rec.run != nil { // sent to a worker process, not started: it must not run
+			rec.run.cancel(context.Canceled, ErrCancelled)
+		}
 		s.finalize(rec, StatusCancelled, s.clock.Now(), false)
 	case StatusRunning:
 		if !rec.cancelling {

@@ -142,6 +142,12 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	if err := processPoolSupported(); err != nil {
 		return nil, err
 	}
+	if _, ok := os.LookupEnv(workerEnv); ok {
+		// Building a pool in a worker, before Init, would start workers
+		// of workers without end.
+		return nil, fmt.Errorf("localtasks: NewProcessPool was called in a worker process before localtasks.Init(): " +
+			"call Init first thing in main, and build process pools after it, not in an init function or a package variable")
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

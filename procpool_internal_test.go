@@ -86,3 +86,47 @@ func TestProcessPoolRequeuesUnstartedTasks(t *testing.T) {
 	require.Equal(t, 1, res.Attempts, "the dead worker never started y")
 	require.Len(t, res.WorkerIDs, 1)
 }
+
+var internalMark = Define("internal.mark", func(ctx context.Context, path string) (struct{}, error) {
+	return struct{}{}, os.WriteFile(path, []byte("ran"), 0o600)
+})
+
+// A task cancelled while it waits in a worker's window never runs there.
+func TestProcessPoolCancelInWindowNeverRuns(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := NewProcessPool(ProcessPoolConfig{MaxWorkers: 1, Window: 2, Config: Config{Logger: slog.New(slog.DiscardHandler)}})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	dispatched := make(chan string, 16)
+	b.s.mu.Lock()
+	b.s.testDispatched = func(rec *record) { dispatched <- rec.id }
+	b.s.mu.Unlock()
+
+	blocker, err := internalBlock.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	marker := t.TempDir() + "/marker"
+	victim, err := internalMark.Enqueue(ctx, b, marker)
+	require.NoError(t, err)
+	for range 2 {
+		select {
+		case <-dispatched:
+		case <-ctx.Done():
+			t.Fatal("not dispatched")
+		}
+	}
+	require.NoError(t, victim.Cancel(ctx))
+	require.NoError(t, blocker.Cancel(ctx))
+	// A task after them, on the same worker: once it is done, the worker
+	// has dealt with the victim.
+	after, err := internalPID.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	_, err = after.Wait(ctx)
+	require.NoError(t, err)
+	_, err = os.Stat(marker)
+	require.ErrorIs(t, err, os.ErrNotExist, "the cancelled task ran in the worker")
+	res, err := victim.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, StatusCancelled, res.Status)
+}

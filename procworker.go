@@ -113,8 +113,11 @@ func (a *remoteAttempt) cancel(err, cause error) bool {
 	if a.ctx != nil {
 		a.ctx.cancel(err, cause)
 	}
-	_, timeout := cause.(*timeoutError)
-	a.w.post(wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Timeout: timeout})
+	m := wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Closing: errors.Is(cause, ErrClosed)}
+	if t, ok := cause.(*timeoutError); ok {
+		m.TimedOut, m.Timeout = true, t.after
+	}
+	a.w.post(m)
 	if started {
 		p := a.w.p
 		t := p.s.clock.AfterFunc(p.cfg.CancelGrace, func() { a.w.killIfStill(a) })
@@ -345,15 +348,8 @@ func (w *procWorker) dispatch() {
 			return
 		}
 		w.post(wire.ToWorker{Kind: wire.KindRun, Seq: seq, ID: rec.id, Task: rec.def.Name(),
-			Attempt: int(rec.attempts) + 1, Args: rec.payload, Deadline: w.deadline(rec)})
+			Attempt: int(rec.attempts) + 1, Args: rec.payload, Timeout: rec.timeout})
 	}
-}
-
-func (w *procWorker) deadline(rec *record) time.Time {
-	if rec.timeout <= 0 {
-		return time.Time{}
-	}
-	return w.p.s.clock.Now().Add(rec.timeout)
 }
 
 // read handles the worker's messages until its stream ends.
@@ -416,7 +412,11 @@ func (w *procWorker) forward(r *os.File, stream string) {
 		if id, task := w.p.s.runningOn(w); id != "" {
 			attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
 		}
-		w.p.log.LogAttrs(context.Background(), slog.LevelInfo, line, attrs...)
+		level := slog.LevelInfo
+		if stream == "stderr" {
+			level = slog.LevelWarn // a crash report, mostly: tasks' own stderr is captured
+		}
+		w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 	}
 }
 

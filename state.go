@@ -233,7 +233,7 @@ func newState(name string, st settings, m mode, caps Capabilities) *state {
 	return s
 }
 
-// record is the backend's own copy of a task run: 240 bytes, kept
+// record is the backend's own copy of a task run: 272 bytes, kept
 // small because the store holds many of them (see docs/design.md). Its fields
 // are guarded by state.mu, but for key, id, def, args and timeout, which
 // never change.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/localtasks/localtasks/internal/wire"
 )
@@ -150,7 +151,6 @@ type workerRun struct {
 	msg       wire.ToWorker
 	ctx       *taskCtx // while running
 	cancelled bool     // before it started
-	timeout   bool
 }
 
 // read receives the parent's messages until its stream ends.
@@ -184,14 +184,16 @@ func (w *worker) read(r *wire.Reader) {
 		case wire.KindCancel:
 			if run := w.runs[m.Seq]; run != nil {
 				if run.ctx != nil {
-					cause := error(ErrCancelled)
-					err := context.Canceled
-					if m.Timeout {
-						cause, err = &timeoutError{}, context.DeadlineExceeded
+					err, cause := context.Canceled, error(ErrCancelled)
+					switch {
+					case m.TimedOut:
+						err, cause = context.DeadlineExceeded, &timeoutError{after: m.Timeout}
+					case m.Closing:
+						cause = ErrClosed
 					}
 					run.ctx.cancel(err, cause)
 				} else {
-					run.cancelled, run.timeout = true, m.Timeout
+					run.cancelled = true
 				}
 			}
 		}
@@ -248,7 +250,10 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 		done.Err = &wire.Error{Type: "cancelled", Message: "cancelled before it started"}
 		return done
 	}
-	ctx := &taskCtx{id: m.ID, task: m.Task, attempt: m.Attempt, deadline: m.Deadline}
+	ctx := &taskCtx{id: m.ID, task: m.Task, attempt: m.Attempt}
+	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
+		ctx.deadline = time.Now().Add(m.Timeout)
+	}
 	ctx.base = slog.New(&forwardHandler{w: w, seq: m.Seq})
 	run.ctx = ctx
 	w.mu.Unlock()

@@ -12,8 +12,10 @@ import (
 func processPoolSupported() error { return nil }
 
 // workerSysProcAttr makes a worker die with the parent: the kernel sends it
-// SIGKILL when the thread that started it exits, which for a Go program is
-// when the program does (the runtime does not end its threads).
+// SIGKILL when the thread that started it exits. The runtime ends a thread
+// only when a goroutine locked to it with runtime.LockOSThread exits without
+// unlocking; the pool starts workers from its own goroutines, which are not
+// locked, so in practice that is when the program exits.
 func workerSysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

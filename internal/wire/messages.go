@@ -27,14 +27,15 @@ type ToWorker struct {
 	Seq  uint64 // the parent's number for the run, unique on this stream
 
 	// KindRun
-	ID       string
-	Task     string
-	Attempt  int
-	Args     []byte    // the argument, gob-encoded on its own at enqueue
-	Deadline time.Time // zero: no timeout
+	ID      string
+	Task    string
+	Attempt int
+	Args    []byte        // the argument, gob-encoded on its own at enqueue
+	Timeout time.Duration // the attempt's timeout, from its start; zero: none
 
-	// KindCancel
-	Timeout bool // the run's timeout expired, rather than a Cancel or Close
+	// KindCancel: why; a plain Cancel if neither
+	TimedOut bool // the attempt's timeout expired
+	Closing  bool // the backend is closing
 }
 
 // FromWorker is a message from a worker to the parent.

@@ -15,10 +15,10 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
 	w := NewWriter(&stream, 1<<20)
-	deadline := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	sent := []ToWorker{
-		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Deadline: deadline},
-		{Kind: KindCancel, Seq: 1, Timeout: true},
+		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute},
+		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
+		{Kind: KindCancel, Seq: 3, Closing: true},
 		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2},
 	}
 	for _, m := range sent {
@@ -34,8 +34,9 @@ func TestRoundTrip(t *testing.T) {
 		require.Equal(t, want.Seq, got.Seq)
 		require.Equal(t, want.ID, got.ID)
 		require.Equal(t, want.Args, got.Args)
-		require.True(t, want.Deadline.Equal(got.Deadline))
 		require.Equal(t, want.Timeout, got.Timeout)
+		require.Equal(t, want.TimedOut, got.TimedOut)
+		require.Equal(t, want.Closing, got.Closing)
 	}
 	var m ToWorker
 	require.ErrorIs(t, r.Read(&m), io.EOF, "a clean end of stream")
