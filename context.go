@@ -22,6 +22,7 @@ type taskCtx struct {
 	deadline time.Time // from the attempt's timeout; zero for none
 	base     *slog.Logger
 	logger   atomic.Pointer[slog.Logger] // made on first use
+	report   func(done, total int64, message string)
 
 	done   atomic.Value // chan struct{}, made lazily; closedChan if cancelled first
 	mu     sync.Mutex
@@ -147,6 +148,17 @@ func Cause(ctx context.Context) error {
 		}
 	}
 	return context.Cause(ctx)
+}
+
+// SetProgress reports how far the task of ctx has got: done of total units,
+// and what it is doing. The latest report is on the run's TaskResult and in
+// an EventProgress; on a process pool it travels to the parent. Outside a
+// task it does nothing. It is cheap enough to call a few times a second, not
+// once a loop iteration of a tight loop.
+func SetProgress(ctx context.Context, done, total int64, message string) {
+	if c := fromContext(ctx); c != nil && c.report != nil {
+		c.report(done, total, message)
+	}
 }
 
 // TaskID returns the ID of the task run that ctx belongs to, or "" outside

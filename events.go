@@ -16,6 +16,8 @@ const (
 	EventStarted
 	// EventFinished: the task reached its final status.
 	EventFinished
+	// EventProgress: a running task reported progress (SetProgress).
+	EventProgress
 )
 
 // String returns the kind's name: "enqueued", "started" or "finished".
@@ -27,6 +29,8 @@ func (k EventKind) String() string {
 		return "started"
 	case EventFinished:
 		return "finished"
+	case EventProgress:
+		return "progress"
 	}
 	return "unknown"
 }

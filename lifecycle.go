@@ -215,6 +215,7 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 			}
 			now := s.clock.Now()
 			tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts)+1, s.logger
+			tc.report = func(d, t int64, m string) { s.setProgress(rec, tc, d, t, m) }
 			if d := rec.timeout; d > 0 {
 				tc.deadline = now.Add(d)
 			}
@@ -387,6 +388,7 @@ func (s *state) runInline(rec *record) {
 		// pools: Cancel, Close and the timeout end it.
 		now := s.clock.Now()
 		ctx := &taskCtx{id: rec.id, task: rec.def.Name(), attempt: int(rec.attempts) + 1, base: s.logger}
+		ctx.report = func(d, t int64, m string) { s.setProgress(rec, ctx, d, t, m) }
 		if d := rec.timeout; d > 0 {
 			ctx.deadline = now.Add(d)
 		}

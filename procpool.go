@@ -461,6 +461,20 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 	s.cond.Broadcast() // w has a free place, and may be idle
 }
 
+// remoteProgress records a progress report of the run w has as m.Seq.
+func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
+	s.mu.Lock()
+	rec := w.inflight[m.Seq]
+	var run attempt
+	if rec != nil {
+		run = rec.run
+	}
+	s.mu.Unlock()
+	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
+		s.setProgress(rec, a, m.Done, m.Total, m.Line) // if it still runs that attempt
+	}
+}
+
 // inflightRun returns the ID and task of the run w has as seq, if any.
 func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
 	s.mu.Lock()

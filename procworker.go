@@ -370,6 +370,8 @@ func (w *procWorker) read() {
 			w.p.s.remoteDone(w, m)
 		case wire.KindLog:
 			w.logRecord(m)
+		case wire.KindProgress:
+			w.p.s.remoteProgress(w, m)
 		}
 	}
 }

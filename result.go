@@ -102,6 +102,17 @@ type TaskResult struct {
 	Errors []TaskError
 	// CancelReason says why a CANCELLED run was cancelled.
 	CancelReason string
+	// Progress is the latest progress the run reported (SetProgress);
+	// zero if it reported none.
+	Progress Progress
+}
+
+// Progress is how far a run says it has got: Done of Total units, and what
+// it is doing. At is when it said so, by the backend's clock.
+type Progress struct {
+	Done, Total int64
+	Message     string
+	At          time.Time
 }
 
 // TaskError describes one failed attempt. It is an error itself: the one

@@ -278,6 +278,7 @@ type recordExtra struct {
 	retry        RetryPolicy
 	errs         []TaskError
 	cancelReason string
+	progress     Progress
 	timer        Timer                    // the running attempt's timeout
 	entry        *timeheap.Entry[*record] // while SCHEDULED
 }
@@ -319,6 +320,7 @@ func (s *state) snapshot(rec *record) TaskResult {
 	if x := rec.x; x != nil {
 		res.Errors = slices.Clone(x.errs)
 		res.CancelReason = x.cancelReason
+		res.Progress = x.progress
 	}
 	return res
 }
@@ -401,6 +403,17 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		close(rec.done)
 	}
 	s.emit(EventFinished, rec)
+}
+
+// setProgress records the progress of rec's attempt run, if it still runs.
+func (s *state) setProgress(rec *record, run attempt, done, total int64, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.status != StatusRunning || rec.run != run {
+		return
+	}
+	rec.extra().progress = Progress{Done: done, Total: total, Message: message, At: s.clock.Now()}
+	s.emit(EventProgress, rec)
 }
 
 // emit delivers an event to every subscriber that has room for it. Must

@@ -255,6 +255,9 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 		ctx.deadline = time.Now().Add(m.Timeout)
 	}
 	ctx.base = slog.New(&forwardHandler{w: w, seq: m.Seq})
+	ctx.report = func(done, total int64, message string) {
+		w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: m.Seq, Done: done, Total: total, Line: message})
+	}
 	run.ctx = ctx
 	w.mu.Unlock()
 	w.omu.Lock()

@@ -129,6 +129,7 @@ func (h *harness) cases() []testCase {
 		testCase{"TaskContext", testTaskContext},
 		testCase{"LRU", testLRU},
 		testCase{"CancelFinished", testCancelFinished},
+		testCase{"Progress", testProgress},
 	)
 	if h.caps.Retry {
 		cs = append(cs, testCase{"Retry", testRetry}, testCase{"RetryExhausted", testRetryExhausted})
@@ -441,6 +442,46 @@ func testTaskContext(t *testing.T, h *harness) {
 	got, err := hd.Wait(ctx)
 	require.NoError(t, err)
 	require.Equal(t, InfoResult{ID: hd.ID(), Task: Info.Name(), Attempt: 1}, got)
+}
+
+func testProgress(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	var sub *localtasks.Subscription
+	if s, ok := b.(Subscriber); ok {
+		sub = s.Subscribe(64)
+		defer sub.Close()
+	}
+	hd, err := Steps.Enqueue(ctx, b, 3)
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	require.NoError(t, err)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), res.Progress.Done, "the latest progress is on the result")
+	require.Equal(t, int64(3), res.Progress.Total)
+	require.Equal(t, "step 3", res.Progress.Message)
+	require.False(t, res.Progress.At.IsZero())
+	if sub == nil {
+		return
+	}
+	var seen []int64
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Result.ID != hd.ID() {
+				continue
+			}
+			if ev.Kind == localtasks.EventProgress {
+				seen = append(seen, ev.Result.Progress.Done)
+			}
+			if ev.Kind == localtasks.EventFinished {
+				require.Equal(t, []int64{1, 2, 3}, seen, "each report is an event, in order, before the finish")
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("progress events so far: %v", seen)
+		}
+	}
 }
 
 func testLRU(t *testing.T, h *harness) {

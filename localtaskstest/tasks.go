@@ -3,6 +3,7 @@ package localtaskstest
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/localtasks/localtasks"
 )
@@ -31,6 +32,13 @@ var (
 	Block = localtasks.Define("localtaskstest.block", func(ctx context.Context, _ struct{}) (struct{}, error) {
 		<-ctx.Done()
 		return struct{}{}, ctx.Err()
+	})
+	// Steps reports its progress Steps times, then returns Steps.
+	Steps = localtasks.Define("localtaskstest.steps", func(ctx context.Context, steps int) (int, error) {
+		for i := 1; i <= steps; i++ {
+			localtasks.SetProgress(ctx, int64(i), int64(steps), fmt.Sprintf("step %d", i))
+		}
+		return steps, nil
 	})
 	// Info reports what the task reads from its ctx.
 	Info = localtasks.Define("localtaskstest.info", func(ctx context.Context, _ struct{}) (InfoResult, error) {

@@ -19,6 +19,8 @@ const (
 	KindDone
 	// KindLog: a line of output or a log record of a run (worker to parent).
 	KindLog
+	// KindProgress: a run's progress report (worker to parent).
+	KindProgress
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -50,6 +52,9 @@ type FromWorker struct {
 	// KindDone
 	Value []byte // the result, gob-encoded on its own
 	Err   *Error // nil on success
+
+	// KindProgress: Done and Total, and Line the message
+	Done, Total int64
 
 	// KindLog
 	Stream string // "stdout", "stderr" or "log" (a slog record)
