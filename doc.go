@@ -281,7 +281,6 @@
 // A panic in a task is recovered and fails the attempt like an error: its
 // TaskError holds the panic value's type and text, and the stack.
 //
-//
 // SetProgress reports how far the task has got (done of total units, and a
 // message): the latest report is on the run's TaskResult.Progress and in an
 // EventProgress, from a worker process of a ProcessPoolBackend too.
