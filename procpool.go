@@ -95,6 +95,8 @@ func (cfg ProcessPoolConfig) withDefaults() (ProcessPoolConfig, error) {
 		return bad("CancelGrace and StartTimeout must not be negative")
 	case cfg.MaxFrameBytes < 0:
 		return bad("MaxFrameBytes %d is negative: use 0 for the default of %d", cfg.MaxFrameBytes, ProcessPoolMaxFrameDefault)
+	case cfg.MaxFrameBytes > 0 && cfg.MaxFrameBytes < 64<<10:
+		return bad("MaxFrameBytes %d is below 64 KiB, too small for the protocol's own messages", cfg.MaxFrameBytes)
 	}
 	if cfg.MaxWorkers == 0 {
 		cfg.MaxWorkers = runtime.NumCPU()

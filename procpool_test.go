@@ -337,6 +337,25 @@ func TestProcessPoolRefusesUnencodableArguments(t *testing.T) {
 	}
 }
 
+func TestProcessPoolConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg  localtasks.ProcessPoolConfig
+		want string
+	}{
+		{localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
+		{localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
+		{localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
+		{localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
+		{localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
+		{localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
+	} {
+		_, err := localtasks.NewProcessPool(c.cfg)
+		require.ErrorIs(t, err, localtasks.ErrConfig, c.want)
+		require.ErrorContains(t, err, c.want)
+	}
+}
+
 func TestProcessPoolFrameLimit(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)

@@ -58,14 +58,14 @@ func TestTypesDescribedOnce(t *testing.T) {
 func TestWriteRefusesOversizedMessage(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
-	w := NewWriter(&stream, 256)
-	err := w.Write(FromWorker{Kind: KindDone, Seq: 1, Value: make([]byte, 1000)})
+	w := NewWriter(&stream, 1024)
+	err := w.Write(FromWorker{Kind: KindDone, Seq: 1, Value: make([]byte, 4000)})
 	require.ErrorIs(t, err, ErrFrameTooLarge)
-	require.Contains(t, err.Error(), "limit of 256")
+	require.Contains(t, err.Error(), "limit of 1024")
 	// The stream is still usable: nothing of the refused message was written.
 	require.NoError(t, w.Write(FromWorker{Kind: KindDone, Seq: 2, Value: []byte("ok")}))
 	require.NoError(t, w.Flush())
-	r := NewReader(&stream, 256)
+	r := NewReader(&stream, 1024)
 	var m FromWorker
 	require.NoError(t, r.Read(&m))
 	require.Equal(t, uint64(2), m.Seq)
