@@ -27,19 +27,28 @@ var (
 	})
 )
 
+// newSignalledPool starts a pool of one worker with a window of 2, closed
+// at the end of the test, and a channel that receives the ID of each run
+// sent to the worker.
+func newSignalledPool(t *testing.T, ctx context.Context) (*ProcessPoolBackend, <-chan string) {
+	t.Helper()
+	b, err := NewProcessPool(ProcessPoolConfig{MaxWorkers: 1, Window: 2, Config: Config{Logger: slog.New(slog.DiscardHandler)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close(context.Background()) })
+	dispatched := make(chan string, 16)
+	b.s.mu.Lock()
+	b.s.testDispatched = func(rec *record) { dispatched <- rec.id }
+	b.s.mu.Unlock()
+	return b, dispatched
+}
+
 // A task sent to a worker that dies before starting it goes back to the
 // queue and runs, once, on another worker.
 func TestProcessPoolRequeuesUnstartedTasks(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := NewProcessPool(ProcessPoolConfig{MaxWorkers: 1, Window: 2, Config: Config{Logger: slog.New(slog.DiscardHandler)}})
-	require.NoError(t, err)
-	defer b.Close(ctx)
-	dispatched := make(chan string, 16)
-	b.s.mu.Lock()
-	b.s.testDispatched = func(rec *record) { dispatched <- rec.id }
-	b.s.mu.Unlock()
+	b, dispatched := newSignalledPool(t, ctx)
 	sub := b.Subscribe(64)
 	defer sub.Close()
 
@@ -96,13 +105,7 @@ func TestProcessPoolCancelInWindowNeverRuns(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := NewProcessPool(ProcessPoolConfig{MaxWorkers: 1, Window: 2, Config: Config{Logger: slog.New(slog.DiscardHandler)}})
-	require.NoError(t, err)
-	defer b.Close(ctx)
-	dispatched := make(chan string, 16)
-	b.s.mu.Lock()
-	b.s.testDispatched = func(rec *record) { dispatched <- rec.id }
-	b.s.mu.Unlock()
+	b, dispatched := newSignalledPool(t, ctx)
 
 	blocker, err := internalBlock.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)

@@ -231,46 +231,35 @@ func cmp(s, dflt string) string {
 }
 
 // pipes makes the worker's four pipes and attaches the child's ends to cmd:
-// its messages in on fd 3, out on fd 4, and its stdout and stderr.
+// its messages in on fd 3, out on fd 4, and its stdout and stderr. It
+// returns the parent's ends, and a func that closes the child's, for after
+// the start.
 func pipes(cmd *exec.Cmd) (toChild, fromChild, stdout, stderr *os.File, closeChild func(), err error) {
-	var child []*os.File
-	closeChild = func() {
-		for _, f := range child {
-			f.Close()
+	// Each pair: the child's end, then the parent's.
+	var ends [4][2]*os.File
+	closeAll := func(side int) {
+		for _, e := range ends {
+			if e[side] != nil {
+				e[side].Close()
+			}
 		}
 	}
-	var parent []*os.File
-	fail := func(e error) (*os.File, *os.File, *os.File, *os.File, func(), error) {
-		closeChild()
-		for _, f := range parent {
-			f.Close()
+	for i := range ends {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(0)
+			closeAll(1)
+			return nil, nil, nil, nil, nil, err
 		}
-		return nil, nil, nil, nil, nil, e
+		if i == 0 { // the parent writes the child's input
+			ends[i] = [2]*os.File{r, w}
+		} else { // the child writes its messages, stdout and stderr
+			ends[i] = [2]*os.File{w, r}
+		}
 	}
-	pair := func() (r, w *os.File, e error) { return os.Pipe() }
-	inR, inW, err := pair()
-	if err != nil {
-		return fail(err)
-	}
-	child, parent = append(child, inR), append(parent, inW)
-	outR, outW, err := pair()
-	if err != nil {
-		return fail(err)
-	}
-	child, parent = append(child, outW), append(parent, outR)
-	soR, soW, err := pair()
-	if err != nil {
-		return fail(err)
-	}
-	child, parent = append(child, soW), append(parent, soR)
-	seR, seW, err := pair()
-	if err != nil {
-		return fail(err)
-	}
-	child, parent = append(child, seW), append(parent, seR)
-	cmd.ExtraFiles = []*os.File{inR, outW} // fds 3 and 4
-	cmd.Stdout, cmd.Stderr = soW, seW
-	return inW, outR, soR, seR, closeChild, nil
+	cmd.ExtraFiles = []*os.File{ends[0][0], ends[1][0]} // fds 3 and 4
+	cmd.Stdout, cmd.Stderr = ends[2][0], ends[3][0]
+	return ends[0][1], ends[1][1], ends[2][1], ends[3][1], func() { closeAll(0) }, nil
 }
 
 // post queues a message for the writer goroutine; it never blocks.

@@ -28,10 +28,7 @@ func (q *Queue[T]) Len() int { return q.n }
 // Push adds v at the back of its priority's line. It panics if priority is
 // outside [Min, Max]; callers validate priorities before they get here.
 func (q *Queue[T]) Push(priority int, v T) {
-	i := priority - Min
-	if i < 0 || i >= levels {
-		panic("pqueue: priority out of range")
-	}
+	i := level(priority)
 	q.rings[i].push(v)
 	q.used[i/64] |= 1 << (i % 64)
 	q.n++
@@ -40,13 +37,20 @@ func (q *Queue[T]) Push(priority int, v T) {
 // PushFront adds v at the front of its priority's line, to be the next of
 // that priority out: for an item taken out and put back.
 func (q *Queue[T]) PushFront(priority int, v T) {
+	i := level(priority)
+	q.rings[i].pushFront(v)
+	q.used[i/64] |= 1 << (i % 64)
+	q.n++
+}
+
+// level is the index of priority's ring. It panics if priority is outside
+// [Min, Max]; callers validate priorities before they get here.
+func level(priority int) int {
 	i := priority - Min
 	if i < 0 || i >= levels {
 		panic("pqueue: priority out of range")
 	}
-	q.rings[i].pushFront(v)
-	q.used[i/64] |= 1 << (i % 64)
-	q.n++
+	return i
 }
 
 // Pop removes and returns the oldest item of the highest priority.
