@@ -14,10 +14,6 @@ import (
 
 // Defaults of ProcessPoolConfig.
 const (
-	// ProcessPoolWindowDefault is how many tasks are in flight to each
-	// worker: one running and one waiting, so that no worker idles for a
-	// round trip, and priority order holds across workers.
-	ProcessPoolWindowDefault = 2
 	// ProcessPoolCancelGraceDefault is how long a cancelled or timed-out
 	// task may take to return before its worker is killed.
 	ProcessPoolCancelGraceDefault = 5 * time.Second
@@ -35,8 +31,12 @@ type ProcessPoolConfig struct {
 	// MaxWorkers is the number of worker processes. Defaults to
 	// runtime.NumCPU().
 	MaxWorkers int
-	// Window is how many tasks are in flight to each worker at most.
-	// Defaults to ProcessPoolWindowDefault.
+	// Window is how many tasks are in flight to each worker at most: the
+	// running one and those sent to wait in it. Zero (the default) sizes it
+	// to the tasks: from 2 up to 64, so that about a millisecond of work
+	// waits in each worker, as the tasks' recent run time says; enough to
+	// hide the round trip to a worker for tasks of microseconds, and little
+	// enough that priority order holds within a millisecond.
 	Window int
 	// MaxTasksPerWorker replaces a worker after it has finished that many
 	// tasks, to bound what leaks in it. Zero means never.
@@ -82,7 +82,7 @@ func (cfg ProcessPoolConfig) withDefaults() (ProcessPoolConfig, error) {
 	case cfg.MaxWorkers < 0:
 		return bad("MaxWorkers %d is negative: use 0 for one a CPU (%d)", cfg.MaxWorkers, runtime.NumCPU())
 	case cfg.Window < 0:
-		return bad("Window %d is negative: use 0 for the default of %d", cfg.Window, ProcessPoolWindowDefault)
+		return bad("Window %d is negative: use 0 to size it to the tasks", cfg.Window)
 	case cfg.MaxTasksPerWorker < 0:
 		return bad("MaxTasksPerWorker %d is negative: use 0 for no limit", cfg.MaxTasksPerWorker)
 	case cfg.MemoryLimit < 0:
@@ -100,9 +100,6 @@ func (cfg ProcessPoolConfig) withDefaults() (ProcessPoolConfig, error) {
 	}
 	if cfg.MaxWorkers == 0 {
 		cfg.MaxWorkers = runtime.NumCPU()
-	}
-	if cfg.Window == 0 {
-		cfg.Window = ProcessPoolWindowDefault
 	}
 	if cfg.CancelGrace == 0 {
 		cfg.CancelGrace = ProcessPoolCancelGraceDefault
@@ -307,7 +304,7 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 		// A worker with a task in flight takes another only while no
 		// worker is idle: a task waiting behind a long one on one worker
 		// while another idles would be worse than the round trip saved.
-		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
+		if len(w.inflight) >= w.window || len(w.inflight) > 0 && s.proc.otherIdle(w) {
 			s.cond.Wait()
 			continue
 		}
@@ -342,6 +339,32 @@ func (p *procPool) otherIdle(w *procWorker) bool {
 	return false
 }
 
+// Bounds of an adaptive window, and the work it aims to hold.
+const (
+	minWindow    = 2
+	maxWindow    = 64
+	windowBudget = time.Millisecond
+)
+
+// sized takes a run's duration into w's average, and sizes w's window to
+// hold about windowBudget of work, if the pool's Window is adaptive. Must
+// hold s.mu.
+func (w *procWorker) sized(d time.Duration) {
+	if w.runTime == 0 {
+		w.runTime = d
+	} else {
+		w.runTime += (d - w.runTime) / 8
+	}
+	if w.p.cfg.Window != 0 {
+		return
+	}
+	n := maxWindow
+	if w.runTime > 0 {
+		n = int(windowBudget / w.runTime)
+	}
+	w.window = min(max(n, minWindow), maxWindow)
+}
+
 // maybeShut ends w's input once it takes no more tasks and has none in
 // flight: the worker reads EOF and exits. Must hold s.mu.
 func (s *state) maybeShut(w *procWorker) {
@@ -364,6 +387,7 @@ func (s *state) remoteStarted(w *procWorker, seq uint64) {
 		return
 	}
 	a.begin()
+	w.startedAt[seq] = time.Now()
 	if rec.status != StatusReady {
 		// Cancelled while on its way: the worker has the cancel, and its
 		// grace starts now.
@@ -433,8 +457,11 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 			s.ready.PushFront(int(rec.priority), rec)
 		}
 	}
+	if t, ok := w.startedAt[m.Seq]; ok {
+		delete(w.startedAt, m.Seq)
+		w.sized(time.Since(t))
+	}
 	s.mu.Unlock()
-	<-w.window
 
 	var res remoteResult
 	if supervised || running {

@@ -45,7 +45,6 @@ type procWorker struct {
 	in      *wire.Reader
 	outPipe *os.File
 	out     *wire.Writer
-	window  chan struct{} // a token for each task in flight
 
 	// The outbox: messages for the writer goroutine to send.
 	omu     sync.Mutex
@@ -56,10 +55,13 @@ type procWorker struct {
 	// Guarded by state.mu.
 	seq        uint64
 	inflight   map[uint64]*record // dispatched to it, not finished
-	finished   int                // tasks it ran to the end
-	retiring   bool               // take no more tasks: recycled, or the pool closes
-	gone       bool               // the process has exited
-	dispatched bool               // its dispatcher has stopped
+	window     int                // how many it may have in flight now
+	runTime    time.Duration      // its runs' recent duration, on average
+	startedAt  map[uint64]time.Time
+	finished   int  // tasks it ran to the end
+	retiring   bool // take no more tasks: recycled, or the pool closes
+	gone       bool // the process has exited
+	dispatched bool // its dispatcher has stopped
 	inputShut  bool
 	killedFor  string // why the parent killed it, if it did
 
@@ -166,11 +168,15 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	closeChild()
 	w := &procWorker{
 		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
-		in:       wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
-		outPipe:  toChild,
-		out:      wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
-		window:   make(chan struct{}, p.cfg.Window),
-		inflight: make(map[uint64]*record),
+		in:        wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
+		outPipe:   toChild,
+		out:       wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
+		inflight:  make(map[uint64]*record),
+		startedAt: make(map[uint64]time.Time),
+		window:    p.cfg.Window,
+	}
+	if w.window == 0 {
+		w.window = minWindow
 	}
 	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp(p.s.name, "private"), slot, w.pid)
 	w.ocond.L = &w.omu
@@ -323,17 +329,8 @@ func (w *procWorker) write() {
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
 	for {
-		select {
-		case w.window <- struct{}{}: // a free place in the window
-		case <-w.exited:
-			w.p.s.mu.Lock()
-			w.dispatched = true
-			w.p.s.mu.Unlock()
-			return
-		}
 		rec, seq := w.p.s.dispatch(w)
 		if rec == nil {
-			<-w.window
 			return
 		}
 		w.post(wire.ToWorker{Kind: wire.KindRun, Seq: seq, ID: rec.id, Task: rec.def.Name(),
@@ -493,6 +490,7 @@ func (w *procWorker) serve() {
 	now := s.clock.Now()
 	for seq, rec := range w.inflight {
 		delete(w.inflight, seq)
+		delete(w.startedAt, seq)
 		a, ours := rec.run.(*remoteAttempt)
 		if !ours || a.w != w {
 			continue

@@ -75,11 +75,15 @@ func (d *definition[A, R]) checkArgs(args any) error {
 // descriptions. A zero-size T (struct{}) is no bytes: gob refuses a struct
 // with no exported fields, and there is nothing to send.
 func encode[T any](v any) ([]byte, error) {
-	if reflect.TypeFor[T]().Size() == 0 {
+	typ := reflect.TypeFor[T]()
+	if typ.Size() == 0 {
 		return nil, nil
 	}
-	var buf bytes.Buffer
 	t, _ := v.(T)
+	if isBasic(typ) {
+		return codecFor(typ).encode(&t)
+	}
+	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
 		return nil, err
 	}
@@ -88,10 +92,17 @@ func encode[T any](v any) ([]byte, error) {
 
 func decode[T any](b []byte) (any, error) {
 	var t T
-	if reflect.TypeFor[T]().Size() == 0 {
+	typ := reflect.TypeFor[T]()
+	if typ.Size() == 0 {
 		return t, nil
 	}
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
+	var err error
+	if isBasic(typ) {
+		err = codecFor(typ).decode(b, &t)
+	} else {
+		err = gob.NewDecoder(bytes.NewReader(b)).Decode(&t)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -145,6 +145,8 @@ type worker struct {
 	queue  []*workerRun          // received, not started, in order
 	runs   map[uint64]*workerRun // received, not finished
 	closed bool                  // the parent closed its stream
+
+	lastRun time.Duration // how long the previous run took; only execute uses it
 }
 
 type workerRun struct {
@@ -228,8 +230,7 @@ func (w *worker) execute() {
 		w.omu.Lock()
 		w.settleOutputLocked() // the run's output goes out before its done message
 		w.cur = 0
-		// With a run waiting, its started message, flushed at once, takes
-		// this one along: one system call a run.
+		// With a run waiting, a later flush takes this one along.
 		w.write(done, !w.pending())
 		w.omu.Unlock()
 	}
@@ -263,9 +264,16 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	w.omu.Lock()
 	w.settleOutputLocked() // output from before the run is not the run's
 	w.cur = m.Seq
-	// Flushed before the run starts: the parent marks it RUNNING, and times
-	// its start, as it starts, not when a long run ends.
-	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
+	// After a long run, flushed before this one starts, so that the parent
+	// marks it RUNNING, and times its start, as it starts, not when it ends.
+	// After a short one, this run is likely short too: the flusher sends the
+	// message soon, with what follows, a batch a system call.
+	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, w.lastRun >= longRun)
+	if w.lastRun < longRun {
+		w.flushSoon()
+	}
+	started := time.Now()
+	defer func() { w.lastRun = time.Since(started) }()
 	w.omu.Unlock()
 
 	val, err := w.call(ctx, m)
@@ -334,11 +342,19 @@ func (w *worker) write(m wire.FromWorker, flush bool) {
 // meanwhile go out in the same system call.
 func (w *worker) send(m wire.FromWorker) {
 	w.writeOrFail(m)
+	w.flushSoon()
+}
+
+func (w *worker) flushSoon() {
 	select {
 	case w.flushes <- struct{}{}:
 	default: // a flush is already due
 	}
 }
+
+// longRun is how long a run must have taken for the next one's start to be
+// flushed at once rather than batched.
+const longRun = 50 * time.Microsecond
 
 func (w *worker) writeOrFail(m wire.FromWorker) {
 	if err := w.out.Write(m); err != nil {
