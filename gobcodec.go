@@ -8,62 +8,175 @@ import (
 )
 
 // The process pool gob-encodes each argument and result on its own, a
-// stream of its own. For most types that stream begins with the type's
-// description, so each needs a fresh encoder and decoder, and a fresh
-// decoder compiles its decoding engine anew: a few microseconds a value.
-// For gob's predefined types (bool, ints, uints, floats, complexes, string,
-// []byte) a stream carries no description, and one encoder or decoder can
-// serve value after value: codecFor keeps one of each, per type.
+// standalone gob stream, which a fresh decoder can read. Such a stream is the
+// descriptions of the types involved, then the value; a fresh decoder reads
+// the descriptions and compiles its decoding engine anew each time, tens of
+// microseconds for a struct.
+//
+// For a type whose encoding involves no interface, the descriptions do not
+// depend on the value: every standalone stream of the type that one process
+// writes begins with the same bytes, its prefix (another process may number
+// the types otherwise, and write another prefix). A typeCodec keeps, per such
+// type, one encoder primed with its own prefix, and encodes a value as the
+// prefix plus the message the primed encoder writes: exactly what a fresh
+// encoder writes. To decode, it splits a stream into its prefix and its
+// value's message, and hands the message to a decoder primed with that
+// prefix: a few, per type. Anything else takes a fresh encoder or decoder.
 
-var basicKinds = map[reflect.Kind]bool{
-	reflect.Bool: true, reflect.Int: true, reflect.Int8: true, reflect.Int16: true, reflect.Int32: true, reflect.Int64: true,
-	reflect.Uint: true, reflect.Uint8: true, reflect.Uint16: true, reflect.Uint32: true, reflect.Uint64: true,
-	reflect.Float32: true, reflect.Float64: true, reflect.Complex64: true, reflect.Complex128: true, reflect.String: true,
+type typeCodec struct {
+	mu     sync.Mutex
+	prefix []byte
+	out    bytes.Buffer
+	enc    *gob.Encoder
+	decs   map[string]*primedDecoder // by the prefix they were primed with
 }
 
-// isBasic reports whether t is one of gob's predefined types.
-func isBasic(t reflect.Type) bool {
-	if basicKinds[t.Kind()] {
-		return true
-	}
-	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
-}
-
-// basicCodec encodes and decodes values of one basic type, one at a time.
-type basicCodec struct {
-	mu  sync.Mutex
-	out bytes.Buffer
-	enc *gob.Encoder
+// primedDecoder is a decoder that has read a prefix: it reads values.
+type primedDecoder struct {
 	in  bytes.Reader
 	dec *gob.Decoder
 }
 
-var basicCodecs sync.Map // reflect.Type → *basicCodec
+// maxDecoders bounds the decoders a type keeps: one a peer process that
+// numbers types its own way; a pool's parent and workers are two such.
+const maxDecoders = 4
 
-func codecFor(t reflect.Type) *basicCodec {
-	if c, ok := basicCodecs.Load(t); ok {
-		return c.(*basicCodec)
+var typeCodecs sync.Map // reflect.Type → *typeCodec, or nil for types not cached
+
+// codecFor returns the cached codec of t, or nil if t cannot have one.
+func codecFor[T any](t reflect.Type) *typeCodec {
+	if c, ok := typeCodecs.Load(t); ok {
+		c, _ := c.(*typeCodec)
+		return c
 	}
-	c := new(basicCodec)
-	c.enc = gob.NewEncoder(&c.out)
-	c.dec = gob.NewDecoder(&c.in)
-	actual, _ := basicCodecs.LoadOrStore(t, c)
-	return actual.(*basicCodec)
+	c := newTypeCodec[T](t)
+	actual, _ := typeCodecs.LoadOrStore(t, c)
+	c, _ = actual.(*typeCodec)
+	return c
 }
 
-func (c *basicCodec) encode(v any) ([]byte, error) {
+func newTypeCodec[T any](t reflect.Type) *typeCodec {
+	if hasInterface(t, map[reflect.Type]bool{}) {
+		return nil
+	}
+	c := new(typeCodec)
+	c.enc = gob.NewEncoder(&c.out)
+	var zero T
+	if c.enc.Encode(&zero) != nil {
+		return nil // a nil pointer, say: no value to prime with
+	}
+	first := bytes.Clone(c.out.Bytes())
+	c.out.Reset()
+	if c.enc.Encode(&zero) != nil {
+		return nil
+	}
+	msg := c.out.Bytes()
+	if !bytes.HasSuffix(first, msg) {
+		return nil
+	}
+	c.prefix = first[:len(first)-len(msg)]
+	c.decs = make(map[string]*primedDecoder)
+	return c
+}
+
+// hasInterface reports whether encoding t may involve an interface, whose
+// concrete types make the descriptions depend on the value.
+func hasInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return hasInterface(t.Elem(), seen)
+	case reflect.Map:
+		return hasInterface(t.Key(), seen) || hasInterface(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && hasInterface(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *typeCodec) encode(v any) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.out.Reset()
 	if err := c.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.Clone(c.out.Bytes()), nil
+	b := make([]byte, 0, len(c.prefix)+c.out.Len())
+	return append(append(b, c.prefix...), c.out.Bytes()...), nil
 }
 
-func (c *basicCodec) decode(b []byte, into any) error {
+// decode decodes b into into, and reports false if it did not, for a fresh
+// decoder to read b.
+func (c *typeCodec) decode(b []byte, into any) (bool, error) {
+	n, ok := lastMessage(b)
+	if !ok {
+		return false, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.in.Reset(b)
-	return c.dec.Decode(into)
+	d := c.decs[string(b[:n])]
+	if d == nil {
+		if len(c.decs) >= maxDecoders {
+			return false, nil
+		}
+		// The first stream with this prefix primes a decoder: it reads
+		// the prefix and this value, and reads only values after.
+		d = new(primedDecoder)
+		d.in.Reset(b)
+		d.dec = gob.NewDecoder(&d.in)
+		if err := d.dec.Decode(into); err != nil {
+			return false, nil
+		}
+		c.decs[string(b[:n])] = d
+		return true, nil
+	}
+	d.in.Reset(b[n:])
+	return true, d.dec.Decode(into)
+}
+
+// lastMessage returns where the last gob message of stream b begins: a
+// stream is messages, each its length as a gob unsigned integer, then that
+// many bytes.
+func lastMessage(b []byte) (int, bool) {
+	last := -1
+	for i := 0; i < len(b); {
+		start := i
+		length, w := gobUint(b[i:])
+		if w == 0 || length > uint64(len(b)-i-w) {
+			return 0, false
+		}
+		i += w + int(length)
+		last = start
+	}
+	return last, last >= 0
+}
+
+// gobUint decodes a gob unsigned integer: a byte below 128 is itself;
+// otherwise it is the negated count of the big-endian bytes that follow. It
+// returns the value and the bytes it took, 0 if b is too short.
+func gobUint(b []byte) (uint64, int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	if b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	n := 256 - int(b[0]) // the byte is -n, two's complement: 1 to 128
+	if n > 8 || len(b) < 1+n {
+		return 0, 0
+	}
+	var v uint64
+	for _, c := range b[1 : 1+n] {
+		v = v<<8 | uint64(c)
+	}
+	return v, 1 + n
 }

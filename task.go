@@ -80,8 +80,8 @@ func encode[T any](v any) ([]byte, error) {
 		return nil, nil
 	}
 	t, _ := v.(T)
-	if isBasic(typ) {
-		return codecFor(typ).encode(&t)
+	if c := codecFor[T](typ); c != nil {
+		return c.encode(&t)
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
@@ -96,13 +96,15 @@ func decode[T any](b []byte) (any, error) {
 	if typ.Size() == 0 {
 		return t, nil
 	}
-	var err error
-	if isBasic(typ) {
-		err = codecFor(typ).decode(b, &t)
-	} else {
-		err = gob.NewDecoder(bytes.NewReader(b)).Decode(&t)
+	if c := codecFor[T](typ); c != nil {
+		if ok, err := c.decode(b, &t); ok {
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
 	}
-	if err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -354,7 +354,7 @@ func (w *worker) flushSoon() {
 
 // longRun is how long a run must have taken for the next one's start to be
 // flushed at once rather than batched.
-const longRun = 50 * time.Microsecond
+const longRun = time.Millisecond
 
 func (w *worker) writeOrFail(m wire.FromWorker) {
 	if err := w.out.Write(m); err != nil {
