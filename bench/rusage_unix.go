@@ -1,0 +1,23 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// maxRSSMiB is a finished child's peak resident set size, from its rusage:
+// the largest of the child and the descendants it waited for (Linux's
+// ru_maxrss is a maximum over the tree, not a sum).
+func maxRSSMiB(ps *os.ProcessState) float64 {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok || ru == nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return float64(ru.Maxrss) / (1 << 20) // bytes there
+	}
+	return float64(ru.Maxrss) / 1024 // KiB on Linux and the BSDs
+}
