@@ -1,9 +1,10 @@
-// Package uid makes random (version 4) UUID strings cheaply.
+// Package uid makes random (version 4) UUIDs cheaply.
 //
-// The random bytes come from crypto/rand, read 4 KiB at a time behind a lock,
-// and the canonical form is written straight into the one string an ID
-// costs, which makes New about a third cheaper than uuid.NewString with half the
-// allocations, and no more predictable.
+// The random bytes come from crypto/rand, read 4 KiB at a time into buffers
+// that a sync.Pool keeps per processor, so that concurrent callers neither
+// make a system call each nor wait on one lock; the canonical form is
+// written straight into the one string an ID costs. An ID is as
+// unpredictable as one from uuid.NewString, at about half the cost.
 package uid
 
 import (
@@ -13,27 +14,28 @@ import (
 	"github.com/google/uuid"
 )
 
-var pool struct {
-	sync.Mutex
-	buf [4096]byte
-	off int // next unread byte; len(buf) means empty
+// randBuf is a buffer of random bytes, consumed from off.
+type randBuf struct {
+	b   [4096]byte
+	off int
 }
 
-func init() { pool.off = len(pool.buf) }
+var bufs = sync.Pool{New: func() any { return &randBuf{off: 4096} }}
 
 const hexDigits = "0123456789abcdef"
 
 // New returns a new random UUID, and its canonical 36-character form.
 func New() (uuid.UUID, string) {
 	var u uuid.UUID
-	pool.Lock()
-	if pool.off == len(pool.buf) {
-		rand.Read(pool.buf[:]) // never returns an error: it crashes the program instead
-		pool.off = 0
+	r := bufs.Get().(*randBuf)
+	if r.off == len(r.b) {
+		rand.Read(r.b[:]) // never returns an error: it crashes the program instead
+		r.off = 0
 	}
-	copy(u[:], pool.buf[pool.off:pool.off+16])
-	pool.off += 16
-	pool.Unlock()
+	copy(u[:], r.b[r.off:r.off+16])
+	clear(r.b[r.off : r.off+16]) // bytes handed out do not stay behind in the buffer
+	r.off += 16
+	bufs.Put(r)
 
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant

@@ -1,6 +1,7 @@
 package uid
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -34,4 +35,36 @@ func BenchmarkUUIDNewString(b *testing.B) {
 	for b.Loop() {
 		_ = uuid.NewString()
 	}
+}
+
+func TestNewConcurrentUnique(t *testing.T) {
+	t.Parallel()
+	const goroutines, each = 16, 2000
+	ids := make(chan string, goroutines*each)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				_, s := New()
+				ids <- s
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := make(map[string]bool)
+	for s := range ids {
+		require.False(t, seen[s], "duplicate id %s", s)
+		seen[s] = true
+	}
+	require.Len(t, seen, goroutines*each)
+}
+
+func BenchmarkNewParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, _ = New()
+		}
+	})
 }
