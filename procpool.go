@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -209,22 +210,13 @@ func (p *procPool) start() error {
 			}
 		}
 		<-p.s.stopped
-		return errs[slicesIndexFunc(errs)]
+		return errs[slices.IndexFunc(errs, func(e error) bool { return e != nil })]
 	}
 	p.s.running = n
 	for i, w := range workers {
 		go p.runSlot(i, w)
 	}
 	return nil
-}
-
-func slicesIndexFunc(errs []error) int {
-	for i, e := range errs {
-		if e != nil {
-			return i
-		}
-	}
-	return 0
 }
 
 // runSlot keeps a worker process running in slot i until the pool closes.

@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -178,7 +179,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	if w.window == 0 {
 		w.window = minWindow
 	}
-	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp(p.s.name, "private"), slot, w.pid)
+	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp.Or(p.s.name, "private"), slot, w.pid)
 	w.ocond.L = &w.omu
 	w.exited, w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
 	w.outputDone.Add(2)
@@ -227,13 +228,6 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	go w.write()
 	go w.dispatch()
 	return w, nil
-}
-
-func cmp(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
 }
 
 // pipes makes the worker's four pipes and attaches the child's ends to cmd:
