@@ -78,6 +78,18 @@ func (h *harness) setup(t *testing.T, maxResults int) (localtasks.Backend, *Fake
 	return b, clock, ctx
 }
 
+// subscribe subscribes to b's events, closed at the end of the test, if b
+// delivers events; it returns nil otherwise.
+func subscribe(t *testing.T, b localtasks.Backend) *localtasks.Subscription {
+	s, ok := b.(Subscriber)
+	if !ok {
+		return nil
+	}
+	sub := s.Subscribe(64)
+	t.Cleanup(sub.Close)
+	return sub
+}
+
 // started waits for the started event of the run with that ID.
 func started(t *testing.T, ctx context.Context, sub *localtasks.Subscription, id string) {
 	t.Helper()
@@ -205,11 +217,7 @@ func testMismatch(t *testing.T, h *harness) {
 
 func testInvalidRequests(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	var sub *localtasks.Subscription
-	if s, ok := b.(Subscriber); ok {
-		sub = s.Subscribe(64)
-		defer sub.Close()
-	}
+	sub := subscribe(t, b)
 	def := Echo.Definition()
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -446,11 +454,7 @@ func testTaskContext(t *testing.T, h *harness) {
 
 func testProgress(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	var sub *localtasks.Subscription
-	if s, ok := b.(Subscriber); ok {
-		sub = s.Subscribe(64)
-		defer sub.Close()
-	}
+	sub := subscribe(t, b)
 	hd, err := Steps.Enqueue(ctx, b, 3)
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
