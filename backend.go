@@ -23,11 +23,14 @@ type Backend interface {
 	Capabilities() Capabilities
 
 	// Enqueue validates a run of task with args and opts, queues it, and
-	// returns the new run's ID. On error nothing was queued. opts are the
+	// returns a receipt with the new run's ID. A key, a strike or a limit
+	// may stop it short: the receipt's Disposition says so, and for
+	// AlreadyEnqueued holds the existing run's ID. On error nothing was
+	// queued. opts are the
 	// run's whole options: the task's defaults are not applied over them;
 	// start from task.Options() to keep them (Task.Enqueue does).
 	// ctx bounds the call, not the run: a run does not inherit it.
-	Enqueue(ctx context.Context, task Definition, args any, opts Options) (id string, err error)
+	Enqueue(ctx context.Context, task Definition, args any, opts Options) (Receipt, error)
 
 	// GetResult returns a snapshot of the run with that ID. An unknown or
 	// evicted ID gives an error matching ErrResultNotFound.
@@ -67,6 +70,10 @@ type Capabilities struct {
 	Retry bool
 	// Timeout: attempts can be bounded by a timeout.
 	Timeout bool
+	// Limits: concurrency and rate limits, debounce and cooldown.
+	Limits bool
+	// Perpetual: perpetual and cron tasks.
+	Perpetual bool
 }
 
 // check reports the first thing opts asks for that c does not support.
@@ -84,6 +91,10 @@ func (c Capabilities) check(backend string, task string, opts *Options) error {
 		return unsupported("retries", "WithRetry")
 	case !c.Timeout && opts.Timeout > 0:
 		return unsupported("timeouts", "WithTimeout")
+	case !c.Limits && opts.hasLimits():
+		return unsupported("limits", "WithConcurrencyLimit, WithRateLimit, WithDebounce and WithCooldown")
+	case !c.Perpetual && opts.Perpetual.enabled():
+		return unsupported("perpetual tasks", "WithPerpetual and WithCron")
 	}
 	return nil
 }
@@ -105,6 +116,7 @@ type Definition interface {
 
 	definedAt() string
 	checkArgs(args any) error
+	zeroArgs() any
 	// The process pool's codec: each value gob-encoded on its own.
 	encodeArgs(args any) ([]byte, error)
 	decodeArgs(b []byte) (any, error)

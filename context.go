@@ -23,6 +23,10 @@ type taskCtx struct {
 	base     *slog.Logger
 	logger   atomic.Pointer[slog.Logger] // made on first use
 	report   func(done, total int64, message string)
+	// perpetual says the run is of a perpetual task; next is what it asked
+	// of its successor (guarded by mu).
+	perpetual bool
+	next      *nextRun
 
 	done   atomic.Value // chan struct{}, made lazily; closedChan if cancelled first
 	mu     sync.Mutex

@@ -25,41 +25,45 @@ func (s *state) closedError(task Definition) error {
 	return fmt.Errorf("localtasks: enqueue %q: backend %q is closed: build a new backend: %w", name, s.name, ErrClosed)
 }
 
-// enqueue validates a request and adds a record for it. Nothing is queued
-// unless it returns a nil error.
-func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (string, error) {
+// enqueue validates a request and adds a record for it, unless a run of
+// its key is unfinished. Nothing is queued unless it returns a nil error.
+func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (Receipt, error) {
 	if def == nil {
-		return "", fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
+		return Receipt{}, fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
 	}
 	name := def.Name()
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
 	}
 	if opts.Queue == "" {
 		opts.Queue = DefaultQueue
 	}
 	if err := opts.validate(); err != nil {
-		return "", fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
+		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
 	}
 	if !slices.Contains(s.set.queues, opts.Queue) {
-		return "", fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
+		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
 			name, opts.Queue, s.name, s.set.queues, ErrInvalidTask)
 	}
 	if err := s.caps.check(s.name, name, &opts); err != nil {
-		return "", err
+		return Receipt{}, err
 	}
 	if err := def.checkArgs(args); err != nil {
-		return "", err
+		return Receipt{}, err
+	}
+	lim, err := limitPlan(def, &opts)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
 	}
 	var payload []byte
 	if s.proc != nil {
 		b, err := def.encodeArgs(args)
 		if err != nil {
-			return "", fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
+			return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
 				"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
 		}
 		if limit := s.proc.cfg.MaxFrameBytes - 4096; len(b) > limit {
-			return "", fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
+			return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
 				"send a reference (a path, a key) instead, or raise the limit; nothing was queued: %w", name, len(b), limit, ErrInvalidTask)
 		}
 		payload = b
@@ -77,9 +81,15 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if opts.Delay > 0 {
 		runAfter = now.Add(opts.Delay)
 	}
-	scheduled := runAfter.After(now)
-	if scheduled {
-		rec.runAfter = rec.offset(runAfter)
+	if opts.Perpetual.enabled() {
+		if opts.Key == "" {
+			opts.Key = name // one chain per task
+		}
+		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
+		rec.extra().perp = &perpetual{opts: opts}
+	}
+	if opts.Key != "" {
+		rec.extra().key = opts.Key
 	}
 
 	// Into the index first, under its shard's lock alone, to keep the
@@ -90,12 +100,26 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if s.closing {
 		s.mu.Unlock()
 		s.index.del(rec.key)
-		return "", s.closedError(def)
+		return Receipt{}, s.closedError(def)
+	}
+	disp := Enqueued
+	if rec.x != nil || lim != nil || len(s.strikes) > 0 {
+		r, at, done := s.enqueueChecks(rec, &opts, lim, now, runAfter)
+		if done {
+			s.mu.Unlock()
+			if r.ID != rec.id {
+				s.index.del(rec.key)
+			}
+			return r, nil
+		}
+		runAfter, disp = at, r.Disposition
 	}
 	rec.status = StatusReady
-	if scheduled {
-		rec.status = StatusScheduled
+	if runAfter.After(now) {
+		rec.status, rec.runAfter = StatusScheduled, rec.offset(runAfter)
 	}
+	s.active++
+	s.counters.Enqueued++
 	switch {
 	case s.mode == modeRecord:
 		s.recorded = append(s.recorded, rec)
@@ -111,7 +135,58 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if s.mode == modeInline {
 		s.runInline(rec)
 	}
-	return rec.id, nil
+	return Receipt{ID: rec.id, Disposition: disp}, nil
+}
+
+// enqueueChecks applies the strikes, the key and the limits that act at
+// enqueue to rec. It returns the receipt; done says the request ends there,
+// with no run queued; otherwise at is when rec may start. Must hold s.mu.
+func (s *state) enqueueChecks(rec *record, opts *Options, lim *plan, now, runAfter time.Time) (r Receipt, at time.Time, done bool) {
+	if st := s.struck(rec.def, rec.args); st != nil {
+		s.counters.Struck++
+		s.bornCancelled(rec, "struck: "+st.String(), now)
+		return Receipt{ID: rec.id, Disposition: Struck}, at, true
+	}
+	r = Receipt{ID: rec.id, Disposition: Enqueued}
+	var old *record
+	k := keyOf{rec.def.Name(), opts.Key}
+	if opts.Key != "" {
+		if old = s.keys[k]; old != nil && (!opts.Replace || old.status == StatusRunning) {
+			// A running run cannot be swapped: it keeps its key.
+			return Receipt{ID: old.id, Disposition: AlreadyEnqueued}, at, true
+		}
+	}
+	at = runAfter
+	if lim != nil {
+		s.attachGates(rec, lim)
+		drop, t, replaced := s.admitEnqueue(rec, now, runAfter)
+		if drop != "" {
+			s.bornCancelled(rec, drop, now)
+			return Receipt{ID: rec.id, Disposition: Dropped}, at, true
+		}
+		if at = t; replaced {
+			r.Disposition = Replaced
+		}
+	}
+	if old != nil {
+		s.cancelQueued(old, "replaced by the run "+rec.id, now)
+		r.Disposition = Replaced
+	}
+	if opts.Key != "" {
+		s.keys[k] = rec
+	}
+	return r, at, false
+}
+
+// bornCancelled ends a new rec CANCELLED for reason before it is queued.
+// Must hold s.mu.
+func (s *state) bornCancelled(rec *record, reason string, now time.Time) {
+	rec.status = StatusReady
+	s.active++
+	s.counters.Enqueued++
+	s.emit(EventEnqueued, rec)
+	rec.extra().cancelReason = reason
+	s.finalize(rec, StatusCancelled, now, false)
 }
 
 // push queues a ready record and wakes a worker. Must hold s.mu.
@@ -187,7 +262,7 @@ func (s *state) fire(gen uint64) {
 // it. The next run's start is read from the clock once it is taken: a
 // reading from before the wait for the lock could be earlier than the run's
 // own enqueue or run-after time.
-func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
+func (s *state) step(slot int, worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
 	var timedOut *timeoutError
 	stored := false
 	if ran != nil {
@@ -206,6 +281,10 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ran != nil {
+		if next := ctx.takeNext(); next != nil {
+			ran.x.perp.next.merge(next)
+		}
+		s.slotDone[slot]++
 		s.settle(ran, timedOut, val, err, ended, stored)
 	}
 	for {
@@ -214,7 +293,11 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 				continue // cancelled while it was queued
 			}
 			now := s.clock.Now()
+			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, now) {
+				continue
+			}
 			tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts)+1, s.logger
+			tc.perpetual = rec.x != nil && rec.x.perp != nil
 			tc.report = func(d, t int64, m string) { s.setProgress(rec, tc, d, t, m) }
 			if d := rec.timeout; d > 0 {
 				tc.deadline = now.Add(d)
@@ -237,6 +320,7 @@ func (s *state) step(worker string, ran *record, ctx *taskCtx, val any, err erro
 func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	rec.status = StatusRunning
 	rec.attempts++
+	s.counters.Started++
 	rec.lastAttemptedAt = rec.offset(now)
 	if rec.attempts == 1 {
 		rec.startedAt, rec.worker0 = rec.lastAttemptedAt, worker
@@ -313,6 +397,7 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 	if rec.status != StatusRunning {
 		return false // Close gave up on it and cancelled it already
 	}
+	s.release(rec) // the attempt is over: its concurrency slot is free
 
 	switch {
 	case rec.cancelling:
@@ -339,7 +424,9 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 		x.cancelReason = "the backend closed before the task could be retried"
 		s.finalize(rec, StatusCancelled, now, stored)
 		return false
-	case s.mode == modeInline:
+	}
+	s.counters.Retried++
+	if s.mode == modeInline {
 		rec.status = StatusReady // retried at once, without the delay: see ImmediateBackend
 		return true
 	}
@@ -423,11 +510,7 @@ func (s *state) cancelRun(id string) error {
 	defer s.mu.Unlock()
 	switch rec.status {
 	case StatusReady, StatusScheduled:
-		rec.extra().cancelReason = "cancelled before it started"
-		if rec.run != nil { // sent to a worker process, not started: it must not run
-			rec.run.cancel(context.Canceled, ErrCancelled)
-		}
-		s.finalize(rec, StatusCancelled, s.clock.Now(), false)
+		s.cancelQueued(rec, "cancelled before it started", s.clock.Now())
 	case StatusRunning:
 		if !rec.cancelling {
 			rec.cancelling = true
@@ -462,6 +545,12 @@ func (s *state) shutdown(ctx context.Context) error {
 	})
 	for _, rec := range s.recorded {
 		cancel(rec)
+	}
+	for _, g := range s.gates {
+		for _, rec := range g.waiting {
+			cancel(rec)
+		}
+		g.waiting = nil
 	}
 	s.arm() // stops the timer
 	s.cond.Broadcast()
@@ -509,8 +598,11 @@ func (s *state) startWorkers(n int) {
 		close(s.stopped)
 		return
 	}
+	if s.mode == modePool {
+		s.slotDone = make([]uint64, n)
+	}
 	for i := range n {
-		go s.work(s.workerName(i))
+		go s.work(i)
 	}
 }
 
@@ -524,8 +616,9 @@ func (s *state) workerExited() {
 	s.mu.Unlock()
 }
 
-func (s *state) work(name string) {
+func (s *state) work(slot int) {
 	defer s.workerExited()
+	name := s.workerName(slot)
 	var (
 		rec *record
 		ctx *taskCtx
@@ -533,7 +626,7 @@ func (s *state) work(name string) {
 		err error
 	)
 	for {
-		rec, ctx = s.step(name, rec, ctx, val, err)
+		rec, ctx = s.step(slot, name, rec, ctx, val, err)
 		if rec == nil {
 			return
 		}

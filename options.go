@@ -41,6 +41,23 @@ type Options struct {
 	// Retry says how often and when a failed attempt is tried again.
 	// The zero value makes one attempt.
 	Retry RetryPolicy
+
+	// Key makes the run unique within its task while it is unfinished; see
+	// WithKey. At most MaxKeyLength bytes of printable text.
+	Key string
+	// Replace, with Key, swaps a queued or scheduled run of that key for
+	// this one; see Task.Replace.
+	Replace bool
+	// Concurrency, RateLimit, Debounce and Cooldown limit the task's runs;
+	// see their types. Their zero values are no limit.
+	Concurrency ConcurrencyLimit
+	RateLimit   RateLimit
+	Debounce    Debounce
+	Cooldown    Cooldown
+	// Perpetual makes the task reschedule itself; see Perpetual.
+	Perpetual Perpetual
+
+	invalid string // what an Option found wrong, reported by validate
 }
 
 // Option changes one setting of Options; pass them to Define and Task.Using.
@@ -125,5 +142,5 @@ func (o *Options) validate() error {
 	case r.Jitter < 0 || r.Jitter > 1:
 		return fmt.Errorf("retry Jitter %v is out of range: use a fraction from 0 to 1", r.Jitter)
 	}
-	return nil
+	return o.validateScheduling()
 }

@@ -132,7 +132,7 @@ type ProcessPoolBackend struct {
 
 var _ Backend = (*ProcessPoolBackend)(nil)
 
-var processPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true}
+var processPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
 
 // NewProcessPool starts a ProcessPoolBackend's worker processes and waits
 // until each has reached Init, or joins the state of the backends already
@@ -169,7 +169,9 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 			closing: make(chan struct{}),
 			spec:    workerSpec{version: wire.Version, frameLimit: cfg.MaxFrameBytes, memLimit: cfg.MemoryLimit, nice: cfg.Nice}.String()}
 		s.proc = p
-		startErr = p.start()
+		if startErr = p.start(); startErr == nil {
+			startErr = s.startAutomatic()
+		}
 		return s
 	})
 	if err != nil {
@@ -281,7 +283,7 @@ func (p *procPool) killAll() {
 
 // dispatch blocks until a ready record is there and hands it to w: it stays
 // READY until w says it started it. It returns nil once w takes no more.
-func (s *state) dispatch(w *procWorker) (*record, uint64) {
+func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -291,7 +293,7 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 			w.retiring = true
 			w.dispatched = true
 			s.maybeShut(w)
-			return nil, 0
+			return nil, 0, false
 		}
 		// A worker with a task in flight takes another only while no
 		// worker is idle: a task waiting behind a long one on one worker
@@ -304,13 +306,16 @@ func (s *state) dispatch(w *procWorker) (*record, uint64) {
 			if rec.status != StatusReady {
 				continue
 			}
+			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
+				continue
+			}
 			w.seq++
 			rec.run = &remoteAttempt{w: w, seq: w.seq}
 			w.inflight[w.seq] = rec
 			if s.testDispatched != nil {
 				s.testDispatched(rec)
 			}
-			return rec, w.seq
+			return rec, w.seq, rec.x != nil && rec.x.perp != nil
 		}
 		s.idle++
 		s.cond.Wait()
@@ -441,6 +446,9 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 	delete(w.inflight, m.Seq)
 	a, ours := rec.run.(*remoteAttempt)
 	ours = ours && a.w == w && a.seq == m.Seq
+	if ours && m.Next != nil && rec.x != nil && rec.x.perp != nil {
+		rec.x.perp.next.merge(s.remoteNext(rec, m.Next))
+	}
 	supervised := ours && a.result != nil
 	running := ours && !supervised && rec.status == StatusRunning
 	if ours && !supervised && !running {
@@ -497,6 +505,24 @@ func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
 }
 
 // inflightRun returns the ID and task of the run w has as seq, if any.
+// remoteNext decodes what a worker's perpetual run asked of its next run.
+func (s *state) remoteNext(rec *record, m *wire.Next) *nextRun {
+	n := &nextRun{stop: m.Stop}
+	if m.At != 0 {
+		n.at = time.Unix(0, m.At)
+	}
+	if m.SetArgs {
+		args, err := rec.def.decodeArgs(m.Args)
+		if err != nil {
+			s.logger.Error("localtasks: a perpetual task's next argument from its worker cannot be decoded: the next run keeps this one's",
+				"task", rec.def.Name(), "task_id", rec.id, "error", err)
+			return n
+		}
+		n.args, n.hasArgs, n.payload = args, true, m.Args
+	}
+	return n
+}
+
 func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

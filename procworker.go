@@ -323,12 +323,12 @@ func (w *procWorker) write() {
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
 	for {
-		rec, seq := w.p.s.dispatch(w)
+		rec, seq, perpetual := w.p.s.dispatch(w)
 		if rec == nil {
 			return
 		}
 		w.post(wire.ToWorker{Kind: wire.KindRun, Seq: seq, ID: rec.id, Task: rec.def.Name(),
-			Attempt: int(rec.attempts) + 1, Args: rec.payload, Timeout: rec.timeout})
+			Attempt: int(rec.attempts) + 1, Args: rec.payload, Timeout: rec.timeout, Perpetual: perpetual})
 	}
 }
 

@@ -16,7 +16,7 @@ type RecordingBackend struct {
 
 var _ Backend = (*RecordingBackend)(nil)
 
-var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true}
+var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
 
 // NewRecording builds a RecordingBackend, or joins the state of the ones
 // already built under cfg.Name.

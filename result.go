@@ -102,6 +102,9 @@ type TaskResult struct {
 	Errors []TaskError
 	// CancelReason says why a CANCELLED run was cancelled.
 	CancelReason string
+	// Key is the run's key (WithKey), or a perpetual task's name; "" for
+	// none.
+	Key string
 	// Progress is the latest progress the run reported (SetProgress);
 	// zero if it reported none.
 	Progress Progress

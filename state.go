@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -44,6 +45,9 @@ type Config struct {
 	Clock Clock
 	// Middleware wraps every attempt, the first outermost.
 	Middleware []Middleware
+	// RunAtMost, for tests, bounds how many runs of each named perpetual
+	// task finish before its chain ends, so that Drain returns.
+	RunAtMost map[string]int
 }
 
 // settings are a state's configuration, as given, so that two backends of
@@ -56,6 +60,7 @@ type settings struct {
 	logger     *slog.Logger
 	clock      Clock
 	middleware []Middleware
+	runAtMost  map[string]int
 	extra      any // a kind's own settings, comparable
 }
 
@@ -64,7 +69,7 @@ func (c Config) settings(kind string, workers int) (settings, error) {
 		return settings{}, fmt.Errorf("localtasks: %s config: "+format+": %w", append(append([]any{kind}, args...), ErrConfig)...)
 	}
 	st := settings{kind: kind, workers: workers, maxResults: c.MaxResults, queues: c.Queues,
-		logger: c.Logger, clock: c.Clock, middleware: c.Middleware}
+		logger: c.Logger, clock: c.Clock, middleware: c.Middleware, runAtMost: maps.Clone(c.RunAtMost)}
 	switch {
 	case st.maxResults < 0:
 		return bad("MaxResults %d is negative: use 0 for the default of %d", st.maxResults, MaxResultsDefault)
@@ -80,6 +85,11 @@ func (c Config) settings(kind string, workers int) (settings, error) {
 		}
 		if slices.Index(st.queues, q) != i {
 			return bad("queue %q is listed twice: list each queue once", q)
+		}
+	}
+	for name, n := range st.runAtMost {
+		if n < 1 {
+			return bad("RunAtMost[%q] is %d, below 1: use 1 or more, or leave the task out", name, n)
 		}
 	}
 	for i, m := range st.middleware {
@@ -114,6 +124,8 @@ func (a settings) differs(b settings) string {
 		return "it has another Clock"
 	case !slices.Equal(pointers(a.middleware), pointers(b.middleware)):
 		return "it has other Middleware"
+	case !maps.Equal(a.runAtMost, b.runAtMost):
+		return fmt.Sprintf("it has RunAtMost %v, this one asks for %v", a.runAtMost, b.runAtMost)
 	case a.extra != b.extra:
 		return fmt.Sprintf("it has other %s settings", a.kind)
 	}
@@ -216,6 +228,16 @@ type state struct {
 	stopped  chan struct{} // closed when running drops to zero
 	proc     *procPool     // the worker processes, in modeProcess
 
+	keys       map[keyOf]*record // the unfinished runs with a key
+	strikes    []*strikeRule
+	gates      map[gateKey]*gate // the groups of runs under a limit
+	gatesSweep int               // sweep gates when it has more than this
+	chainRuns  map[string]int    // finished runs of perpetual tasks under Config.RunAtMost
+	active     int               // unfinished runs
+	drained    chan struct{}     // closed when active drops to zero
+	counters   Counters
+	slotDone   []uint64 // modePool: tasks each worker finished
+
 	testDispatched func(*record) // a test's signal: a run went to a worker
 }
 
@@ -230,6 +252,9 @@ func newState(name string, st settings, m mode, caps Capabilities) *state {
 	}
 	s.cond.L = &s.mu
 	s.results = newResults(st.maxResults, &s.index)
+	s.keys = make(map[keyOf]*record)
+	s.chainRuns = make(map[string]int)
+	s.gatesSweep = 64
 	return s
 }
 
@@ -281,7 +306,17 @@ type recordExtra struct {
 	progress     Progress
 	timer        Timer                    // the running attempt's timeout
 	entry        *timeheap.Entry[*record] // while SCHEDULED
+
+	key     string           // WithKey's, or a perpetual task's name
+	perp    *perpetual       // set for a run of a perpetual task
+	plan    *plan            // the run's limits
+	gates   [gateKinds]*gate // the groups it belongs to under them
+	holding bool             // it holds a slot of its concurrency limit
+	granted bool             // its rate limit granted it a later start
 }
+
+// keyOf is a key in state.keys: keys are per task.
+type keyOf struct{ task, key string }
 
 func (rec *record) extra() *recordExtra {
 	if rec.x == nil {
@@ -321,6 +356,7 @@ func (s *state) snapshot(rec *record) TaskResult {
 		res.Errors = slices.Clone(x.errs)
 		res.CancelReason = x.cancelReason
 		res.Progress = x.progress
+		res.Key = x.key
 	}
 	return res
 }
@@ -388,10 +424,36 @@ func (s *state) wait(ctx context.Context, id string) (TaskResult, error) {
 // unless the caller stored it already. Must hold s.mu.
 func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 	rec.status, rec.finishedAt = st, rec.offset(now)
-	if x := rec.x; x != nil && x.entry != nil {
-		s.timed.Remove(x.entry)
-		x.entry = nil
-		s.arm()
+	switch st {
+	case StatusSuccessful:
+		s.counters.Succeeded++
+	case StatusFailed:
+		s.counters.Failed++
+	default:
+		s.counters.Cancelled++
+	}
+	if x := rec.x; x != nil {
+		if x.entry != nil {
+			s.timed.Remove(x.entry)
+			x.entry = nil
+			s.arm()
+		}
+		s.release(rec)
+		if x.plan != nil {
+			s.detachGates(rec, now)
+		}
+		if x.key != "" {
+			if k := (keyOf{rec.def.Name(), x.key}); s.keys[k] == rec {
+				delete(s.keys, k)
+			}
+		}
+		if x.perp != nil && st != StatusCancelled {
+			s.perpetuate(rec, now)
+		}
+	}
+	if s.active--; s.active == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
 	}
 	if !stored {
 		rec.stored.Store(storedPublished)
@@ -471,9 +533,9 @@ func (h *holder) Capabilities() Capabilities { return h.s.caps }
 
 // Enqueue validates a run of task with args and opts, queues it, and
 // returns its ID; see Backend.Enqueue.
-func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Options) (string, error) {
+func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Options) (Receipt, error) {
 	if h.closed.Load() {
-		return "", h.s.closedError(task)
+		return Receipt{}, h.s.closedError(task)
 	}
 	return h.s.enqueue(ctx, task, args, opts)
 }

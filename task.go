@@ -40,6 +40,7 @@ func (d *definition[A, R]) Options() Options         { return d.defaults }
 func (d *definition[A, R]) ArgsType() reflect.Type   { return reflect.TypeFor[A]() }
 func (d *definition[A, R]) ResultType() reflect.Type { return reflect.TypeFor[R]() }
 func (d *definition[A, R]) definedAt() string        { return d.where }
+func (d *definition[A, R]) zeroArgs() any            { var a A; return a }
 
 func (d *definition[A, R]) Call(ctx context.Context, args any) (any, error) {
 	a, ok := args.(A)
@@ -211,13 +212,35 @@ func (t *Task[A, R]) Using(opts ...Option) *Task[A, R] {
 }
 
 // Enqueue queues a run of the task with args on b and returns at once with a
-// handle to it. On error nothing was queued.
+// handle to it. On error nothing was queued. With a key, a strike or a
+// limit, the handle's Disposition says whether a run was enqueued; for
+// AlreadyEnqueued the handle is the existing run's.
 func (t *Task[A, R]) Enqueue(ctx context.Context, b Backend, args A) (Handle[R], error) {
-	id, err := b.Enqueue(ctx, t.def, args, t.opts)
+	r, err := b.Enqueue(ctx, t.def, args, t.opts)
 	if err != nil {
 		return Handle[R]{}, err
 	}
-	return Handle[R]{id: id, b: b}, nil
+	return Handle[R]{id: r.ID, b: b, disp: r.Disposition}, nil
+}
+
+// Replace enqueues a run of the task with args under key, in place of the
+// queued or scheduled run of the task that holds the key, if any: that run
+// ends CANCELLED and never executes, and the new one takes the key, with the
+// disposition Replaced. The swap is atomic: no Enqueue of the key sees the
+// key free in between. A running run cannot be swapped: it keeps the key,
+// and Replace returns its handle with the disposition AlreadyEnqueued.
+// Without a run holding the key, Replace is Enqueue with WithKey(key).
+func (t *Task[A, R]) Replace(ctx context.Context, b Backend, key string, args A) (Handle[R], error) {
+	opts := t.opts
+	opts.Key, opts.Replace = key, true
+	if key == "" {
+		return Handle[R]{}, fmt.Errorf("localtasks: replace %q: the key is empty: give the key of the run to replace: %w", t.def.name, ErrInvalidTask)
+	}
+	r, err := b.Enqueue(ctx, t.def, args, opts)
+	if err != nil {
+		return Handle[R]{}, err
+	}
+	return Handle[R]{id: r.ID, b: b, disp: r.Disposition}, nil
 }
 
 // GetResult returns a handle to the run with that ID on b. It fails with an
@@ -238,12 +261,17 @@ func (t *Task[A, R]) GetResult(ctx context.Context, b Backend, id string) (Handl
 // Handle is a typed reference to one run of a task. It is a small value:
 // copy it, store its ID, and make a new one later with Task.GetResult.
 type Handle[R any] struct {
-	id string
-	b  Backend
+	id   string
+	b    Backend
+	disp Disposition
 }
 
 // ID returns the run's ID, a UUID string.
 func (h Handle[R]) ID() string { return h.id }
+
+// Disposition says what the Enqueue or Replace that made the handle did;
+// zero for a handle from GetResult.
+func (h Handle[R]) Disposition() Disposition { return h.disp }
 
 // Status returns the run's current status.
 func (h Handle[R]) Status(ctx context.Context) (Status, error) {

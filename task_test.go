@@ -122,9 +122,9 @@ func TestImmediateRunsInline(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close(ctx)
 	log := &orderLog{}
-	id, err := b.Enqueue(ctx, note.Definition(), noteArgs{n: 9, log: log}, localtasks.Options{})
+	r, err := b.Enqueue(ctx, note.Definition(), noteArgs{n: 9, log: log}, localtasks.Options{})
 	require.NoError(t, err)
-	res, err := b.GetResult(ctx, id)
+	res, err := b.GetResult(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusSuccessful, res.Status, "finished before Enqueue returned")
 	require.Equal(t, 9, res.Value)

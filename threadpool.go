@@ -1,6 +1,9 @@
 package localtasks
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // ThreadPoolMaxWorkersDefault is the number of workers of a
 // ThreadPoolBackend unless ThreadPoolConfig.MaxWorkers says otherwise.
@@ -29,7 +32,7 @@ type ThreadPoolBackend struct {
 var _ Backend = (*ThreadPoolBackend)(nil)
 
 // threadPoolCapabilities is everything.
-var threadPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true}
+var threadPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
 
 // NewThreadPool builds a ThreadPoolBackend and starts its workers, or joins
 // the state of the backends already built under cfg.Name.
@@ -45,13 +48,19 @@ func NewThreadPool(cfg ThreadPoolConfig) (*ThreadPoolBackend, error) {
 	if err != nil {
 		return nil, err
 	}
+	var startErr error
 	s, err := openState(cfg.Name, st, func() *state {
 		s := newState(cfg.Name, st, modePool, threadPoolCapabilities)
 		s.startWorkers(workers)
+		startErr = s.startAutomatic()
 		return s
 	})
 	if err != nil {
 		return nil, err
+	}
+	if startErr != nil {
+		release(context.Background(), s)
+		return nil, startErr
 	}
 	return &ThreadPoolBackend{holder{s: s}}, nil
 }

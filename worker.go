@@ -251,7 +251,7 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 		done.Err = &wire.Error{Type: "cancelled", Message: "cancelled before it started"}
 		return done
 	}
-	ctx := &taskCtx{id: m.ID, task: m.Task, attempt: m.Attempt}
+	ctx := &taskCtx{id: m.ID, task: m.Task, attempt: m.Attempt, perpetual: m.Perpetual}
 	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
 		ctx.deadline = time.Now().Add(m.Timeout)
 	}
@@ -288,7 +288,33 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	if err != nil {
 		done.Err = wireError(err)
 	}
+	if m.Perpetual {
+		done.Next = wireNext(ctx, m.Task)
+	}
 	return done
+}
+
+// wireNext is what the perpetual run of ctx asked of its next run, for the
+// parent; nil for nothing.
+func wireNext(ctx *taskCtx, task string) *wire.Next {
+	n := ctx.takeNext()
+	if n == nil {
+		return nil
+	}
+	m := &wire.Next{Stop: n.stop}
+	if !n.at.IsZero() {
+		m.At = n.at.UnixNano()
+	}
+	if n.hasArgs {
+		def, _ := Lookup(task)
+		b, err := def.encodeArgs(n.args)
+		if err != nil {
+			Logger(ctx).Error("localtasks: the next argument set by SetNextArgs cannot be sent to the parent: the next run keeps this one's", "error", err)
+		} else {
+			m.Args, m.SetArgs = b, true
+		}
+	}
+	return m
 }
 
 // call decodes the argument and runs the task, turning a panic into an error.

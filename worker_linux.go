@@ -41,3 +41,17 @@ func limitWorker(spec workerSpec) error {
 }
 
 func dup2(from, to int) error { return syscall.Dup3(from, to, 0) }
+
+// residentMemory returns the resident memory of process pid, in bytes, or
+// 0 if it cannot be read.
+func residentMemory(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		return 0
+	}
+	return resident * int64(os.Getpagesize())
+}

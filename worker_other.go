@@ -20,3 +20,5 @@ func workerSysProcAttr() *syscall.SysProcAttr { return nil }
 func limitWorker(workerSpec) error { return nil }
 
 func dup2(from, to int) error { return errors.ErrUnsupported }
+
+func residentMemory(int) int64 { return 0 }

@@ -35,14 +35,15 @@ type Subscriber interface {
 func RunConformance(t *testing.T, newBackend NewBackend) {
 	h := &harness{newBackend: newBackend}
 	b, _, ctx := h.setup(t, 0)
-	id, err := b.Enqueue(ctx, Echo.Definition(), EchoArgs{}, localtasks.Options{})
+	r, err := b.Enqueue(ctx, Echo.Definition(), EchoArgs{}, localtasks.Options{})
 	require.NoError(t, err, "enqueue of a valid task")
-	_, err = b.Wait(ctx, id)
+	_, err = b.Wait(ctx, r.ID)
 	h.runs = !errors.Is(err, errors.ErrUnsupported)
 	h.caps = b.Capabilities()
 	_, h.events = b.(Subscriber)
+	_, h.strikes = b.(localtasks.Controller)
 
-	for _, c := range h.cases() {
+	for _, c := range append(h.cases(), h.schedulingCases()...) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.run(t, h)
@@ -54,6 +55,7 @@ type harness struct {
 	newBackend NewBackend
 	runs       bool // the backend runs tasks
 	events     bool // it implements Subscriber
+	strikes    bool // it implements localtasks.Controller
 	caps       localtasks.Capabilities
 }
 
@@ -240,9 +242,9 @@ func testInvalidRequests(t *testing.T, h *harness) {
 		{"cancelled ctx", cancelled, def, EchoArgs{}, localtasks.Options{}, context.Canceled},
 	}
 	for _, c := range cases {
-		id, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
+		r, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
 		require.ErrorIs(t, err, c.want, c.name)
-		require.Empty(t, id, "%s: a refused enqueue returns no ID", c.name)
+		require.Empty(t, r.ID, "%s: a refused enqueue returns no ID", c.name)
 	}
 	_, err := Echo.Using(localtasks.WithPriority(500)).Enqueue(ctx, b, EchoArgs{})
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "typed enqueue with a bad priority")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/localtasks/localtasks"
 )
@@ -47,6 +48,60 @@ var (
 		return InfoResult{ID: localtasks.TaskID(ctx), Task: localtasks.TaskName(ctx), Attempt: localtasks.Attempt(ctx), HasDeadline: hasDeadline}, nil
 	})
 )
+
+// The scheduling features' tasks.
+var (
+	// Limited waits until its ctx is done; at most one run per Customer
+	// runs at once.
+	Limited = localtasks.Define("localtaskstest.limited", func(ctx context.Context, a CustomerArgs) (int, error) {
+		<-ctx.Done()
+		return a.Customer, ctx.Err()
+	}, localtasks.WithConcurrencyLimit(localtasks.ConcurrencyLimit{Max: 1, Per: "Customer"}))
+	// Rated returns its customer; at most two runs per Customer start a
+	// minute. RatedDrop drops the runs over the limit.
+	Rated = localtasks.Define("localtaskstest.rated", customer,
+		localtasks.WithRateLimit(localtasks.RateLimit{Max: 2, Period: time.Minute, Per: "Customer"}))
+	RatedDrop = localtasks.Define("localtaskstest.rated-drop", customer,
+		localtasks.WithRateLimit(localtasks.RateLimit{Max: 2, Period: time.Minute, Per: "Customer", Drop: true}))
+	// Debounced returns its customer, a minute after the last of a burst
+	// of enqueues for that customer.
+	Debounced = localtasks.Define("localtaskstest.debounced", customer,
+		localtasks.WithDebounce(localtasks.Debounce{Window: time.Minute, Per: "Customer"}))
+	// Cooled returns its customer; enqueues within a minute of an
+	// accepted one are dropped.
+	Cooled = localtasks.Define("localtaskstest.cooled", customer,
+		localtasks.WithCooldown(localtasks.Cooldown{Window: time.Minute}))
+	// Tick is perpetual, every minute: it returns N, asks for N+1 next,
+	// and stops its chain once N reaches Last.
+	Tick = localtasks.Define("localtaskstest.tick", func(ctx context.Context, a TickArgs) (int, error) {
+		if a.N >= a.Last {
+			return a.N, localtasks.StopPerpetual(ctx)
+		}
+		return a.N, localtasks.SetNextArgs(ctx, TickArgs{N: a.N + 1, Last: a.Last})
+	}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Minute}))
+	// Cron runs every five minutes, and starts with every backend whose
+	// queues hold AutomaticQueue.
+	Cron = localtasks.Define("localtaskstest.cron", func(ctx context.Context, _ struct{}) (string, error) {
+		return localtasks.TaskID(ctx), nil
+	}, localtasks.WithCron("*/5 * * * *", nil), localtasks.WithQueue(AutomaticQueue))
+)
+
+// AutomaticQueue is the queue of the suite's automatic perpetual task: a
+// backend starts it only if its Config.Queues holds this queue.
+const AutomaticQueue = "localtaskstest.automatic"
+
+func customer(ctx context.Context, a CustomerArgs) (int, error) { return a.Customer, nil }
+
+// CustomerArgs is the argument of the limited tasks.
+type CustomerArgs struct {
+	Customer int
+	Note     string
+}
+
+// TickArgs is Tick's argument.
+type TickArgs struct {
+	N, Last int
+}
 
 // EchoArgs is Echo's argument and result.
 type EchoArgs struct {

@@ -34,6 +34,8 @@ type ToWorker struct {
 	Attempt int
 	Args    []byte        // the argument, gob-encoded on its own at enqueue
 	Timeout time.Duration // the attempt's timeout, from its start; zero: none
+	// Perpetual: the task is perpetual, and may ask for its next run (Next)
+	Perpetual bool
 
 	// KindCancel: why; a plain Cancel if neither
 	TimedOut bool // the attempt's timeout expired
@@ -52,6 +54,7 @@ type FromWorker struct {
 	// KindDone
 	Value []byte // the result, gob-encoded on its own
 	Err   *Error // nil on success
+	Next  *Next  // what a perpetual task asked of its next run; nil for nothing
 
 	// KindProgress: Done and Total, and Line the message
 	Done, Total int64
@@ -61,6 +64,14 @@ type FromWorker struct {
 	Level  int    // slog level of a "log" record
 	Line   string
 	Attrs  []Attr
+}
+
+// Next is what a perpetual task's run asked of the run that follows it.
+type Next struct {
+	Stop    bool   // StopPerpetual: no run follows
+	At      int64  // SetNextRun: when, in Unix nanoseconds; 0 for unset
+	Args    []byte // SetNextArgs: the argument, gob-encoded on its own
+	SetArgs bool
 }
 
 // Error is a failed attempt, as the worker saw it.
