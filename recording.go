@@ -65,6 +65,10 @@ func (b *RecordingBackend) Clear() {
 	s.mu.Lock()
 	recorded := s.recorded
 	s.recorded = nil
+	// Their keys, groups and count go with them.
+	clear(s.keys)
+	s.gates = nil
+	s.active = 0
 	s.mu.Unlock()
 	for _, rec := range recorded {
 		s.index.del(rec.key)

@@ -1,0 +1,193 @@
+package localtasks
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type strikeArgs struct {
+	ID       int64
+	Small    uint8
+	Score    float64
+	Name     string
+	Active   bool
+	At       time.Time
+	Wait     time.Duration
+	Customer *strikeCustomer
+	Tags     []string
+}
+
+type strikeCustomer struct{ Region string }
+
+var (
+	internalStrikeTask = Define("internal.strike", func(ctx context.Context, a strikeArgs) (int, error) { return 0, nil })
+	internalLimited    = Define("internal.limited", func(ctx context.Context, a strikeArgs) (int64, error) {
+		<-ctx.Done()
+		return a.ID, ctx.Err()
+	}, WithConcurrencyLimit(ConcurrencyLimit{Max: 1, Per: "ID"}))
+	internalPIDless     = Define("internal.marker", func(ctx context.Context, _ struct{}) (int, error) { return 1, nil })
+	internalLimitedEcho = Define("internal.limited-echo", func(ctx context.Context, a strikeArgs) (int64, error) {
+		return a.ID, nil
+	}, WithConcurrencyLimit(ConcurrencyLimit{Max: 2, Per: "ID"}))
+)
+
+func TestStrikeMatching(t *testing.T) {
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	args := strikeArgs{ID: 42, Small: 7, Score: 2.5, Name: "acme", Active: true, At: at, Wait: time.Minute,
+		Customer: &strikeCustomer{Region: "eu"}}
+	name := internalStrikeTask.Name()
+	cases := []struct {
+		st   Strike
+		want bool
+	}{
+		{Strike{Task: name}, true},
+		{Strike{Task: name, Field: "ID", Op: Equal, Value: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: Equal, Value: int64(41)}, false},
+		{Strike{Task: name, Field: "ID", Op: NotEqual, Value: 41}, true},
+		{Strike{Task: name, Field: "ID", Op: Less, Value: 42}, false},
+		{Strike{Task: name, Field: "ID", Op: LessEqual, Value: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: Greater, Value: 41.0}, true},
+		{Strike{Task: name, Field: "ID", Op: GreaterEqual, Value: uint(43)}, false},
+		{Strike{Task: name, Field: "ID", Op: Between, Value: 40, Upper: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: Between, Value: 43, Upper: 50}, false},
+		{Strike{Task: name, Field: "Small", Op: Less, Value: 8}, true},
+		{Strike{Task: name, Field: "Score", Op: Greater, Value: 2}, true},
+		{Strike{Task: name, Field: "Score", Op: Less, Value: 2.5}, false},
+		{Strike{Task: name, Field: "Name", Op: Equal, Value: "acme"}, true},
+		{Strike{Task: name, Field: "Name", Op: Greater, Value: "b"}, false},
+		{Strike{Task: name, Field: "Active", Op: Equal, Value: true}, true},
+		{Strike{Task: name, Field: "Active", Op: NotEqual, Value: true}, false},
+		{Strike{Task: name, Field: "At", Op: GreaterEqual, Value: at}, true},
+		{Strike{Task: name, Field: "At", Op: Less, Value: at}, false},
+		{Strike{Task: name, Field: "Wait", Op: Greater, Value: time.Second}, true},
+		{Strike{Task: name, Field: "Customer.Region", Op: Equal, Value: "eu"}, true},
+	}
+	def := internalStrikeTask.Definition()
+	for _, c := range cases {
+		r, err := compileStrike(c.st)
+		require.NoError(t, err, "%v", c.st)
+		require.Equal(t, c.want, r.matches(def, args), "%v", c.st)
+	}
+	r, err := compileStrike(Strike{Task: name, Field: "Customer.Region", Op: Equal, Value: "eu"})
+	require.NoError(t, err)
+	require.False(t, r.matches(def, strikeArgs{}), "a nil pointer on the way matches nothing")
+	require.False(t, r.matches(internalLimited.Definition(), args), "another task's runs")
+}
+
+func TestStrikeErrors(t *testing.T) {
+	name := internalStrikeTask.Name()
+	cases := []struct {
+		st   Strike
+		want string
+	}{
+		{Strike{Task: name, Field: "ID", Op: "~", Value: 1}, "unknown operator"},
+		{Strike{Task: name, Field: "Nope", Op: Equal, Value: 1}, `no exported field "Nope"`},
+		{Strike{Task: name, Field: "Customer.Nope", Op: Equal, Value: 1}, `no exported field "Nope"`},
+		{Strike{Task: name, Field: "ID", Op: Equal, Value: 2.5}, "does not fit"},
+		{Strike{Task: name, Field: "Small", Op: Equal, Value: 300}, "does not fit"},
+		{Strike{Task: name, Field: "Small", Op: Equal, Value: -1}, "does not fit"},
+		{Strike{Task: name, Field: "ID", Op: Equal, Value: "42"}, "does not compare"},
+		{Strike{Task: name, Field: "Name", Op: Equal, Value: 42}, "does not compare"},
+		{Strike{Task: name, Field: "Active", Op: Less, Value: true}, "no order"},
+		{Strike{Task: name, Field: "Tags", Op: Equal, Value: "x"}, "strikes compare"},
+		{Strike{Task: name, Field: "ID", Op: Equal}, "missing"},
+		{Strike{Task: name, Field: "ID", Op: Between, Value: 1}, "upper bound"},
+		{Strike{Task: name, Field: "ID", Op: Equal, Value: 1, Upper: 2}, "only for between"},
+		{Strike{Task: name, Op: Equal, Value: 1}, "without a field"},
+		{Strike{Task: "internal.undefined"}, "no task"},
+	}
+	for _, c := range cases {
+		_, err := compileStrike(c.st)
+		require.ErrorIs(t, err, ErrInvalidTask, "%v", c.st)
+		require.ErrorContains(t, err, c.want, "%v", c.st)
+	}
+}
+
+func TestRateGate(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := &gate{}
+	admit := func(now time.Time) time.Time {
+		at := g.nextStart(now, 2, time.Minute)
+		g.grant(at, 2)
+		return at
+	}
+	require.Equal(t, t0, admit(t0))
+	require.Equal(t, t0.Add(time.Second), admit(t0.Add(time.Second)))
+	require.Equal(t, t0.Add(time.Minute), admit(t0.Add(2*time.Second)), "the third waits a window after the first")
+	require.Equal(t, t0.Add(time.Minute+time.Second), admit(t0.Add(3*time.Second)), "the fourth after the second")
+	require.Equal(t, t0.Add(5*time.Minute), admit(t0.Add(5*time.Minute)), "a quiet window frees the rate")
+	require.Len(t, g.grants, 2, "it remembers max grants at most")
+}
+
+// A limit per argument value keeps a group per value only while it is in
+// use: the groups go once their runs finish.
+func TestGatesAreDropped(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := NewThreadPool(ThreadPoolConfig{MaxWorkers: 4})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	for i := range 500 {
+		_, err := internalLimitedEcho.Enqueue(ctx, b, strikeArgs{ID: int64(i % 50)})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Drain(ctx))
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	require.Empty(t, b.s.gates)
+	require.Equal(t, uint64(500), b.s.counters.Succeeded)
+}
+
+// Close cancels the runs waiting for a concurrency slot, as it does the
+// queued ones.
+func TestCloseCancelsWaitingRuns(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := NewThreadPool(ThreadPoolConfig{MaxWorkers: 2})
+	require.NoError(t, err)
+	sub := b.Subscribe(64)
+	defer sub.Close()
+	var ids []string
+	for range 3 {
+		hd, err := internalLimited.Enqueue(ctx, b, strikeArgs{ID: 1})
+		require.NoError(t, err)
+		ids = append(ids, hd.ID())
+	}
+	for ev := range sub.C {
+		if ev.Kind == EventStarted {
+			require.Equal(t, ids[0], ev.Result.ID)
+			break
+		}
+	}
+	// Workers take runs in order: once a run queued after the limited
+	// ones has finished, the free worker has taken both and parked them.
+	marker, err := internalPIDless.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	_, err = marker.Wait(ctx)
+	require.NoError(t, err)
+	b.s.mu.Lock()
+	var waiting int
+	for _, g := range b.s.gates {
+		waiting += len(g.waiting)
+	}
+	b.s.mu.Unlock()
+	require.Equal(t, 2, waiting, "both later runs wait for the slot")
+
+	closeCtx, stop := context.WithCancel(ctx)
+	stop() // give up on the running one at once
+	require.Error(t, b.Close(closeCtx))
+	for i, id := range ids {
+		res, err := b.GetResult(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, StatusCancelled, res.Status, "run %d", i)
+		require.NotEmpty(t, res.CancelReason)
+	}
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	require.Zero(t, b.s.active, "every run finished")
+}
