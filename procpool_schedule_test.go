@@ -27,13 +27,7 @@ func TestProcessPoolPerpetualNextRun(t *testing.T) {
 	require.NoError(t, err)
 	_, err = first.Wait(ctx)
 	require.NoError(t, err)
-	var next localtasks.TaskResult
-	for ev := range sub.C {
-		if ev.Kind == localtasks.EventEnqueued && ev.Result.ID != first.ID() {
-			next = ev.Result
-			break
-		}
-	}
+	next := nextEnqueued(t, sub, first.ID())
 	want := start.Add(24 * time.Hour)
 	require.True(t, want.Equal(next.RunAfter), "SetNextRun in the worker: %v, want %v", next.RunAfter, want)
 	args, ok := next.Args.(nightlyArgs)

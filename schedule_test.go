@@ -73,13 +73,7 @@ func TestPerpetualSetNextRunAndArgs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, start, v)
 
-	var next localtasks.TaskResult
-	for ev := range sub.C {
-		if ev.Kind == localtasks.EventEnqueued && ev.Result.ID != first.ID() {
-			next = ev.Result
-			break
-		}
-	}
+	next := nextEnqueued(t, sub, first.ID())
 	want := start.Add(24 * time.Hour)
 	require.Equal(t, want, next.RunAfter, "SetNextRun overrides the interval")
 	require.Equal(t, nightlyArgs{Now: want}, next.Args, "SetNextArgs sets the next argument")
@@ -201,4 +195,16 @@ func TestRecordingClearFreesKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, localtasks.Enqueued, again.Disposition())
 	require.NotEqual(t, first.ID(), again.ID())
+}
+
+// nextEnqueued returns the next run enqueued other than the one with ID id.
+func nextEnqueued(t *testing.T, sub *localtasks.Subscription, id string) localtasks.TaskResult {
+	t.Helper()
+	for ev := range sub.C {
+		if ev.Kind == localtasks.EventEnqueued && ev.Result.ID != id {
+			return ev.Result
+		}
+	}
+	t.Fatal("the subscription closed before another run was enqueued")
+	return localtasks.TaskResult{}
 }

@@ -319,39 +319,30 @@ func testConcurrencyLimit(t *testing.T, h *harness) {
 	// Events come in the order things happened: the log shows whether a
 	// run of customer 1 started while another ran.
 	var log []string
-	next := func(kind localtasks.EventKind) string {
-		ev := waitFor(t, ctx, sub, kind.String()+" event", func(ev localtasks.Event) bool {
-			return ev.Kind == kind && names[ev.Result.ID] != ""
-		})
-		log = append(log, kind.String()+" "+names[ev.Result.ID])
-		return names[ev.Result.ID]
-	}
-	waitStarts := func(want ...string) {
+	// expect checks that the next starts and ends of these runs are want,
+	// in order or, with anyOrder, in any order.
+	expect := func(anyOrder bool, want ...string) {
+		t.Helper()
 		var got []string
 		for range want {
-			got = append(got, next(localtasks.EventStarted))
+			ev := waitFor(t, ctx, sub, "start or end of a run", func(ev localtasks.Event) bool {
+				return (ev.Kind == localtasks.EventStarted || ev.Kind == localtasks.EventFinished) && names[ev.Result.ID] != ""
+			})
+			got = append(got, ev.Kind.String()+" "+names[ev.Result.ID])
 		}
-		require.ElementsMatch(t, want, got, "log so far: %v", log)
+		log = append(log, got...)
+		if anyOrder {
+			require.ElementsMatch(t, want, got, "log: %v", log)
+		} else {
+			require.Equal(t, want, got, "log: %v", log)
+		}
 	}
-	waitStarts("a1", "b1")
+	expect(true, "started a1", "started b1")
 	require.NoError(t, a1.Cancel(ctx))
-	// a1 finishes, then a2 starts: not a3, which came later.
-	for _, want := range []string{"finished a1", "started a2"} {
-		ev := waitFor(t, ctx, sub, want, func(ev localtasks.Event) bool {
-			return (ev.Kind == localtasks.EventStarted || ev.Kind == localtasks.EventFinished) && names[ev.Result.ID] != ""
-		})
-		log = append(log, ev.Kind.String()+" "+names[ev.Result.ID])
-		require.Equal(t, want, log[len(log)-1], "log so far: %v", log)
-	}
+	expect(false, "finished a1", "started a2") // not a3, which came later
 	require.Equal(t, localtasks.StatusReady, result(t, ctx, b, a3.ID()).Status, "a3 waits for customer 1's slot")
 	require.NoError(t, a2.Cancel(ctx))
-	for _, want := range []string{"finished a2", "started a3"} {
-		ev := waitFor(t, ctx, sub, want, func(ev localtasks.Event) bool {
-			return (ev.Kind == localtasks.EventStarted || ev.Kind == localtasks.EventFinished) && names[ev.Result.ID] != ""
-		})
-		log = append(log, ev.Kind.String()+" "+names[ev.Result.ID])
-		require.Equal(t, want, log[len(log)-1], "log so far: %v", log)
-	}
+	expect(false, "finished a2", "started a3")
 	for _, hd := range []localtasks.Handle[int]{a3, b1} {
 		require.NoError(t, hd.Cancel(ctx))
 	}
@@ -462,7 +453,7 @@ func testCooldown(t *testing.T, h *harness) {
 func testPerpetual(t *testing.T, h *harness) {
 	b, clock, ctx := h.setup(t, 0)
 	sub := subscribe(t, b)
-	hd, err := Tick.Enqueue(ctx, b, TickArgs{N: 1, Last: 3})
+	hd, err := Tick.Enqueue(ctx, b, TickArgs{N: 1, Last: 3, Fail: true})
 	require.NoError(t, err)
 	require.Equal(t, Tick.Name(), result(t, ctx, b, hd.ID()).Key, "a perpetual task's key is its name")
 	dup, err := Tick.Enqueue(ctx, b, TickArgs{N: 1, Last: 3})
@@ -473,8 +464,12 @@ func testPerpetual(t *testing.T, h *harness) {
 	for n := 1; n <= 3; n++ {
 		res, err := b.Wait(ctx, id)
 		require.NoError(t, err)
-		require.Equal(t, localtasks.StatusSuccessful, res.Status)
-		require.Equal(t, n, res.Value, "SetNextArgs set this run's argument")
+		if n == 1 {
+			require.Equal(t, localtasks.StatusFailed, res.Status, "the first run fails; its chain goes on")
+		} else {
+			require.Equal(t, localtasks.StatusSuccessful, res.Status)
+			require.Equal(t, n, res.Value, "SetNextArgs set this run's argument")
+		}
 		if n == 3 {
 			break
 		}

@@ -71,13 +71,19 @@ var (
 	// accepted one are dropped.
 	Cooled = localtasks.Define("localtaskstest.cooled", customer,
 		localtasks.WithCooldown(localtasks.Cooldown{Window: time.Minute}))
-	// Tick is perpetual, every minute: it returns N, asks for N+1 next,
-	// and stops its chain once N reaches Last.
+	// Tick is perpetual, every minute: it returns N (or fails, if Fail),
+	// asks for N+1 next, and stops its chain once N reaches Last.
 	Tick = localtasks.Define("localtaskstest.tick", func(ctx context.Context, a TickArgs) (int, error) {
 		if a.N >= a.Last {
 			return a.N, localtasks.StopPerpetual(ctx)
 		}
-		return a.N, localtasks.SetNextArgs(ctx, TickArgs{N: a.N + 1, Last: a.Last})
+		if err := localtasks.SetNextArgs(ctx, TickArgs{N: a.N + 1, Last: a.Last}); err != nil {
+			return 0, err
+		}
+		if a.Fail {
+			return 0, fmt.Errorf("tick %d failed", a.N)
+		}
+		return a.N, nil
 	}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Minute}))
 	// Cron runs every five minutes, and starts with every backend whose
 	// queues hold AutomaticQueue.
@@ -101,6 +107,7 @@ type CustomerArgs struct {
 // TickArgs is Tick's argument.
 type TickArgs struct {
 	N, Last int
+	Fail    bool
 }
 
 // EchoArgs is Echo's argument and result.
