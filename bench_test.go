@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/localtasks/localtasks"
 )
@@ -129,6 +130,55 @@ func BenchmarkGetResult(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if _, err := p.GetResult(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var (
+	benchKeyed   = benchNoop.Using(localtasks.WithKey("bench"))
+	benchLimited = localtasks.Define("bench.limited", func(ctx context.Context, a benchCustomer) (int, error) { return a.ID, nil },
+		localtasks.WithConcurrencyLimit(localtasks.ConcurrencyLimit{Max: 2, Per: "ID"}))
+)
+
+type benchCustomer struct{ ID int }
+
+// BenchmarkEnqueueKeyed measures an Enqueue answered AlreadyEnqueued: the
+// cost of a duplicate request, against a run that holds the key.
+func BenchmarkEnqueueKeyed(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 1, 0)
+	hold, err := benchKeyed.Using(localtasks.WithDelay(24*time.Hour)).Enqueue(ctx, p, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h, err := benchKeyed.Enqueue(ctx, p, 1)
+		if err != nil || h.ID() != hold.ID() {
+			b.Fatal("the duplicate was enqueued", err)
+		}
+	}
+}
+
+// BenchmarkRoundTripLimited is BenchmarkRoundTrip for a task with a
+// concurrency limit per argument value, over 100 values: the cost of the
+// groups on the hot path.
+func BenchmarkRoundTripLimited(b *testing.B) {
+	ctx := context.Background()
+	p := benchPool(b, 8, b.N+1)
+	hs := make([]localtasks.Handle[int], 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		h, err := benchLimited.Enqueue(ctx, p, benchCustomer{ID: i % 100})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		if _, err := h.Wait(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
