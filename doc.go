@@ -126,15 +126,16 @@
 // Enqueue refuses a request that needs something the backend lacks with an
 // error matching errors.ErrUnsupported, before anything is queued.
 //
-// Backend.Enqueue, which Task.Enqueue calls, returns the new run's ID. The
-// Options it is given are the run's whole options: the task's defaults are
-// not applied over them again, so code that calls it directly starts from
-// Definition.Options (Task.Enqueue passes the task's options).
+// Backend.Enqueue, which Task.Enqueue calls, returns a Receipt: the run's
+// ID and its Disposition (see Scheduling). The Options it is given are the
+// run's whole options: the task's defaults are not applied over them again,
+// so code that calls it directly starts from Definition.Options
+// (Task.Enqueue passes the task's options).
 //
 // Config holds the settings every backend shares: Name (see Named state),
-// MaxResults, Queues, Logger, Clock and Middleware, each documented with its
-// default. Invalid configuration is an error matching ErrConfig, from the
-// constructor; nothing is silently clamped.
+// MaxResults, Queues, Logger, Clock, Middleware and RunAtMost, each
+// documented with its default. Invalid configuration is an error matching
+// ErrConfig, from the constructor; nothing is silently clamped.
 //
 // Close stops a backend. When the last backend of a state closes, queued and
 // scheduled runs end CANCELLED at once, and running ones may finish until the
@@ -284,6 +285,28 @@
 // SetProgress reports how far the task has got (done of total units, and a
 // message): the latest report is on the run's TaskResult.Progress and in an
 // EventProgress, from a worker process of a ProcessPoolBackend too.
+//
+// # Scheduling
+//
+// The scheduling features of Docket are options and backend methods too.
+// WithKey makes a run unique within its task while it is unfinished, and
+// Task.Replace swaps a waiting run of a key for a new one; the Receipt that
+// Backend.Enqueue returns, and Handle.Disposition, say what became of a
+// request: Enqueued, AlreadyEnqueued, Replaced, Struck or Dropped. A Strike
+// blocks a task's runs, or those whose argument has a field that compares
+// with a value, at enqueue and again before each attempt, until Restore
+// lifts it. WithPerpetual and WithCron make a task reschedule itself, on an
+// interval or a cron expression in a time zone; StopPerpetual, SetNextRun
+// and SetNextArgs steer it from inside, and an automatic one starts with
+// every pool whose Config.Queues hold its queue. WithConcurrencyLimit,
+// WithRateLimit, WithDebounce and WithCooldown limit a task's runs, over all
+// of them or per value of a field of the argument. Every backend of this
+// package is a Controller, with Snapshot and Drain besides the strike
+// methods, and has Counters; Config.RunAtMost ends perpetual chains in
+// tests, so that Drain returns. Capabilities.Limits and
+// Capabilities.Perpetual say which backends take limits and perpetual
+// tasks; docs/scheduling.md has the rules.
+//
 // # Events and middleware
 //
 // Subscribe, on every backend, returns a Subscription whose channel C

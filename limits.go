@@ -248,7 +248,11 @@ func (s *state) admit(rec *record, now time.Time) bool {
 	if len(s.strikes) > 0 {
 		if r := s.struck(rec.def, rec.args); r != nil {
 			s.counters.Struck++
-			s.cancelQueued(rec, "struck before it started: "+r.String(), now)
+			when := "before it started"
+			if rec.attempts > 0 {
+				when = "before its retry"
+			}
+			s.cancelQueued(rec, "struck "+when+": "+r.String(), now)
 			return false
 		}
 	}

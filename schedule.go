@@ -214,8 +214,12 @@ func (o *Options) validateScheduling() error {
 		return fmt.Errorf("perpetual task has no interval and no cron expression: give Every or Cron")
 	}
 	if p.Cron != "" {
-		if _, err := parseCron(p.Cron); err != nil {
+		sched, err := parseCron(p.Cron)
+		if err != nil {
 			return err
+		}
+		if sched.Next(time.Now()).IsZero() {
+			return fmt.Errorf("cron expression %q names no time in the years ahead (such as February 30): check its day and month fields", p.Cron)
 		}
 	}
 	return nil

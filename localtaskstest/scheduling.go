@@ -276,6 +276,7 @@ func testBadSchedulingInput(t *testing.T, h *harness) {
 		{"rate limit of -1", Echo.Using(localtasks.WithRateLimit(localtasks.RateLimit{Max: -1, Period: time.Second})), "below 1"},
 		{"rate limit without a period", Echo.Using(localtasks.WithRateLimit(localtasks.RateLimit{Max: 1})), "period"},
 		{"cron with a bad minute", Echo.Using(localtasks.WithCron("61 * * * *", nil)), "minute"},
+		{"cron that names no time", Echo.Using(localtasks.WithCron("0 0 30 2 *", nil)), "names no time"},
 		{"perpetual with both", Echo.Using(localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Minute, Cron: "@daily"})), "both"},
 	}
 	if h.caps.Limits {

@@ -1,0 +1,69 @@
+package localtasks_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+	_ "time/tzdata" // the time zone database, for LoadLocation on any system
+
+	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
+)
+
+var newYork = func() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// dailyReport runs at 9:00 in New York on weekdays. WithCron makes it
+// automatic: every pool whose Queues hold its queue starts it. It has a
+// queue of its own, so that only the pools meant to run it do.
+var dailyReport = localtasks.Define("example.cron.report",
+	func(ctx context.Context, _ struct{}) (string, error) {
+		return "report sent", nil
+	},
+	localtasks.WithCron("0 9 * * MON-FRI", newYork),
+	localtasks.WithQueue("example.cron"),
+)
+
+func ExampleWithCron() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// Thursday 3 January 2030, 18:00 in New York.
+	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 3, 23, 0, 0, 0, time.UTC))
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
+		Config: localtasks.Config{Clock: clock, Queues: []string{localtasks.DefaultQueue, "example.cron"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	// The pool started the task: its first run waits for 9:00 on Friday.
+	const layout = "Mon 2006-01-02 15:04 MST"
+	first := pool.Snapshot().Scheduled[0]
+	fmt.Println(first.Task, first.Key, first.RunAfter.In(newYork).Format(layout))
+
+	clock.Advance(first.RunAfter.Sub(clock.Now()))
+	res, err := pool.Wait(ctx, first.ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Status, res.Value)
+
+	// Each run schedules the next: after the weekend.
+	next := pool.Snapshot().Scheduled[0]
+	fmt.Println(next.RunAfter.In(newYork).Format(layout))
+
+	// Close cancels the scheduled run, which ends the chain.
+	if err := pool.Close(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// example.cron.report example.cron.report Fri 2030-01-04 09:00 EST
+	// SUCCESSFUL report sent
+	// Mon 2030-01-07 09:00 EST
+}
