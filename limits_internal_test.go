@@ -191,3 +191,31 @@ func TestCloseCancelsWaitingRuns(t *testing.T) {
 	defer b.s.mu.Unlock()
 	require.Zero(t, b.s.active, "every run finished")
 }
+
+// FuzzStrike compiles strikes from arbitrary fields, operators and values
+// against a task with fields of every kind, and matches what compiles: no
+// input may panic, and a strike that compiles matches the same way twice.
+func FuzzStrike(f *testing.F) {
+	f.Add("ID", "==", int64(42), "", 2.5, uint8(0))
+	f.Add("Customer.Region", "between", int64(0), "eu", 0.0, uint8(1))
+	f.Add("Score", "<", int64(-1), "", 1e300, uint8(2))
+	f.Add("Small", ">=", int64(300), "x", 0.0, uint8(0))
+	f.Add("At", "!=", int64(0), "", 0.0, uint8(3))
+	f.Add("", "", int64(0), "", 0.0, uint8(4))
+	def := internalStrikeTask.Definition()
+	f.Fuzz(func(t *testing.T, field, op string, n int64, s string, x float64, pick uint8) {
+		values := []any{n, s, x, pick%2 == 0, time.Unix(n, 0), nil}
+		st := Strike{Task: internalStrikeTask.Name(), Field: field, Op: Operator(op),
+			Value: values[int(pick)%len(values)], Upper: values[int(pick/8)%len(values)]}
+		r, err := compileStrike(st)
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidTask)
+			return
+		}
+		args := strikeArgs{ID: n, Small: pick, Score: x, Name: s, Active: pick%3 == 0, At: time.Unix(n, 0),
+			Customer: &strikeCustomer{Region: s}}
+		require.Equal(t, r.matches(def, args), r.matches(def, args))
+		require.False(t, r.matches(internalLimited.Definition(), args), "a strike matches its own task only")
+		_ = st.String()
+	})
+}

@@ -8,6 +8,7 @@ require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/localtasks/localtasks v0.0.0-00010101000000-000000000000
 	github.com/panjf2000/ants/v2 v2.12.1
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.24.0
 )
 
