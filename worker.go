@@ -264,14 +264,12 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	w.omu.Lock()
 	w.settleOutputLocked() // output from before the run is not the run's
 	w.cur = m.Seq
-	// After a long run, flushed before this one starts, so that the parent
-	// marks it RUNNING, and times its start, as it starts, not when it ends.
-	// After a short one, this run is likely short too: the flusher sends the
-	// message soon, with what follows, a batch a system call.
-	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, w.lastRun >= longRun)
-	if w.lastRun < longRun {
-		w.flushSoon()
-	}
+	// Flushed before the run starts, with the previous run's done message
+	// (one system call for both): the parent then knows, whatever this run
+	// does, that the previous one ended and that this one is the one
+	// running. A run that calls os.Exit, or a kill, cannot take another
+	// run's result down with it, nor have its death blamed on another run.
+	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
 	started := time.Now()
 	defer func() { w.lastRun = time.Since(started) }()
 	w.omu.Unlock()
