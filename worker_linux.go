@@ -16,8 +16,12 @@ func processPoolSupported() error { return nil }
 // only when a goroutine locked to it with runtime.LockOSThread exits without
 // unlocking; the pool starts workers from its own goroutines, which are not
 // locked, so in practice that is when the program exits.
+//
+// It also puts the worker in a process group of its own, so that a Ctrl-C
+// in a terminal, which signals the whole foreground group, reaches the
+// parent alone: the parent decides, and may drain its running tasks.
 func workerSysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 }
 
 // limitWorker applies the pool's limits to the worker process itself.

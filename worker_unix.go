@@ -11,8 +11,10 @@ func processPoolSupported() error { return nil }
 
 // workerSysProcAttr: outside Linux there is no parent-death signal; a
 // worker ends when it reads EOF from the parent's pipe, which the kernel
-// closes when the parent dies.
-func workerSysProcAttr() *syscall.SysProcAttr { return nil }
+// closes when the parent dies. A process group of its own keeps a Ctrl-C in
+// a terminal, which signals the whole foreground group, from reaching it:
+// the parent decides, and may drain its running tasks.
+func workerSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 // limitWorker applies the pool's scheduling limit to the worker process
 // itself (the memory limit is watchMemory's).

@@ -28,6 +28,7 @@ type Config struct {
 	Workers   int           // the process pool's workers
 	Ledger    string        // a fresh directory for the tasks' ledger
 	Stuck     time.Duration // how long the pools may take to finish once the producers are done
+	Work      time.Duration // the most an execution of a good task takes
 }
 
 // The chances of each fault at each draw.
@@ -206,7 +207,7 @@ func (c *chaos) produce(ctx context.Context, p int) error {
 		if rng.Float64() < 0.1 {
 			opts = append(opts, localtasks.WithKey(fmt.Sprintf("key-%d", rng.IntN(50))))
 		}
-		args := GoodArgs{Ledger: c.cfg.Ledger, Work: time.Duration(rng.Int64N(int64(time.Millisecond))), Fail: 0.05}
+		args := GoodArgs{Ledger: c.cfg.Ledger, Work: time.Duration(rng.Int64N(int64(c.cfg.Work) + 1)), Fail: 0.05}
 		h, err := task.Using(opts...).Enqueue(ctx, c.pools[pool], args)
 		if err != nil {
 			return fmt.Errorf("enqueue on the %s: %w", c.names[pool], err)

@@ -29,7 +29,7 @@ func TestChaosShort(t *testing.T) {
 		}
 	}
 	cfg := Config{Tasks: 3000, Producers: 4, Interval: 20 * time.Millisecond, Seed: seed, Workers: 2,
-		Ledger: t.TempDir(), Stuck: 20 * time.Second}
+		Ledger: t.TempDir(), Stuck: 20 * time.Second, Work: time.Millisecond}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Producers, "producers", 4, "goroutines enqueueing them")
 	fs.DurationVar(&cfg.Interval, "interval", 250*time.Millisecond, "time between fault draws")
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "the seed, to replay a run")
+	fs.DurationVar(&cfg.Work, "work", 5*time.Millisecond, "the most an execution of a good task takes")
 	fs.DurationVar(&cfg.Stuck, "stuck", 2*time.Minute, "how long the pools may take to finish after the producers")
 	if err := fs.Parse(args); err != nil {
 		return 2
