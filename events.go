@@ -20,7 +20,8 @@ const (
 	EventProgress
 )
 
-// String returns the kind's name: "enqueued", "started" or "finished".
+// String returns the kind's name: "enqueued", "started", "finished" or
+// "progress".
 func (k EventKind) String() string {
 	switch k {
 	case EventEnqueued:

@@ -26,6 +26,8 @@ type Controller interface {
 	Strikes() []Strike
 	// Snapshot describes the backend's runs and workers now.
 	Snapshot() Snapshot
+	// Counters returns the backend's counters; cheaper than Snapshot.
+	Counters() Counters
 	// Drain blocks until no run is queued, scheduled or running, or ctx
 	// ends.
 	Drain(ctx context.Context) error

@@ -1,0 +1,784 @@
+// The localtasks dashboard: a snapshot from api/snapshot, kept up to date by
+// the server-sent events of api/events. Every text from the server goes into
+// the page through textContent or an attribute, never as markup.
+"use strict";
+
+(function () {
+  const SVG = "http://www.w3.org/2000/svg";
+  const ACTIONS = document.body.dataset.actions === "true";
+  const REFRESH_MS = 15000; // a full snapshot this often, to catch up on missed events
+  const FINISHED_KEEP = 500; // finished runs kept in the page beyond those of a snapshot
+  const WINDOW_MS = 10 * 60 * 1000; // the throughput chart's span
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    runs: new Map(), // id -> Task
+    backends: [], // the last snapshot's backends
+    stats: null, // the last stats event
+    filter: { status: "", task: "" },
+    detailId: "",
+    opener: null, // what to focus when the detail closes
+    loading: null, // events that arrived while a snapshot was loading
+  };
+
+  // ---- small helpers ----
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function svg(tag, attrs) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    return e;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function timeEl(iso) {
+    if (!iso) return el("span", "—");
+    const t = el("time", new Date(iso).toLocaleTimeString());
+    t.dateTime = iso;
+    t.title = new Date(iso).toLocaleString();
+    return t;
+  }
+
+  function setTime(node, iso) {
+    clear(node);
+    node.appendChild(timeEl(iso));
+  }
+
+  function bytes(n) {
+    if (!n) return "—";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
+    return (i === 0 ? String(n) : n.toFixed(1)) + " " + units[i];
+  }
+
+  function json(v) {
+    return v === null || v === undefined ? "null" : JSON.stringify(v, null, 2);
+  }
+
+  function finished(status) {
+    return status === "SUCCESSFUL" || status === "FAILED" || status === "CANCELLED";
+  }
+
+  function say(text) {
+    $("message").textContent = text;
+  }
+
+  function setLive(text) {
+    const live = $("live");
+    if (live.textContent !== text) live.textContent = text;
+    live.dataset.state = text === "live" ? "live" : "down";
+  }
+
+  async function errorText(res) {
+    try {
+      const body = await res.json();
+      if (body && body.error) return body.error;
+    } catch (_) {
+      // not JSON: fall through
+    }
+    return res.status + " " + res.statusText;
+  }
+
+  // ---- the runs ----
+
+  function statuses() {
+    return state.filter.status ? state.filter.status.split(",") : [];
+  }
+
+  function matches(t) {
+    const ss = statuses();
+    return (ss.length === 0 || ss.includes(t.status)) && (!state.filter.task || t.task === state.filter.task);
+  }
+
+  // Group order: running, queued, scheduled, finished.
+  const RANK = { RUNNING: 0, READY: 1, SCHEDULED: 2 };
+
+  function compareRuns(a, b) {
+    const ra = RANK[a.status] ?? 3;
+    const rb = RANK[b.status] ?? 3;
+    if (ra !== rb) return ra - rb;
+    const by = (x, y) => (x || "").localeCompare(y || "");
+    switch (ra) {
+      case 0:
+        return by(a.last_attempted_at, b.last_attempted_at);
+      case 1:
+        return b.priority - a.priority || by(a.enqueued_at, b.enqueued_at);
+      case 2:
+        return by(a.run_after, b.run_after);
+      default:
+        return by(b.finished_at, a.finished_at);
+    }
+  }
+
+  // stale reports whether t is older news than what the page has of its
+  // run: a run never leaves its final status, so an unfinished t of a
+  // finished run is (an action's answer can come after the run's events).
+  function stale(t, runs) {
+    const have = runs.get(t.id);
+    return have !== undefined && finished(have.status) && !finished(t.status);
+  }
+
+  // applyTask records news of a run, and returns what the page now has of it.
+  function applyTask(t) {
+    if (state.loading) state.loading.push(t);
+    if (!stale(t, state.runs)) state.runs.set(t.id, t);
+    return state.runs.get(t.id);
+  }
+
+  // trim forgets the oldest finished runs beyond FINISHED_KEEP.
+  function trim() {
+    const done = [...state.runs.values()].filter((t) => finished(t.status));
+    if (done.length <= FINISHED_KEEP) return;
+    done.sort(compareRuns);
+    for (const t of done.slice(FINISHED_KEEP)) {
+      if (t.id !== state.detailId) state.runs.delete(t.id);
+    }
+  }
+
+  let refreshes = 0;
+
+  async function refresh() {
+    const seq = ++refreshes; // only the newest refresh counts
+    const q = new URLSearchParams();
+    if (state.filter.status) q.set("status", state.filter.status);
+    if (state.filter.task) q.set("task", state.filter.task);
+    const url = "api/snapshot" + (q.toString() ? "?" + q : "");
+    if (!state.loading) state.loading = [];
+    try {
+      const res = await fetch(url, { headers: { Accept: "application/json" } });
+      if (seq !== refreshes) return;
+      if (!res.ok) {
+        say("Could not load the runs: " + (await errorText(res)));
+        return;
+      }
+      const snap = await res.json();
+      if (seq !== refreshes) return;
+      const runs = new Map();
+      for (const b of snap.backends) {
+        for (const list of [b.running, b.queued, b.scheduled, b.finished]) {
+          for (const t of list) runs.set(t.id, t);
+        }
+      }
+      // Events that came while the snapshot loaded are as new as it, or newer.
+      for (const t of state.loading) if (!stale(t, runs)) runs.set(t.id, t);
+      state.runs = runs;
+      state.backends = snap.backends;
+      const detail = state.detailId && runs.get(state.detailId);
+      if (detail) renderDetail(detail);
+      render();
+    } catch (err) {
+      if (seq === refreshes) say("Could not load the runs: " + err.message);
+    } finally {
+      if (seq === refreshes) state.loading = null;
+    }
+  }
+
+  // ---- rendering ----
+
+  let pending = false;
+
+  function render() {
+    if (pending) return;
+    pending = true;
+    const run = () => {
+      pending = false;
+      renderTasks();
+      renderCounters();
+      renderThroughput();
+      renderWorkers();
+      renderStrikes();
+    };
+    if (document.hidden || !window.requestAnimationFrame) setTimeout(run, 100);
+    else requestAnimationFrame(run);
+  }
+
+  const rows = new Map(); // id -> tr
+
+  function renderTasks() {
+    trim();
+    const shown = [...state.runs.values()].filter(matches).sort(compareRuns);
+    const tbody = $("tasks").tBodies[0];
+    const keep = new Set(shown.map((t) => t.id));
+    for (const [id, tr] of rows) {
+      if (!keep.has(id)) {
+        tr.remove();
+        rows.delete(id);
+      }
+    }
+    shown.forEach((t, i) => {
+      let tr = rows.get(t.id);
+      if (!tr) {
+        tr = newRow(t.id);
+        rows.set(t.id, tr);
+      }
+      fillRow(tr, t);
+      // Move only rows out of place, so that a focused row keeps its focus.
+      if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+    });
+    $("tasks-count").textContent = shown.length === 1 ? "1 run." : shown.length + " runs.";
+    $("tasks-empty").hidden = shown.length > 0;
+    renderTaskNames();
+  }
+
+  const CELLS = ["task", "status", "backend", "queue", "priority", "attempts", "progress", "enqueued", "finished"];
+
+  function newRow(id) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = id;
+    tr.tabIndex = -1; // focusable for Enter, but not a tab stop: its link is
+    for (const c of CELLS) tr.appendChild(el("td", "", c));
+    const a = el("a");
+    a.href = "#task=" + encodeURIComponent(id);
+    tr.cells[0].appendChild(a);
+    return tr;
+  }
+
+  function fillRow(tr, t) {
+    const [task, status, backend, queue, priority, attempts, progress, enqueued, done] = tr.cells;
+    const a = task.firstChild;
+    if (a.textContent !== t.task) a.textContent = t.task;
+    a.setAttribute("aria-label", t.task + ", " + t.status.toLowerCase() + ", run " + t.id.slice(0, 8));
+    status.textContent = t.status;
+    status.dataset.status = t.status;
+    backend.textContent = t.backend;
+    queue.textContent = t.queue;
+    priority.textContent = t.priority;
+    attempts.textContent = t.attempts;
+    fillProgress(progress, t);
+    setTime(enqueued, t.enqueued_at);
+    setTime(done, t.finished_at);
+  }
+
+  function fillProgress(td, t) {
+    const p = t.progress;
+    if (!p) {
+      clear(td);
+      return;
+    }
+    let bar = td.querySelector("progress");
+    if (!bar) {
+      clear(td);
+      bar = document.createElement("progress");
+      td.appendChild(bar);
+    }
+    setProgress(bar, p);
+    bar.setAttribute("aria-label", "Progress of " + t.task + ": " + progressText(p));
+    bar.title = progressText(p);
+  }
+
+  function setProgress(bar, p) {
+    if (p.total > 0) {
+      bar.max = p.total;
+      bar.value = Math.min(p.done, p.total);
+    } else {
+      bar.max = 1;
+      bar.removeAttribute("value"); // no total: indeterminate
+    }
+  }
+
+  function progressText(p) {
+    let s = p.total > 0 ? p.done + " of " + p.total : String(p.done);
+    if (p.message) s += " — " + p.message;
+    return s;
+  }
+
+  let taskNames = "";
+
+  function renderTaskNames() {
+    const names = [...new Set([...state.runs.values()].map((t) => t.task))].sort();
+    const key = names.join("\n");
+    if (key === taskNames) return;
+    taskNames = key;
+    const list = $("task-names");
+    clear(list);
+    for (const n of names) {
+      const o = document.createElement("option");
+      o.value = n;
+      list.appendChild(o);
+    }
+  }
+
+  const COUNTERS = ["enqueued", "started", "succeeded", "failed", "retried", "cancelled", "struck", "perpetuated"];
+
+  // The counters and throughput come from the newest of the snapshot and
+  // the last stats event.
+  function liveBackends() {
+    if (state.stats) return state.stats.backends;
+    return state.backends.map((b) => ({ name: b.name, counters: b.counters, throughput: b.throughput }));
+  }
+
+  function renderCounters() {
+    const tbody = $("counters").tBodies[0];
+    clear(tbody);
+    for (const b of liveBackends()) {
+      const tr = document.createElement("tr");
+      const th = el("th", b.name);
+      th.scope = "row";
+      tr.appendChild(th);
+      for (const c of COUNTERS) tr.appendChild(el("td", b.counters[c]));
+      tbody.appendChild(tr);
+    }
+  }
+
+  function renderThroughput() {
+    const chart = $("throughput");
+    const W = 640, H = 180, L = 44, R = 8, T = 10, B = 22;
+    for (const n of [...chart.childNodes]) {
+      if (n.nodeName !== "title" && n.nodeName !== "desc") n.remove();
+    }
+    const backends = liveBackends();
+    const end = state.stats ? Date.parse(state.stats.at) : Date.now();
+    const start = end - WINDOW_MS;
+    let peak = 0;
+    for (const b of backends) for (const p of b.throughput) peak = Math.max(peak, p.per_second);
+    const top = niceCeil(peak);
+    const x = (ms) => L + ((ms - start) / WINDOW_MS) * (W - L - R);
+    const y = (v) => H - B - (v / top) * (H - T - B);
+
+    // Axes and labels.
+    chart.appendChild(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }));
+    chart.appendChild(svg("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }));
+    chart.appendChild(svg("line", { x1: L, y1: y(top), x2: W - R, y2: y(top), class: "grid" }));
+    const label = (text, attrs) => {
+      const t = svg("text", attrs);
+      t.textContent = text;
+      chart.appendChild(t);
+    };
+    label(fmtRate(top), { x: L - 4, y: y(top) + 4, "text-anchor": "end", class: "label" });
+    label("0", { x: L - 4, y: H - B + 4, "text-anchor": "end", class: "label" });
+    label("10 min ago", { x: L, y: H - 6, class: "label" });
+    label("now", { x: W - R, y: H - 6, "text-anchor": "end", class: "label" });
+
+    // A line per backend, broken where samples are missing.
+    const parts = [];
+    backends.forEach((b, i) => {
+      let line = [];
+      let last = 0;
+      const flush = () => {
+        if (line.length > 1) {
+          chart.appendChild(svg("polyline", { points: line.join(" "), class: "series series-" + (i % 6) }));
+        } else if (line.length === 1) {
+          const [cx, cy] = line[0].split(",");
+          chart.appendChild(svg("circle", { cx, cy, r: 2, class: "dot series-" + (i % 6) }));
+        }
+        line = [];
+      };
+      for (const p of b.throughput) {
+        const at = Date.parse(p.at);
+        if (at < start) continue;
+        if (last && at - last > 5000) flush();
+        line.push(x(at).toFixed(1) + "," + y(p.per_second).toFixed(1));
+        last = at;
+      }
+      flush();
+      const now = b.throughput.length ? b.throughput[b.throughput.length - 1].per_second : 0;
+      const max = b.throughput.reduce((m, p) => Math.max(m, p.per_second), 0);
+      parts.push(b.name + ": " + fmtRate(now) + " per second now, peak " + fmtRate(max));
+    });
+    $("throughput-desc").textContent = parts.length ? parts.join("; ") + "." : "No samples yet.";
+    renderLegend(backends);
+  }
+
+  function renderLegend(backends) {
+    const legend = $("throughput-legend");
+    clear(legend);
+    backends.forEach((b, i) => {
+      const key = el("span", "", "key series-" + (i % 6));
+      key.setAttribute("aria-hidden", "true");
+      const item = el("span", "", "legend-item");
+      item.appendChild(key);
+      item.appendChild(document.createTextNode(b.name));
+      legend.appendChild(item);
+    });
+  }
+
+  function niceCeil(v) {
+    if (v <= 1) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+    return 10 * p;
+  }
+
+  function fmtRate(v) {
+    return v >= 10 ? v.toFixed(0) : v.toFixed(1);
+  }
+
+  function renderWorkers() {
+    const tbody = $("workers").tBodies[0];
+    clear(tbody);
+    for (const b of state.backends) {
+      for (const w of b.workers) {
+        const tr = document.createElement("tr");
+        tr.appendChild(el("td", b.name));
+        const th = el("th", w.id);
+        th.scope = "row";
+        tr.appendChild(th);
+        tr.appendChild(el("td", w.pid || "—"));
+        tr.appendChild(el("td", bytes(w.memory_bytes)));
+        const running = el("td");
+        w.running.forEach((id, i) => {
+          if (i) running.appendChild(document.createTextNode(", "));
+          const a = el("a", id.slice(0, 8));
+          a.href = "#task=" + encodeURIComponent(id);
+          a.setAttribute("aria-label", "run " + id);
+          running.appendChild(a);
+        });
+        if (!w.running.length) running.textContent = "idle";
+        tr.appendChild(running);
+        tr.appendChild(el("td", w.tasks_done));
+        tbody.appendChild(tr);
+      }
+    }
+  }
+
+  function strikeText(s) {
+    if (!s.field) return s.task;
+    if (s.op === "between") return s.task + " where " + s.field + " between " + JSON.stringify(s.value) + " and " + JSON.stringify(s.upper);
+    return s.task + " where " + s.field + " " + s.op + " " + JSON.stringify(s.value);
+  }
+
+  function renderStrikes() {
+    const list = $("strikes");
+    clear(list);
+    let n = 0;
+    for (const b of state.backends) {
+      for (const s of b.strikes) {
+        n++;
+        const li = el("li", strikeText(s) + " (on " + b.name + ")");
+        if (ACTIONS) {
+          const btn = el("button", "Restore");
+          btn.type = "button";
+          btn.setAttribute("aria-label", "Restore: lift the strike " + strikeText(s) + " on " + b.name);
+          btn.addEventListener("click", () => restoreStrike(s));
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(btn);
+        }
+        list.appendChild(li);
+      }
+    }
+    $("strikes-empty").hidden = n > 0;
+    const sel = $("strike-backend");
+    if (sel && sel.options.length !== state.backends.length + 1) {
+      while (sel.options.length > 1) sel.remove(1);
+      for (const b of state.backends) {
+        const o = el("option", b.name);
+        o.value = b.name;
+        sel.appendChild(o);
+      }
+    }
+  }
+
+  // ---- the detail view ----
+
+  function fragmentId() {
+    const h = location.hash;
+    return h.startsWith("#task=") ? decodeURIComponent(h.slice(6)) : "";
+  }
+
+  async function openDetail(id) {
+    const section = $("detail");
+    const changed = state.detailId !== id;
+    state.detailId = id;
+    section.hidden = false;
+    const known = state.runs.get(id);
+    if (known) renderDetail(known);
+    else showMissing("Loading run " + id + "…");
+    if (changed) $("detail-heading").focus();
+    try {
+      const res = await fetch("api/results/" + encodeURIComponent(id), { headers: { Accept: "application/json" } });
+      if (state.detailId !== id) return;
+      if (!res.ok) {
+        showMissing(await errorText(res));
+        return;
+      }
+      const t = applyTask(await res.json());
+      renderDetail(t);
+      render();
+    } catch (err) {
+      if (state.detailId === id && !known) showMissing("Could not load run " + id + ": " + err.message);
+    }
+  }
+
+  function showMissing(text) {
+    const m = $("detail-missing");
+    m.textContent = text;
+    m.hidden = false;
+    $("detail-heading").textContent = "Run";
+    for (const n of $("detail").querySelectorAll("dl, .progress-line, .actions, h3, pre, ol, #detail-no-errors")) n.hidden = true;
+  }
+
+  function renderDetail(t) {
+    const d = $("detail");
+    $("detail-missing").hidden = true;
+    for (const n of d.querySelectorAll("dl, .progress-line, .actions, h3, pre, ol")) n.hidden = false;
+    $("detail-heading").textContent = "Run of " + t.task;
+    $("detail-id").textContent = t.id;
+    $("detail-task").textContent = t.task;
+    $("detail-status").textContent = t.status;
+    $("detail-status").dataset.status = t.status;
+    $("detail-backend").textContent = t.backend;
+    $("detail-queue").textContent = t.queue;
+    $("detail-priority").textContent = t.priority;
+    $("detail-key").textContent = t.key || "—";
+    $("detail-attempts").textContent = t.attempts;
+    $("detail-workers").textContent = t.worker_ids.length ? t.worker_ids.join(", ") : "—";
+    setTime($("detail-enqueued"), t.enqueued_at);
+    setTime($("detail-run-after"), t.run_after);
+    setTime($("detail-started"), t.started_at);
+    setTime($("detail-last-attempt"), t.last_attempted_at);
+    setTime($("detail-finished"), t.finished_at);
+    $("detail-cancel-reason").textContent = t.cancel_reason || "—";
+
+    const bar = $("detail-progress");
+    const text = $("detail-progress-text");
+    if (t.progress) {
+      setProgress(bar, t.progress);
+      text.textContent = progressText(t.progress);
+    } else {
+      bar.max = 1;
+      bar.value = 0;
+      text.textContent = "none reported";
+    }
+
+    $("detail-args").textContent = json(t.args);
+    $("detail-value").textContent = json(t.value);
+    renderErrors(t.errors);
+    if (ACTIONS) {
+      $("detail-cancel").hidden = finished(t.status);
+      $("detail-retry").hidden = !finished(t.status);
+    }
+  }
+
+  function renderErrors(errors) {
+    const list = $("detail-errors");
+    clear(list);
+    for (const e of errors) {
+      const li = document.createElement("li");
+      const head = el("p", "", "error-head");
+      head.appendChild(el("strong", "Attempt " + e.attempt));
+      head.appendChild(document.createTextNode(", "));
+      head.appendChild(timeEl(e.at));
+      head.appendChild(document.createTextNode(", "));
+      head.appendChild(el("code", e.type));
+      li.appendChild(head);
+      li.appendChild(el("p", e.message, "error-message"));
+      if (e.stack) {
+        const pre = el("pre", e.stack, "stack");
+        pre.tabIndex = 0;
+        pre.setAttribute("aria-label", "Stack of attempt " + e.attempt);
+        li.appendChild(pre);
+      }
+      list.appendChild(li);
+    }
+    list.hidden = errors.length === 0;
+    $("detail-no-errors").hidden = errors.length > 0;
+  }
+
+  function closeDetail() {
+    if (!state.detailId) return;
+    state.detailId = "";
+    $("detail").hidden = true;
+    if (fragmentId()) history.replaceState(null, "", location.pathname + location.search);
+    const back = state.opener && state.opener.isConnected ? state.opener : $("tasks-heading");
+    state.opener = null;
+    back.focus();
+  }
+
+  // activate opens the run of the row an event happened in: a click anywhere
+  // on it, or Enter on it or on its link (the keyboard's way in).
+  function activate(e) {
+    const tr = e.target.closest("tr[data-id]");
+    if (!tr) return;
+    state.opener = tr.querySelector("a");
+    const id = tr.dataset.id;
+    if (id === fragmentId()) {
+      e.preventDefault(); // the fragment would not change: open it here
+      openDetail(id);
+    } else if (!e.target.closest("a")) {
+      e.preventDefault();
+      location.hash = "task=" + encodeURIComponent(id);
+    } // else the link changes the fragment itself
+  }
+
+  function onHashChange() {
+    const id = fragmentId();
+    if (id) openDetail(id);
+    else closeDetail();
+  }
+
+  // ---- actions ----
+
+  async function post(path, body) {
+    const res = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    if (!res.ok) throw new Error(await errorText(res));
+    return res.json();
+  }
+
+  async function act(what, f) {
+    try {
+      await f();
+    } catch (err) {
+      say(what + " failed: " + err.message);
+    }
+  }
+
+  function cancelRun() {
+    const id = state.detailId;
+    act("Cancel", async () => {
+      const t = applyTask(await post("api/results/" + encodeURIComponent(id) + "/cancel"));
+      if (state.detailId === t.id) renderDetail(t);
+      render();
+      say("Cancelled run " + id + (finished(t.status) ? "." : "; it stops once its task returns."));
+    });
+  }
+
+  function retryRun() {
+    const id = state.detailId;
+    act("Retry", async () => {
+      const t = await post("api/results/" + encodeURIComponent(id) + "/retry");
+      applyTask(t);
+      render();
+      say("Retried run " + id + " as run " + t.id + ".");
+      location.hash = "task=" + encodeURIComponent(t.id);
+    });
+  }
+
+  function strikeTask() {
+    const t = state.runs.get(state.detailId);
+    if (!t) return;
+    act("Strike", async () => {
+      await post("api/strikes", { backend: t.backend, task: t.task });
+      say("Struck task " + t.task + " on " + t.backend + ": its runs will not start until it is restored.");
+      await refresh();
+    });
+  }
+
+  function restoreStrike(s) {
+    act("Restore", async () => {
+      await post("api/strikes/restore", s);
+      say("Restored " + strikeText(s) + " on " + s.backend + ".");
+      await refresh();
+    });
+  }
+
+  // parseValue reads a strike value: JSON if it parses, else the text.
+  function parseValue(text) {
+    try {
+      return JSON.parse(text);
+    } catch (_) {
+      return text;
+    }
+  }
+
+  function submitStrike(ev) {
+    ev.preventDefault();
+    const s = { backend: $("strike-backend").value, task: $("strike-task").value.trim() };
+    const field = $("strike-field").value.trim();
+    if (field) {
+      s.field = field;
+      s.op = $("strike-op").value;
+      s.value = parseValue($("strike-value").value);
+      if (s.op === "between") s.upper = parseValue($("strike-upper").value);
+    }
+    act("Strike", async () => {
+      await post("api/strikes", s);
+      say("Struck " + strikeText(s) + ".");
+      await refresh();
+    });
+  }
+
+  // ---- events ----
+
+  let source = null;
+
+  function connect() {
+    source = new EventSource("api/events");
+    source.onopen = () => {
+      setLive("live");
+      refresh(); // catch up on what happened while disconnected
+    };
+    source.onerror = () => {
+      setLive("reconnecting…");
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (say, a non-200 answer): try again later.
+        setTimeout(connect, 5000);
+      }
+    };
+    source.addEventListener("task", (e) => {
+      const t = applyTask(JSON.parse(e.data).task);
+      if (t.id === state.detailId) renderDetail(t);
+      render();
+    });
+    source.addEventListener("stats", (e) => {
+      state.stats = JSON.parse(e.data);
+      render();
+    });
+  }
+
+  // ---- wiring ----
+
+  function init() {
+    const tbody = $("tasks").tBodies[0];
+    tbody.addEventListener("click", (e) => activate(e));
+    tbody.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") activate(e);
+    });
+
+    $("detail-close").addEventListener("click", closeDetail);
+    $("detail").addEventListener("keydown", (e) => {
+      if (e.key === "Escape") closeDetail();
+    });
+
+    $("filters").addEventListener("submit", (e) => e.preventDefault());
+    $("status-filter").addEventListener("change", (e) => {
+      state.filter.status = e.target.value;
+      render();
+      refresh();
+    });
+    let typing = 0;
+    $("task-filter").addEventListener("input", (e) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        state.filter.task = e.target.value.trim();
+        render();
+        refresh();
+      }, 250);
+    });
+
+    if (ACTIONS) {
+      $("detail-cancel").addEventListener("click", cancelRun);
+      $("detail-retry").addEventListener("click", retryRun);
+      $("detail-strike").addEventListener("click", strikeTask);
+      $("strike-form").addEventListener("submit", submitStrike);
+    }
+
+    window.addEventListener("hashchange", onHashChange);
+    setInterval(() => {
+      if (!document.hidden) refresh();
+    }, REFRESH_MS);
+
+    refresh();
+    connect();
+    if (fragmentId()) openDetail(fragmentId());
+  }
+
+  init();
+})();

@@ -1,0 +1,191 @@
+// Package dashboard serves a web page and a JSON API that show the runs,
+// workers, counters and throughput of localtasks backends, live.
+//
+// New returns an http.Handler to mount anywhere in an application:
+//
+//	h, err := dashboard.New(dashboard.Config{
+//		Backends: []localtasks.Controller{io, cpu},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.Handle("/tasks/", http.StripPrefix("/tasks", h))
+//
+// The page lists the queued, scheduled, running and finished runs, with
+// filters by status and task name and a detail view per run; it updates
+// through server-sent events, and needs nothing but the handler: its
+// scripts and styles are embedded, and it loads nothing from elsewhere.
+//
+// The dashboard is read-only unless Config.Actions is set. With it, the
+// page and the API can cancel and retry runs and add and lift strikes,
+// through POST requests that take JSON and are refused when they come from
+// another site (net/http.CrossOriginProtection). The dashboard does no
+// authentication of its own: mount it behind the application's.
+//
+// docs/api.md in the module describes the routes, the JSON shapes and the
+// error codes, the contract the localtasks CLI and the page are built on.
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/localtasks/localtasks"
+)
+
+// TitleDefault is the page title unless Config.Title says otherwise.
+const TitleDefault = "localtasks"
+
+// Config configures a dashboard.
+type Config struct {
+	// Backends are the backends to show, in this order. At least one is
+	// required. Each is labelled by its Name, or "backend-N" for an
+	// unnamed one, N being its position in Backends from 1; two backends
+	// with one label are an error.
+	Backends []localtasks.Controller
+	// Actions turns on the actions that change things: Cancel, Retry,
+	// Strike and Restore. Off by default: the dashboard is read-only and
+	// refuses them with 403.
+	Actions bool
+	// Title is the page's title. Defaults to TitleDefault.
+	Title string
+}
+
+// Handler serves the dashboard: the page, its assets, the JSON API and the
+// event stream. Build it with New. It is safe for concurrent use, and owns
+// no goroutine: the only ones it starts serve an open event stream, and end
+// with its request.
+type Handler struct {
+	backends []backend
+	actions  bool
+	title    string
+	page     []byte // index.html, rendered once
+	root     http.Handler
+
+	samples *sampler
+	// now, statsEvery and pingEvery are fixed by New; the tests change them.
+	now        func() time.Time
+	statsEvery time.Duration
+	pingEvery  time.Duration
+}
+
+// backend is a configured backend and its label.
+type backend struct {
+	label string
+	c     localtasks.Controller
+}
+
+const (
+	statsEveryDefault = time.Second
+	pingEveryDefault  = 15 * time.Second
+)
+
+// New checks cfg and returns a Handler for it.
+func New(cfg Config) (*Handler, error) {
+	bs, err := labelBackends(cfg.Backends)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		backends:   bs,
+		actions:    cfg.Actions,
+		title:      cfg.Title,
+		samples:    newSampler(len(bs)),
+		now:        time.Now,
+		statsEvery: statsEveryDefault,
+		pingEvery:  pingEveryDefault,
+	}
+	if h.title == "" {
+		h.title = TitleDefault
+	}
+	if h.page, err = renderPage(h.title, h.actions); err != nil {
+		return nil, err
+	}
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errCrossOrigin())
+	}))
+	h.root = cop.Handler(h.routes())
+	return h, nil
+}
+
+// labelBackends checks the configured backends and labels them.
+func labelBackends(cs []localtasks.Controller) ([]backend, error) {
+	if len(cs) == 0 {
+		return nil, errors.New("dashboard: Config.Backends is empty: give at least one backend to show")
+	}
+	bs := make([]backend, len(cs))
+	seen := make(map[string]int, len(cs))
+	for i, c := range cs {
+		if c == nil {
+			return nil, fmt.Errorf("dashboard: Config.Backends[%d] is nil: give the backends to show", i)
+		}
+		label := c.Name()
+		if label == "" {
+			label = fmt.Sprintf("backend-%d", i+1)
+		}
+		if j, ok := seen[label]; ok {
+			return nil, fmt.Errorf("dashboard: Config.Backends[%d] and [%d] are both labelled %q: give each backend its own Name, or show each state once", j, i, label)
+		}
+		seen[label] = i
+		bs[i] = backend{label: label, c: c}
+	}
+	return bs, nil
+}
+
+// ServeHTTP serves the dashboard's routes (see the package doc and
+// docs/api.md), relative to where the handler is mounted.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.root.ServeHTTP(w, r)
+}
+
+// routes builds the handler's routes. Each path also has a pattern without
+// a method, so that a wrong method gets the JSON 405 of the API rather than
+// the mux's plain-text one; "/" catches every other path with a JSON 404.
+func (h *Handler) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	route := func(method, path string, f http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, f)
+		allow := method
+		if method == http.MethodGet {
+			allow = "GET, HEAD" // a GET pattern serves HEAD too
+		}
+		mux.HandleFunc(path, methodNotAllowed(allow))
+	}
+	route("GET", "/{$}", h.servePage)
+	route("GET", "/assets/{name}", serveAsset)
+	route("GET", "/api/snapshot", handleJSON(h.serveSnapshot))
+	route("GET", "/api/results/{id}", handleJSON(h.serveResult))
+	route("GET", "/api/events", h.serveEvents)
+	route("POST", "/api/results/{id}/cancel", h.action(h.cancel))
+	route("POST", "/api/results/{id}/retry", h.action(h.retry))
+	route("POST", "/api/strikes", h.action(h.strike))
+	route("POST", "/api/strikes/restore", h.action(h.restore))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("no such page or API route %s: the API's routes are under api/ (see docs/api.md)", r.URL.Path))
+	})
+	return mux
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, &failure{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+			msg: fmt.Sprintf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allow)})
+	}
+}
+
+// handleJSON serves a route that answers JSON, or a failure. f may set
+// headers on w, and must not write the body.
+func handleJSON(f func(w http.ResponseWriter, r *http.Request) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, v, err := f(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, v)
+	}
+}
