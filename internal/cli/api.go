@@ -1,0 +1,266 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The JSON shapes of docs/api.md, as far as the command reads them.
+
+// task is a run (the API's Task).
+type task struct {
+	ID              string          `json:"id"`
+	Task            string          `json:"task"`
+	Backend         string          `json:"backend"`
+	Queue           string          `json:"queue"`
+	Priority        int             `json:"priority"`
+	Status          string          `json:"status"`
+	Key             string          `json:"key"`
+	EnqueuedAt      *time.Time      `json:"enqueued_at"`
+	RunAfter        *time.Time      `json:"run_after"`
+	StartedAt       *time.Time      `json:"started_at"`
+	LastAttemptedAt *time.Time      `json:"last_attempted_at"`
+	FinishedAt      *time.Time      `json:"finished_at"`
+	Attempts        int             `json:"attempts"`
+	WorkerIDs       []string        `json:"worker_ids"`
+	Args            json.RawMessage `json:"args"`
+	Value           json.RawMessage `json:"value"`
+	Errors          []taskError     `json:"errors"`
+	CancelReason    string          `json:"cancel_reason"`
+	Progress        *progress       `json:"progress"`
+}
+
+type taskError struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+	Stack   string    `json:"stack"`
+}
+
+type progress struct {
+	Done    int64     `json:"done"`
+	Total   int64     `json:"total"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// The statuses that end a run.
+const (
+	statusSuccessful = "SUCCESSFUL"
+	statusFailed     = "FAILED"
+	statusCancelled  = "CANCELLED"
+)
+
+func (t *task) finished() bool {
+	switch t.Status {
+	case statusSuccessful, statusFailed, statusCancelled:
+		return true
+	}
+	return false
+}
+
+// duration is how long the run took, from its start (or its enqueue, if it
+// never started) to its end; 0 if it has not finished.
+func (t *task) duration() time.Duration {
+	from := t.StartedAt
+	if from == nil {
+		from = t.EnqueuedAt
+	}
+	if from == nil || t.FinishedAt == nil {
+		return 0
+	}
+	return t.FinishedAt.Sub(*from)
+}
+
+// formatDuration rounds d for people: to the microsecond under a second,
+// else to the millisecond.
+func formatDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+type snapshot struct {
+	At       time.Time         `json:"at"`
+	Title    string            `json:"title"`
+	Actions  bool              `json:"actions"`
+	Backends []backendSnapshot `json:"backends"`
+}
+
+type backendSnapshot struct {
+	Name      string   `json:"name"`
+	Queued    []task   `json:"queued"`
+	Scheduled []task   `json:"scheduled"`
+	Running   []task   `json:"running"`
+	Finished  []task   `json:"finished"`
+	Workers   []worker `json:"workers"`
+	Counters  counters `json:"counters"`
+	Strikes   []strike `json:"strikes"`
+}
+
+type worker struct {
+	ID          string   `json:"id"`
+	PID         int      `json:"pid"`
+	Running     []string `json:"running"`
+	TasksDone   int      `json:"tasks_done"`
+	MemoryBytes int64    `json:"memory_bytes"`
+}
+
+type counters struct {
+	Enqueued    uint64 `json:"enqueued"`
+	Started     uint64 `json:"started"`
+	Succeeded   uint64 `json:"succeeded"`
+	Failed      uint64 `json:"failed"`
+	Retried     uint64 `json:"retried"`
+	Cancelled   uint64 `json:"cancelled"`
+	Struck      uint64 `json:"struck"`
+	Perpetuated uint64 `json:"perpetuated"`
+}
+
+// strike is a strike, in requests and answers. Value and Upper are kept as
+// JSON, the way the command got them from the user or the dashboard.
+type strike struct {
+	Backend string          `json:"backend,omitempty"`
+	Task    string          `json:"task"`
+	Field   string          `json:"field,omitempty"`
+	Op      string          `json:"op,omitempty"`
+	Value   json.RawMessage `json:"value,omitempty"`
+	Upper   json.RawMessage `json:"upper,omitempty"`
+}
+
+// String describes the strike as localtasks.Strike.String does, as in
+// `reports.build where Shop == "acme"`.
+func (st strike) String() string {
+	switch {
+	case st.Field == "":
+		return st.Task
+	case st.Op == "between":
+		return fmt.Sprintf("%s where %s between %s and %s", st.Task, st.Field, compact(st.Value), compact(st.Upper))
+	}
+	return fmt.Sprintf("%s where %s %s %s", st.Task, st.Field, st.Op, compact(st.Value))
+}
+
+type strikesAnswer struct {
+	Strikes []strike `json:"strikes"`
+}
+
+// taskEvent is the data of an SSE "task" event.
+type taskEvent struct {
+	Kind string `json:"kind"`
+	Task task   `json:"task"`
+}
+
+// statsEvent is the data of an SSE "stats" event.
+type statsEvent struct {
+	Backends []struct {
+		Name     string   `json:"name"`
+		Counters counters `json:"counters"`
+	} `json:"backends"`
+}
+
+// compact returns a JSON value on one line; "null" for none.
+func compact(v json.RawMessage) string {
+	if len(v) == 0 {
+		return "null"
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return string(v)
+	}
+	return b.String()
+}
+
+// jsonValue reads a value given on the command line: as JSON if it is
+// (42, 2.5, true, "quoted"), else as a plain string.
+func jsonValue(s string) json.RawMessage {
+	if json.Valid([]byte(s)) {
+		return json.RawMessage(s)
+	}
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
+
+// cell makes s fit a table cell: control characters (tabs and newlines
+// would break the table) become spaces, and it is cut at max runes.
+func cell(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); max > 0 && len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// formatTime formats t in local time: the time of day alone if it falls on
+// the same day as now, else the date too; "-" for none.
+func formatTime(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	lt, ln := t.Local(), now.Local()
+	if lt.YearDay() == ln.YearDay() && lt.Year() == ln.Year() {
+		return lt.Format("15:04:05")
+	}
+	return lt.Format("2006-01-02 15:04:05")
+}
+
+// formatFullTime formats t in local time with milliseconds and the zone;
+// "-" for none.
+func formatFullTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05.000 MST")
+}
+
+// progressText describes a run's progress, as "3/10 30% page 3"; "-" for
+// none. The message is cut at max runes (0 for no limit).
+func progressText(p *progress, max int) string {
+	if p == nil {
+		return "-"
+	}
+	var s string
+	if p.Total > 0 {
+		s = fmt.Sprintf("%d/%d %d%%", p.Done, p.Total, percent(p))
+	} else {
+		s = fmt.Sprintf("%d", p.Done)
+	}
+	if p.Message != "" {
+		s += " " + cell(p.Message, max)
+	}
+	return s
+}
+
+func percent(p *progress) int64 {
+	if p.Total <= 0 {
+		return 0
+	}
+	return min(max(int64(float64(p.Done)*100/float64(p.Total)), 0), 100)
+}
+
+// formatBytes formats a size in bytes for people, "-" for 0 (unknown).
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n <= 0 {
+		return "-"
+	}
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/unit, 0
+	for f >= unit && i < 4 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[i])
+}

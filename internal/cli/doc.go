@@ -1,0 +1,16 @@
+// Package cli is the localtasks command: a client of the dashboard's JSON
+// API (docs/api.md) that prints every backend's snapshot and one run's
+// result, follows a run's progress live, and cancels, retries and strikes
+// runs.
+//
+// cmd/localtasks is a few lines that call Run; everything else lives here,
+// writing to the io.Writers it is given, so that the tests run the command
+// against a live dashboard handler. It uses the standard library only, and
+// decodes the API's JSON into types of its own rather than importing the
+// dashboard package, so that the command does not link the task runtime.
+//
+// The command finds the dashboard at the base URL that --url, the
+// environment variable LOCALTASKS_URL or DefaultURL gives, in that order:
+// the URL the program mounts the handler under, such as
+// http://127.0.0.1:8080/tasks. Run "localtasks help" for the commands.
+package cli

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+)
+
+var resultCommand = &command{
+	name: "result",
+	arg:  "ID",
+	summary: `Result prints one run: its status, queue, priority and key, its times,
+attempts and workers, its progress, argument and value, and the error of
+each failed attempt, with the stack of a panic.`,
+	setup: func(fs *flag.FlagSet) runFunc {
+		asJSON := fs.Bool("json", false, "print the dashboard's JSON instead")
+		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
+			if *asJSON {
+				return printJSON(ctx, c, stdout, resultPath(pos[0], ""))
+			}
+			var t task
+			if err := c.get(ctx, resultPath(pos[0], ""), &t); err != nil {
+				return 0, err
+			}
+			printResult(stdout, &t)
+			return ExitOK, nil
+		}
+	},
+}
+
+func printResult(w io.Writer, t *task) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	row := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, value) }
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return cell(s, 0)
+	}
+	row("ID", cell(t.ID, 0))
+	row("Task", cell(t.Task, 0))
+	row("Status", cell(t.Status, 0))
+	row("Backend", orDash(t.Backend))
+	row("Queue", orDash(t.Queue))
+	row("Priority", fmt.Sprint(t.Priority))
+	row("Key", orDash(t.Key))
+	row("Enqueued", formatFullTime(t.EnqueuedAt))
+	row("Run after", formatFullTime(t.RunAfter))
+	row("Started", formatFullTime(t.StartedAt))
+	row("Last attempt", formatFullTime(t.LastAttemptedAt))
+	row("Finished", formatFullTime(t.FinishedAt))
+	if d := t.duration(); d > 0 {
+		row("Took", formatDuration(d))
+	}
+	row("Attempts", fmt.Sprint(t.Attempts))
+	row("Workers", orDash(strings.Join(t.WorkerIDs, ", ")))
+	if t.Progress != nil {
+		row("Progress", progressText(t.Progress, 0)+" (at "+formatFullTime(&t.Progress.At)+")")
+	}
+	row("Args", cell(compact(t.Args), 0))
+	row("Value", cell(compact(t.Value), 0))
+	if t.CancelReason != "" {
+		row("Cancel reason", cell(t.CancelReason, 0))
+	}
+	tw.Flush()
+	if len(t.Errors) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Errors:\n")
+	for _, e := range t.Errors {
+		at := e.At
+		fmt.Fprintf(w, "  attempt %d, %s: %s: %s\n", e.Attempt, formatFullTime(&at), e.Type, indent(e.Message, "    "))
+		if e.Stack != "" {
+			fmt.Fprintf(w, "    %s\n", indent(strings.TrimRight(e.Stack, "\n"), "    "))
+		}
+	}
+}
+
+// indent indents every line of s but the first by prefix.
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+var cancelCommand = &command{
+	name: "cancel",
+	arg:  "ID",
+	summary: `Cancel cancels a run. A queued or scheduled run ends CANCELLED at once; a
+running one has its ctx cancelled, and ends CANCELLED when its task returns.
+The dashboard must have actions on (dashboard.Config{Actions: true}).`,
+	setup: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
+			var t task
+			if err := c.post(ctx, resultPath(pos[0], "/cancel"), struct{}{}, &t, http.StatusOK); err != nil {
+				return 0, err
+			}
+			if t.Status == statusCancelled {
+				fmt.Fprintf(stdout, "Cancelled %s (%s).\n", t.ID, cell(t.Task, 0))
+			} else {
+				fmt.Fprintf(stdout, "Cancelling %s (%s): it is %s, and ends CANCELLED when its task returns; 'localtasks watch %s' follows it.\n",
+					t.ID, cell(t.Task, 0), t.Status, t.ID)
+			}
+			return ExitOK, nil
+		}
+	},
+}
+
+var retryCommand = &command{
+	name: "retry",
+	arg:  "ID",
+	summary: `Retry enqueues a new run of a finished run's task, with the same argument,
+and prints the new run's ID. The dashboard must have actions on
+(dashboard.Config{Actions: true}).`,
+	setup: func(fs *flag.FlagSet) runFunc {
+		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
+			var t task
+			if err := c.post(ctx, resultPath(pos[0], "/retry"), struct{}{}, &t, http.StatusCreated); err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(stdout, "Enqueued %s, a new run of %s; 'localtasks watch %s' follows it.\n", t.ID, cell(t.Task, 0), t.ID)
+			return ExitOK, nil
+		}
+	},
+}

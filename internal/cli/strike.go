@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+)
+
+// strikeCommand returns the strike command, or the restore command.
+func strikeCommand(restore bool) *command {
+	cmd := &command{
+		name: "strike",
+		summary: `Strike stops the runs of a task: every one with --task alone, or those
+whose argument's --field compares with --value by --op. Enqueue drops a
+struck run, and a queued or scheduled one ends CANCELLED when it would start.
+It prints the strikes in force. The dashboard must have actions on
+(dashboard.Config{Actions: true}).
+
+  localtasks strike --task reports.build
+  localtasks strike --task reports.build --field Shop --value acme
+  localtasks strike --task reports.build --field Size --op between --value 10 --upper 20`,
+	}
+	path := "api/strikes"
+	if restore {
+		cmd.name = "restore"
+		cmd.summary = `Restore lifts a strike given earlier, named by the same flags, and prints
+the strikes still in force. Runs the strike dropped stay dropped. The
+dashboard must have actions on (dashboard.Config{Actions: true}).
+
+  localtasks restore --task reports.build --field Shop --value acme`
+		path = "api/strikes/restore"
+	}
+	cmd.setup = func(fs *flag.FlagSet) runFunc {
+		var st strike
+		fs.StringVar(&st.Backend, "backend", "", "the `backend`'s name; default every backend")
+		fs.StringVar(&st.Task, "task", "", "the task's `name` (required)")
+		fs.StringVar(&st.Field, "field", "", "the `field` of the task's argument to compare, with dots between nested fields; default none, for every run")
+		fs.StringVar(&st.Op, "op", "", "the `operator`: ==, !=, <, <=, >, >= or between; default == when --field is given")
+		value := fs.String("value", "", "the `value` to compare with: JSON if it parses (42, 2.5, true, \"quoted\"), else a plain string")
+		upper := fs.String("upper", "", "between's upper `bound`, read as --value is")
+		return func(ctx context.Context, c *client, stdout io.Writer, _ []string) (int, error) {
+			if st.Task == "" {
+				return 0, &usageErr{"--task is required: give the name of the task the strike is on"}
+			}
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "value":
+					st.Value = jsonValue(*value)
+				case "upper":
+					st.Upper = jsonValue(*upper)
+				}
+			})
+			if st.Field != "" && st.Op == "" {
+				st.Op = "=="
+			}
+			var ans strikesAnswer
+			if err := c.post(ctx, path, st, &ans, http.StatusOK); err != nil {
+				return 0, err
+			}
+			on := "every backend"
+			if st.Backend != "" {
+				on = "backend " + cell(st.Backend, 0)
+			}
+			if restore {
+				fmt.Fprintf(stdout, "Restored %s on %s.\n", cell(st.String(), 0), on)
+			} else {
+				fmt.Fprintf(stdout, "Struck %s on %s.\n", cell(st.String(), 0), on)
+			}
+			printStrikes(stdout, ans.Strikes)
+			return ExitOK, nil
+		}
+	}
+	return cmd
+}
+
+func printStrikes(w io.Writer, strikes []strike) {
+	if len(strikes) == 0 {
+		fmt.Fprintln(w, "No strikes in force.")
+		return
+	}
+	fmt.Fprintln(w, "Strikes in force:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tSTRIKE")
+	for _, st := range strikes {
+		fmt.Fprintf(tw, "%s\t%s\n", cell(st.Backend, 0), cell(st.String(), 0))
+	}
+	tw.Flush()
+}
