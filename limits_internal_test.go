@@ -62,6 +62,7 @@ func TestStrikeMatching(t *testing.T) {
 		{Strike{Task: name, Field: "Active", Op: NotEqual, Value: true}, false},
 		{Strike{Task: name, Field: "At", Op: GreaterEqual, Value: at}, true},
 		{Strike{Task: name, Field: "At", Op: Less, Value: at}, false},
+		{Strike{Task: name, Field: "At", Op: Equal, Value: "2030-01-01T00:00:00Z"}, true},
 		{Strike{Task: name, Field: "Wait", Op: Greater, Value: time.Second}, true},
 		{Strike{Task: name, Field: "Customer.Region", Op: Equal, Value: "eu"}, true},
 	}
@@ -94,6 +95,7 @@ func TestStrikeErrors(t *testing.T) {
 		{Strike{Task: name, Field: "Active", Op: Less, Value: true}, "no order"},
 		{Strike{Task: name, Field: "Tags", Op: Equal, Value: "x"}, "strikes compare"},
 		{Strike{Task: name, Field: "ID", Op: Equal}, "missing"},
+		{Strike{Task: name, Field: "At", Op: Equal, Value: "yesterday"}, "RFC 3339"},
 		{Strike{Task: name, Field: "ID", Op: Between, Value: 1}, "upper bound"},
 		{Strike{Task: name, Field: "ID", Op: Equal, Value: 1, Upper: 2}, "only for between"},
 		{Strike{Task: name, Op: Equal, Value: 1}, "without a field"},

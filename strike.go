@@ -32,7 +32,8 @@ var operators = []Operator{Equal, NotEqual, Less, LessEqual, Greater, GreaterEqu
 //
 // Field names an exported field of the task's argument type (dots between
 // nested fields) of a number, string, bool or time.Time type; Value (and
-// Upper, for Between) must convert to that type. For a Strike on the whole
+// Upper, for Between) must convert to that type without loss (a string in
+// RFC 3339 converts to a time.Time). For a Strike on the whole
 // task, leave Field, Op and Value empty.
 type Strike struct {
 	Task  string
@@ -127,6 +128,13 @@ func isOrdered(t reflect.Type) bool {
 func convertTo(v any, t reflect.Type) (reflect.Value, error) {
 	if v == nil {
 		return reflect.Value{}, fmt.Errorf("missing: give a %v to compare with", t)
+	}
+	if s, ok := v.(string); ok && t == timeType {
+		at, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("%q is not a time: give a time.Time, or a string in RFC 3339 such as 2030-01-02T15:04:05Z", s)
+		}
+		v = at
 	}
 	rv := reflect.ValueOf(v)
 	numeric := func(k reflect.Kind) bool {
