@@ -7,6 +7,9 @@
   const SVG = "http://www.w3.org/2000/svg";
   const ACTIONS = document.body.dataset.actions === "true";
   const REFRESH_MS = 15000; // a full snapshot this often, to catch up on missed events
+  const SOON_MS = 400; // a snapshot this soon after a run starts or finishes, for the workers
+  const SAMPLE_MS = 900; // the least time between two of the page's throughput samples
+  const GAP_MS = 5000; // a throughput interval longer than this spans a time nobody watched
   const FINISHED_KEEP = 500; // finished runs kept in the page beyond those of a snapshot
   const WINDOW_MS = 10 * 60 * 1000; // the throughput chart's span
 
@@ -15,7 +18,10 @@
   const state = {
     runs: new Map(), // id -> Task
     backends: [], // the last snapshot's backends
+    snapAt: 0, // the server's time of the last snapshot, in ms
+    latest: 0, // the server's time of the newest finish the page knows of, in ms
     stats: null, // the last stats event
+    samples: new Map(), // backend name -> [{at, finished}], the page's throughput samples
     filter: { status: "", task: "" },
     detailId: "",
     opener: null, // what to focus when the detail closes
@@ -135,6 +141,7 @@
   // applyTask records news of a run, and returns what the page now has of it.
   function applyTask(t) {
     if (state.loading) state.loading.push(t);
+    if (t.finished_at) state.latest = Math.max(state.latest, Date.parse(t.finished_at));
     if (!stale(t, state.runs)) state.runs.set(t.id, t);
     return state.runs.get(t.id);
   }
@@ -150,9 +157,31 @@
   }
 
   let refreshes = 0;
+  let loads = 0; // refreshes in flight
+  let soon = 0; // the timer of refreshSoon
+  let again = false; // a refresh was asked for while one loaded
+  let loadMs = 0; // how long the last snapshot took to load
+
+  // refreshSoon asks for a snapshot shortly, for what only snapshots tell
+  // (the workers) after a run started or finished. However many events
+  // come, one refresh waits and one loads at most, and they come no closer
+  // together than SOON_MS, or five times what a snapshot takes to load:
+  // on a busy page, snapshots take a sixth of its time at most.
+  function refreshSoon() {
+    if (document.hidden) return; // refreshed when the page is shown again
+    if (loads) {
+      again = true; // the one loading may have missed the news
+      return;
+    }
+    if (!soon) soon = setTimeout(refresh, Math.max(SOON_MS, 5 * loadMs));
+  }
 
   async function refresh() {
     const seq = ++refreshes; // only the newest refresh counts
+    clearTimeout(soon); // this one brings the news
+    soon = 0;
+    loads++;
+    const began = performance.now();
     const q = new URLSearchParams();
     if (state.filter.status) q.set("status", state.filter.status);
     if (state.filter.task) q.set("task", state.filter.task);
@@ -172,11 +201,14 @@
         for (const list of [b.running, b.queued, b.scheduled, b.finished]) {
           for (const t of list) runs.set(t.id, t);
         }
+        for (const t of b.finished) if (t.finished_at) state.latest = Math.max(state.latest, Date.parse(t.finished_at));
       }
       // Events that came while the snapshot loaded are as new as it, or newer.
       for (const t of state.loading) if (!stale(t, runs)) runs.set(t.id, t);
       state.runs = runs;
       state.backends = snap.backends;
+      state.snapAt = Date.parse(snap.at);
+      sample(state.snapAt, snap.backends);
       const detail = state.detailId && runs.get(state.detailId);
       if (detail) renderDetail(detail);
       render();
@@ -184,6 +216,29 @@
       if (seq === refreshes) say("Could not load the runs: " + err.message);
     } finally {
       if (seq === refreshes) state.loading = null;
+      loadMs = performance.now() - began;
+      if (--loads === 0 && again) {
+        again = false;
+        refreshSoon();
+      }
+    }
+  }
+
+  // workerNews moves a run between its backend's workers as its event
+  // tells, until the next snapshot says for sure: a running run is on the
+  // worker of its latest attempt, and a worker it left finished an attempt.
+  function workerNews(t) {
+    const b = state.backends.find((b) => b.name === t.backend);
+    if (!b) return;
+    const on = t.status === "RUNNING" ? t.worker_ids[t.worker_ids.length - 1] : "";
+    for (const w of b.workers) {
+      const i = w.running.indexOf(t.id);
+      if (w.id === on) {
+        if (i < 0) w.running.push(t.id);
+      } else if (i >= 0) {
+        w.running.splice(i, 1);
+        w.tasks_done++;
+      }
     }
   }
 
@@ -314,14 +369,33 @@
 
   const COUNTERS = ["enqueued", "started", "succeeded", "failed", "retried", "cancelled", "struck", "perpetuated"];
 
-  // The counters and throughput come from the newest of the snapshot and
-  // the last stats event.
+  // The counters and the server's throughput come from the newest of the
+  // last snapshot and the last stats event.
   function liveBackends() {
-    if (state.stats) return state.stats.backends;
+    const st = state.stats;
+    if (st && Date.parse(st.at) >= state.snapAt) return st.backends;
     return state.backends.map((b) => ({ name: b.name, counters: b.counters, throughput: b.throughput }));
   }
 
+  // nowMs is the server's time of the newest news, in ms.
+  function nowMs() {
+    const st = state.stats ? Date.parse(state.stats.at) : 0;
+    return Math.max(st, state.snapAt, state.latest) || Date.now();
+  }
+
+  // FINAL maps a final status to the counter of the runs that reached it.
+  const FINAL = { SUCCESSFUL: "succeeded", FAILED: "failed", CANCELLED: "cancelled" };
+
   function renderCounters() {
+    // The runs' events come as they happen, the counters each second: a
+    // backend finished at least as many runs as the page saw finish.
+    const seen = new Map();
+    for (const t of state.runs.values()) {
+      const c = FINAL[t.status];
+      if (!c) continue;
+      if (!seen.has(t.backend)) seen.set(t.backend, { succeeded: 0, failed: 0, cancelled: 0 });
+      seen.get(t.backend)[c]++;
+    }
     const tbody = $("counters").tBodies[0];
     clear(tbody);
     for (const b of liveBackends()) {
@@ -329,67 +403,169 @@
       const th = el("th", b.name);
       th.scope = "row";
       tr.appendChild(th);
-      for (const c of COUNTERS) tr.appendChild(el("td", b.counters[c]));
+      const s = seen.get(b.name) || {};
+      for (const c of COUNTERS) tr.appendChild(el("td", Math.max(b.counters[c], s[c] || 0)));
       tbody.appendChild(tr);
     }
   }
 
+  // sample records, at the server's time at, how many runs each backend
+  // had finished: every stats event (each second) and snapshot brings one,
+  // so that the chart has the page's own points, a second apart, besides
+  // those the server sampled before the page opened.
+  function sample(at, backends) {
+    for (const b of backends) {
+      const c = b.counters;
+      let list = state.samples.get(b.name);
+      if (!list) state.samples.set(b.name, (list = []));
+      const last = list[list.length - 1];
+      if (last && at - last.at < SAMPLE_MS) continue;
+      list.push({ at, finished: c.succeeded + c.failed + c.cancelled });
+      while (list.length > 2 && at - list[1].at > WINDOW_MS) list.shift();
+    }
+  }
+
+  // intervals returns a backend's throughput as intervals {from, to, rate}
+  // of the rate of finishes, oldest first, up to end: from the finished
+  // runs themselves when the page has every one (see history), else from
+  // the samples, the server's from before the page's first, then the
+  // page's own.
+  function intervals(b, end) {
+    const exact = history(b, end);
+    if (exact) return exact;
+    const own = state.samples.get(b.name) || [];
+    const first = own.length > 1 ? own[0].at : Infinity; // the server's, until the page has a point
+    const out = [];
+    let prev = 0;
+    for (const p of b.throughput) {
+      const at = Date.parse(p.at);
+      if (at > first) break;
+      out.push({ from: prev || at - 1000, to: at, rate: p.per_second }); // a point is the rate since the sample before
+      prev = at;
+    }
+    for (let k = 1; k < own.length; k++) {
+      const a = own[k - 1], z = own[k];
+      const done = z.finished >= a.finished ? z.finished - a.finished : z.finished; // or the backend started afresh
+      out.push({ from: a.at, to: z.at, rate: (done * 1000) / (z.at - a.at) });
+    }
+    return out;
+  }
+
+  // history returns the intervals of a second, up to end, in which the
+  // backend's runs finished, counted from their finished_at: exact, and
+  // there from the first run on, even when nobody watched. It returns null
+  // unless the page has every run the backend finished (none evicted, or
+  // forgotten by trim, or left out by a filter): then the samples must do.
+  function history(b, end) {
+    if (state.filter.status || state.filter.task) return null;
+    const c = b.counters;
+    const times = [];
+    for (const t of state.runs.values()) {
+      if (t.backend === b.name && finished(t.status) && t.finished_at) times.push(Date.parse(t.finished_at));
+    }
+    // The counters can be a second older than the runs, not newer.
+    if (times.length < c.succeeded + c.failed + c.cancelled) return null;
+    const recent = times.filter((ms) => ms <= end && end - ms < WINDOW_MS);
+    if (!recent.length) return null; // the samples show the quiet
+    // A second per interval, back from end, and a quiet one before the first.
+    const n = Math.ceil((end - Math.min(...recent)) / 1000) + 1;
+    const counts = new Array(n).fill(0);
+    for (const ms of recent) counts[Math.min(n - 1, Math.floor((end - ms) / 1000))]++;
+    const out = [];
+    for (let k = Math.min(n, WINDOW_MS / 1000) - 1; k >= 0; k--) {
+      out.push({ from: end - (k + 1) * 1000, to: end - k * 1000, rate: counts[k] });
+    }
+    return out;
+  }
+
+  // The chart spans the shortest of these that holds every point.
+  const SPANS = [10e3, 30e3, 60e3, 2 * 60e3, 5 * 60e3, WINDOW_MS];
+
+  function fmtSpan(ms) {
+    return ms < 60e3 ? ms / 1000 + " s" : ms / 60e3 + " min";
+  }
+
+  function spanWords(ms) {
+    if (ms === 60e3) return "last minute";
+    return ms < 60e3 ? "last " + ms / 1000 + " seconds" : "last " + ms / 60e3 + " minutes";
+  }
+
   function renderThroughput() {
     const chart = $("throughput");
-    const W = 640, H = 180, L = 44, R = 8, T = 10, B = 22;
+    // Drawn at the size it is shown, so that its text is the page's size.
+    const box = chart.getBoundingClientRect();
+    const W = Math.round(box.width) || 640, H = Math.round(box.height) || 180, L = 40, R = 10, T = 10, B = 22;
+    chart.setAttribute("viewBox", "0 0 " + W + " " + H);
     for (const n of [...chart.childNodes]) {
       if (n.nodeName !== "title" && n.nodeName !== "desc") n.remove();
     }
-    const backends = liveBackends();
-    const end = state.stats ? Date.parse(state.stats.at) : Date.now();
-    const start = end - WINDOW_MS;
+    const end = nowMs();
+    const backends = liveBackends().map((b) => ({ name: b.name, ivs: intervals(b, end) }));
+    let oldest = end;
+    for (const b of backends) if (b.ivs.length) oldest = Math.min(oldest, b.ivs[0].from);
+    const span = SPANS.find((s) => end - oldest <= s) || WINDOW_MS;
+    const start = end - span;
     let peak = 0;
-    for (const b of backends) for (const p of b.throughput) peak = Math.max(peak, p.per_second);
+    for (const b of backends) for (const iv of b.ivs) if (iv.to > start) peak = Math.max(peak, iv.rate);
     const top = niceCeil(peak);
-    const x = (ms) => L + ((ms - start) / WINDOW_MS) * (W - L - R);
+    const x = (ms) => L + ((Math.max(ms, start) - start) / span) * (W - L - R);
     const y = (v) => H - B - (v / top) * (H - T - B);
 
-    // Axes and labels.
+    // Axes, grid and labels.
+    chart.appendChild(svg("line", { x1: L, y1: y(top), x2: W - R, y2: y(top), class: "grid" }));
+    chart.appendChild(svg("line", { x1: L, y1: y(top / 2), x2: W - R, y2: y(top / 2), class: "grid" }));
+    chart.appendChild(svg("line", { x1: x(end - span / 2), y1: T, x2: x(end - span / 2), y2: H - B, class: "grid" }));
     chart.appendChild(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }));
     chart.appendChild(svg("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }));
-    chart.appendChild(svg("line", { x1: L, y1: y(top), x2: W - R, y2: y(top), class: "grid" }));
     const label = (text, attrs) => {
       const t = svg("text", attrs);
       t.textContent = text;
       chart.appendChild(t);
     };
     label(fmtRate(top), { x: L - 4, y: y(top) + 4, "text-anchor": "end", class: "label" });
+    label(fmtRate(top / 2), { x: L - 4, y: y(top / 2) + 4, "text-anchor": "end", class: "label" });
     label("0", { x: L - 4, y: H - B + 4, "text-anchor": "end", class: "label" });
-    label("10 min ago", { x: L, y: H - 6, class: "label" });
+    label(fmtSpan(span) + " ago", { x: L, y: H - 6, class: "label" });
+    label(fmtSpan(span / 2) + " ago", { x: x(end - span / 2), y: H - 6, "text-anchor": "middle", class: "label" });
     label("now", { x: W - R, y: H - 6, "text-anchor": "end", class: "label" });
+    $("throughput-span").textContent = spanWords(span);
 
-    // A line per backend, broken where samples are missing.
+    // A step line per backend: each interval at its rate. An interval
+    // longer than GAP_MS, the average over a time nobody watched, is
+    // dashed; the line breaks where the page missed samples.
     const parts = [];
     backends.forEach((b, i) => {
-      let line = [];
-      let last = 0;
-      const flush = () => {
-        if (line.length > 1) {
-          chart.appendChild(svg("polyline", { points: line.join(" "), class: "series series-" + (i % 6) }));
-        } else if (line.length === 1) {
-          const [cx, cy] = line[0].split(",");
-          chart.appendChild(svg("circle", { cx, cy, r: 2, class: "dot series-" + (i % 6) }));
+      const cls = "series-" + (i % 6);
+      let pts = [];
+      let lastTo = 0;
+      const flush = (kind) => {
+        if (pts.length < 2) {
+          pts = [];
+          return;
         }
-        line = [];
+        const line = pts.map(([px, py]) => px.toFixed(1) + "," + py.toFixed(1)).join(" ");
+        const base = y(0).toFixed(1);
+        const area = pts[0][0].toFixed(1) + "," + base + " " + line + " " + pts[pts.length - 1][0].toFixed(1) + "," + base;
+        chart.appendChild(svg("polygon", { points: area, class: "area " + cls }));
+        chart.appendChild(svg("polyline", { points: line, class: kind + " " + cls }));
+        pts = [];
       };
-      for (const p of b.throughput) {
-        const at = Date.parse(p.at);
-        if (at < start) continue;
-        if (last && at - last > 5000) flush();
-        line.push(x(at).toFixed(1) + "," + y(p.per_second).toFixed(1));
-        last = at;
+      for (const iv of b.ivs) {
+        if (iv.to <= start) continue;
+        const long = iv.to - iv.from > GAP_MS;
+        if (long || (lastTo && iv.from - lastTo > 1500)) flush("series");
+        pts.push([x(iv.from), y(iv.rate)], [x(iv.to), y(iv.rate)]);
+        if (long) flush("gap");
+        lastTo = iv.to;
       }
-      flush();
-      const now = b.throughput.length ? b.throughput[b.throughput.length - 1].per_second : 0;
-      const max = b.throughput.reduce((m, p) => Math.max(m, p.per_second), 0);
-      parts.push(b.name + ": " + fmtRate(now) + " per second now, peak " + fmtRate(max));
+      flush("series");
+      const shown = b.ivs.filter((iv) => iv.to > start);
+      const now = shown.length ? shown[shown.length - 1].rate : 0;
+      const max = shown.reduce((m, iv) => Math.max(m, iv.rate), 0);
+      b.now = shown.length ? fmtRate(now) + "/s" : "";
+      parts.push(b.name + ": " + (shown.length ? fmtRate(now) + " per second now, peak " + fmtRate(max) : "no samples yet"));
     });
-    $("throughput-desc").textContent = parts.length ? parts.join("; ") + "." : "No samples yet.";
+    $("throughput-desc").textContent = parts.length ? "Over the last " + fmtSpan(span) + ". " + parts.join("; ") + "." : "No samples yet.";
     renderLegend(backends);
   }
 
@@ -401,7 +577,7 @@
       key.setAttribute("aria-hidden", "true");
       const item = el("span", "", "legend-item");
       item.appendChild(key);
-      item.appendChild(document.createTextNode(b.name));
+      item.appendChild(document.createTextNode(b.name + (b.now ? " " + b.now : "")));
       legend.appendChild(item);
     });
   }
@@ -414,7 +590,8 @@
   }
 
   function fmtRate(v) {
-    return v >= 10 ? v.toFixed(0) : v.toFixed(1);
+    if (v >= 10) return v.toFixed(0);
+    return String(Number(v.toFixed(v >= 1 ? 1 : 2))); // 2.5, 1, 0.25, 0
   }
 
   function renderWorkers() {
@@ -688,6 +865,13 @@
     }
   }
 
+  // showUpper shows the upper bound's input only for between.
+  function showUpper() {
+    const between = $("strike-op").value === "between";
+    $("strike-upper").hidden = !between;
+    document.querySelector('label[for="strike-upper"]').hidden = !between;
+  }
+
   function submitStrike(ev) {
     ev.preventDefault();
     const s = { backend: $("strike-backend").value, task: $("strike-task").value.trim() };
@@ -723,12 +907,18 @@
       }
     };
     source.addEventListener("task", (e) => {
-      const t = applyTask(JSON.parse(e.data).task);
+      const ev = JSON.parse(e.data);
+      const t = applyTask(ev.task);
+      if (ev.kind === "started" || ev.kind === "finished") {
+        workerNews(t);
+        refreshSoon();
+      }
       if (t.id === state.detailId) renderDetail(t);
       render();
     });
     source.addEventListener("stats", (e) => {
       state.stats = JSON.parse(e.data);
+      sample(Date.parse(state.stats.at), state.stats.backends);
       render();
     });
   }
@@ -768,12 +958,27 @@
       $("detail-retry").addEventListener("click", retryRun);
       $("detail-strike").addEventListener("click", strikeTask);
       $("strike-form").addEventListener("submit", submitStrike);
+      $("strike-op").addEventListener("change", showUpper);
+      showUpper();
     }
 
     window.addEventListener("hashchange", onHashChange);
+    if (window.ResizeObserver) {
+      let width = 0;
+      new ResizeObserver(([entry]) => {
+        const w = Math.round(entry.contentRect.width);
+        if (w !== width) {
+          width = w;
+          render();
+        }
+      }).observe($("throughput"));
+    }
     setInterval(() => {
       if (!document.hidden) refresh();
     }, REFRESH_MS);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) refresh();
+    });
 
     refresh();
     connect();
