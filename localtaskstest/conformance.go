@@ -33,7 +33,29 @@ type Subscriber interface {
 // Wait fails at once with errors.ErrUnsupported is taken to record tasks
 // without running them, and is checked for that.
 func RunConformance(t *testing.T, newBackend NewBackend) {
-	h := &harness{newBackend: newBackend}
+	RunConformanceWith(t, newBackend, Traits{})
+}
+
+// Traits describe a backend whose runs live outside the process, such as
+// one on a database, where the suite's defaults (the package's own
+// backends) do not hold. The zero value is the defaults.
+type Traits struct {
+	// CheckID checks a run ID; nil requires a UUID.
+	CheckID func(id string) error
+	// KeepsResults: results are kept by a store of their own (a database
+	// with its own retention), not evicted by Config.MaxResults. The suite
+	// checks that they outlive MaxResults in place of the LRU case.
+	KeepsResults bool
+	// DurableClose: Close leaves runs to other workers rather than
+	// cancelling them: a running one that Close gives up on goes back to
+	// its queue, and queued and scheduled ones stay. The suite checks that
+	// in place of CloseCancelsRunning.
+	DurableClose bool
+}
+
+// RunConformanceWith is RunConformance for a backend with traits.
+func RunConformanceWith(t *testing.T, newBackend NewBackend, traits Traits) {
+	h := &harness{newBackend: newBackend, traits: traits}
 	b, _, ctx := h.setup(t, 0)
 	r, err := b.Enqueue(ctx, Echo.Definition(), EchoArgs{}, localtasks.Options{})
 	require.NoError(t, err, "enqueue of a valid task")
@@ -57,6 +79,7 @@ type harness struct {
 	events     bool // it implements Subscriber
 	strikes    bool // it implements localtasks.Controller
 	caps       localtasks.Capabilities
+	traits     Traits
 }
 
 type testCase struct {
@@ -141,10 +164,14 @@ func (h *harness) cases() []testCase {
 		testCase{"Failure", testFailure},
 		testCase{"Panic", testPanic},
 		testCase{"TaskContext", testTaskContext},
-		testCase{"LRU", testLRU},
 		testCase{"CancelFinished", testCancelFinished},
 		testCase{"Progress", testProgress},
 	)
+	if h.traits.KeepsResults {
+		cs = append(cs, testCase{"KeepsResults", testKeepsResults})
+	} else {
+		cs = append(cs, testCase{"LRU", testLRU})
+	}
 	if h.caps.Retry {
 		cs = append(cs, testCase{"Retry", testRetry}, testCase{"RetryExhausted", testRetryExhausted})
 	}
@@ -164,7 +191,12 @@ func (h *harness) cases() []testCase {
 		cs = append(cs, testCase{"Events", testEvents})
 	}
 	if h.caps.CancelRunning {
-		cs = append(cs, testCase{"CancelRunning", testCancelRunning}, testCase{"CloseCancelsRunning", testCloseCancelsRunning})
+		cs = append(cs, testCase{"CancelRunning", testCancelRunning})
+		if h.traits.DurableClose {
+			cs = append(cs, testCase{"CloseReleasesRunning", testCloseReleasesRunning})
+		} else {
+			cs = append(cs, testCase{"CloseCancelsRunning", testCloseCancelsRunning})
+		}
 	}
 	return cs
 }
@@ -174,8 +206,12 @@ func testEnqueueReturnsHandle(t *testing.T, h *harness) {
 	args := EchoArgs{N: 7, Text: "seven"}
 	hd, err := Echo.Enqueue(ctx, b, args)
 	require.NoError(t, err)
-	_, err = uuid.Parse(hd.ID())
-	require.NoError(t, err, "the ID must be a UUID")
+	if h.traits.CheckID != nil {
+		require.NoError(t, h.traits.CheckID(hd.ID()), "the ID %q", hd.ID())
+	} else {
+		_, err = uuid.Parse(hd.ID())
+		require.NoError(t, err, "the ID must be a UUID")
+	}
 
 	res, err := b.GetResult(ctx, hd.ID())
 	require.NoError(t, err)
@@ -710,4 +746,52 @@ func testCloseCancelsRunning(t *testing.T, h *harness) {
 	late := b.(Subscriber).Subscribe(1)
 	_, open := <-late.C
 	require.False(t, open, "a subscription made after Close gave up on running tasks is closed at once")
+}
+
+func testKeepsResults(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 2)
+	var ids []string
+	for i := range 4 {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: i})
+		require.NoError(t, err)
+		_, err = hd.Wait(ctx)
+		require.NoError(t, err)
+		ids = append(ids, hd.ID())
+	}
+	for i, id := range ids {
+		res, err := b.GetResult(ctx, id)
+		require.NoError(t, err, "a kept result outlives MaxResults")
+		require.Equal(t, EchoArgs{N: i}, res.Value)
+	}
+}
+
+func testCloseReleasesRunning(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	sub := b.(Subscriber).Subscribe(16)
+	running, err := Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	started(t, ctx, sub, running.ID())
+	var queued []string
+	if h.caps.Defer {
+		hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
+		require.NoError(t, err)
+		queued = append(queued, hd.ID())
+	}
+
+	expired, cancel := context.WithCancel(ctx)
+	cancel()
+	err = b.Close(expired)
+	require.ErrorIs(t, err, context.Canceled, "Close reports that it gave up on running tasks")
+	for _, id := range append(queued, running.ID()) {
+		res, err := b.GetResult(ctx, id)
+		require.NoError(t, err)
+		require.False(t, res.Status.Finished(), "task %s is left to other workers, not ended: %v", id, res.Status)
+		require.NotEqual(t, localtasks.StatusRunning, res.Status, "task %s is not running once Close returned", id)
+	}
+	for range sub.C { // closed once the backend is
+	}
+	require.NoError(t, running.Cancel(ctx), "the released run can still be cancelled")
+	res, err := b.GetResult(ctx, running.ID())
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusCancelled, res.Status)
 }

@@ -1,0 +1,569 @@
+package riverbackend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/localtasks/localtasks"
+)
+
+// Config configures a Backend. The zero value is an insert-only backend on
+// River's tables in the search_path, for the default queue.
+type Config struct {
+	// Name is the backend's name, reported in TaskResult.Backend.
+	Name string
+	// Queues lists the queues tasks may be enqueued to, and that the
+	// workers work. They are River queues of the same names. Defaults to
+	// just localtasks.DefaultQueue.
+	Queues []string
+	// Workers is how many tasks this backend runs at once per queue. Zero
+	// (the default) makes a backend that enqueues, reads and cancels runs
+	// but runs none: a producer or a reader.
+	Workers int
+	// Tasks names the tasks this backend's workers run; other kinds are
+	// left to other workers. Defaults to every task defined when New is
+	// called (localtasks.Names()) whose argument and result JSON can carry.
+	Tasks []string
+	// Schema is the PostgreSQL schema of River's tables. Defaults to ""
+	// (the search_path).
+	Schema string
+	// ID names this backend's River client, and so the worker in
+	// TaskResult.WorkerIDs. Defaults to River's: the host name and a time.
+	ID string
+	// Logger is the logger tasks get from localtasks.Logger(ctx), and
+	// River's. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Clock is the source of time for run-after times, retry delays and
+	// timeouts. Defaults to the system clock, with River's times from the
+	// database. Any other clock is also River's time (River's
+	// Config.Test.Time), for tests such as localtaskstest's FakeClock.
+	Clock localtasks.Clock
+	// FetchPollInterval is how often idle workers look for jobs when
+	// PostgreSQL's notifications do not wake them. Defaults to River's, one
+	// second.
+	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of jobs by a
+	// queue's workers, and so bounds their throughput: at most Workers jobs
+	// a cooldown. Defaults to River's, 100 ms (80 jobs a second for 8
+	// workers); short jobs want less, down to River's minimum of 1 ms, at
+	// the cost of more queries.
+	FetchCooldown time.Duration
+}
+
+// Capabilities are what a Backend supports: everything but limits and
+// perpetual tasks, which River's unique jobs and periodic jobs do not
+// carry with localtasks' semantics.
+var Capabilities = localtasks.Capabilities{
+	Defer:         true,
+	Priority:      true,
+	GetResult:     true,
+	Cancel:        true,
+	CancelRunning: true,
+	Retry:         true,
+	Timeout:       true,
+}
+
+// Backend is a localtasks.Backend on River and PostgreSQL: every run is a
+// River job whose kind is the task's name, so any process on any machine
+// with the same task definitions and database can enqueue, run, read and
+// cancel it. Run IDs are River job IDs in decimal.
+//
+// Events (Subscribe) are this process's: the enqueues made through this
+// Backend, and the attempts its workers run.
+type Backend struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+	clock  localtasks.Clock
+	table  string // river_job, schema-qualified and quoted
+	logger *slog.Logger
+	events *localtasks.Broadcaster
+	timers *promoter
+	wait   *waiters
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error              // the first Close's
+	stop      context.CancelFunc // stops the goroutines below
+	bg        sync.WaitGroup
+}
+
+var _ localtasks.Backend = (*Backend)(nil)
+
+// Migrate brings River's tables in schema ("" for the search_path) up to
+// date, as River's own migrations (rivermigrate) do. Run it once before the
+// first Backend, from a deploy step or at startup: it is safe to run again.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
+	if err != nil {
+		return fmt.Errorf("riverbackend: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverbackend: migrate schema %q: %w", schema, err)
+	}
+	return nil
+}
+
+// New returns a Backend on pool's database, whose River tables must exist
+// (Migrate). With cfg.Workers above zero it starts a River client that runs
+// the tasks of cfg.Tasks from cfg.Queues until Close; ctx bounds the start
+// only. The pool stays the caller's: Close does not close it.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) {
+	bad := func(format string, args ...any) (*Backend, error) {
+		return nil, fmt.Errorf("riverbackend: config: "+format+": %w", append(args, localtasks.ErrConfig)...)
+	}
+	if pool == nil {
+		return bad("the pool is nil: pass a *pgxpool.Pool connected to the database")
+	}
+	if cfg.Workers < 0 {
+		return bad("Workers %d is negative: use 0 for a backend that runs nothing", cfg.Workers)
+	}
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = []string{localtasks.DefaultQueue}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	allTasks := cfg.Workers > 0 && cfg.Tasks == nil
+	if allTasks {
+		cfg.Tasks = localtasks.Names()
+	}
+	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: localtasks.NewBroadcaster(), wait: newWaiters()}
+	if b.clock == nil {
+		b.clock = systemClock{}
+	}
+	b.table = "river_job"
+	if cfg.Schema != "" {
+		b.table = pgx.Identifier{cfg.Schema, "river_job"}.Sanitize()
+	}
+
+	rc := &river.Config{
+		ID:                  cfg.ID,
+		Logger:              cfg.Logger,
+		Schema:              cfg.Schema,
+		SkipUnknownJobCheck: true, // other processes may run kinds this one does not
+		FetchPollInterval:   cfg.FetchPollInterval,
+		JobTimeout:          -1, // timeouts run on cfg.Clock: see work
+	}
+	if cfg.FetchPollInterval > 0 {
+		rc.FetchCooldown = min(river.FetchCooldownDefault, cfg.FetchPollInterval)
+	}
+	if cfg.FetchCooldown > 0 {
+		rc.FetchCooldown = cfg.FetchCooldown
+	}
+	if cfg.Clock != nil {
+		rc.Test.Time = riverTime{cfg.Clock}
+	}
+	if cfg.Workers > 0 {
+		workers := river.NewWorkers()
+		for _, name := range cfg.Tasks {
+			def, ok := localtasks.Lookup(name)
+			if !ok {
+				return bad("task %q in Tasks is not defined: define it before New, or leave it out", name)
+			}
+			if err := checkTypes(def); err != nil {
+				if allTasks { // it cannot be enqueued here either
+					continue
+				}
+				return bad("task %q in Tasks: %v", name, err)
+			}
+			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def})
+		}
+		rc.Workers = workers
+		rc.FetchOnlyKnownKinds = true
+		rc.Queues = make(map[string]river.QueueConfig, len(cfg.Queues))
+		for _, q := range cfg.Queues {
+			rc.Queues[q] = river.QueueConfig{MaxWorkers: cfg.Workers}
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("riverbackend: %v: %w", err, localtasks.ErrConfig)
+	}
+	b.client = client
+
+	bgctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b.stop = stop
+	b.timers = newPromoter(b)
+	if cfg.Workers > 0 {
+		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+		// River stops its client when Start's ctx ends: Close does that here.
+		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+			cancelSub()
+			stop()
+			return nil, fmt.Errorf("riverbackend: start River's client: %w", err)
+		}
+		b.bg.Go(func() {
+			defer cancelSub()
+			b.forward(bgctx, sub)
+		})
+	}
+	b.bg.Go(func() { b.wait.listen(bgctx, b) })
+	return b, nil
+}
+
+// Name returns cfg.Name.
+func (b *Backend) Name() string { return b.cfg.Name }
+
+// Capabilities returns Capabilities.
+func (b *Backend) Capabilities() localtasks.Capabilities { return Capabilities }
+
+// Client returns the River client under the backend, for what localtasks
+// does not say, such as listing jobs or pausing a queue.
+func (b *Backend) Client() *river.Client[pgx.Tx] { return b.client }
+
+// Subscribe returns a subscription to this process's events: the enqueues
+// made through b and the attempts b's workers run.
+func (b *Backend) Subscribe(buffer int) *localtasks.Subscription { return b.events.Subscribe(buffer) }
+
+// Enqueue inserts a River job for a run of task with args. Arguments are
+// JSON-encoded: a task whose argument or result type JSON cannot carry
+// (funcs, chans, complex numbers, maps keyed by other than strings,
+// integers or text) is refused with an error matching
+// localtasks.ErrInvalidTask. See localtasks.Backend.
+func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
+	if b.closed.Load() {
+		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
+	}
+	if err := localtasks.CheckRequest(b.cfg.Name, Capabilities, b.cfg.Queues, task, args, &opts); err != nil {
+		return localtasks.Receipt{}, err
+	}
+	name := task.Name()
+	if err := ctx.Err(); err != nil {
+		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+	}
+	if err := checkTypes(task); err != nil {
+		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: its argument, a %T, cannot be JSON-encoded (%v); nothing was queued: %w", name, args, err, localtasks.ErrInvalidTask)
+	}
+	now := b.clock.Now()
+	runAt := opts.RunAt
+	if opts.Delay > 0 {
+		runAt = now.Add(opts.Delay)
+	}
+	if !runAt.After(now) {
+		runAt = time.Time{}
+	}
+	meta, err := json.Marshal(map[string]any{metaKey: jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}})
+	if err != nil {
+		return localtasks.Receipt{}, err
+	}
+	insert := &river.InsertOpts{
+		MaxAttempts: max(opts.Retry.MaxAttempts, 1),
+		Priority:    riverPriority(opts.Priority),
+		Queue:       opts.Queue,
+		Metadata:    meta,
+		ScheduledAt: runAt,
+	}
+	if opts.Key != "" {
+		insert.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: unfinishedStates}
+	}
+	ja := jobArgs{kind: name, Key: opts.Key, Args: raw}
+
+	var r localtasks.Receipt
+	var row *rivertype.JobRow
+	if opts.Replace {
+		r, row, err = b.replace(ctx, ja, insert)
+	} else {
+		var res *rivertype.JobInsertResult
+		res, err = b.client.Insert(ctx, ja, insert)
+		if err == nil {
+			row = res.Job
+			r = localtasks.Receipt{ID: formatID(row.ID), Disposition: localtasks.Enqueued}
+			if res.UniqueSkippedAsDuplicate {
+				r.Disposition = localtasks.AlreadyEnqueued
+			}
+		}
+	}
+	if err != nil {
+		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: %w", name, err)
+	}
+	if r.Disposition != localtasks.AlreadyEnqueued {
+		if !runAt.IsZero() {
+			b.timers.add(row.ID, row.ScheduledAt)
+		}
+		b.publish(localtasks.EventEnqueued, row)
+	}
+	return r, nil
+}
+
+// unfinishedStates are the states that hold a key: a run's key is free
+// again once it is completed, discarded or cancelled.
+var unfinishedStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
+// replace inserts ja in place of the queued or scheduled run that holds
+// its key, in one transaction, so that no insert sees the key free between.
+func (b *Backend) replace(ctx context.Context, ja jobArgs, insert *river.InsertOpts) (localtasks.Receipt, *rivertype.JobRow, error) {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	res, err := b.client.InsertTx(ctx, tx, ja, insert)
+	if err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	if !res.UniqueSkippedAsDuplicate {
+		if err := tx.Commit(ctx); err != nil {
+			return localtasks.Receipt{}, nil, err
+		}
+		return localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Enqueued}, res.Job, nil
+	}
+	old := res.Job
+	if old.State == rivertype.JobStateRunning {
+		return localtasks.Receipt{ID: formatID(old.ID), Disposition: localtasks.AlreadyEnqueued}, old, nil
+	}
+	if _, err := b.client.JobCancelTx(ctx, tx, old.ID); err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	res, err = b.client.InsertTx(ctx, tx, ja, insert)
+	if err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	if res.UniqueSkippedAsDuplicate {
+		return localtasks.Receipt{}, nil, fmt.Errorf("the key %q is still held after cancelling run %d", ja.Key, old.ID)
+	}
+	if err := b.setCancelReason(ctx, tx, old.ID, "replaced by run "+formatID(res.Job.ID)); err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
+	b.timers.remove(old.ID)
+	b.wait.finished(ctx, b, old.ID)
+	return localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Replaced}, res.Job, nil
+}
+
+// setCancelReason records why a run was cancelled, and tells waiters in
+// every process once tx commits.
+func (b *Backend) setCancelReason(ctx context.Context, tx pgx.Tx, id int64, reason string) error {
+	_, err := tx.Exec(ctx, "UPDATE "+b.table+" SET metadata = metadata || jsonb_build_object($2::text, $3::text) WHERE id = $1",
+		id, cancelReasonKey, reason)
+	return err
+}
+
+// GetResult reads the run's job. An ID that is not a job's (or whose job
+// River's cleaner has deleted) gives an error matching
+// localtasks.ErrResultNotFound.
+func (b *Backend) GetResult(ctx context.Context, id string) (localtasks.TaskResult, error) {
+	row, err := b.job(ctx, id)
+	if err != nil {
+		return localtasks.TaskResult{}, err
+	}
+	return b.result(row), nil
+}
+
+func (b *Backend) job(ctx context.Context, id string) (*rivertype.JobRow, error) {
+	jid, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || jid <= 0 || formatID(jid) != id {
+		return nil, fmt.Errorf("riverbackend: run %q: not a River job ID: %w", id, localtasks.ErrResultNotFound)
+	}
+	row, err := b.client.JobGet(ctx, jid)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil, fmt.Errorf("riverbackend: run %s: no such job (or River's cleaner deleted it): %w", id, localtasks.ErrResultNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("riverbackend: run %s: %w", id, err)
+	}
+	return row, nil
+}
+
+// Wait blocks until the run has finished, or ctx ends. Finishes reach it
+// by PostgreSQL's LISTEN/NOTIFY from the process that ran or cancelled
+// the run; it also reads the run every few seconds, for runs River itself
+// finished (a rescued stuck job).
+func (b *Backend) Wait(ctx context.Context, id string) (localtasks.TaskResult, error) {
+	row, err := b.job(ctx, id)
+	if err != nil {
+		return localtasks.TaskResult{}, err
+	}
+	ch, done := b.wait.add(row.ID)
+	defer done()
+	for {
+		// Read after subscribing, so that a finish in between is not missed.
+		row, err = b.job(ctx, id)
+		if err != nil {
+			return localtasks.TaskResult{}, err
+		}
+		if res := b.result(row); res.Status.Finished() {
+			return res, nil
+		}
+		t := time.NewTimer(waitRecheck)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return localtasks.TaskResult{}, fmt.Errorf("riverbackend: wait for run %s: %w", id, ctx.Err())
+		}
+		t.Stop()
+	}
+}
+
+// waitRecheck is how often Wait reads a run it has heard nothing about.
+const waitRecheck = 2 * time.Second
+
+// Cancel cancels the run: a queued or scheduled one ends CANCELLED at
+// once; a running one has its ctx cancelled, on whichever machine runs it,
+// and ends CANCELLED once it returns. See localtasks.Backend.
+func (b *Backend) Cancel(ctx context.Context, id string) error {
+	row, err := b.job(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch row.State {
+	case rivertype.JobStateCancelled:
+		return nil
+	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded:
+		return fmt.Errorf("riverbackend: cancel run %s: it is %v: %w", id, statusOf(row.State), localtasks.ErrFinished)
+	}
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	after, err := b.client.JobCancelTx(ctx, tx, row.ID)
+	if err != nil {
+		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+	}
+	reason := "cancelled before it started"
+	switch after.State {
+	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded:
+		return fmt.Errorf("riverbackend: cancel run %s: it is %v: %w", id, statusOf(after.State), localtasks.ErrFinished)
+	case rivertype.JobStateRunning:
+		reason = "cancelled while it was running"
+	}
+	if err := b.setCancelReason(ctx, tx, row.ID, reason); err != nil {
+		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+	}
+	if after.State == rivertype.JobStateCancelled {
+		b.timers.remove(row.ID)
+		b.wait.finished(ctx, b, row.ID)
+		if b.events.Subscribed() {
+			if row, err := b.client.JobGet(ctx, row.ID); err == nil {
+				b.publish(localtasks.EventFinished, row)
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops b taking tasks. A backend with workers stops its River
+// client: it waits for running tasks until ctx ends, then cancels them and
+// returns ctx's error. A task cancelled so is not CANCELLED: River puts
+// its job back in its queue, and a worker (here after a restart, or on
+// another machine) runs it again; queued and scheduled runs stay in the
+// database for other workers too. Results stay readable after Close.
+func (b *Backend) Close(ctx context.Context) error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.closed.Store(true)
+		b.timers.close()
+		if b.cfg.Workers > 0 {
+			if err := b.client.Stop(ctx); err != nil {
+				b.closeErr = fmt.Errorf("riverbackend: close: gave up waiting for running tasks, which go back to their queue: %w", err)
+				hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				if err := b.client.StopAndCancel(hard); err != nil {
+					b.closeErr = errors.Join(b.closeErr, fmt.Errorf("riverbackend: close: River's client did not stop: %w", err))
+				}
+				cancel()
+			}
+		}
+		b.stop()
+		b.bg.Wait()
+		b.events.Close()
+		err = b.closeErr
+	})
+	return err
+}
+
+// publish delivers an event about row to b's subscribers.
+func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
+	if b.events.Subscribed() {
+		b.events.Publish(localtasks.Event{Kind: kind, Result: b.result(row)})
+	}
+}
+
+// forward turns River's events about the jobs b's workers ran into
+// localtasks events, wakes waiters, and arms the timers of retries.
+func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
+	for {
+		var ev *river.Event
+		var ok bool
+		select {
+		case ev, ok = <-sub:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		if ev.Job == nil {
+			continue
+		}
+		switch ev.Job.State {
+		case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
+			b.publish(localtasks.EventFinished, ev.Job)
+			b.wait.finished(ctx, b, ev.Job.ID)
+		case rivertype.JobStateRetryable, rivertype.JobStateScheduled:
+			b.timers.add(ev.Job.ID, ev.Job.ScheduledAt)
+		}
+	}
+}
+
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// riverPriority maps a localtasks priority (-100 to 100, higher first)
+// onto River's four levels (1 first): above zero is 1, zero (the default)
+// is 2, -1 to -50 is 3, and below -50 is 4. Runs of one level start in
+// the order they became ready, whatever their localtasks priorities.
+func riverPriority(p int) int {
+	switch {
+	case p > 0:
+		return 1
+	case p == 0:
+		return 2
+	case p >= -50:
+		return 3
+	}
+	return 4
+}
+
+// riverTime makes a localtasks.Clock River's time.
+type riverTime struct{ c localtasks.Clock }
+
+func (t riverTime) Now() time.Time { return t.c.Now() }
+func (t riverTime) NowOrNil() *time.Time {
+	now := t.c.Now()
+	return &now
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) localtasks.Timer {
+	return time.AfterFunc(d, f)
+}

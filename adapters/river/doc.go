@@ -1,0 +1,42 @@
+// Package riverbackend is a localtasks.Backend on River
+// (github.com/riverqueue/river) and PostgreSQL: the same task definitions
+// that run on a goroutine pool in development run as River jobs on any
+// number of machines in production, by changing one constructor.
+//
+// # Setup
+//
+// Run River's migrations once (Migrate), then build a Backend on a pgx
+// pool. With Config.Workers above zero it also runs the tasks:
+//
+//	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	...
+//	err = riverbackend.Migrate(ctx, pool, "")
+//	workers, err := riverbackend.New(ctx, pool, riverbackend.Config{Workers: 8})
+//	defer workers.Close(ctx)
+//	h, err := Resize.Enqueue(ctx, workers, ResizeArgs{...})
+//
+// A process that only enqueues and reads results leaves Workers at zero.
+//
+// # Mapping
+//
+// A run is a River job whose kind is the task's name. Its argument is
+// stored as JSON; its value, and what River's columns lack (the type and
+// stack of each failed attempt, progress), as the job's recorded output
+// (river.RecordOutput). Run IDs are job IDs in decimal, readable by
+// GetResult in any process. Statuses map from job states: scheduled,
+// retryable and pending are SCHEDULED; available is READY; running is
+// RUNNING; completed SUCCESSFUL; discarded FAILED; cancelled CANCELLED.
+// Priorities map onto River's four levels (see riverPriority); run-after
+// times onto scheduled jobs; retries onto max attempts and the task's
+// RetryPolicy (the worker's NextRetry); keys onto River's unique jobs, by
+// the key alone, while the run is unfinished. Timeouts, run-after times and
+// retry delays run on Config.Clock; River's scheduler makes due jobs
+// available too, so a job whose enqueuing process died still runs.
+//
+// Limits and perpetual tasks are not supported (see Capabilities); use
+// River's periodic jobs through Backend.Client for schedules.
+//
+// Results stay as long as River keeps jobs: by default a day for
+// completed jobs and a week for cancelled and discarded ones (River's
+// job cleaner), after which GetResult reports ErrResultNotFound.
+package riverbackend

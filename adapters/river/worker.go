@@ -1,0 +1,326 @@
+package riverbackend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/localtasks/localtasks"
+)
+
+// jobArgs is the River job args of every task: the kind is the task's
+// name, and the argument its JSON. The key, if any, is the only field
+// River's unique jobs look at.
+type jobArgs struct {
+	kind string
+	Key  string          `json:"key,omitempty" river:"unique"`
+	Args json.RawMessage `json:"args"`
+}
+
+// Kind returns the task's name.
+func (a jobArgs) Kind() string { return a.kind }
+
+// metaKey holds a run's settings in its job's metadata; cancelReasonKey
+// why it was cancelled.
+const (
+	metaKey         = "localtasks"
+	cancelReasonKey = "localtasks_cancel_reason"
+)
+
+// jobMeta is what a run needs beyond River's columns.
+type jobMeta struct {
+	Priority int                    `json:"priority"`
+	Timeout  time.Duration          `json:"timeout,omitempty"`
+	Retry    localtasks.RetryPolicy `json:"retry"`
+}
+
+// output is what the workers record through river.RecordOutput, for every
+// attempt, whatever its outcome: the value, and what River's columns lack.
+type output struct {
+	Value     json.RawMessage `json:"value,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	Errors    []attemptError  `json:"errors,omitempty"`
+	Progress  *progress       `json:"progress,omitempty"`
+}
+
+type attemptError struct {
+	Attempt int           `json:"attempt"`
+	At      time.Time     `json:"at"`
+	Type    string        `json:"type"`
+	Message string        `json:"message"`
+	Stack   string        `json:"stack,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"` // the timeout it ran past
+}
+
+type progress struct {
+	Done    int64     `json:"done"`
+	Total   int64     `json:"total"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// taskWorker runs one task's jobs.
+type taskWorker struct {
+	river.WorkerDefaults[jobArgs]
+	b   *Backend
+	def localtasks.Definition
+}
+
+// Timeout is none: the attempt's timeout runs on Config.Clock (see Work).
+func (w *taskWorker) Timeout(*river.Job[jobArgs]) time.Duration { return -1 }
+
+// NextRetry applies the run's localtasks.RetryPolicy.
+func (w *taskWorker) NextRetry(job *river.Job[jobArgs]) time.Time {
+	m := readMeta(job.JobRow)
+	return w.b.clock.Now().Add(retryDelay(m.Retry, job.Attempt))
+}
+
+// retryDelay is the wait after the failure of attempt n.
+func retryDelay(p localtasks.RetryPolicy, n int) time.Duration {
+	d := float64(p.Delay)
+	if p.Multiplier > 1 {
+		d *= math.Pow(p.Multiplier, float64(n-1))
+	}
+	if p.MaxDelay > 0 && d > float64(p.MaxDelay) {
+		d = float64(p.MaxDelay)
+	}
+	if d > math.MaxInt64 {
+		d = math.MaxInt64
+	}
+	if p.Jitter > 0 {
+		d -= d * p.Jitter * rand.Float64()
+	}
+	return time.Duration(d)
+}
+
+func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	b, def := w.b, w.def
+	meta := readMeta(job.JobRow)
+	out := readOutput(job.JobRow)
+	if out.StartedAt.IsZero() {
+		out.StartedAt = b.clock.Now().UTC()
+		if job.AttemptedAt != nil {
+			out.StartedAt = job.AttemptedAt.UTC()
+		}
+	}
+	id := formatID(job.ID)
+
+	var mu sync.Mutex // guards out from here on
+	record := func() {
+		if err := river.RecordOutput(ctx, &out); err != nil {
+			b.logger.Error("riverbackend: cannot record a run's output", "task", def.Name(), "task_id", id, "error", err)
+		}
+	}
+	report := func(done, total int64, message string) {
+		mu.Lock()
+		out.Progress = &progress{Done: done, Total: total, Message: message, At: b.clock.Now().UTC()}
+		record()
+		mu.Unlock()
+		// Store it now, for readers elsewhere; River stores it again at the end.
+		row, err := b.client.JobUpdate(ctx, job.ID, &river.JobUpdateParams{})
+		if err != nil {
+			b.logger.Warn("riverbackend: cannot store a run's progress", "task", def.Name(), "task_id", id, "error", err)
+			return
+		}
+		row.State = rivertype.JobStateRunning
+		b.publish(localtasks.EventProgress, row)
+	}
+	mu.Lock()
+	record()
+	mu.Unlock()
+	started := *job.JobRow
+	started.Metadata = mustMerge(job.Metadata, &out)
+	b.publish(localtasks.EventStarted, &started)
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var timedOut atomic.Bool
+	if meta.Timeout > 0 {
+		t := b.clock.AfterFunc(meta.Timeout, func() {
+			timedOut.Store(true)
+			cancel(localtasks.NewTimeoutError(meta.Timeout, nil))
+		})
+		defer t.Stop()
+	}
+	tctx := localtasks.WithTaskInfo(runCtx, localtasks.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt, Logger: b.logger, Progress: report})
+
+	value, err, stack := call(tctx, def, job.Args.Args)
+	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely)
+	if err == nil && !cancelled {
+		raw, merr := json.Marshal(value)
+		if merr == nil {
+			mu.Lock()
+			out.Value = raw
+			record()
+			mu.Unlock()
+			return nil
+		}
+		err = fmt.Errorf("riverbackend: the task's result, a %T, cannot be JSON-encoded: %w", value, merr)
+	}
+	if ctx.Err() != nil && !cancelled && !timedOut.Load() {
+		// River is stopping: it puts the job back in its queue, attempt
+		// and all, if the error is the ctx's.
+		return context.Cause(ctx)
+	}
+	if cancelled {
+		return river.JobCancel(errors.New("cancelled while it was running"))
+	}
+	ae := attemptError{Attempt: job.Attempt, At: b.clock.Now().UTC(), Type: fmt.Sprintf("%T", err), Message: err.Error(), Stack: stack}
+	if stack != "" {
+		ae.Type = typeOfPanic(err)
+	}
+	if timedOut.Load() {
+		terr := localtasks.NewTimeoutError(meta.Timeout, err)
+		ae.Type, ae.Message, ae.Stack, ae.Timeout = fmt.Sprintf("%T", terr), terr.Error(), "", meta.Timeout
+		err = terr
+	}
+	mu.Lock()
+	out.Errors = append(out.Errors, ae)
+	record()
+	mu.Unlock()
+	return err
+}
+
+// panicked is the error of an attempt that panicked.
+type panicked struct{ value any }
+
+func (p *panicked) Error() string { return fmt.Sprint(p.value) }
+
+func typeOfPanic(err error) string {
+	var p *panicked
+	if errors.As(err, &p) {
+		return fmt.Sprintf("%T", p.value)
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// call decodes the argument and calls the task, turning a panic into an
+// error and its stack.
+func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage) (value any, err error, stack string) {
+	args, err := decode(def.ArgsType(), raw)
+	if err != nil {
+		return nil, fmt.Errorf("riverbackend: task %q: cannot decode its argument: %w", def.Name(), err), ""
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			value, err, stack = nil, &panicked{value: v}, string(debug.Stack())
+		}
+	}()
+	value, err = def.Call(ctx, args)
+	return value, err, ""
+}
+
+// decode decodes raw into a value of type t.
+func decode(t reflect.Type, raw json.RawMessage) (any, error) {
+	p := reflect.New(t)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, p.Interface()); err != nil {
+			return nil, err
+		}
+	}
+	return p.Elem().Interface(), nil
+}
+
+func readMeta(row *rivertype.JobRow) jobMeta {
+	var m struct {
+		M jobMeta `json:"localtasks"`
+	}
+	_ = json.Unmarshal(row.Metadata, &m)
+	return m.M
+}
+
+func readOutput(row *rivertype.JobRow) output {
+	var out output
+	if raw := row.Output(); len(raw) > 0 {
+		_ = json.Unmarshal(raw, &out)
+	}
+	return out
+}
+
+// mustMerge returns metadata with out as its recorded output.
+func mustMerge(metadata []byte, out *output) []byte {
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(metadata, &m)
+	raw, _ := json.Marshal(out)
+	m[rivertype.MetadataKeyOutput] = raw
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// typeChecks caches checkType's verdicts.
+var typeChecks sync.Map // reflect.Type → error (nil for fine)
+
+// checkTypes reports whether JSON can carry def's argument and result.
+func checkTypes(def localtasks.Definition) error {
+	for _, t := range []reflect.Type{def.ArgsType(), def.ResultType()} {
+		if v, ok := typeChecks.Load(t); ok {
+			if v != nil {
+				return v.(error)
+			}
+			continue
+		}
+		err := checkType(t, map[reflect.Type]bool{})
+		if err != nil {
+			err = fmt.Errorf("JSON cannot carry a %v: %w", t, err)
+			typeChecks.Store(t, err)
+			return err
+		}
+		typeChecks.Store(t, nil)
+	}
+	return nil
+}
+
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[interface{ MarshalText() ([]byte, error) }]()
+)
+
+// checkType finds what in t encoding/json refuses to encode.
+func checkType(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) ||
+		t.Implements(textMarshalerType) || reflect.PointerTo(t).Implements(textMarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Errorf("it holds a %v, which JSON has no form for", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return checkType(t.Elem(), seen)
+	case reflect.Map:
+		k := t.Key()
+		switch k.Kind() {
+		case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		default:
+			if !k.Implements(textMarshalerType) {
+				return fmt.Errorf("it holds a %v, a map whose keys JSON cannot key an object by", t)
+			}
+		}
+		return checkType(t.Elem(), seen)
+	case reflect.Struct:
+		for f := range t.Fields() {
+			if !f.IsExported() && !f.Anonymous || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if err := checkType(f.Type, seen); err != nil {
+				return fmt.Errorf("field %s: %w", f.Name, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package localtasks_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
+)
+
+func TestWithTaskInfo(t *testing.T) {
+	t.Parallel()
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
+	var reports []string
+	ctx := localtasks.WithTaskInfo(parent, localtasks.TaskInfo{ID: "42", Task: "t", Attempt: 3, Logger: slog.Default(),
+		Progress: func(done, total int64, message string) { reports = append(reports, message) }})
+	require.Equal(t, "42", localtasks.TaskID(ctx))
+	require.Equal(t, "t", localtasks.TaskName(ctx))
+	require.Equal(t, 3, localtasks.Attempt(ctx))
+	require.NotNil(t, localtasks.Logger(ctx))
+	require.Equal(t, "kept", ctx.Value(ctxKey{}), "the parent's values")
+	localtasks.SetProgress(ctx, 1, 2, "half")
+	require.Equal(t, []string{"half"}, reports)
+
+	v, err := localtaskstest.Info.Definition().Call(ctx, struct{}{})
+	require.NoError(t, err)
+	require.Equal(t, localtaskstest.InfoResult{ID: "42", Task: "t", Attempt: 3}, v)
+
+	require.NoError(t, ctx.Err())
+	cancel()
+	require.ErrorIs(t, ctx.Err(), context.Canceled, "the parent's cancellation")
+	require.ErrorIs(t, localtasks.Cause(ctx), context.Canceled)
+}
+
+type ctxKey struct{}
+
+func TestNewTaskErrorAndTimeout(t *testing.T) {
+	t.Parallel()
+	terr := localtasks.NewTimeoutError(5*time.Second, context.Canceled)
+	require.ErrorIs(t, terr, localtasks.ErrTimeout)
+	require.ErrorIs(t, terr, context.DeadlineExceeded)
+	require.ErrorIs(t, terr, context.Canceled, "unwraps to what the task returned")
+	require.Contains(t, terr.Error(), "timed out after 5s")
+
+	at := time.Unix(10, 0)
+	te := localtasks.NewTaskError(2, at, "T", "msg", "", terr)
+	require.Equal(t, 2, te.Attempt)
+	require.Equal(t, at, te.At)
+	require.Equal(t, "msg", te.Error())
+	require.ErrorIs(t, &te, localtasks.ErrTimeout)
+	pe := localtasks.NewTaskError(1, at, "string", "boom", "goroutine 1", nil)
+	require.Equal(t, "panic: boom", pe.Error())
+}
+
+func TestCheckRequest(t *testing.T) {
+	t.Parallel()
+	def := localtaskstest.Echo.Definition()
+	caps := localtasks.Capabilities{Defer: true}
+	opts := localtasks.Options{}
+	require.NoError(t, localtasks.CheckRequest("b", caps, nil, def, localtaskstest.EchoArgs{}, &opts))
+	require.Equal(t, localtasks.DefaultQueue, opts.Queue, "the default queue is filled in")
+	for _, c := range []struct {
+		def  localtasks.Definition
+		args any
+		opts localtasks.Options
+		want error
+	}{
+		{nil, nil, localtasks.Options{}, localtasks.ErrInvalidTask},
+		{def, "wrong", localtasks.Options{}, localtasks.ErrInvalidTask},
+		{def, localtaskstest.EchoArgs{}, localtasks.Options{Priority: 101}, localtasks.ErrInvalidTask},
+		{def, localtaskstest.EchoArgs{}, localtasks.Options{Queue: "other"}, localtasks.ErrInvalidTask},
+		{def, localtaskstest.EchoArgs{}, localtasks.Options{Timeout: time.Second}, errors.ErrUnsupported},
+	} {
+		require.ErrorIs(t, localtasks.CheckRequest("b", caps, nil, c.def, c.args, &c.opts), c.want)
+	}
+}
+
+func TestBroadcaster(t *testing.T) {
+	t.Parallel()
+	b := localtasks.NewBroadcaster()
+	require.False(t, b.Subscribed())
+	sub := b.Subscribe(1)
+	require.True(t, b.Subscribed())
+	b.Publish(localtasks.Event{Kind: localtasks.EventEnqueued})
+	b.Publish(localtasks.Event{Kind: localtasks.EventStarted}) // the buffer is full
+	require.Equal(t, localtasks.EventEnqueued, (<-sub.C).Kind)
+	require.Equal(t, uint64(1), sub.Dropped())
+	sub.Close()
+	_, open := <-sub.C
+	require.False(t, open)
+	other := b.Subscribe(0)
+	b.Close()
+	b.Close()
+	_, open = <-other.C
+	require.False(t, open)
+	_, open = <-b.Subscribe(1).C
+	require.False(t, open, "a subscription after Close is closed")
+}
