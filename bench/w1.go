@@ -25,19 +25,20 @@ func w1() *workload {
 	return &workload{
 		id: "W1", title: "noop",
 		sizes: [3]params{{N: 100_000}, {N: 20_000}, {N: 200}},
-		systems: peerSet(
+		systems: append(peerSet(
 			system{name: "localtasks", run: func(ctx context.Context, p params) (measurement, error) {
 				return ltThreadPool(ctx, workers, p.N, noopTask, func(i int) int { return i }, checkIdentity)
 			}},
 			goPeers(workers, noop),
 			system{name: "python-thread", python: []string{"W1", "thread"}},
-		),
+		), riverSystems(workers)...),
 		targets: []target{
 			throughputAtLeast("localtasks", "pond", 1.0),
 			throughputAtLeast("localtasks", "python-thread", 40),
 		},
 		legend: "W1: N tasks returning their int argument on 8 workers, from the first enqueue until every result is read back and checked " +
-			"(localtasks: Wait by ID, status SUCCESSFUL). ratio = localtasks tasks/s / the other's tasks/s.",
+			"(localtasks: Wait by ID, status SUCCESSFUL). ratio = localtasks tasks/s / the other's tasks/s. " +
+			"localtasks-river: the same through the River adapter on PostgreSQL ($LOCALTASKS_PG_URL; left out when unset), 8 River workers in the same process.",
 	}
 }
 
