@@ -53,8 +53,9 @@ type Config struct {
 	// Config.Test.Time), for tests such as localtaskstest's FakeClock.
 	Clock localtasks.Clock
 	// FetchPollInterval is how often idle workers look for jobs when
-	// PostgreSQL's notifications do not wake them. Defaults to River's, one
-	// second.
+	// PostgreSQL's notifications do not wake them. New jobs notify them;
+	// runs whose run-after time or retry delay comes due do not, and start
+	// within this interval of it. Defaults to River's, one second.
 	FetchPollInterval time.Duration
 	// FetchCooldown is the least time between two fetches of jobs by a
 	// queue's workers, and so bounds their throughput: at most Workers jobs
@@ -105,9 +106,15 @@ type Backend struct {
 var _ localtasks.Backend = (*Backend)(nil)
 
 // Migrate brings River's tables in schema ("" for the search_path) up to
-// date, as River's own migrations (rivermigrate) do. Run it once before the
-// first Backend, from a deploy step or at startup: it is safe to run again.
+// date, as River's own migrations (rivermigrate) do, creating the schema if
+// it does not exist. Run it once before the first Backend, from a deploy
+// step or at startup: it is safe to run again.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	if schema != "" {
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+			return fmt.Errorf("riverbackend: migrate: creating schema %q: %w", schema, err)
+		}
+	}
 	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
 	if err != nil {
 		return fmt.Errorf("riverbackend: migrate: %w", err)
