@@ -2,65 +2,22 @@
 // not the network) on 4 workers, shows each finish, retries the two that fail
 // at first, then looks every result up by its ID, as a web handler would.
 // Last, it hashes on a process pool: CPU work in worker processes.
+//
+// Its two tasks are defined in example/tasks, which example/distributed
+// runs on River and PostgreSQL too.
 package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"hash/fnv"
 	"log"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/example/tasks"
 )
-
-// Page is what a fetch returns.
-type Page struct {
-	URL   string
-	Bytes int
-}
-
-// Fetch is the task: defined once, at package level, under a stable name. A
-// failed attempt is tried again after 100ms, up to 3 attempts in all, and no
-// attempt may run longer than 2s.
-var Fetch = localtasks.Define("quickstart.fetch", fetch,
-	localtasks.WithRetry(localtasks.FixedRetry(3, 100*time.Millisecond)),
-	localtasks.WithTimeout(2*time.Second),
-)
-
-// flaky pages answer 503 to their first request.
-var flaky = map[string]bool{"https://example.com/page/7": true, "https://example.com/page/15": true}
-
-// fetch pretends to download url: it waits 50 to 300ms, the same for a URL
-// every run, or until its ctx ends.
-func fetch(ctx context.Context, url string) (Page, error) {
-	h := fnv.New32a()
-	h.Write([]byte(url))
-	t := time.NewTimer(time.Duration(50+h.Sum32()%251) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return Page{}, ctx.Err() // cancelled, or timed out
-	}
-	if flaky[url] && localtasks.Attempt(ctx) == 1 {
-		return Page{}, fmt.Errorf("GET %s: 503 Service Unavailable", url)
-	}
-	return Page{URL: url, Bytes: int(h.Sum32() % 50_000)}, nil
-}
-
-// Digest is a CPU-bound task: 200,000 rounds of SHA-256 chained over a seed.
-// It returns the digest's start and the PID of the process that did the work.
-var Digest = localtasks.Define("quickstart.digest", func(ctx context.Context, seed string) (string, error) {
-	sum := sha256.Sum256([]byte(seed))
-	for range 200_000 {
-		sum = sha256.Sum256(sum[:])
-	}
-	return fmt.Sprintf("%x (pid %d)", sum[:6], os.Getpid()), nil
-})
 
 func main() {
 	// First thing in main: in a process-pool worker, Init serves tasks and
@@ -104,7 +61,7 @@ func main() {
 	// handler would when it answers 202 Accepted.
 	var ids []string
 	for i := 1; i <= total; i++ {
-		h, err := Fetch.Enqueue(ctx, pool, fmt.Sprintf("https://example.com/page/%d", i))
+		h, err := tasks.Fetch.Enqueue(ctx, pool, fmt.Sprintf("https://example.com/page/%d", i))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -114,7 +71,7 @@ func main() {
 
 	// Later, get a typed handle back from an ID and wait for the run.
 	for _, id := range ids {
-		h, err := Fetch.GetResult(ctx, pool, id)
+		h, err := tasks.Fetch.GetResult(ctx, pool, id)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -132,7 +89,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		page, err := localtasks.Value[Page](res) // the value, or the run's error
+		page, err := localtasks.Value[tasks.Page](res) // the value, or the run's error
 		detail := fmt.Sprintf("%-28s %5d bytes", page.URL, page.Bytes)
 		if err != nil {
 			detail = err.Error()
@@ -159,7 +116,7 @@ func cpuWork(ctx context.Context) {
 	fmt.Printf("\nhashing on a process pool of 2 workers (this process is pid %d):\n", os.Getpid())
 	var hs []localtasks.Handle[string]
 	for _, seed := range strings.Fields("alpha beta gamma delta") {
-		h, err := Digest.Enqueue(ctx, procs, seed)
+		h, err := tasks.Digest.Enqueue(ctx, procs, seed)
 		if err != nil {
 			log.Fatal(err)
 		}
