@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -75,7 +76,8 @@ func NewTaskError(attempt int, at time.Time, typ, message, stack string, err err
 // caps and queues queues (nil for just DefaultQueue), as the package's
 // backends check it: an error matching ErrInvalidTask, or
 // errors.ErrUnsupported for an option caps lacks. It sets opts.Queue to
-// DefaultQueue if empty. It is for backends outside this package.
+// DefaultQueue if empty. The package's own backends check requests with it
+// too.
 func CheckRequest(backend string, caps Capabilities, queues []string, task Definition, args any, opts *Options) error {
 	if task == nil {
 		return fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
@@ -90,12 +92,8 @@ func CheckRequest(backend string, caps Capabilities, queues []string, task Defin
 	if len(queues) == 0 {
 		queues = []string{DefaultQueue}
 	}
-	known := false
-	for _, q := range queues {
-		known = known || q == opts.Queue
-	}
-	if !known {
-		return fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to the backend's queues or use one of those: %w",
+	if !slices.Contains(queues, opts.Queue) {
+		return fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to the backend's queues (Config.Queues) or use one of those: %w",
 			name, opts.Queue, backend, queues, ErrInvalidTask)
 	}
 	if err := caps.check(backend, name, opts); err != nil {

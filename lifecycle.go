@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
@@ -28,28 +27,12 @@ func (s *state) closedError(task Definition) error {
 // enqueue validates a request and adds a record for it, unless a run of
 // its key is unfinished. Nothing is queued unless it returns a nil error.
 func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (Receipt, error) {
-	if def == nil {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
+	if err := CheckRequest(s.name, s.caps, s.set.queues, def, args, &opts); err != nil {
+		return Receipt{}, err
 	}
 	name := def.Name()
 	if err := ctx.Err(); err != nil {
 		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
-	}
-	if opts.Queue == "" {
-		opts.Queue = DefaultQueue
-	}
-	if err := opts.validate(); err != nil {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
-	}
-	if !slices.Contains(s.set.queues, opts.Queue) {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to Config.Queues or use one of those: %w",
-			name, opts.Queue, s.name, s.set.queues, ErrInvalidTask)
-	}
-	if err := s.caps.check(s.name, name, &opts); err != nil {
-		return Receipt{}, err
-	}
-	if err := def.checkArgs(args); err != nil {
-		return Receipt{}, err
 	}
 	lim, err := limitPlan(def, &opts)
 	if err != nil {

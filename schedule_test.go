@@ -148,11 +148,13 @@ func TestCountersAndDrain(t *testing.T) {
 	require.ErrorIs(t, rec.Drain(ctx), errors.ErrUnsupported, "a recording backend never drains")
 
 	blocked := newPool(t, localtasks.ThreadPoolConfig{})
-	_, err = localtaskstest.Block.Enqueue(ctx, blocked, struct{}{})
+	hb, err := localtaskstest.Block.Enqueue(ctx, blocked, struct{}{})
 	require.NoError(t, err)
 	short, cancel := context.WithCancel(ctx)
 	cancel()
-	require.ErrorIs(t, blocked.Drain(short), context.Canceled)
+	require.ErrorIs(t, blocked.Drain(short), context.Canceled, "Drain gives up when its ctx ends")
+	require.NoError(t, hb.Cancel(ctx)) // else Close would wait for it
+	require.NoError(t, blocked.Drain(ctx))
 }
 
 // The thread pool's snapshot lists its goroutines, and what each has done.
