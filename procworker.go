@@ -553,6 +553,7 @@ type WorkerExitError struct {
 	Stderr        string // the last lines it wrote to stderr
 }
 
+// Error says how the worker died, and what it last wrote to stderr.
 func (e *WorkerExitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "worker process %d died while running the task: ", e.PID)
