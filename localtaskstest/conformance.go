@@ -719,24 +719,32 @@ func testCancelRunning(t *testing.T, h *harness) {
 	require.Contains(t, res.CancelReason, "running")
 }
 
-func testCloseCancelsRunning(t *testing.T, h *harness) {
+// closeGivingUp starts a run that blocks and, where the backend defers, a
+// scheduled one, then closes b with a ctx that has ended, so that Close
+// gives up on the running run at once. It returns the subscription made
+// before, the running run, and the IDs of both.
+func closeGivingUp(t *testing.T, h *harness) (localtasks.Backend, context.Context, *localtasks.Subscription, localtasks.Handle[struct{}], []string) {
+	t.Helper()
 	b, _, ctx := h.setup(t, 0)
 	sub := b.(Subscriber).Subscribe(16)
 	running, err := Block.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
 	started(t, ctx, sub, running.ID())
-	var queued []string
+	ids := []string{running.ID()}
 	if h.caps.Defer {
 		hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
 		require.NoError(t, err)
-		queued = append(queued, hd.ID())
+		ids = append(ids, hd.ID())
 	}
-
 	expired, cancel := context.WithCancel(ctx)
 	cancel()
-	err = b.Close(expired)
-	require.ErrorIs(t, err, context.Canceled, "Close reports that it gave up on running tasks")
-	for _, id := range append(queued, running.ID()) {
+	require.ErrorIs(t, b.Close(expired), context.Canceled, "Close reports that it gave up on running tasks")
+	return b, ctx, sub, running, ids
+}
+
+func testCloseCancelsRunning(t *testing.T, h *harness) {
+	b, ctx, sub, _, ids := closeGivingUp(t, h)
+	for _, id := range ids {
 		res, err := b.GetResult(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, localtasks.StatusCancelled, res.Status, "task %s", id)
@@ -766,23 +774,8 @@ func testKeepsResults(t *testing.T, h *harness) {
 }
 
 func testCloseReleasesRunning(t *testing.T, h *harness) {
-	b, _, ctx := h.setup(t, 0)
-	sub := b.(Subscriber).Subscribe(16)
-	running, err := Block.Enqueue(ctx, b, struct{}{})
-	require.NoError(t, err)
-	started(t, ctx, sub, running.ID())
-	var queued []string
-	if h.caps.Defer {
-		hd, err := Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, EchoArgs{})
-		require.NoError(t, err)
-		queued = append(queued, hd.ID())
-	}
-
-	expired, cancel := context.WithCancel(ctx)
-	cancel()
-	err = b.Close(expired)
-	require.ErrorIs(t, err, context.Canceled, "Close reports that it gave up on running tasks")
-	for _, id := range append(queued, running.ID()) {
+	b, ctx, sub, running, ids := closeGivingUp(t, h)
+	for _, id := range ids {
 		res, err := b.GetResult(ctx, id)
 		require.NoError(t, err)
 		require.False(t, res.Status.Finished(), "task %s is left to other workers, not ended: %v", id, res.Status)
