@@ -1,7 +1,6 @@
 package localtasks_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/internal/testkit"
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
@@ -338,7 +338,7 @@ var logging = localtasks.Define("test.logging", func(ctx context.Context, _ stru
 func TestLoggerCarriesTaskAttributes(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Logger: logger}})
 	h, err := logging.Enqueue(ctx, b, struct{}{})
@@ -351,23 +351,6 @@ func TestLoggerCarriesTaskAttributes(t *testing.T) {
 	require.Contains(t, out, "task_id="+h.ID())
 	require.Contains(t, out, "attempt=1")
 	require.Equal(t, slog.Default(), localtasks.Logger(context.Background()), "outside a task, the default logger")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var deadline = localtasks.Define("test.deadline", func(ctx context.Context, _ struct{}) (time.Duration, error) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/localtasks/localtasks/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -129,7 +130,7 @@ type webapp struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait has returned
 	err    error         // cmd.Wait's, once exited is closed
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	client *http.Client
 }
 
@@ -138,21 +139,15 @@ type webapp struct {
 // runs.
 func startWebapp(t *testing.T) *webapp {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "webapp")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "github.com/localtasks/localtasks/example/webapp")...)
-	build.Dir = ".." // the repository's root: the web app belongs to the library's module
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go %s:\n%s", strings.Join(build.Args[1:], " "), out)
+	// The web app belongs to the library's module: build it from the
+	// repository's root.
+	bin := testkit.Build(t, "..", "github.com/localtasks/localtasks/example/webapp")
 
-	stdout := newLineCatcher()
+	stdout := testkit.NewLineCatcher()
 	app := &webapp{
 		cmd:    exec.Command(bin, "-addr", "127.0.0.1:0", "-actions"),
 		exited: make(chan struct{}),
-		stderr: &syncBuffer{},
+		stderr: &testkit.SyncBuffer{},
 		client: &http.Client{Transport: &http.Transport{}, Timeout: waitTimeout},
 	}
 	app.cmd.Stdout, app.cmd.Stderr = stdout, app.stderr
@@ -171,7 +166,7 @@ func startWebapp(t *testing.T) *webapp {
 	})
 
 	select {
-	case line := <-stdout.first:
+	case line := <-stdout.First:
 		addr, ok := strings.CutPrefix(line, "listening on ")
 		require.True(t, ok, "the web app's first line is %q, not \"listening on http://HOST:PORT\"", line)
 		app.base = addr
@@ -381,43 +376,4 @@ func (c *console) check(t *testing.T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	require.Empty(t, c.problems, "the page logged errors or threw exceptions")
-}
-
-// lineCatcher is the web app's stdout: it sends the first line on first.
-type lineCatcher struct {
-	first chan string
-	buf   bytes.Buffer
-	sent  bool
-}
-
-func newLineCatcher() *lineCatcher { return &lineCatcher{first: make(chan string, 1)} }
-
-// Write is called by os/exec's copying goroutine only.
-func (c *lineCatcher) Write(p []byte) (int, error) {
-	if !c.sent {
-		c.buf.Write(p)
-		if line, _, ok := strings.Cut(c.buf.String(), "\n"); ok {
-			c.first <- line
-			c.sent = true
-		}
-	}
-	return len(p), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

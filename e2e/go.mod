@@ -6,6 +6,7 @@ replace github.com/localtasks/localtasks => ../
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/localtasks/localtasks v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )

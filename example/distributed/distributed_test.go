@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/example/tasks"
+	"github.com/localtasks/localtasks/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +44,7 @@ func TestDistributed(t *testing.T) {
 			"\teval \"$(adapters/river/scripts/postgres.sh start)\"\n"+
 			"then the test again; adapters/river/scripts/postgres.sh stop \"$LOCALTASKS_PG_DIR\" stops the server.", pgURLEnv)
 	}
-	bin := build(t)
+	bin := testkit.Build(t, ".", ".")
 	schema := newSchema(t, url)
 	want := expected(t)
 
@@ -115,21 +113,6 @@ func TestDistributed(t *testing.T) {
 
 	api.http.CloseIdleConnections()
 	stop(t, web, workers["worker-1"], workers["worker-2"])
-}
-
-// build builds this directory's binary into a temporary directory, with
-// -race if the test runs with it.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "distributed")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go %s:\n%s", strings.Join(cmd.Args[1:], " "), out)
-	return bin
 }
 
 // newSchema names a schema no other run of the test uses, which -role
@@ -269,7 +252,7 @@ type proc struct {
 	first  string        // its first line of stdout
 	exited chan struct{} // closed once cmd.Wait has returned
 	err    error         // cmd.Wait's, once exited is closed
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 }
 
 // start starts bin with args and waits for its first line. The process is
@@ -277,8 +260,8 @@ type proc struct {
 // stderr logged if the test failed.
 func start(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
-	stdout := newLineCatcher()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), exited: make(chan struct{}), stderr: &syncBuffer{}}
+	stdout := testkit.NewLineCatcher()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), exited: make(chan struct{}), stderr: &testkit.SyncBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = stdout, p.stderr
 	require.NoError(t, p.cmd.Start())
 	go func() {
@@ -293,7 +276,7 @@ func start(t *testing.T, name, bin string, args ...string) *proc {
 		}
 	})
 	select {
-	case p.first = <-stdout.first:
+	case p.first = <-stdout.First:
 	case <-p.exited:
 		t.Fatalf("%s exited before its first line: %v\n%s", name, p.err, p.stderr)
 	case <-time.After(waitTimeout):
@@ -318,44 +301,4 @@ func stop(t *testing.T, procs ...*proc) {
 		}
 		require.NoError(t, p.err, "%s's exit after SIGTERM; its stderr:\n%s", p.name, p.stderr)
 	}
-}
-
-// lineCatcher is a process's stdout: it sends the first line, without its
-// newline, on first, and drops the rest.
-type lineCatcher struct {
-	first chan string
-	buf   bytes.Buffer
-	sent  bool
-}
-
-func newLineCatcher() *lineCatcher { return &lineCatcher{first: make(chan string, 1)} }
-
-// Write is called by os/exec's copying goroutine only.
-func (c *lineCatcher) Write(p []byte) (int, error) {
-	if !c.sent {
-		c.buf.Write(p)
-		if line, _, ok := strings.Cut(c.buf.String(), "\n"); ok {
-			c.first <- line
-			c.sent = true
-		}
-	}
-	return len(p), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

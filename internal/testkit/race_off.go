@@ -1,0 +1,6 @@
+//go:build !race
+
+package testkit
+
+// RaceEnabled says the program runs with the race detector.
+const RaceEnabled = false
