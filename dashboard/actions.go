@@ -166,7 +166,7 @@ func (h *Handler) changeStrike(body []byte, verb string, change func(localtasks.
 	if err != nil {
 		return 0, nil, err
 	}
-	ls := localtasks.Strike{Task: st.Task, Field: st.Field, Op: st.Op, Value: st.Value, Upper: st.Upper}
+	ls := localtasks.Strike{Task: st.Task, Field: st.Field, Op: localtasks.Operator(st.Op), Value: st.Value, Upper: st.Upper}
 	var firstErr error
 	done := 0
 	for _, b := range targets {

@@ -7,40 +7,6 @@ import (
 	"net/http"
 )
 
-// The codes of the API's errors, in Error.Code.
-const (
-	// CodeBadRequest (400): malformed JSON, an unknown field, a bad
-	// strike, a bad query, an unknown backend.
-	CodeBadRequest = "bad_request"
-	// CodeActionsDisabled (403): an action while Config.Actions is off.
-	CodeActionsDisabled = "actions_disabled"
-	// CodeCrossOrigin (403): a POST from another site.
-	CodeCrossOrigin = "cross_origin"
-	// CodeNotFound (404): an unknown or evicted ID, an unknown path.
-	CodeNotFound = "not_found"
-	// CodeMethodNotAllowed (405): a method the route does not take.
-	CodeMethodNotAllowed = "method_not_allowed"
-	// CodeConflict (409): cancel of a finished run, retry of an
-	// unfinished one, or of one its backend can no longer take.
-	CodeConflict = "conflict"
-	// CodeUnsupportedMediaType (415): a POST that is not application/json.
-	CodeUnsupportedMediaType = "unsupported_media_type"
-	// CodeInternal (500): a backend failed in a way none of the others
-	// describe; the message says how.
-	CodeInternal = "internal"
-)
-
-// Error is the body of every error the API answers with.
-type Error struct {
-	// Message says what went wrong, and what to do.
-	Message string `json:"error"`
-	// Code is one of the Code constants.
-	Code string `json:"code"`
-}
-
-// Error returns the message and the code.
-func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
-
 // failure is an error with the status and code to answer it with.
 type failure struct {
 	status int

@@ -7,47 +7,22 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/localtasks/localtasks/dashboard/dashapi"
 )
 
-// The JSON shapes of docs/api.md, as far as the command reads them.
-
-// task is a run (the API's Task).
-type task struct {
-	ID              string          `json:"id"`
-	Task            string          `json:"task"`
-	Backend         string          `json:"backend"`
-	Queue           string          `json:"queue"`
-	Priority        int             `json:"priority"`
-	Status          string          `json:"status"`
-	Key             string          `json:"key"`
-	EnqueuedAt      *time.Time      `json:"enqueued_at"`
-	RunAfter        *time.Time      `json:"run_after"`
-	StartedAt       *time.Time      `json:"started_at"`
-	LastAttemptedAt *time.Time      `json:"last_attempted_at"`
-	FinishedAt      *time.Time      `json:"finished_at"`
-	Attempts        int             `json:"attempts"`
-	WorkerIDs       []string        `json:"worker_ids"`
-	Args            json.RawMessage `json:"args"`
-	Value           json.RawMessage `json:"value"`
-	Errors          []taskError     `json:"errors"`
-	CancelReason    string          `json:"cancel_reason"`
-	Progress        *progress       `json:"progress"`
-}
-
-type taskError struct {
-	Attempt int       `json:"attempt"`
-	At      time.Time `json:"at"`
-	Type    string    `json:"type"`
-	Message string    `json:"message"`
-	Stack   string    `json:"stack"`
-}
-
-type progress struct {
-	Done    int64     `json:"done"`
-	Total   int64     `json:"total"`
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
-}
+// The JSON of docs/api.md, from package dashapi, which imports nothing of
+// the task runtime.
+type (
+	task            = dashapi.Task
+	progress        = dashapi.Progress
+	snapshot        = dashapi.Snapshot
+	backendSnapshot = dashapi.BackendSnapshot
+	strike          = dashapi.Strike
+	strikesAnswer   = dashapi.Strikes
+	taskEvent       = dashapi.TaskEvent
+	statsEvent      = dashapi.Stats
+)
 
 // The statuses that end a run.
 const (
@@ -56,7 +31,8 @@ const (
 	statusCancelled  = "CANCELLED"
 )
 
-func (t *task) finished() bool {
+// ended reports whether t has finished.
+func ended(t *task) bool {
 	switch t.Status {
 	case statusSuccessful, statusFailed, statusCancelled:
 		return true
@@ -66,7 +42,7 @@ func (t *task) finished() bool {
 
 // duration is how long the run took, from its start (or its enqueue, if it
 // never started) to its end; 0 if it has not finished.
-func (t *task) duration() time.Duration {
+func duration(t *task) time.Duration {
 	from := t.StartedAt
 	if from == nil {
 		from = t.EnqueuedAt
@@ -86,82 +62,16 @@ func formatDuration(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-type snapshot struct {
-	At       time.Time         `json:"at"`
-	Title    string            `json:"title"`
-	Actions  bool              `json:"actions"`
-	Backends []backendSnapshot `json:"backends"`
-}
-
-type backendSnapshot struct {
-	Name      string   `json:"name"`
-	Queued    []task   `json:"queued"`
-	Scheduled []task   `json:"scheduled"`
-	Running   []task   `json:"running"`
-	Finished  []task   `json:"finished"`
-	Workers   []worker `json:"workers"`
-	Counters  counters `json:"counters"`
-	Strikes   []strike `json:"strikes"`
-}
-
-type worker struct {
-	ID          string   `json:"id"`
-	PID         int      `json:"pid"`
-	Running     []string `json:"running"`
-	TasksDone   int      `json:"tasks_done"`
-	MemoryBytes int64    `json:"memory_bytes"`
-}
-
-type counters struct {
-	Enqueued    uint64 `json:"enqueued"`
-	Started     uint64 `json:"started"`
-	Succeeded   uint64 `json:"succeeded"`
-	Failed      uint64 `json:"failed"`
-	Retried     uint64 `json:"retried"`
-	Cancelled   uint64 `json:"cancelled"`
-	Struck      uint64 `json:"struck"`
-	Perpetuated uint64 `json:"perpetuated"`
-}
-
-// strike is a strike, in requests and answers. Value and Upper are kept as
-// JSON, the way the command got them from the user or the dashboard.
-type strike struct {
-	Backend string          `json:"backend,omitempty"`
-	Task    string          `json:"task"`
-	Field   string          `json:"field,omitempty"`
-	Op      string          `json:"op,omitempty"`
-	Value   json.RawMessage `json:"value,omitempty"`
-	Upper   json.RawMessage `json:"upper,omitempty"`
-}
-
-// String describes the strike as localtasks.Strike.String does, as in
+// strikeText describes st as localtasks.Strike.String does, as in
 // `reports.build where Shop == "acme"`.
-func (st strike) String() string {
+func strikeText(st strike) string {
 	switch {
 	case st.Field == "":
 		return st.Task
 	case st.Op == "between":
-		return fmt.Sprintf("%s where %s between %s and %s", st.Task, st.Field, compact(st.Value), compact(st.Upper))
+		return fmt.Sprintf("%s where %s between %s and %s", st.Task, st.Field, compactAny(st.Value), compactAny(st.Upper))
 	}
-	return fmt.Sprintf("%s where %s %s %s", st.Task, st.Field, st.Op, compact(st.Value))
-}
-
-type strikesAnswer struct {
-	Strikes []strike `json:"strikes"`
-}
-
-// taskEvent is the data of an SSE "task" event.
-type taskEvent struct {
-	Kind string `json:"kind"`
-	Task task   `json:"task"`
-}
-
-// statsEvent is the data of an SSE "stats" event.
-type statsEvent struct {
-	Backends []struct {
-		Name     string   `json:"name"`
-		Counters counters `json:"counters"`
-	} `json:"backends"`
+	return fmt.Sprintf("%s where %s %s %s", st.Task, st.Field, st.Op, compactAny(st.Value))
 }
 
 // compact returns a JSON value on one line; "null" for none.
@@ -174,6 +84,15 @@ func compact(v json.RawMessage) string {
 		return string(v)
 	}
 	return b.String()
+}
+
+// compactAny is compact for a value decoded into an any.
+func compactAny(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return compact(b)
 }
 
 // jsonValue reads a value given on the command line: as JSON if it is

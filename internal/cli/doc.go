@@ -5,9 +5,9 @@
 //
 // cmd/localtasks is a few lines that call Run; everything else lives here,
 // writing to the io.Writers it is given, so that the tests run the command
-// against a live dashboard handler. It uses the standard library only, and
-// decodes the API's JSON into types of its own rather than importing the
-// dashboard package, so that the command does not link the task runtime.
+// against a live dashboard handler. It decodes the API's JSON into the
+// types of package dashapi, which the dashboard answers with and which
+// import nothing of the task runtime, so that the command does not link it.
 //
 // The command finds the dashboard at the base URL that --url, the
 // environment variable LOCALTASKS_URL or DefaultURL gives, in that order:

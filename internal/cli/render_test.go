@@ -70,11 +70,11 @@ func TestJSONValue(t *testing.T) {
 	}
 }
 
-func TestStrikeString(t *testing.T) {
+func TestStrikeText(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "t", strike{Task: "t"}.String())
-	require.Equal(t, `t where Shop == "acme"`, strike{Task: "t", Field: "Shop", Op: "==", Value: json.RawMessage(`"acme"`)}.String())
-	require.Equal(t, `t where N between 1 and 5`, strike{Task: "t", Field: "N", Op: "between", Value: json.RawMessage(`1`), Upper: json.RawMessage(`5`)}.String())
+	require.Equal(t, "t", strikeText(strike{Task: "t"}))
+	require.Equal(t, `t where Shop == "acme"`, strikeText(strike{Task: "t", Field: "Shop", Op: "==", Value: json.RawMessage(`"acme"`)}))
+	require.Equal(t, `t where N between 1 and 5`, strikeText(strike{Task: "t", Field: "N", Op: "between", Value: json.RawMessage(`1`), Upper: json.RawMessage(`5`)}))
 }
 
 func TestAPIErrorMessages(t *testing.T) {

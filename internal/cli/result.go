@@ -53,7 +53,7 @@ func printResult(w io.Writer, t *task) {
 	row("Started", formatFullTime(t.StartedAt))
 	row("Last attempt", formatFullTime(t.LastAttemptedAt))
 	row("Finished", formatFullTime(t.FinishedAt))
-	if d := t.duration(); d > 0 {
+	if d := duration(t); d > 0 {
 		row("Took", formatDuration(d))
 	}
 	row("Attempts", fmt.Sprint(t.Attempts))

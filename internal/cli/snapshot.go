@@ -114,7 +114,7 @@ func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax i
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "STRIKES")
 		for _, st := range b.Strikes {
-			fmt.Fprintln(w, cell(st.String(), 0))
+			fmt.Fprintln(w, cell(strikeText(st), 0))
 		}
 	}
 

@@ -65,9 +65,9 @@ dashboard must have actions on (dashboard.Config{Actions: true}).
 				on = "backend " + cell(st.Backend, 0)
 			}
 			if restore {
-				fmt.Fprintf(stdout, "Restored %s on %s.\n", cell(st.String(), 0), on)
+				fmt.Fprintf(stdout, "Restored %s on %s.\n", cell(strikeText(st), 0), on)
 			} else {
-				fmt.Fprintf(stdout, "Struck %s on %s.\n", cell(st.String(), 0), on)
+				fmt.Fprintf(stdout, "Struck %s on %s.\n", cell(strikeText(st), 0), on)
 			}
 			printStrikes(stdout, ans.Strikes)
 			return ExitOK, nil
@@ -85,7 +85,7 @@ func printStrikes(w io.Writer, strikes []strike) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BACKEND\tSTRIKE")
 	for _, st := range strikes {
-		fmt.Fprintf(tw, "%s\t%s\n", cell(st.Backend, 0), cell(st.String(), 0))
+		fmt.Fprintf(tw, "%s\t%s\n", cell(st.Backend, 0), cell(strikeText(st), 0))
 	}
 	tw.Flush()
 }

@@ -42,7 +42,7 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 	if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
 		return 0, err
 	}
-	if t.finished() {
+	if ended(&t) {
 		return v.finish(&t), nil
 	}
 	v.show(&t)
@@ -65,7 +65,7 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 	if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
 		return 0, err
 	}
-	if t.finished() {
+	if ended(&t) {
 		return v.finish(&t), nil
 	}
 	v.show(&t)
@@ -89,7 +89,7 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 			if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
 				return 0, err
 			}
-			if t.finished() {
+			if ended(&t) {
 				return v.finish(&t), nil
 			}
 			return 0, fmt.Errorf("the dashboard's event stream ended while run %s was %s: is the program closing? Run watch again to follow it", id, t.Status)
@@ -127,7 +127,7 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 		default:
 			continue
 		}
-		if t.finished() {
+		if ended(&t) {
 			return v.finish(&t), nil
 		}
 		v.show(&t)
@@ -320,7 +320,7 @@ func (v *progressView) finish(t *task) int {
 	v.show(t)
 	v.end()
 	took := ""
-	if d := t.duration(); d > 0 {
+	if d := duration(t); d > 0 {
 		took = " in " + formatDuration(d)
 	}
 	switch t.Status {

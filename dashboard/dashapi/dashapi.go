@@ -1,0 +1,185 @@
+// Package dashapi holds the JSON of the dashboard's API (docs/api.md): what
+// the handler of package dashboard answers with, and what its clients, such
+// as the localtasks command, decode. It imports nothing of the task runtime,
+// so that a client does not link it.
+package dashapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Task is one run: a localtasks.TaskResult as JSON. Unset times are null,
+// Errors and WorkerIDs are empty rather than null, and Progress is nil until
+// the run reports some.
+type Task struct {
+	ID              string     `json:"id"`
+	Task            string     `json:"task"`
+	Backend         string     `json:"backend"` // the backend's label
+	Queue           string     `json:"queue"`
+	Priority        int        `json:"priority"`
+	Status          string     `json:"status"` // a localtasks.Status name, such as "RUNNING"
+	Key             string     `json:"key"`
+	EnqueuedAt      *time.Time `json:"enqueued_at"`
+	RunAfter        *time.Time `json:"run_after"`
+	StartedAt       *time.Time `json:"started_at"`
+	LastAttemptedAt *time.Time `json:"last_attempted_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
+	Attempts        int        `json:"attempts"`
+	WorkerIDs       []string   `json:"worker_ids"`
+	// Args and Value are the Go values as encoding/json renders them; a
+	// value it cannot render is a string holding fmt.Sprint of it.
+	Args         json.RawMessage `json:"args"`
+	Value        json.RawMessage `json:"value"`
+	Errors       []TaskError     `json:"errors"`
+	CancelReason string          `json:"cancel_reason"`
+	Progress     *Progress       `json:"progress"`
+}
+
+// TaskError is one failed attempt of a run.
+type TaskError struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Message string    `json:"message"`
+	Stack   string    `json:"stack"` // set where the task panicked
+}
+
+// Progress is the latest progress a run reported.
+type Progress struct {
+	Done    int64     `json:"done"`
+	Total   int64     `json:"total"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// Worker is one worker of a backend: a goroutine (PID 0) or a process.
+type Worker struct {
+	ID          string   `json:"id"`
+	PID         int      `json:"pid"`
+	Running     []string `json:"running"` // the IDs of the runs it runs
+	TasksDone   int      `json:"tasks_done"`
+	MemoryBytes int64    `json:"memory_bytes"`
+}
+
+// Counters count what happened to a backend's runs since it started; see
+// localtasks.Counters.
+type Counters struct {
+	Enqueued    uint64 `json:"enqueued"`
+	Started     uint64 `json:"started"`
+	Succeeded   uint64 `json:"succeeded"`
+	Failed      uint64 `json:"failed"`
+	Retried     uint64 `json:"retried"`
+	Cancelled   uint64 `json:"cancelled"`
+	Struck      uint64 `json:"struck"`
+	Perpetuated uint64 `json:"perpetuated"`
+}
+
+// Strike is a localtasks.Strike on a backend, in the requests and the
+// responses of the strike routes and in snapshots. In a request, an empty
+// Backend means every backend. A number Value or Upper arrives as a
+// float64, which the strike converts to the field's type when it fits
+// exactly (2.0 to an int field, not 2.5).
+type Strike struct {
+	Backend string `json:"backend,omitempty"`
+	Task    string `json:"task"`
+	Field   string `json:"field,omitempty"`
+	Op      string `json:"op,omitempty"` // a localtasks.Operator
+	Value   any    `json:"value,omitempty"`
+	Upper   any    `json:"upper,omitempty"`
+}
+
+// Strikes is the response of the strike routes: every strike in force.
+type Strikes struct {
+	Strikes []Strike `json:"strikes"`
+}
+
+// Point is one throughput sample: the rate of finished runs per second
+// since the previous sample.
+type Point struct {
+	At        time.Time `json:"at"`
+	PerSecond float64   `json:"per_second"`
+}
+
+// Snapshot is the response of GET api/snapshot.
+type Snapshot struct {
+	At       time.Time         `json:"at"`
+	Title    string            `json:"title"`
+	Actions  bool              `json:"actions"`
+	Backends []BackendSnapshot `json:"backends"`
+}
+
+// BackendSnapshot describes one backend in a Snapshot. The task lists are
+// filtered by the request's query, and never null.
+type BackendSnapshot struct {
+	Name       string   `json:"name"`
+	Queued     []Task   `json:"queued"`
+	Scheduled  []Task   `json:"scheduled"`
+	Running    []Task   `json:"running"`
+	Finished   []Task   `json:"finished"`
+	Workers    []Worker `json:"workers"`
+	Counters   Counters `json:"counters"`
+	Strikes    []Strike `json:"strikes"`
+	Throughput []Point  `json:"throughput"`
+}
+
+// TaskEvent is the data of an event named "task" on the event stream.
+type TaskEvent struct {
+	Kind string `json:"kind"` // enqueued, started, progress or finished
+	Task Task   `json:"task"`
+}
+
+// Stats is the data of an event named "stats" on the event stream.
+type Stats struct {
+	At       time.Time      `json:"at"`
+	Backends []BackendStats `json:"backends"`
+}
+
+// BackendStats is one backend's part of Stats.
+type BackendStats struct {
+	Name       string   `json:"name"`
+	Counters   Counters `json:"counters"`
+	Throughput []Point  `json:"throughput"`
+}
+
+// The codes of the API's errors, in Error.Code.
+const (
+	// CodeBadRequest (400): malformed JSON, an unknown field, a bad
+	// strike, a bad query, an unknown backend.
+	CodeBadRequest = "bad_request"
+	// CodeActionsDisabled (403): an action while Config.Actions is off.
+	CodeActionsDisabled = "actions_disabled"
+	// CodeCrossOrigin (403): a POST from another site.
+	CodeCrossOrigin = "cross_origin"
+	// CodeNotFound (404): an unknown or evicted ID, an unknown path.
+	CodeNotFound = "not_found"
+	// CodeMethodNotAllowed (405): a method the route does not take.
+	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeConflict (409): cancel of a finished run, retry of an
+	// unfinished one, or of one its backend can no longer take.
+	CodeConflict = "conflict"
+	// CodeUnsupportedMediaType (415): a POST that is not application/json.
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeInternal (500): a backend failed in a way none of the others
+	// describe; the message says how.
+	CodeInternal = "internal"
+)
+
+// Error is the body of every error the API answers with.
+type Error struct {
+	// Message says what went wrong, and what to do.
+	Message string `json:"error"`
+	// Code is one of the Code constants.
+	Code string `json:"code"`
+}
+
+// Error returns the message and the code.
+func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
+
+// failure is an error with the status and code to answer it with.
+type failure struct {
+	status int
+	code   string
+	msg    string
+}

@@ -1,0 +1,35 @@
+package dashboard
+
+import "github.com/localtasks/localtasks/dashboard/dashapi"
+
+// The JSON the API answers with is defined in package dashapi, which its
+// clients import without the task runtime; these are the same types under
+// this package's name. docs/api.md shows each shape.
+type (
+	Task            = dashapi.Task
+	TaskError       = dashapi.TaskError
+	Progress        = dashapi.Progress
+	Worker          = dashapi.Worker
+	Counters        = dashapi.Counters
+	Strike          = dashapi.Strike
+	Strikes         = dashapi.Strikes
+	Point           = dashapi.Point
+	Snapshot        = dashapi.Snapshot
+	BackendSnapshot = dashapi.BackendSnapshot
+	TaskEvent       = dashapi.TaskEvent
+	Stats           = dashapi.Stats
+	BackendStats    = dashapi.BackendStats
+	Error           = dashapi.Error
+)
+
+// The codes of the API's errors, in Error.Code; see dashapi.
+const (
+	CodeBadRequest           = dashapi.CodeBadRequest
+	CodeActionsDisabled      = dashapi.CodeActionsDisabled
+	CodeCrossOrigin          = dashapi.CodeCrossOrigin
+	CodeNotFound             = dashapi.CodeNotFound
+	CodeMethodNotAllowed     = dashapi.CodeMethodNotAllowed
+	CodeConflict             = dashapi.CodeConflict
+	CodeUnsupportedMediaType = dashapi.CodeUnsupportedMediaType
+	CodeInternal             = dashapi.CodeInternal
+)
