@@ -26,10 +26,10 @@ func NewImmediate(cfg Config) (*ImmediateBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openState(cfg.Name, st, func() *state {
+	s, err := openState(cfg.Name, st, func() (*state, error) {
 		s := newState(cfg.Name, st, modeInline, immediateCapabilities)
 		s.startWorkers(0)
-		return s
+		return s, nil
 	})
 	if err != nil {
 		return nil, err

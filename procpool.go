@@ -162,24 +162,19 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: procpool: finding the program's binary to start workers from: %w", err)
 	}
-	var startErr error
-	s, err := openState(cfg.Name, st, func() *state {
+	s, err := openState(cfg.Name, st, func() (*state, error) {
 		s := newState(cfg.Name, st, modeProcess, processPoolCapabilities)
 		p := &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
 			closing: make(chan struct{}),
 			spec:    workerSpec{version: wire.Version, frameLimit: cfg.MaxFrameBytes, memLimit: cfg.MemoryLimit, nice: cfg.Nice}.String()}
 		s.proc = p
-		if startErr = p.start(); startErr == nil {
-			startErr = s.startAutomatic()
+		if err := p.start(); err != nil {
+			return s, err
 		}
-		return s
+		return s, s.startAutomatic()
 	})
 	if err != nil {
 		return nil, err
-	}
-	if startErr != nil {
-		release(context.Background(), s)
-		return nil, startErr
 	}
 	return &ProcessPoolBackend{holder{s: s}}, nil
 }

@@ -25,10 +25,10 @@ func NewRecording(cfg Config) (*RecordingBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openState(cfg.Name, st, func() *state {
+	s, err := openState(cfg.Name, st, func() (*state, error) {
 		s := newState(cfg.Name, st, modeRecord, recordingCapabilities)
 		s.startWorkers(0)
-		return s
+		return s, nil
 	})
 	if err != nil {
 		return nil, err

@@ -162,11 +162,12 @@ var states = struct {
 
 // openState returns the state named name, sharing it if it exists with the
 // same settings, and making it with make otherwise. A private state (name
-// "") is always new.
-func openState(name string, st settings, make func() *state) (*state, error) {
+// "") is always new. A state that make fails to start is shut down, and
+// never shared.
+func openState(name string, st settings, make func() (*state, error)) (*state, error) {
 	states.Lock()
-	defer states.Unlock()
 	if s, ok := states.m[name]; ok && name != "" {
+		defer states.Unlock()
 		if d := s.set.differs(st); d != "" {
 			return nil, fmt.Errorf("localtasks: a backend named %q already exists and %s: build every backend of one Name with the same configuration, or use another Name: %w",
 				name, d, ErrConfig)
@@ -174,11 +175,17 @@ func openState(name string, st settings, make func() *state) (*state, error) {
 		s.holders++
 		return s, nil
 	}
-	s := make()
+	s, err := make()
+	if err != nil {
+		states.Unlock()
+		s.shutdown(context.Background())
+		return nil, err
+	}
 	s.holders = 1
 	if name != "" {
 		states.m[name] = s
 	}
+	states.Unlock()
 	return s, nil
 }
 

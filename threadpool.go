@@ -1,9 +1,6 @@
 package localtasks
 
-import (
-	"context"
-	"fmt"
-)
+import "fmt"
 
 // ThreadPoolMaxWorkersDefault is the number of workers of a
 // ThreadPoolBackend unless ThreadPoolConfig.MaxWorkers says otherwise.
@@ -48,19 +45,13 @@ func NewThreadPool(cfg ThreadPoolConfig) (*ThreadPoolBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	var startErr error
-	s, err := openState(cfg.Name, st, func() *state {
+	s, err := openState(cfg.Name, st, func() (*state, error) {
 		s := newState(cfg.Name, st, modePool, threadPoolCapabilities)
 		s.startWorkers(workers)
-		startErr = s.startAutomatic()
-		return s
+		return s, s.startAutomatic()
 	})
 	if err != nil {
 		return nil, err
-	}
-	if startErr != nil {
-		release(context.Background(), s)
-		return nil, startErr
 	}
 	return &ThreadPoolBackend{holder{s: s}}, nil
 }
