@@ -145,8 +145,6 @@ type worker struct {
 	queue  []*workerRun          // received, not started, in order
 	runs   map[uint64]*workerRun // received, not finished
 	closed bool                  // the parent closed its stream
-
-	lastRun time.Duration // how long the previous run took; only execute uses it
 }
 
 type workerRun struct {
@@ -270,8 +268,6 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	// running. A run that calls os.Exit, or a kill, cannot take another
 	// run's result down with it, nor have its death blamed on another run.
 	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
-	started := time.Now()
-	defer func() { w.lastRun = time.Since(started) }()
 	w.omu.Unlock()
 
 	val, err := w.call(ctx, m)
@@ -375,10 +371,6 @@ func (w *worker) flushSoon() {
 	default: // a flush is already due
 	}
 }
-
-// longRun is how long a run must have taken for the next one's start to be
-// flushed at once rather than batched.
-const longRun = time.Millisecond
 
 func (w *worker) writeOrFail(m wire.FromWorker) {
 	if err := w.out.Write(m); err != nil {
