@@ -9,12 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/localtasks/localtasks"
 )
@@ -91,7 +92,7 @@ type Report struct {
 // problem found. The error is for a chaos that could not run at all.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
-	goroutines := runtime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	c := &chaos{cfg: cfg, byID: make(map[string]*taskRun), pids: make(map[int]bool), killed: make(map[int]bool)}
 	quiet := slog.New(slog.DiscardHandler)
 	results := 2*cfg.Tasks + 1000
@@ -141,8 +142,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			problem("worker process %d outlived its pool", pid)
 		}
 	}
-	if n := settledGoroutines(goroutines); n > goroutines {
-		problem("%d goroutines are left, %d were there before", n, goroutines)
+	if err := goleak.Find(before); err != nil {
+		problem("goroutines are left: %v", err)
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
@@ -475,16 +476,6 @@ func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(s
 		}
 	}
 	problem("toxic run %s (%s) failed with %q, not %q", r.id, r.toxic, last.Message, want)
-}
-
-// settledGoroutines waits a little for goroutines that are ending to end,
-// and returns how many are left.
-func settledGoroutines(want int) int {
-	n := runtime.NumGoroutine()
-	for deadline := time.Now().Add(5 * time.Second); n > want && time.Now().Before(deadline); n = runtime.NumGoroutine() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	return n
 }
 
 // Print writes the report.
