@@ -150,13 +150,21 @@ func TestMultiProcess(t *testing.T) {
 	// A run cancelled from here while it runs in a worker process.
 	long, err := pid.Enqueue(ctx, b, time.Hour)
 	require.NoError(t, err)
+	// It runs in another process, whose events do not reach this one: ask
+	// its status from the database until it is RUNNING, within ctx.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		st, err := long.Status(ctx)
 		require.NoError(t, err)
 		if st == localtasks.StatusRunning {
 			break
 		}
-		time.Sleep(10 * time.Millisecond) // another process: no event reaches this one
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the run never started: %v", ctx.Err())
+		}
 	}
 	require.NoError(t, long.Cancel(ctx))
 	_, err = long.Wait(ctx)
