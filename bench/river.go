@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 )
 
 // pgURLEnv names the PostgreSQL database of the River system: W1 measures
@@ -32,7 +32,7 @@ func riverSystems(workers int) []system {
 			return measurement{}, fmt.Errorf("connecting to $%s: %w", pgURLEnv, err)
 		}
 		defer pool.Close()
-		if err := riverbackend.Migrate(ctx, pool, ""); err != nil {
+		if err := ltriver.Migrate(ctx, pool, ""); err != nil {
 			return measurement{}, err
 		}
 		// Each run starts from empty tables, as the other systems start
@@ -40,7 +40,7 @@ func riverSystems(workers int) []system {
 		if _, err := pool.Exec(ctx, "TRUNCATE river_job"); err != nil {
 			return measurement{}, fmt.Errorf("emptying river_job: %w", err)
 		}
-		b, err := riverbackend.New(ctx, pool, riverbackend.Config{Name: "bench", Workers: workers, Tasks: []string{noopTask.Name()},
+		b, err := ltriver.New(ctx, pool, ltriver.Config{Name: "bench", Workers: workers, Tasks: []string{noopTask.Name()},
 			FetchCooldown: time.Millisecond})
 		if err != nil {
 			return measurement{}, err

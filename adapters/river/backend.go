@@ -1,4 +1,4 @@
-package riverbackend
+package river
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
+	"github.com/riverqueue/river" // upstream River; river.X is never this package
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -112,15 +112,15 @@ var _ localtasks.Backend = (*Backend)(nil)
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
-			return fmt.Errorf("riverbackend: migrate: creating schema %q: %w", schema, err)
+			return fmt.Errorf("localtasks/river: migrate: creating schema %q: %w", schema, err)
 		}
 	}
 	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
 	if err != nil {
-		return fmt.Errorf("riverbackend: migrate: %w", err)
+		return fmt.Errorf("localtasks/river: migrate: %w", err)
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("riverbackend: migrate schema %q: %w", schema, err)
+		return fmt.Errorf("localtasks/river: migrate schema %q: %w", schema, err)
 	}
 	return nil
 }
@@ -131,7 +131,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 // only. The pool stays the caller's: Close does not close it.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) {
 	bad := func(format string, args ...any) (*Backend, error) {
-		return nil, fmt.Errorf("riverbackend: config: "+format+": %w", append(args, localtasks.ErrConfig)...)
+		return nil, fmt.Errorf("localtasks/river: config: "+format+": %w", append(args, localtasks.ErrConfig)...)
 	}
 	if pool == nil {
 		return bad("the pool is nil: pass a *pgxpool.Pool connected to the database")
@@ -199,7 +199,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
-		return nil, fmt.Errorf("riverbackend: %v: %w", err, localtasks.ErrConfig)
+		return nil, fmt.Errorf("localtasks/river: %v: %w", err, localtasks.ErrConfig)
 	}
 	b.client = client
 
@@ -212,7 +212,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			cancelSub()
 			stop()
-			return nil, fmt.Errorf("riverbackend: start River's client: %w", err)
+			return nil, fmt.Errorf("localtasks/river: start River's client: %w", err)
 		}
 		b.bg.Go(func() {
 			defer cancelSub()
@@ -244,21 +244,21 @@ func (b *Backend) Subscribe(buffer int) *localtasks.Subscription { return b.even
 // localtasks.ErrInvalidTask. See localtasks.Backend.
 func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
 	if b.closed.Load() {
-		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
 	if err := localtasks.CheckRequest(b.cfg.Name, Capabilities, b.cfg.Queues, task, args, &opts); err != nil {
 		return localtasks.Receipt{}, err
 	}
 	name := task.Name()
 	if err := ctx.Err(); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
 	}
 	if err := checkTypes(task); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
 	}
 	raw, err := json.Marshal(args)
 	if err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: its argument, a %T, cannot be JSON-encoded (%v); nothing was queued: %w", name, args, err, localtasks.ErrInvalidTask)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: its argument, a %T, cannot be JSON-encoded (%v); nothing was queued: %w", name, args, err, localtasks.ErrInvalidTask)
 	}
 	now := b.clock.Now()
 	runAt := opts.RunAt
@@ -300,7 +300,7 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 		}
 	}
 	if err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("riverbackend: enqueue %q: %w", name, err)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: %w", name, err)
 	}
 	if r.Disposition != localtasks.AlreadyEnqueued {
 		if !runAt.IsZero() {
@@ -383,14 +383,14 @@ func (b *Backend) GetResult(ctx context.Context, id string) (localtasks.TaskResu
 func (b *Backend) job(ctx context.Context, id string) (*rivertype.JobRow, error) {
 	jid, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || jid <= 0 || formatID(jid) != id {
-		return nil, fmt.Errorf("riverbackend: run %q: not a River job ID: %w", id, localtasks.ErrResultNotFound)
+		return nil, fmt.Errorf("localtasks/river: run %q: not a River job ID: %w", id, localtasks.ErrResultNotFound)
 	}
 	row, err := b.client.JobGet(ctx, jid)
 	if errors.Is(err, rivertype.ErrNotFound) {
-		return nil, fmt.Errorf("riverbackend: run %s: no such job (or River's cleaner deleted it): %w", id, localtasks.ErrResultNotFound)
+		return nil, fmt.Errorf("localtasks/river: run %s: no such job (or River's cleaner deleted it): %w", id, localtasks.ErrResultNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("riverbackend: run %s: %w", id, err)
+		return nil, fmt.Errorf("localtasks/river: run %s: %w", id, err)
 	}
 	return row, nil
 }
@@ -421,7 +421,7 @@ func (b *Backend) Wait(ctx context.Context, id string) (localtasks.TaskResult, e
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return localtasks.TaskResult{}, fmt.Errorf("riverbackend: wait for run %s: %w", id, ctx.Err())
+			return localtasks.TaskResult{}, fmt.Errorf("localtasks/river: wait for run %s: %w", id, ctx.Err())
 		}
 		t.Stop()
 	}
@@ -442,29 +442,29 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 	case rivertype.JobStateCancelled:
 		return nil
 	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded:
-		return fmt.Errorf("riverbackend: cancel run %s: it is %v: %w", id, statusOf(row.State), localtasks.ErrFinished)
+		return fmt.Errorf("localtasks/river: cancel run %s: it is %v: %w", id, statusOf(row.State), localtasks.ErrFinished)
 	}
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+		return fmt.Errorf("localtasks/river: cancel run %s: %w", id, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	after, err := b.client.JobCancelTx(ctx, tx, row.ID)
 	if err != nil {
-		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+		return fmt.Errorf("localtasks/river: cancel run %s: %w", id, err)
 	}
 	reason := "cancelled before it started"
 	switch after.State {
 	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded:
-		return fmt.Errorf("riverbackend: cancel run %s: it is %v: %w", id, statusOf(after.State), localtasks.ErrFinished)
+		return fmt.Errorf("localtasks/river: cancel run %s: it is %v: %w", id, statusOf(after.State), localtasks.ErrFinished)
 	case rivertype.JobStateRunning:
 		reason = "cancelled while it was running"
 	}
 	if err := b.setCancelReason(ctx, tx, row.ID, reason); err != nil {
-		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+		return fmt.Errorf("localtasks/river: cancel run %s: %w", id, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("riverbackend: cancel run %s: %w", id, err)
+		return fmt.Errorf("localtasks/river: cancel run %s: %w", id, err)
 	}
 	if after.State == rivertype.JobStateCancelled {
 		b.timers.remove(row.ID)
@@ -491,10 +491,10 @@ func (b *Backend) Close(ctx context.Context) error {
 		b.timers.close()
 		if b.cfg.Workers > 0 {
 			if err := b.client.Stop(ctx); err != nil {
-				b.closeErr = fmt.Errorf("riverbackend: close: gave up waiting for running tasks, which go back to their queue: %w", err)
+				b.closeErr = fmt.Errorf("localtasks/river: close: gave up waiting for running tasks, which go back to their queue: %w", err)
 				hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 				if err := b.client.StopAndCancel(hard); err != nil {
-					b.closeErr = errors.Join(b.closeErr, fmt.Errorf("riverbackend: close: River's client did not stop: %w", err))
+					b.closeErr = errors.Join(b.closeErr, fmt.Errorf("localtasks/river: close: River's client did not stop: %w", err))
 				}
 				cancel()
 			}

@@ -1,4 +1,4 @@
-package riverbackend_test
+package river_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
@@ -17,18 +17,18 @@ type withFunc struct{ F func() }
 type structKey struct{ A, B int }
 
 var (
-	funcArg    = localtasks.Define("riverbackend_test.func-arg", func(ctx context.Context, a withFunc) (int, error) { return 0, nil })
-	chanResult = localtasks.Define("riverbackend_test.chan-result", func(ctx context.Context, a int) (chan int, error) { return nil, nil })
-	complexArg = localtasks.Define("riverbackend_test.complex-arg", func(ctx context.Context, a complex128) (int, error) { return 0, nil })
-	mapKey     = localtasks.Define("riverbackend_test.map-key", func(ctx context.Context, a map[structKey]string) (int, error) { return 0, nil })
-	intKeys    = localtasks.Define("riverbackend_test.int-keys", func(ctx context.Context, a map[int]string) (map[int]string, error) { return a, nil })
+	funcArg    = localtasks.Define("river_test.func-arg", func(ctx context.Context, a withFunc) (int, error) { return 0, nil })
+	chanResult = localtasks.Define("river_test.chan-result", func(ctx context.Context, a int) (chan int, error) { return nil, nil })
+	complexArg = localtasks.Define("river_test.complex-arg", func(ctx context.Context, a complex128) (int, error) { return 0, nil })
+	mapKey     = localtasks.Define("river_test.map-key", func(ctx context.Context, a map[structKey]string) (int, error) { return 0, nil })
+	intKeys    = localtasks.Define("river_test.int-keys", func(ctx context.Context, a map[int]string) (map[int]string, error) { return a, nil })
 )
 
 func TestEnqueueRefusesWhatJSONCannotCarry(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := riverbackend.New(ctx, pool, riverbackend.Config{Schema: newSchema(t)})
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Schema: newSchema(t)})
 	require.NoError(t, err)
 	defer b.Close(ctx)
 	cases := []struct {
@@ -59,11 +59,11 @@ func TestEnqueueRefusesWhatJSONCannotCarry(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, err := riverbackend.New(ctx, nil, riverbackend.Config{})
+	_, err := ltriver.New(ctx, nil, ltriver.Config{})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
-	_, err = riverbackend.New(ctx, pool, riverbackend.Config{Workers: -1})
+	_, err = ltriver.New(ctx, pool, ltriver.Config{Workers: -1})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
-	_, err = riverbackend.New(ctx, pool, riverbackend.Config{Workers: 1, Tasks: []string{"no.such.task"}})
+	_, err = ltriver.New(ctx, pool, ltriver.Config{Workers: 1, Tasks: []string{"no.such.task"}})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
 	require.ErrorContains(t, err, "no.such.task")
 }
@@ -75,7 +75,7 @@ func TestPriorityOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	schema := newSchema(t)
-	producer, err := riverbackend.New(ctx, pool, riverbackend.Config{Schema: schema})
+	producer, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema})
 	require.NoError(t, err)
 	defer producer.Close(ctx)
 	var hs []localtasks.Handle[localtaskstest.EchoArgs]
@@ -84,7 +84,7 @@ func TestPriorityOrder(t *testing.T) {
 		require.NoError(t, err)
 		hs = append(hs, h)
 	}
-	worker, err := riverbackend.New(ctx, pool, riverbackend.Config{Schema: schema, Workers: 1, Logger: quiet})
+	worker, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Workers: 1, Logger: quiet})
 	require.NoError(t, err)
 	defer worker.Close(ctx)
 	var started []time.Time
@@ -106,7 +106,7 @@ func TestPriorityOrder(t *testing.T) {
 func TestCancelUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b, err := riverbackend.New(ctx, pool, riverbackend.Config{Schema: newSchema(t)})
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Schema: newSchema(t)})
 	require.NoError(t, err)
 	defer b.Close(ctx)
 	for _, id := range []string{"0", "-1", "007", "999999"} {

@@ -1,4 +1,4 @@
-package riverbackend_test
+package river_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 	localtaskstest.RunConformanceWith(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		b, err := riverbackend.New(ctx, pool, riverbackend.Config{
+		b, err := ltriver.New(ctx, pool, ltriver.Config{
 			Name:              cfg.Name,
 			Queues:            cfg.Queues,
 			Workers:           4,

@@ -1,7 +1,17 @@
-// Package riverbackend is a localtasks.Backend on River
+// Package river is a localtasks.Backend on River
 // (github.com/riverqueue/river) and PostgreSQL: the same task definitions
 // that run on a goroutine pool in development run as River jobs on any
 // number of machines in production, by changing one constructor.
+//
+// Its name is River's own, so a program that imports both, for
+// Backend.Client or River's periodic jobs, imports this package under
+// another name; the examples and docs use ltriver:
+//
+//	import (
+//		"github.com/riverqueue/river"
+//
+//		ltriver "github.com/localtasks/localtasks/adapters/river"
+//	)
 //
 // # Setup
 //
@@ -10,8 +20,8 @@
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	...
-//	err = riverbackend.Migrate(ctx, pool, "")
-//	workers, err := riverbackend.New(ctx, pool, riverbackend.Config{Workers: 8})
+//	err = ltriver.Migrate(ctx, pool, "")
+//	workers, err := ltriver.New(ctx, pool, ltriver.Config{Workers: 8})
 //	defer workers.Close(ctx)
 //	h, err := Resize.Enqueue(ctx, workers, ResizeArgs{...})
 //
@@ -22,7 +32,7 @@
 // A run is a River job whose kind is the task's name. Its argument is
 // stored as JSON; its value, and what River's columns lack (the type and
 // stack of each failed attempt, progress), as the job's recorded output
-// (river.RecordOutput). Run IDs are job IDs in decimal, readable by
+// (River's river.RecordOutput). Run IDs are job IDs in decimal, readable by
 // GetResult in any process. Statuses map from job states: scheduled,
 // retryable and pending are SCHEDULED; available is READY; running is
 // RUNNING; completed SUCCESSFUL; discarded FAILED; cancelled CANCELLED.
@@ -39,4 +49,4 @@
 // Results stay as long as River keeps jobs: by default a day for
 // completed jobs and a week for cancelled and discarded ones (River's
 // job cleaner), after which GetResult reports ErrResultNotFound.
-package riverbackend
+package river

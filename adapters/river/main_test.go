@@ -1,4 +1,4 @@
-package riverbackend_test
+package river_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 )
 
 // pgURLEnv names the variable that holds the test server's URL; the
@@ -80,6 +80,6 @@ func newSchema(t *testing.T) string {
 		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE")
 		require.NoError(t, err)
 	})
-	require.NoError(t, riverbackend.Migrate(ctx, pool, name))
+	require.NoError(t, ltriver.Migrate(ctx, pool, name))
 	return name
 }

@@ -1,4 +1,4 @@
-package riverbackend_test
+package river_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 )
 
 // The multi-process test runs this test binary again as worker processes:
@@ -26,7 +26,7 @@ const (
 
 // pid returns the ID of the process that ran it, after holding a worker for
 // the given time, so that one process cannot take every run.
-var pid = localtasks.Define("riverbackend_test.pid", func(ctx context.Context, hold time.Duration) (int, error) {
+var pid = localtasks.Define("river_test.pid", func(ctx context.Context, hold time.Duration) (int, error) {
 	t := time.NewTimer(hold)
 	defer t.Stop()
 	select {
@@ -46,7 +46,7 @@ func workerMain() int {
 		return 1
 	}
 	defer p.Close()
-	b, err := riverbackend.New(ctx, p, riverbackend.Config{
+	b, err := ltriver.New(ctx, p, ltriver.Config{
 		ID: os.Getenv(workerEnv), Workers: 2, Schema: os.Getenv(workerSchemaEnv), Logger: quiet,
 		FetchPollInterval: 20 * time.Millisecond,
 	})
@@ -116,7 +116,7 @@ func TestMultiProcess(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := riverbackend.New(ctx, pool, riverbackend.Config{Schema: schema})
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
 

@@ -1,4 +1,4 @@
-package riverbackend
+package river
 
 import (
 	"container/heap"
@@ -217,7 +217,7 @@ func (p *promoter) fire() {
 	_, err := p.b.pool.Exec(ctx, "UPDATE "+p.b.table+" SET state = 'available' WHERE id = ANY($1) AND state IN ('scheduled', 'retryable') AND scheduled_at <= $2",
 		ids, now)
 	if err != nil {
-		p.b.logger.Warn("riverbackend: cannot make due runs ready; River's scheduler will", "error", err)
+		p.b.logger.Warn("localtasks/river: cannot make due runs ready; River's scheduler will", "error", err)
 	}
 }
 
@@ -266,7 +266,7 @@ func (w *waiters) finished(ctx context.Context, b *Backend, id int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := b.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, b.cfg.Schema+":"+formatID(id)); err != nil {
-		b.logger.Warn("riverbackend: cannot announce a finished run; its waiters elsewhere will see it later", "error", err)
+		b.logger.Warn("localtasks/river: cannot announce a finished run; its waiters elsewhere will see it later", "error", err)
 	}
 }
 
@@ -278,7 +278,7 @@ func (w *waiters) listen(ctx context.Context, b *Backend) {
 		if ctx.Err() != nil {
 			return
 		}
-		b.logger.Warn("riverbackend: listening for finished runs failed; retrying", "error", err)
+		b.logger.Warn("localtasks/river: listening for finished runs failed; retrying", "error", err)
 		t := time.NewTimer(time.Second)
 		select {
 		case <-t.C:

@@ -1,4 +1,4 @@
-package riverbackend
+package river
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/riverqueue/river"
+	"github.com/riverqueue/river" // upstream River; river.X is never this package
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
@@ -119,7 +119,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	var mu sync.Mutex // guards out from here on
 	record := func() {
 		if err := river.RecordOutput(ctx, &out); err != nil {
-			b.logger.Error("riverbackend: cannot record a run's output", "task", def.Name(), "task_id", id, "error", err)
+			b.logger.Error("localtasks/river: cannot record a run's output", "task", def.Name(), "task_id", id, "error", err)
 		}
 	}
 	report := func(done, total int64, message string) {
@@ -130,7 +130,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		// Store it now, for readers elsewhere; River stores it again at the end.
 		row, err := b.client.JobUpdate(ctx, job.ID, &river.JobUpdateParams{})
 		if err != nil {
-			b.logger.Warn("riverbackend: cannot store a run's progress", "task", def.Name(), "task_id", id, "error", err)
+			b.logger.Warn("localtasks/river: cannot store a run's progress", "task", def.Name(), "task_id", id, "error", err)
 			return
 		}
 		row.State = rivertype.JobStateRunning
@@ -166,7 +166,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 			mu.Unlock()
 			return nil
 		}
-		err = fmt.Errorf("riverbackend: the task's result, a %T, cannot be JSON-encoded: %w", value, merr)
+		err = fmt.Errorf("localtasks/river: the task's result, a %T, cannot be JSON-encoded: %w", value, merr)
 	}
 	if ctx.Err() != nil && !cancelled && !timedOut.Load() {
 		// River is stopping: it puts the job back in its queue, attempt
@@ -210,7 +210,7 @@ func typeOfPanic(err error) string {
 func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage) (value any, err error, stack string) {
 	args, err := decode(def.ArgsType(), raw)
 	if err != nil {
-		return nil, fmt.Errorf("riverbackend: task %q: cannot decode its argument: %w", def.Name(), err), ""
+		return nil, fmt.Errorf("localtasks/river: task %q: cannot decode its argument: %w", def.Name(), err), ""
 	}
 	defer func() {
 		if v := recover(); v != nil {

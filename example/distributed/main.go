@@ -47,7 +47,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/localtasks/localtasks"
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 )
 
 // pgURLEnv names the variable -db defaults to.
@@ -179,7 +179,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, stdout io.W
 			return fmt.Errorf("creating schema %q: %w", schema, err)
 		}
 	}
-	if err := riverbackend.Migrate(ctx, pool, schema); err != nil {
+	if err := ltriver.Migrate(ctx, pool, schema); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "River's tables are up to date in %s\n", where)

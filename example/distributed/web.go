@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/localtasks/localtasks"
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 	"github.com/localtasks/localtasks/example/tasks"
 )
 
@@ -31,7 +31,7 @@ const paramMax = 2048
 // enqueues and reads runs but runs none (Workers: 0). It prints "listening
 // on http://HOST:PORT" once the listener is bound.
 func serve(ctx context.Context, pool *pgxpool.Pool, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	b, err := riverbackend.New(ctx, pool, riverbackend.Config{Name: "river", Schema: cfg.schema, Logger: logger})
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Name: "river", Schema: cfg.schema, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func serve(ctx context.Context, pool *pgxpool.Pool, cfg config, logger *slog.Log
 	return errors.Join(serveErr, closeBackend(b))
 }
 
-func closeBackend(b *riverbackend.Backend) error {
+func closeBackend(b *ltriver.Backend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	return b.Close(ctx)

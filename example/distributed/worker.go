@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	riverbackend "github.com/localtasks/localtasks/adapters/river"
+	ltriver "github.com/localtasks/localtasks/adapters/river"
 	"github.com/localtasks/localtasks/example/tasks"
 )
 
@@ -24,7 +24,7 @@ const stopTimeout = 30 * time.Second
 // tasks may finish within stopTimeout; any still running then go back to
 // River's queue for another worker, and work returns an error.
 func work(ctx context.Context, pool *pgxpool.Pool, cfg config, logger *slog.Logger, stdout io.Writer) error {
-	b, err := riverbackend.New(ctx, pool, riverbackend.Config{
+	b, err := ltriver.New(ctx, pool, ltriver.Config{
 		Name:    "river",
 		ID:      cfg.id,
 		Workers: cfg.workers,
