@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Backend runs tasks and keeps their results. ThreadPoolBackend,
@@ -76,6 +77,36 @@ type Capabilities struct {
 	Perpetual bool
 }
 
+// checkRequest reports what is wrong with a request to enqueue a run of
+// task with args and opts on the backend named backend, with capabilities
+// caps and queues queues (nil for just QueueDefault): an error matching
+// ErrInvalidTask, or errors.ErrUnsupported for an option caps lacks. It sets
+// opts.Queue to QueueDefault if empty. Every backend checks requests with
+// it, those outside the package through backendkit.CheckRequest.
+func checkRequest(backend string, caps Capabilities, queues []string, task Definition, args any, opts *Options) error {
+	if task == nil {
+		return fmt.Errorf("localtasks: enqueue of a nil task: pass a Task's Definition(): %w", ErrInvalidTask)
+	}
+	name := task.Name()
+	if opts.Queue == "" {
+		opts.Queue = QueueDefault
+	}
+	if err := opts.validate(); err != nil {
+		return fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
+	}
+	if len(queues) == 0 {
+		queues = []string{QueueDefault}
+	}
+	if !slices.Contains(queues, opts.Queue) {
+		return fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to the backend's queues (Config.Queues) or use one of those: %w",
+			name, opts.Queue, backend, queues, ErrInvalidTask)
+	}
+	if err := caps.check(backend, name, opts); err != nil {
+		return err
+	}
+	return task.checkArgs(args)
+}
+
 // check reports the first thing opts asks for that c does not support.
 func (c Capabilities) check(backend string, task string, opts *Options) error {
 	unsupported := func(what, option string) error {
@@ -122,4 +153,96 @@ type Definition interface {
 	decodeArgs(b []byte) (any, error)
 	encodeResult(v any) ([]byte, error)
 	decodeResult(b []byte) (any, error)
+}
+
+// Disposition says what Enqueue did with a request, as Docket's add does.
+type Disposition uint8
+
+// The dispositions. The zero Disposition is not one of them.
+const (
+	// Enqueued: a new run was queued or scheduled.
+	Enqueued Disposition = iota + 1
+	// AlreadyEnqueued: a run of the task with the same key is queued,
+	// scheduled or running. Nothing was enqueued; the receipt (and handle)
+	// is that run's.
+	AlreadyEnqueued
+	// Replaced: a new run was enqueued in place of a queued or scheduled
+	// run of the same key (Replace) or of the same debounce group
+	// (WithDebounce). That run ended CANCELLED without running.
+	Replaced
+	// Struck: a strike matches the request. The run was made and ended
+	// CANCELLED at once, with the strike as its reason; nothing was queued.
+	Struck
+	// Dropped: a cooldown dropped the request (WithCooldown). The run was
+	// made and ended CANCELLED at once, with the reason; nothing was queued.
+	Dropped
+)
+
+var dispositionNames = [...]string{"unknown", "enqueued", "already enqueued", "replaced", "struck", "dropped"}
+
+// String returns the disposition's name, such as "already enqueued".
+func (d Disposition) String() string {
+	if int(d) < len(dispositionNames) {
+		return dispositionNames[d]
+	}
+	return fmt.Sprintf("Disposition(%d)", uint8(d))
+}
+
+// Receipt is what Backend.Enqueue returns: the ID of the run the request
+// ended up with, and what became of the request.
+type Receipt struct {
+	// ID is the run's ID: the new run's, or for AlreadyEnqueued the
+	// existing run's.
+	ID string
+	// Disposition says whether a run was enqueued, and if not, why.
+	Disposition Disposition
+}
+
+// The optional interfaces: what a Backend may offer beyond Backend, one
+// small interface a capability, as database/sql/driver's Pinger is an
+// optional interface of a Conn. Every backend of this package implements
+// them all (Controller); code that takes a Backend checks for the ones it
+// uses, as the dashboard does, so that a backend with only some serves.
+
+// Subscriber is a Backend that delivers its events.
+type Subscriber interface {
+	// Subscribe returns a subscription to the backend's events, whose C
+	// buffers that many; zero or less means SubscribeBufferDefault.
+	Subscribe(buffer int) *Subscription
+}
+
+// Striker is a Backend that can block runs by a rule; see Strike.
+type Striker interface {
+	// Strike blocks runs that match st.
+	Strike(st Strike) error
+	// Restore lifts a strike given earlier, matched by its task, field,
+	// operator and values.
+	Restore(st Strike) error
+	// Strikes lists the strikes in force.
+	Strikes() []Strike
+}
+
+// Snapshotter is a Backend that can describe its runs and workers.
+type Snapshotter interface {
+	// Snapshot describes the backend's runs and workers now.
+	Snapshot() Snapshot
+	// Counters returns the backend's counters; cheaper than Snapshot.
+	Counters() Counters
+}
+
+// Drainer is a Backend that can wait for its runs to finish.
+type Drainer interface {
+	// Drain blocks until no run is queued, scheduled or running, or ctx
+	// ends.
+	Drain(ctx context.Context) error
+}
+
+// Controller is a Backend with every optional interface, as each backend of
+// this package is.
+type Controller interface {
+	Backend
+	Subscriber
+	Striker
+	Snapshotter
+	Drainer
 }

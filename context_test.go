@@ -50,7 +50,7 @@ func TestCause(t *testing.T) {
 	// A cancelled run keeps no value, so see the causes through a timeout:
 	// a task that returns after its timeout keeps its value.
 	clock := localtaskstest.NewFakeClock(time.Unix(0, 0))
-	b2 := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Clock: clock}, MaxWorkers: 1})
+	b2 := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}, MaxWorkers: 1})
 	a = causesArgs{started: make(chan struct{}), seen: make(chan []error, 1)}
 	h, err = causes.Using(localtasks.WithTimeout(time.Second)).Enqueue(ctx, b2, a)
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ type sliceClock struct {
 func TestNamedStateWithIncomparableClock(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	cfg := localtasks.Config{Name: "test.incomparable", Clock: &sliceClock{}}
+	cfg := localtasks.Config{Name: "test.incomparable", Test: localtasks.TestConfig{Clock: &sliceClock{}}}
 	// Pointers compare fine; values of a non-comparable type must not panic.
 	a, err := localtasks.NewImmediate(cfg)
 	require.NoError(t, err)
@@ -126,10 +126,10 @@ func TestNamedStateWithIncomparableClock(t *testing.T) {
 	b, err := localtasks.NewImmediate(cfg)
 	require.NoError(t, err, "the same Clock pointer")
 	defer b.Close(ctx)
-	_, err = localtasks.NewImmediate(localtasks.Config{Name: cfg.Name, Clock: &sliceClock{}})
+	_, err = localtasks.NewImmediate(localtasks.Config{Name: cfg.Name, Test: localtasks.TestConfig{Clock: &sliceClock{}}})
 	require.ErrorIs(t, err, localtasks.ErrConfig, "another Clock")
 
-	val := localtasks.Config{Name: "test.incomparable.value", Clock: valueClock{}}
+	val := localtasks.Config{Name: "test.incomparable.value", Test: localtasks.TestConfig{Clock: valueClock{}}}
 	c, err := localtasks.NewImmediate(val)
 	require.NoError(t, err)
 	defer c.Close(ctx)

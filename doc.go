@@ -230,7 +230,7 @@
 //     Ready runs start highest priority first, first in first out within a
 //     priority.
 //   - WithQueue: a name that must be one of the backend's Config.Queues
-//     (default just DefaultQueue, "default"). Queues are labels that
+//     (default just QueueDefault, "default"). Queues are labels that
 //     Enqueue validates and results report; every queue shares the
 //     backend's workers and one priority order.
 //   - WithRunAt and WithDelay: the earliest time the run may start, as a

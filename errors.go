@@ -1,10 +1,11 @@
 package localtasks
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
+
+	"github.com/localtasks/localtasks/internal/taskctx"
 )
 
 // Sentinel errors, for errors.Is. The errors the package returns wrap them
@@ -25,16 +26,16 @@ var (
 	ErrInvalidTask = errors.New("invalid task")
 
 	// ErrClosed: the backend was closed; it accepts no more tasks.
-	ErrClosed = errors.New("backend closed")
+	ErrClosed = taskctx.ErrClosed
 
 	// ErrCancelled: the task was cancelled, by Cancel or by Close, before it
 	// could finish. Handle.Wait returns an error wrapping it for a
 	// CANCELLED task.
-	ErrCancelled = errors.New("task cancelled")
+	ErrCancelled = taskctx.ErrCancelled
 
 	// ErrTimeout: an attempt ran past its timeout (WithTimeout). The errors
 	// that wrap it also match context.DeadlineExceeded.
-	ErrTimeout = errors.New("task timed out")
+	ErrTimeout = taskctx.ErrTimeout
 
 	// ErrFinished: Cancel was called on a task that had already finished.
 	ErrFinished = errors.New("task already finished")
@@ -48,23 +49,37 @@ var (
 	ErrConfig = errors.New("invalid backend configuration")
 )
 
-// timeoutError is the error of an attempt that ran past its timeout. It
-// matches ErrTimeout and context.DeadlineExceeded, and unwraps to what the
-// task itself returned, if anything.
-type timeoutError struct {
-	after    time.Duration
-	returned error
+// WorkerExitError is the error of a task whose worker process died while it
+// ran: it exited, crashed, was killed from outside, or was killed by the pool
+// (its cancel grace ran out, or it broke the protocol).
+type WorkerExitError struct {
+	PID           int
+	ExitCode      int    // -1 when killed by a signal
+	Signal        string // the signal that killed it, if one did
+	KilledBecause string // why the pool killed it, if it did
+	MemoryLimit   bool   // it ran out of memory under ProcessPoolConfig.MemoryLimit
+	Limit         int64
+	Stderr        string // the last lines it wrote to stderr
 }
 
-func (e *timeoutError) Error() string {
-	if e.returned == nil {
-		return fmt.Sprintf("timed out after %v", e.after)
+// Error says how the worker died, and what it last wrote to stderr.
+func (e *WorkerExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "worker process %d died while running the task: ", e.PID)
+	switch {
+	case e.MemoryLimit:
+		fmt.Fprintf(&b, "it exceeded its memory limit of %d bytes (ProcessPoolConfig.MemoryLimit)", e.Limit)
+	case e.Signal != "":
+		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
+	default:
+		fmt.Fprintf(&b, "exited with code %d", e.ExitCode)
 	}
-	return fmt.Sprintf("timed out after %v: %v", e.after, e.returned)
+	if e.KilledBecause != "" {
+		fmt.Fprintf(&b, " (the pool killed it: %s)", e.KilledBecause)
+	}
+	b.WriteString(e.Stderr)
+	return b.String()
 }
 
-func (e *timeoutError) Is(target error) bool {
-	return target == ErrTimeout || target == context.DeadlineExceeded
-}
-
-func (e *timeoutError) Unwrap() error { return e.returned }
+// Is makes a memory-limit death match ErrMemoryLimit.
+func (e *WorkerExitError) Is(target error) bool { return target == ErrMemoryLimit && e.MemoryLimit }

@@ -1,7 +1,8 @@
 package localtasks
 
 import (
-	"context"
+	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -61,32 +62,83 @@ type Subscription struct {
 
 	c       chan Event
 	dropped atomic.Uint64
-	s       *state
+	b       *broadcaster
 }
 
 // Dropped reports how many events this subscriber missed because C was full.
 func (sub *Subscription) Dropped() uint64 { return sub.dropped.Load() }
 
 // Close stops the deliveries and closes C. Closing twice is safe.
-func (sub *Subscription) Close() { sub.s.unsubscribe(sub) }
+func (sub *Subscription) Close() { sub.b.unsubscribe(sub) }
 
-// Middleware wraps every attempt of every task a backend runs, for logging,
-// metrics or tracing. It must call next to run the attempt (or return an
-// error instead), and return next's error or one of its own. Middleware runs
-// on the worker, inside the attempt's ctx and panic recovery, outermost
-// first.
-type Middleware func(ctx context.Context, ex Execution, next func(context.Context) error) error
+// broadcaster delivers events to subscriptions: in the order it is given
+// them, never blocking, counting what a full subscriber missed. A state has
+// one; backends outside the package get one from backendkit.NewBroadcaster,
+// hence its exported methods. The zero value has no subscribers.
+type broadcaster struct {
+	n      atomic.Int32 // len(subs), for publishers that check before building an event
+	mu     sync.Mutex   // guards what follows; taken after state.mu
+	subs   []*Subscription
+	closed bool
+}
 
-// Execution describes the attempt a Middleware wraps.
-type Execution struct {
-	// ID is the run's ID, and Task its task's name.
-	ID   string
-	Task string
-	// Attempt is the attempt's number, from 1.
-	Attempt int
-	// Queue and Priority are the run's.
-	Queue    string
-	Priority int
-	// Args is the run's argument.
-	Args any
+// Subscribe returns a new subscription with a buffer of buffer events
+// (SubscribeBufferDefault if buffer is 0 or less); once b is closed, one
+// whose C is closed.
+func (b *broadcaster) Subscribe(buffer int) *Subscription {
+	if buffer <= 0 {
+		buffer = SubscribeBufferDefault
+	}
+	c := make(chan Event, buffer)
+	sub := &Subscription{C: c, c: c, b: b}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		close(c)
+		return sub
+	}
+	b.subs = append(b.subs, sub)
+	b.n.Store(int32(len(b.subs)))
+	return sub
+}
+
+func (b *broadcaster) unsubscribe(sub *Subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.subs, sub); i >= 0 {
+		b.subs = slices.Delete(b.subs, i, i+1)
+		b.n.Store(int32(len(b.subs)))
+		close(sub.c)
+	}
+}
+
+// Subscribed reports whether anyone is subscribed, so that a publisher
+// can skip building events nobody reads.
+func (b *broadcaster) Subscribed() bool { return b.n.Load() > 0 }
+
+// Publish delivers ev to every subscriber whose buffer has room, and
+// counts it as dropped for the others.
+func (b *broadcaster) Publish(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, sub := range b.subs {
+		select {
+		case sub.c <- ev:
+		default:
+			sub.dropped.Add(1)
+		}
+	}
+}
+
+// Close closes every subscription's C; later subscriptions start closed.
+// Closing twice is safe.
+func (b *broadcaster) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for _, sub := range b.subs {
+		close(sub.c)
+	}
+	b.subs = nil
+	b.n.Store(0)
 }

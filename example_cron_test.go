@@ -36,7 +36,7 @@ func ExampleWithCron() {
 	// Thursday 3 January 2030, 18:00 in New York.
 	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 3, 23, 0, 0, 0, time.UTC))
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{Clock: clock, Queues: []string{localtasks.DefaultQueue, "example.cron"}},
+		Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}, Queues: []string{localtasks.QueueDefault, "example.cron"}},
 	})
 	if err != nil {
 		panic(err)

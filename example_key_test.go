@@ -24,7 +24,7 @@ func ExampleWithKey() {
 	// A fake clock: the delayed runs start when the example says so.
 	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC))
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{Clock: clock}, MaxWorkers: 1,
+		Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}, MaxWorkers: 1,
 	})
 	if err != nil {
 		panic(err)

@@ -25,10 +25,10 @@ func ExampleWithPerpetual() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	// A perpetual task runs for ever; RunAtMost ends its chain after 3
+	// A perpetual task runs for ever; Test.RunAtMost ends its chain after 3
 	// runs, so that Drain returns.
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{RunAtMost: map[string]int{"example.perpetual.poll": 3}},
+		Config: localtasks.Config{Test: localtasks.TestConfig{RunAtMost: map[string]int{"example.perpetual.poll": 3}}},
 	})
 	if err != nil {
 		panic(err)

@@ -27,7 +27,7 @@ func ExampleThreadPoolBackend_Strike() {
 
 	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 2, 9, 0, 0, 0, time.UTC))
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{Clock: clock}, MaxWorkers: 1,
+		Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}, MaxWorkers: 1,
 	})
 	if err != nil {
 		panic(err)
@@ -40,7 +40,7 @@ func ExampleThreadPoolBackend_Strike() {
 	}
 
 	// Stop charging acme while its account is looked into.
-	acme := localtasks.Strike{Task: "example.strike.charge", Field: "Shop", Op: localtasks.Equal, Value: "acme"}
+	acme := localtasks.Strike{Task: "example.strike.charge", Field: "Shop", Op: localtasks.OpEqual, Value: "acme"}
 	if err := pool.Strike(acme); err != nil {
 		panic(err)
 	}

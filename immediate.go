@@ -1,5 +1,7 @@
 package localtasks
 
+import "github.com/localtasks/localtasks/internal/taskctx"
+
 // ImmediateBackend runs each task in the goroutine that enqueues it, before
 // Enqueue returns, like Django's ImmediateBackend: for tests and scripts
 // that want results at once. By the time Enqueue returns the ID, the run has
@@ -15,24 +17,51 @@ type ImmediateBackend struct {
 	holder
 }
 
-var _ Backend = (*ImmediateBackend)(nil)
+var _ Controller = (*ImmediateBackend)(nil)
 
 var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true}
 
 // NewImmediate builds an ImmediateBackend, or joins the state of the ones
 // already built under cfg.Name.
 func NewImmediate(cfg Config) (*ImmediateBackend, error) {
-	st, err := cfg.settings("immediate", 0)
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate("immediate"); err != nil {
 		return nil, err
 	}
-	s, err := openState(cfg.Name, st, func() (*state, error) {
-		s := newState(cfg.Name, st, modeInline, immediateCapabilities)
+	s, err := open(settings{kind: "immediate", cfg: cfg}, modeInline, immediateCapabilities, func(s *state) error {
 		s.startWorkers(0)
-		return s, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &ImmediateBackend{holder{s: s}}, nil
+}
+
+// runInline runs a record's attempts in the caller's goroutine.
+func (s *state) runInline(rec *record) {
+	for {
+		s.mu.Lock()
+		if s.closing && rec.status == StatusReady { // a retry, after Close
+			s.cancelRetry(rec, s.clock.Now(), false)
+		}
+		if rec.status != StatusReady {
+			s.mu.Unlock()
+			return
+		}
+		// The attempt's ctx does not descend from the caller's, as on the
+		// pools: Cancel, Close and the timeout end it.
+		now := s.clock.Now()
+		ctx := taskctx.New(s.attemptInfo(rec, now))
+		s.start(rec, s.workerName(0), now, ctx)
+		s.mu.Unlock()
+		val, err := s.execute(rec, ctx)
+		timedOut := ctx.End()
+		s.mu.Lock()
+		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
+		s.mu.Unlock()
+		if !again {
+			return
+		}
+	}
 }

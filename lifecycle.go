@@ -2,19 +2,38 @@ package localtasks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime/debug"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
+	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/timeheap"
 	"github.com/localtasks/localtasks/internal/uid"
 )
 
-// This file moves a record through its states; see docs/design.md for the
-// diagram. Every transition happens under state.mu.
+// This file is the state machine: every change of a record's status is
+// made here, under state.mu, by the functions marked with the transitions
+// they make. The numbers are those of docs/design.md's diagram and of
+// TestTransitions:
+//
+//	 1  new → READY            enqueue, perpetuate (place)
+//	 2  new → SCHEDULED        enqueue with a run-after time, perpetuate (place, schedule)
+//	 3  new → CANCELLED        struck or dropped at enqueue (bornCancelled)
+//	 4  SCHEDULED → READY      its time came (fire)
+//	 5  READY → RUNNING        a worker started it (start)
+//	 6  READY → SCHEDULED      a rate limit put it off (admit, schedule)
+//	 7  READY → CANCELLED      Cancel, a strike, a rate-limit drop, Replace, a debounce, Close (cancelQueued, closeQueued)
+//	 8  SCHEDULED → CANCELLED  Cancel, Replace, a debounce, Close (cancelQueued, closeQueued)
+//	 9  RUNNING → SUCCESSFUL   the attempt returned a value (settle)
+//	10  RUNNING → FAILED       the last attempt allowed failed (settle)
+//	11  RUNNING → CANCELLED    cancelled while running, or no retry after Close (settle, shutdown)
+//	12  RUNNING → READY        a retry without delay (settle)
+//	13  RUNNING → SCHEDULED    a retry after a delay (settle, schedule)
+//	14  dispatched → READY     a worker process died, or dropped it, before starting it (requeue)
+//
+// A run on its way to a worker process ("dispatched") is READY with a run
+// attempt set; it becomes RUNNING when the worker reports the start.
 
 func (s *state) closedError(task Definition) error {
 	name := "<nil>"
@@ -24,59 +43,28 @@ func (s *state) closedError(task Definition) error {
 	return fmt.Errorf("localtasks: enqueue %q: backend %q is closed: build a new backend: %w", name, s.name, ErrClosed)
 }
 
-// enqueue validates a request and adds a record for it, unless a run of
-// its key is unfinished. Nothing is queued unless it returns a nil error.
+// enqueue validates a request and adds a run for it, unless a run of its
+// key is unfinished. Nothing is queued unless it returns a nil error.
 func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (Receipt, error) {
-	if err := CheckRequest(s.name, s.caps, s.set.queues, def, args, &opts); err != nil {
+	lim, payload, err := s.check(ctx, def, args, &opts)
+	if err != nil {
 		return Receipt{}, err
 	}
-	name := def.Name()
-	if err := ctx.Err(); err != nil {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
-	}
-	lim, err := limitPlan(def, &opts)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
-	}
-	var payload []byte
-	if s.proc != nil {
-		b, err := def.encodeArgs(args)
-		if err != nil {
-			return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
-				"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
-		}
-		if limit := s.proc.cfg.MaxFrameBytes - 4096; len(b) > limit {
-			return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
-				"send a reference (a path, a key) instead, or raise the limit; nothing was queued: %w", name, len(b), limit, ErrInvalidTask)
-		}
-		payload = b
-	}
-
 	now := s.clock.Now()
-	rec := &record{def: def, args: args, queue: opts.Queue, priority: int8(opts.Priority), timeout: opts.Timeout,
-		enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
-	rec.key, rec.id = uid.New()
-	rec.payload = payload
-	if rec.maxAttempts > 1 {
-		rec.extra().retry = opts.Retry
+	if opts.Perpetual.enabled() && opts.Key == "" {
+		opts.Key = def.Name() // one chain per task
 	}
+	rec := newRecord(def, args, payload, &opts, now)
 	runAfter := opts.RunAt
 	if opts.Delay > 0 {
 		runAfter = now.Add(opts.Delay)
 	}
 	if opts.Perpetual.enabled() {
-		if opts.Key == "" {
-			opts.Key = name // one chain per task
-		}
 		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
-		rec.extra().perp = &perpetual{opts: opts}
-	}
-	if opts.Key != "" {
-		rec.extra().key = opts.Key
 	}
 
 	// Into the index first, under its shard's lock alone, to keep the
-	// state's lock short. Until it is queued below, the record has no
+	// state's lock short. Until it is placed below, the record has no
 	// status, and nothing acts on it: no caller has its ID yet.
 	s.index.put(rec)
 	s.mu.Lock()
@@ -97,28 +85,63 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		}
 		runAfter, disp = at, r.Disposition
 	}
-	rec.status = StatusReady
-	if runAfter.After(now) {
-		rec.status, rec.runAfter = StatusScheduled, rec.offset(runAfter)
-	}
-	s.active++
 	s.counters.Enqueued++
-	switch {
-	case s.mode == modeRecord:
-		s.recorded = append(s.recorded, rec)
-	case rec.status == StatusScheduled:
-		rec.extra().entry = s.timed.Push(runAfter, rec)
-		s.arm()
-	case s.mode == modePool || s.mode == modeProcess:
-		s.push(rec)
-	}
-	s.emit(EventEnqueued, rec)
+	s.place(rec, runAfter, now)
 	s.mu.Unlock()
 
 	if s.mode == modeInline {
 		s.runInline(rec)
 	}
 	return Receipt{ID: rec.id, Disposition: disp}, nil
+}
+
+// check validates a request to enqueue: the request itself, the caller's
+// ctx, the limits against the argument type, and on a process pool the
+// argument's encoding, which it returns with the limits' plan.
+func (s *state) check(ctx context.Context, def Definition, args any, opts *Options) (*plan, []byte, error) {
+	if err := checkRequest(s.name, s.caps, s.set.cfg.Queues, def, args, opts); err != nil {
+		return nil, nil, err
+	}
+	name := def.Name()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+	}
+	lim, err := limitPlan(def, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
+	}
+	if s.proc == nil {
+		return lim, nil, nil
+	}
+	payload, err := def.encodeArgs(args)
+	if err != nil {
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
+			"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
+	}
+	if limit := s.proc.cfg.MaxFrameBytes - 4096; len(payload) > limit {
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
+			"send a reference (a path, a key) instead, or raise the limit; nothing was queued: %w", name, len(payload), limit, ErrInvalidTask)
+	}
+	return lim, payload, nil
+}
+
+// newRecord makes the record of a new run of def with args (payload, their
+// encoding on a process pool) and opts, enqueued at now, with a new ID and
+// no status yet: Enqueue's, and a perpetual run's successor's.
+func newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
+	rec := &record{def: def, args: args, payload: payload, queue: opts.Queue, priority: int8(opts.Priority),
+		timeout: opts.Timeout, enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
+	rec.key, rec.id = uid.New()
+	if rec.maxAttempts > 1 {
+		rec.extra().retry = opts.Retry
+	}
+	if opts.Perpetual.enabled() {
+		rec.extra().perp = &perpetual{opts: *opts}
+	}
+	if opts.Key != "" {
+		rec.extra().key = opts.Key
+	}
+	return rec
 }
 
 // enqueueChecks applies the strikes, the key and the limits that act at
@@ -161,8 +184,28 @@ func (s *state) enqueueChecks(rec *record, opts *Options, lim *plan, now, runAft
 	return r, at, false
 }
 
-// bornCancelled ends a new rec CANCELLED for reason before it is queued.
-// Must hold s.mu.
+// place gives a new rec its first status: SCHEDULED until at, if at is
+// after now, else READY (transitions 1 and 2); a recording backend only
+// records it. Must hold s.mu.
+func (s *state) place(rec *record, at, now time.Time) {
+	s.active++
+	switch {
+	case s.mode == modeRecord:
+		rec.status = StatusReady
+		if at.After(now) {
+			rec.status, rec.runAfter = StatusScheduled, rec.offset(at)
+		}
+		s.recorded = append(s.recorded, rec)
+	case at.After(now):
+		s.schedule(rec, at)
+	default:
+		s.push(rec)
+	}
+	s.emit(EventEnqueued, rec)
+}
+
+// bornCancelled ends a new rec CANCELLED for reason before it is queued
+// (transition 3). Must hold s.mu.
 func (s *state) bornCancelled(rec *record, reason string, now time.Time) {
 	rec.status = StatusReady
 	s.active++
@@ -172,8 +215,9 @@ func (s *state) bornCancelled(rec *record, reason string, now time.Time) {
 	s.finalize(rec, StatusCancelled, now, false)
 }
 
-// push queues a ready record and wakes a worker. Must hold s.mu.
+// push makes rec READY, queues it and wakes a worker. Must hold s.mu.
 func (s *state) push(rec *record) {
+	rec.status = StatusReady
 	s.ready.Push(int(rec.priority), rec)
 	if s.proc != nil {
 		// Process-pool dispatchers choose among themselves who takes it
@@ -187,6 +231,21 @@ func (s *state) push(rec *record) {
 		s.waking++
 		s.cond.Signal()
 	}
+}
+
+// requeue puts rec, which a worker process was sent and did not start, back
+// at the head of its line (transition 14). The caller wakes the
+// dispatchers. Must hold s.mu.
+func (s *state) requeue(rec *record) {
+	rec.run = nil
+	s.ready.PushFront(int(rec.priority), rec)
+}
+
+// schedule makes rec SCHEDULED until at, on the timer heap. Must hold s.mu.
+func (s *state) schedule(rec *record, at time.Time) {
+	rec.status, rec.runAfter = StatusScheduled, rec.offset(at)
+	rec.extra().entry = s.timed.Push(at, rec)
+	s.arm()
 }
 
 // arm sets the timer for the earliest scheduled record. Must hold s.mu.
@@ -211,7 +270,7 @@ func (s *state) arm() {
 	s.timer = s.clock.AfterFunc(e.At.Sub(s.clock.Now()), func() { s.fire(gen) })
 }
 
-// fire moves the records whose time has come to the ready queue.
+// fire makes the records whose time has come READY (transition 4).
 func (s *state) fire(gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,78 +287,25 @@ func (s *state) fire(gen uint64) {
 			break
 		}
 		rec := e.Value
-		rec.x.entry, rec.status = nil, StatusReady
+		rec.x.entry = nil
 		s.push(rec)
 	}
 	s.arm()
 }
 
-// step settles the attempt a worker just ran, if any, then blocks until a
-// ready record is there, starts it on the worker and returns it with its
-// attempt's ctx, or returns nil once the state closes.
-//
-// It keeps the state's lock short, for Enqueue waits on it: a run that has
-// certainly finished (it succeeded, or it has no attempt left) is stored
-// before the lock is taken, the clock read for its end and the next ctx made
-// before it too, and settling one run and taking the next share one trip to
-// it. The next run's start is read from the clock once it is taken: a
-// reading from before the wait for the lock could be earlier than the run's
-// own enqueue or run-after time.
-func (s *state) step(slot int, worker string, ran *record, ctx *taskCtx, val any, err error) (*record, *taskCtx) {
-	var timedOut *timeoutError
-	stored := false
-	if ran != nil {
-		timedOut = ctx.end()
-		// attempts and maxAttempts change only under this worker's hand.
-		if err == nil || ran.attempts >= ran.maxAttempts {
-			s.results.add(ran)
-			stored = true
-		}
+// attemptInfo describes rec's next attempt, starting at now, for its ctx.
+// Must hold s.mu.
+func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
+	info := taskctx.Info{ID: rec.id, Task: rec.def.Name(), Number: int(rec.attempts) + 1, Logger: s.logger,
+		Report: s.report, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
+	if d := rec.timeout; d > 0 {
+		info.Deadline = now.Add(d)
 	}
-	tc := new(taskCtx)
-	var ended time.Time
-	if ran != nil {
-		ended = s.clock.Now()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ran != nil {
-		if next := ctx.takeNext(); next != nil {
-			ran.x.perp.next.merge(next)
-		}
-		s.slotDone[slot]++
-		s.settle(ran, timedOut, val, err, ended, stored)
-	}
-	for {
-		if rec, ok := s.ready.Pop(); ok {
-			if rec.status != StatusReady {
-				continue // cancelled while it was queued
-			}
-			now := s.clock.Now()
-			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, now) {
-				continue
-			}
-			tc.id, tc.task, tc.attempt, tc.base = rec.id, rec.def.Name(), int(rec.attempts)+1, s.logger
-			tc.perpetual = rec.x != nil && rec.x.perp != nil
-			tc.report = func(d, t int64, m string) { s.setProgress(rec, tc, d, t, m) }
-			if d := rec.timeout; d > 0 {
-				tc.deadline = now.Add(d)
-			}
-			s.start(rec, worker, now, tc)
-			return rec, tc
-		}
-		if s.closing {
-			return nil, nil
-		}
-		s.idle++
-		s.cond.Wait()
-		s.idle--
-		s.waking = max(s.waking-1, 0) // Broadcast wakes workers no one counted
-	}
+	return info
 }
 
 // start marks rec RUNNING on worker at now, with run as its attempt, and
-// arms its timeout. Must hold s.mu.
+// arms its timeout (transition 5). Must hold s.mu.
 func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	rec.status = StatusRunning
 	rec.attempts++
@@ -313,65 +319,18 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 
 	rec.run = run
 	if d := rec.timeout; d > 0 {
-		rec.extra().timer = s.clock.AfterFunc(d, func() { run.cancel(context.DeadlineExceeded, &timeoutError{after: d}) })
+		rec.extra().timer = s.clock.AfterFunc(d, func() {
+			run.Cancel(context.DeadlineExceeded, &taskctx.TimeoutError{After: d})
+		})
 	}
 	s.emit(EventStarted, rec)
 }
 
-// panicError carries a recovered panic to finish.
-type panicError struct {
-	value any
-	stack string
-}
-
-func (p *panicError) Error() string { return fmt.Sprint(p.value) }
-
-// execute runs one attempt through the middleware, turning a panic into an
-// error.
-func (s *state) execute(rec *record, ctx *taskCtx) (val any, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			val, err = nil, &panicError{value: v, stack: string(debug.Stack())}
-		}
-	}()
-	if len(s.set.middleware) == 0 {
-		return rec.def.Call(ctx, rec.args)
-	}
-	var v any
-	if err := s.chain(ctx, rec, func(ctx context.Context) error {
-		var err error
-		v, err = rec.def.Call(ctx, rec.args)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// chain runs the middleware around run, outermost first, with panics in
-// the middleware turned into errors, and returns the chain's error; run
-// leaves the value in the caller's variables.
-func (s *state) chain(ctx *taskCtx, rec *record, run func(context.Context) error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &panicError{value: v, stack: string(debug.Stack())}
-		}
-	}()
-	mw := s.set.middleware
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.attempt, Queue: rec.queue, Priority: int(rec.priority), Args: rec.args}
-	next := run
-	for i := len(mw) - 1; i >= 0; i-- {
-		m, inner := mw[i], next
-		next = func(ctx context.Context) error { return m(ctx, ex, inner) }
-	}
-	return next(ctx)
-}
-
-// settle records the outcome of an attempt: the final status, or a retry.
-// stored says the caller put rec in the result store already. In modeInline
-// it reports whether the caller should run the attempt again at once,
-// instead of queueing it. Must hold s.mu.
-func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, now time.Time, stored bool) (again bool) {
+// settle records the outcome of an attempt: the final status, or a retry
+// (transitions 9 to 13). stored says the caller put rec in the result store
+// already. In modeInline it reports whether the caller should run the
+// attempt again at once, instead of queueing it. Must hold s.mu.
+func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err error, now time.Time, stored bool) (again bool) {
 	if x := rec.x; x != nil && x.timer != nil {
 		x.timer.Stop()
 		x.timer = nil
@@ -395,17 +354,16 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 	}
 
 	if timedOut != nil {
-		err = &timeoutError{after: timedOut.after, returned: err}
+		err = &taskctx.TimeoutError{After: timedOut.After, Returned: err}
 	}
 	x := rec.extra()
-	x.errs = append(x.errs, attemptError(int(rec.attempts), now, err))
+	x.errs = append(x.errs, taskError(int(rec.attempts), now, err))
 	switch {
 	case rec.attempts >= rec.maxAttempts:
 		s.finalize(rec, StatusFailed, now, stored)
 		return false
 	case s.closing:
-		x.cancelReason = "the backend closed before the task could be retried"
-		s.finalize(rec, StatusCancelled, now, stored)
+		s.cancelRetry(rec, now, stored)
 		return false
 	}
 	s.counters.Retried++
@@ -416,71 +374,85 @@ func (s *state) settle(rec *record, timedOut *timeoutError, val any, err error, 
 	p := &x.retry
 	delay := backoff.Delay(int(rec.attempts), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
 	if delay <= 0 {
-		rec.status = StatusReady
 		s.push(rec)
 		return false
 	}
-	rec.status, rec.runAfter = StatusScheduled, rec.offset(now.Add(delay))
-	x.entry = s.timed.Push(now.Add(delay), rec)
-	s.arm()
+	s.schedule(rec, now.Add(delay))
 	return false
 }
 
-func attemptError(attempt int, at time.Time, err error) TaskError {
-	var r *remoteError
-	if errors.As(err, &r) && err == error(r) {
-		return TaskError{Attempt: attempt, At: at, Type: r.typ, Message: r.msg, Stack: r.stack}
-	}
-	var p *panicError
-	if !errors.As(err, &p) {
-		return newTaskError(attempt, at, err, "")
-	}
-	te := TaskError{Attempt: attempt, At: at, Type: fmt.Sprintf("%T", p.value), Message: fmt.Sprint(p.value), Stack: p.stack}
-	if e, ok := p.value.(error); ok {
-		te.err = e
-	}
-	return te
+// cancelRetry ends rec CANCELLED, instead of its retry, for the backend is
+// closing (transition 11). Must hold s.mu.
+func (s *state) cancelRetry(rec *record, now time.Time, stored bool) {
+	rec.extra().cancelReason = "the backend closed before the task could be retried"
+	s.finalize(rec, StatusCancelled, now, stored)
 }
 
-// runInline runs a record's attempts in the caller's goroutine.
-func (s *state) runInline(rec *record) {
-	for {
-		s.mu.Lock()
-		if s.closing && rec.status == StatusReady { // a retry, after Close
-			rec.extra().cancelReason = "the backend closed before the task could be retried"
-			s.finalize(rec, StatusCancelled, s.clock.Now(), false)
+// finalize gives rec its final status and moves it to the result store,
+// unless the caller stored it already. Must hold s.mu.
+func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
+	rec.status, rec.finishedAt = st, rec.offset(now)
+	switch st {
+	case StatusSuccessful:
+		s.counters.Succeeded++
+	case StatusFailed:
+		s.counters.Failed++
+	default:
+		s.counters.Cancelled++
+	}
+	if x := rec.x; x != nil {
+		if x.entry != nil {
+			s.timed.Remove(x.entry)
+			x.entry = nil
+			s.arm()
 		}
-		if rec.status != StatusReady {
-			s.mu.Unlock()
-			return
+		s.release(rec)
+		if x.plan != nil {
+			s.detachGates(rec, now)
 		}
-		// The attempt's ctx does not descend from the caller's, as on the
-		// pools: Cancel, Close and the timeout end it.
-		now := s.clock.Now()
-		ctx := &taskCtx{id: rec.id, task: rec.def.Name(), attempt: int(rec.attempts) + 1, base: s.logger}
-		ctx.report = func(d, t int64, m string) { s.setProgress(rec, ctx, d, t, m) }
-		if d := rec.timeout; d > 0 {
-			ctx.deadline = now.Add(d)
+		if x.key != "" {
+			if k := (keyOf{rec.def.Name(), x.key}); s.keys[k] == rec {
+				delete(s.keys, k)
+			}
 		}
-		s.start(rec, s.workerName(0), now, ctx)
-		s.mu.Unlock()
-		val, err := s.execute(rec, ctx)
-		timedOut := ctx.end()
-		s.mu.Lock()
-		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
-		s.mu.Unlock()
-		if !again {
-			return
+		if x.perp != nil && st != StatusCancelled {
+			s.perpetuate(rec, now)
 		}
 	}
+	if s.active--; s.active == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	if !stored {
+		rec.stored.Store(storedPublished)
+		s.results.add(rec)
+	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
+		s.index.del(rec.key) // evicted while we published it
+	}
+	if rec.done != nil {
+		close(rec.done)
+	}
+	s.emit(EventFinished, rec)
 }
 
-func (s *state) workerName(i int) string {
-	name := s.name
-	if name == "" {
-		name = "private"
+// cancelQueued ends a READY or SCHEDULED rec CANCELLED for reason
+// (transitions 7 and 8). Must hold s.mu.
+func (s *state) cancelQueued(rec *record, reason string, now time.Time) {
+	s.cancelQueuedFor(rec, reason, ErrCancelled, now)
+}
+
+// closeQueued ends a READY or SCHEDULED rec CANCELLED as the backend closes
+// (transitions 7 and 8). Must hold s.mu.
+func (s *state) closeQueued(rec *record, now time.Time) {
+	s.cancelQueuedFor(rec, "the backend closed before the task started", ErrClosed, now)
+}
+
+func (s *state) cancelQueuedFor(rec *record, reason string, cause error, now time.Time) {
+	rec.extra().cancelReason = reason
+	if rec.run != nil { // sent to a worker process, not started: it must not run
+		rec.run.Cancel(context.Canceled, cause)
 	}
-	return fmt.Sprintf("%s:%s/%d", s.set.kind, name, i)
+	s.finalize(rec, StatusCancelled, now, false)
 }
 
 // cancelRun cancels the run with that ID; see Backend.Cancel.
@@ -498,7 +470,7 @@ func (s *state) cancelRun(id string) error {
 		if !rec.cancelling {
 			rec.cancelling = true
 			rec.extra().cancelReason = "cancelled while it was running"
-			rec.run.cancel(context.Canceled, ErrCancelled)
+			rec.run.Cancel(context.Canceled, ErrCancelled)
 		}
 	case StatusCancelled:
 	default:
@@ -514,8 +486,7 @@ func (s *state) shutdown(ctx context.Context) error {
 	now := s.clock.Now()
 	cancel := func(rec *record) {
 		if rec.status == StatusReady || rec.status == StatusScheduled {
-			rec.extra().cancelReason = "the backend closed before the task started"
-			s.finalize(rec, StatusCancelled, now, false)
+			s.closeQueued(rec, now)
 		}
 	}
 	s.ready.Drain(cancel)
@@ -551,7 +522,7 @@ func (s *state) shutdown(ctx context.Context) error {
 			if rec.status == StatusRunning {
 				rec.cancelling = true
 				rec.extra().cancelReason = "the backend closed while the task was running"
-				rec.run.cancel(context.Canceled, ErrClosed)
+				rec.run.Cancel(context.Canceled, ErrClosed)
 				s.finalize(rec, StatusCancelled, now, false)
 				n++
 			}
@@ -566,53 +537,7 @@ func (s *state) shutdown(ctx context.Context) error {
 
 	s.mu.Lock()
 	s.closed = true
-	for _, sub := range s.subs {
-		close(sub.c)
-	}
-	s.subs = nil
 	s.mu.Unlock()
+	s.events.Close()
 	return err
-}
-
-// startWorkers starts n workers that run tasks from the ready queue.
-func (s *state) startWorkers(n int) {
-	s.running = n
-	if n == 0 {
-		close(s.stopped)
-		return
-	}
-	if s.mode == modePool {
-		s.slotDone = make([]uint64, n)
-	}
-	for i := range n {
-		go s.work(i)
-	}
-}
-
-// workerExited counts a worker (or slot) out, and closes stopped after the last.
-func (s *state) workerExited() {
-	s.mu.Lock()
-	s.running--
-	if s.running == 0 {
-		close(s.stopped)
-	}
-	s.mu.Unlock()
-}
-
-func (s *state) work(slot int) {
-	defer s.workerExited()
-	name := s.workerName(slot)
-	var (
-		rec *record
-		ctx *taskCtx
-		val any
-		err error
-	)
-	for {
-		rec, ctx = s.step(slot, name, rec, ctx, val, err)
-		if rec == nil {
-			return
-		}
-		val, err = s.execute(rec, ctx)
-	}
 }

@@ -1,17 +1,112 @@
 package localtasks
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/localtasks/localtasks/internal/fields"
 )
 
 // This file holds the limits on a task's runs: concurrency, rate,
 // debounce and cooldown, each over the whole task or per value of a field
 // of its argument. A group of runs that share a limit shares a gate; all of
 // it is guarded by state.mu.
+
+// ConcurrencyLimit bounds how many runs of a task run at once: at most Max,
+// over all runs of the task, or for each value of the argument's field Per
+// (for example Per: "CustomerID", at most Max runs per customer). Runs over
+// the limit wait, READY, in their order, and start as runs of their group
+// finish. The zero value is no limit.
+type ConcurrencyLimit struct {
+	Max int
+	Per string // a field of the argument, such as "CustomerID" or "Order.Shop"; "" for the whole task
+}
+
+// RateLimit bounds how many runs of a task start in any Period: at most Max,
+// over all runs of the task or for each value of the field Per. A run over
+// the limit is rescheduled (SCHEDULED) to when a start is free, or, with
+// Drop, ends CANCELLED with the reason. Every attempt counts as a start. The
+// zero value is no limit.
+type RateLimit struct {
+	Max    int
+	Period time.Duration
+	Per    string
+	Drop   bool
+}
+
+// Debounce runs only the last of a burst of enqueues (the trailing edge):
+// each run waits Window after its enqueue, and an enqueue of the task (for
+// the same value of the field Per) while an earlier one still waits replaces
+// it; the earlier one ends CANCELLED. A burst that never pauses for Window
+// never runs. The zero value is no debounce.
+type Debounce struct {
+	Window time.Duration
+	Per    string
+}
+
+// Cooldown keeps only the first of the enqueues of a task (for one value of
+// the field Per) within Window of each other (the leading edge): a later one
+// inside the window ends CANCELLED at once, with the disposition Dropped.
+// The zero value is no cooldown.
+type Cooldown struct {
+	Window time.Duration
+	Per    string
+}
+
+// WithConcurrencyLimit bounds the task's concurrent runs; see
+// ConcurrencyLimit.
+func WithConcurrencyLimit(l ConcurrencyLimit) Option {
+	return func(o *Options) {
+		o.Concurrency = l
+		o.invalid = belowOne(o.invalid, "concurrency limit", l.Max)
+	}
+}
+
+// WithRateLimit bounds how often the task's runs start; see RateLimit.
+func WithRateLimit(l RateLimit) Option {
+	return func(o *Options) {
+		o.RateLimit = l
+		o.invalid = belowOne(o.invalid, "rate limit", l.Max)
+	}
+}
+
+// WithDebounce runs only the last of a burst of enqueues; see Debounce.
+func WithDebounce(d Debounce) Option { return func(o *Options) { o.Debounce = d } }
+
+// WithCooldown keeps only the first of the enqueues within a window; see
+// Cooldown.
+func WithCooldown(c Cooldown) Option { return func(o *Options) { o.Cooldown = c } }
+
+// belowOne keeps the first problem found by an Option.
+func belowOne(prev, what string, n int) string {
+	if prev != "" || n >= 1 {
+		return prev
+	}
+	return fmt.Sprintf("%s %d is below 1: use 1 or more, or leave the option out for no limit", what, n)
+}
+
+// validateLimits checks the limits of o that need no argument type.
+func (o *Options) validateLimits() error {
+	if o.invalid != "" {
+		return fmt.Errorf("%s", o.invalid)
+	}
+	c, r, d, cd := o.Concurrency, o.RateLimit, o.Debounce, o.Cooldown
+	switch {
+	case c.Max < 0 || c.Max == 0 && c.Per != "":
+		return fmt.Errorf("concurrency limit %d is below 1: use 1 or more", c.Max)
+	case r.Max < 0 || r.Max == 0 && (r.Period != 0 || r.Per != "" || r.Drop):
+		return fmt.Errorf("rate limit %d is below 1: use 1 or more", r.Max)
+	case r.Max > 0 && r.Period <= 0:
+		return fmt.Errorf("rate limit period %v is not positive: give the period the limit counts over, such as time.Second", r.Period)
+	case d.Window < 0 || d.Window == 0 && d.Per != "":
+		return fmt.Errorf("debounce window %v is not positive: give the quiet time that ends a burst", d.Window)
+	case cd.Window < 0 || cd.Window == 0 && cd.Per != "":
+		return fmt.Errorf("cooldown window %v is not positive: give the time duplicates are dropped for", cd.Window)
+	}
+	return nil
+}
 
 type gateKind uint8
 
@@ -71,7 +166,7 @@ func limitPlan(def Definition, o *Options) (*plan, error) {
 		}
 		sp := gateSpec{on: true, per: per, max: max, window: window, drop: drop}
 		if per != "" {
-			idx, ft, err := fieldPath(def.ArgsType(), per)
+			idx, ft, err := fields.Path(def.ArgsType(), per)
 			if err != nil {
 				return fmt.Errorf("%s per %v", gateNames[kind], err)
 			}
@@ -168,7 +263,7 @@ func (s *state) attachGates(rec *record, p *plan) {
 		}
 		key := gateKey{task: rec.def.Name(), kind: k, per: sp.per}
 		if sp.idx != nil {
-			if f, ok := fieldOf(rec.args, sp.idx); ok {
+			if f, ok := fields.Of(rec.args, sp.idx); ok {
 				key.val = f.Interface()
 			}
 		}
@@ -279,9 +374,7 @@ func (s *state) admit(rec *record, now time.Time) bool {
 				g.grant(at, sp.max)
 				s.release(rec) // a slot passed to it goes on to the next in line
 				x.granted = true
-				rec.status, rec.runAfter = StatusScheduled, rec.offset(at)
-				x.entry = s.timed.Push(at, rec)
-				s.arm()
+				s.schedule(rec, at) // transition 6
 				return false
 			}
 			g.grant(now, sp.max)
@@ -314,7 +407,7 @@ func (s *state) release(rec *record) {
 			continue // cancelled while it waited
 		}
 		if s.closing {
-			s.cancelQueued(w, "the backend closed before the task started", s.clock.Now())
+			s.closeQueued(w, s.clock.Now())
 			continue
 		}
 		w.x.holding = true // the slot passes to it: no run that came later takes it first
@@ -322,14 +415,4 @@ func (s *state) release(rec *record) {
 		return
 	}
 	g.running--
-}
-
-// cancelQueued ends a READY or SCHEDULED rec as CANCELLED for reason.
-// Must hold s.mu.
-func (s *state) cancelQueued(rec *record, reason string, now time.Time) {
-	rec.extra().cancelReason = reason
-	if rec.run != nil { // sent to a worker process, not started: it must not run
-		rec.run.cancel(context.Canceled, ErrCancelled)
-	}
-	s.finalize(rec, StatusCancelled, now, false)
 }

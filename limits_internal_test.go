@@ -44,27 +44,27 @@ func TestStrikeMatching(t *testing.T) {
 		want bool
 	}{
 		{Strike{Task: name}, true},
-		{Strike{Task: name, Field: "ID", Op: Equal, Value: 42}, true},
-		{Strike{Task: name, Field: "ID", Op: Equal, Value: int64(41)}, false},
-		{Strike{Task: name, Field: "ID", Op: NotEqual, Value: 41}, true},
-		{Strike{Task: name, Field: "ID", Op: Less, Value: 42}, false},
-		{Strike{Task: name, Field: "ID", Op: LessEqual, Value: 42}, true},
-		{Strike{Task: name, Field: "ID", Op: Greater, Value: 41.0}, true},
-		{Strike{Task: name, Field: "ID", Op: GreaterEqual, Value: uint(43)}, false},
-		{Strike{Task: name, Field: "ID", Op: Between, Value: 40, Upper: 42}, true},
-		{Strike{Task: name, Field: "ID", Op: Between, Value: 43, Upper: 50}, false},
-		{Strike{Task: name, Field: "Small", Op: Less, Value: 8}, true},
-		{Strike{Task: name, Field: "Score", Op: Greater, Value: 2}, true},
-		{Strike{Task: name, Field: "Score", Op: Less, Value: 2.5}, false},
-		{Strike{Task: name, Field: "Name", Op: Equal, Value: "acme"}, true},
-		{Strike{Task: name, Field: "Name", Op: Greater, Value: "b"}, false},
-		{Strike{Task: name, Field: "Active", Op: Equal, Value: true}, true},
-		{Strike{Task: name, Field: "Active", Op: NotEqual, Value: true}, false},
-		{Strike{Task: name, Field: "At", Op: GreaterEqual, Value: at}, true},
-		{Strike{Task: name, Field: "At", Op: Less, Value: at}, false},
-		{Strike{Task: name, Field: "At", Op: Equal, Value: "2030-01-01T00:00:00Z"}, true},
-		{Strike{Task: name, Field: "Wait", Op: Greater, Value: time.Second}, true},
-		{Strike{Task: name, Field: "Customer.Region", Op: Equal, Value: "eu"}, true},
+		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: int64(41)}, false},
+		{Strike{Task: name, Field: "ID", Op: OpNotEqual, Value: 41}, true},
+		{Strike{Task: name, Field: "ID", Op: OpLess, Value: 42}, false},
+		{Strike{Task: name, Field: "ID", Op: OpLessEqual, Value: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: OpGreater, Value: 41.0}, true},
+		{Strike{Task: name, Field: "ID", Op: OpGreaterEqual, Value: uint(43)}, false},
+		{Strike{Task: name, Field: "ID", Op: OpBetween, Value: 40, Upper: 42}, true},
+		{Strike{Task: name, Field: "ID", Op: OpBetween, Value: 43, Upper: 50}, false},
+		{Strike{Task: name, Field: "Small", Op: OpLess, Value: 8}, true},
+		{Strike{Task: name, Field: "Score", Op: OpGreater, Value: 2}, true},
+		{Strike{Task: name, Field: "Score", Op: OpLess, Value: 2.5}, false},
+		{Strike{Task: name, Field: "Name", Op: OpEqual, Value: "acme"}, true},
+		{Strike{Task: name, Field: "Name", Op: OpGreater, Value: "b"}, false},
+		{Strike{Task: name, Field: "Active", Op: OpEqual, Value: true}, true},
+		{Strike{Task: name, Field: "Active", Op: OpNotEqual, Value: true}, false},
+		{Strike{Task: name, Field: "At", Op: OpGreaterEqual, Value: at}, true},
+		{Strike{Task: name, Field: "At", Op: OpLess, Value: at}, false},
+		{Strike{Task: name, Field: "At", Op: OpEqual, Value: "2030-01-01T00:00:00Z"}, true},
+		{Strike{Task: name, Field: "Wait", Op: OpGreater, Value: time.Second}, true},
+		{Strike{Task: name, Field: "Customer.Region", Op: OpEqual, Value: "eu"}, true},
 	}
 	def := internalStrikeTask.Definition()
 	for _, c := range cases {
@@ -72,7 +72,7 @@ func TestStrikeMatching(t *testing.T) {
 		require.NoError(t, err, "%v", c.st)
 		require.Equal(t, c.want, r.matches(def, args), "%v", c.st)
 	}
-	r, err := compileStrike(Strike{Task: name, Field: "Customer.Region", Op: Equal, Value: "eu"})
+	r, err := compileStrike(Strike{Task: name, Field: "Customer.Region", Op: OpEqual, Value: "eu"})
 	require.NoError(t, err)
 	require.False(t, r.matches(def, strikeArgs{}), "a nil pointer on the way matches nothing")
 	require.False(t, r.matches(internalLimited.Definition(), args), "another task's runs")
@@ -85,20 +85,20 @@ func TestStrikeErrors(t *testing.T) {
 		want string
 	}{
 		{Strike{Task: name, Field: "ID", Op: "~", Value: 1}, "unknown operator"},
-		{Strike{Task: name, Field: "Nope", Op: Equal, Value: 1}, `no exported field "Nope"`},
-		{Strike{Task: name, Field: "Customer.Nope", Op: Equal, Value: 1}, `no exported field "Nope"`},
-		{Strike{Task: name, Field: "ID", Op: Equal, Value: 2.5}, "does not fit"},
-		{Strike{Task: name, Field: "Small", Op: Equal, Value: 300}, "does not fit"},
-		{Strike{Task: name, Field: "Small", Op: Equal, Value: -1}, "does not fit"},
-		{Strike{Task: name, Field: "ID", Op: Equal, Value: "42"}, "does not compare"},
-		{Strike{Task: name, Field: "Name", Op: Equal, Value: 42}, "does not compare"},
-		{Strike{Task: name, Field: "Active", Op: Less, Value: true}, "no order"},
-		{Strike{Task: name, Field: "Tags", Op: Equal, Value: "x"}, "strikes compare"},
-		{Strike{Task: name, Field: "ID", Op: Equal}, "missing"},
-		{Strike{Task: name, Field: "At", Op: Equal, Value: "yesterday"}, "RFC 3339"},
-		{Strike{Task: name, Field: "ID", Op: Between, Value: 1}, "upper bound"},
-		{Strike{Task: name, Field: "ID", Op: Equal, Value: 1, Upper: 2}, "only for between"},
-		{Strike{Task: name, Op: Equal, Value: 1}, "without a field"},
+		{Strike{Task: name, Field: "Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
+		{Strike{Task: name, Field: "Customer.Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
+		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: 2.5}, "does not fit"},
+		{Strike{Task: name, Field: "Small", Op: OpEqual, Value: 300}, "does not fit"},
+		{Strike{Task: name, Field: "Small", Op: OpEqual, Value: -1}, "does not fit"},
+		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: "42"}, "does not compare"},
+		{Strike{Task: name, Field: "Name", Op: OpEqual, Value: 42}, "does not compare"},
+		{Strike{Task: name, Field: "Active", Op: OpLess, Value: true}, "no order"},
+		{Strike{Task: name, Field: "Tags", Op: OpEqual, Value: "x"}, "strikes compare"},
+		{Strike{Task: name, Field: "ID", Op: OpEqual}, "missing"},
+		{Strike{Task: name, Field: "At", Op: OpEqual, Value: "yesterday"}, "RFC 3339"},
+		{Strike{Task: name, Field: "ID", Op: OpBetween, Value: 1}, "upper bound"},
+		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: 1, Upper: 2}, "only for between"},
+		{Strike{Task: name, Op: OpEqual, Value: 1}, "without a field"},
 		{Strike{Task: "internal.undefined"}, "no task"},
 	}
 	for _, c := range cases {

@@ -2,7 +2,10 @@ package localtasks
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/localtasks/localtasks/internal/pqueue"
 )
@@ -13,8 +16,8 @@ const (
 	MinPriority = pqueue.Min
 	// MaxPriority is the highest priority a task can have. Higher runs first.
 	MaxPriority = pqueue.Max
-	// DefaultQueue is the queue a task goes to unless WithQueue says otherwise.
-	DefaultQueue = "default"
+	// QueueDefault is the queue a task goes to unless WithQueue says otherwise.
+	QueueDefault = "default"
 )
 
 // Options are the settings of a task's run. Define sets a task's defaults;
@@ -26,7 +29,7 @@ type Options struct {
 	// one priority. From MinPriority to MaxPriority; defaults to 0.
 	Priority int
 	// Queue names the queue the task goes to. It must be one of the
-	// backend's Queues. Defaults to DefaultQueue.
+	// backend's Queues. Defaults to QueueDefault.
 	Queue string
 	// RunAt is the earliest time the task may start. The zero time means
 	// as soon as a worker is free.
@@ -142,5 +145,38 @@ func (o *Options) validate() error {
 	case r.Jitter < 0 || r.Jitter > 1:
 		return fmt.Errorf("retry Jitter %v is out of range: use a fraction from 0 to 1", r.Jitter)
 	}
-	return o.validateScheduling()
+	if o.Key != "" {
+		if err := checkKey(o.Key); err != nil {
+			return err
+		}
+	}
+	if o.Replace && o.Key == "" {
+		return fmt.Errorf("replace needs a key: call Replace with the key of the run to replace")
+	}
+	if err := o.validateLimits(); err != nil {
+		return err
+	}
+	return o.Perpetual.validate()
+}
+
+// MaxKeyLength bounds a task key, in bytes.
+const MaxKeyLength = 256
+
+// WithKey gives the run a key: while a run of the task with that key is
+// queued, scheduled or running, Enqueue with the key enqueues nothing and
+// returns that run's receipt, with the disposition AlreadyEnqueued. Keys
+// are per task; a key is free again once its run finishes. "" is no key.
+func WithKey(key string) Option { return func(o *Options) { o.Key = key } }
+
+// checkKey reports what is wrong with a task key.
+func checkKey(key string) error {
+	switch {
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("key of %d bytes is longer than MaxKeyLength (%d): use a shorter key, such as a hash of what it names", len(key), MaxKeyLength)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("key %q is not valid UTF-8: use printable text", key)
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		return fmt.Errorf("key %q holds a control character: use printable text", key)
+	}
+	return nil
 }

@@ -6,44 +6,76 @@ import (
 	"slices"
 	"time"
 
-	"github.com/localtasks/localtasks/internal/uid"
+	"github.com/localtasks/localtasks/internal/cron"
+	"github.com/localtasks/localtasks/internal/taskctx"
 )
+
+// Perpetual makes a task reschedule itself after every run that succeeds
+// or fails: Every after the run ends, or at the next time the cron
+// expression Cron names (in Location; UTC if nil). A run that ends
+// CANCELLED ends the chain, as does StopPerpetual. From inside, a run can
+// change its successor's arguments (SetNextArgs) and time (SetNextRun).
+//
+// An Automatic task starts with the backend: every ThreadPoolBackend and
+// ProcessPoolBackend whose Queues hold the task's queue enqueues one run of
+// it, with the zero argument, when it starts. A perpetual task without a key
+// has its name as key, so a backend never holds two chains of it.
+type Perpetual struct {
+	Every     time.Duration
+	Cron      string
+	Location  *time.Location
+	Automatic bool
+}
+
+func (p Perpetual) enabled() bool { return p.Every > 0 || p.Cron != "" }
+
+// validate checks p.
+func (p Perpetual) validate() error {
+	switch {
+	case p.Every < 0:
+		return fmt.Errorf("perpetual interval %v is negative: use a positive interval", p.Every)
+	case p.Every > 0 && p.Cron != "":
+		return fmt.Errorf("perpetual task has both an interval (%v) and a cron expression (%q): give one", p.Every, p.Cron)
+	case !p.enabled() && (p.Automatic || p.Location != nil):
+		return fmt.Errorf("perpetual task has no interval and no cron expression: give Every or Cron")
+	}
+	if p.Cron != "" {
+		sched, err := cron.Cached(p.Cron)
+		if err != nil {
+			return err
+		}
+		if sched.Next(time.Now()).IsZero() {
+			return fmt.Errorf("cron expression %q names no time in the years ahead (such as February 30): check its day and month fields", p.Cron)
+		}
+	}
+	return nil
+}
+
+// WithPerpetual makes the task reschedule itself; see Perpetual.
+func WithPerpetual(p Perpetual) Option { return func(o *Options) { o.Perpetual = p } }
+
+// WithCron makes the task an automatic perpetual task that runs at the
+// times the cron expression names, in loc (UTC if nil). The expression has
+// five fields, "minute hour day-of-month month day-of-week", or is one of
+// @hourly, @daily, @weekly, @monthly and @yearly.
+func WithCron(expr string, loc *time.Location) Option {
+	return WithPerpetual(Perpetual{Cron: expr, Location: loc, Automatic: true})
+}
 
 // perpetual is what a run of a perpetual task carries for its successor.
 type perpetual struct {
-	opts Options // the run's options, which its successor gets
-	next nextRun // what the run asked for from inside
-}
-
-// nextRun is what a perpetual run asks of its successor from inside:
-// StopPerpetual, SetNextRun and SetNextArgs.
-type nextRun struct {
-	stop    bool
-	at      time.Time
-	args    any
-	hasArgs bool
-	payload []byte // the args gob-encoded, when they came from a worker process
-}
-
-// merge takes what o set over n.
-func (n *nextRun) merge(o *nextRun) {
-	n.stop = n.stop || o.stop
-	if !o.at.IsZero() {
-		n.at = o.at
-	}
-	if o.hasArgs {
-		n.args, n.hasArgs, n.payload = o.args, true, o.payload
-	}
+	opts Options      // the run's options, which its successor gets
+	next taskctx.Next // what the run asked for from inside
 }
 
 // perpetualCtx returns the controls of the perpetual run ctx belongs to.
-func perpetualCtx(ctx context.Context, what string) (*taskCtx, error) {
-	c := fromContext(ctx)
+func perpetualCtx(ctx context.Context, what string) (*taskctx.Ctx, error) {
+	c := taskctx.From(ctx)
 	if c == nil {
 		return nil, fmt.Errorf("localtasks: %s outside a task: call it with the ctx of a perpetual task's run: %w", what, ErrInvalidTask)
 	}
-	if !c.perpetual {
-		return nil, fmt.Errorf("localtasks: %s in task %q, which is not perpetual: define it WithPerpetual or WithCron: %w", what, c.task, ErrInvalidTask)
+	if !c.Perpetual {
+		return nil, fmt.Errorf("localtasks: %s in task %q, which is not perpetual: define it WithPerpetual or WithCron: %w", what, c.Task, ErrInvalidTask)
 	}
 	return c, nil
 }
@@ -55,9 +87,7 @@ func StopPerpetual(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.nextRun().stop = true
-	c.mu.Unlock()
+	c.SetNext(func(n *taskctx.Next) { n.Stop = true })
 	return nil
 }
 
@@ -72,9 +102,7 @@ func SetNextRun(ctx context.Context, at time.Time) error {
 	if at.IsZero() {
 		return fmt.Errorf("localtasks: SetNextRun with the zero time: give the time the next run may start: %w", ErrInvalidTask)
 	}
-	c.mu.Lock()
-	c.nextRun().at = at
-	c.mu.Unlock()
+	c.SetNext(func(n *taskctx.Next) { n.At = at })
 	return nil
 }
 
@@ -86,34 +114,15 @@ func SetNextArgs(ctx context.Context, args any) error {
 	if err != nil {
 		return err
 	}
-	def, ok := Lookup(c.task)
+	def, ok := Lookup(c.Task)
 	if !ok {
-		return fmt.Errorf("localtasks: SetNextArgs: task %q is not defined in this process: %w", c.task, ErrInvalidTask)
+		return fmt.Errorf("localtasks: SetNextArgs: task %q is not defined in this process: %w", c.Task, ErrInvalidTask)
 	}
 	if err := def.checkArgs(args); err != nil {
 		return fmt.Errorf("localtasks: SetNextArgs: %w", err)
 	}
-	c.mu.Lock()
-	n := c.nextRun()
-	n.args, n.hasArgs = args, true
-	c.mu.Unlock()
+	c.SetNext(func(n *taskctx.Next) { n.Args, n.HasArgs = args, true })
 	return nil
-}
-
-// nextRun returns c's requests for the next run, made on first use. Must
-// hold c.mu.
-func (c *taskCtx) nextRun() *nextRun {
-	if c.next == nil {
-		c.next = new(nextRun)
-	}
-	return c.next
-}
-
-// takeNext returns what the attempt of c asked of the next run, or nil.
-func (c *taskCtx) takeNext() *nextRun {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.next
 }
 
 // firstRunAt is when a perpetual run enqueued with runAfter (zero for now)
@@ -126,7 +135,7 @@ func firstRunAt(p *Perpetual, now, runAfter time.Time) time.Time {
 }
 
 func cronNext(p *Perpetual, after time.Time) time.Time {
-	sched, err := parseCron(p.Cron) // checked at enqueue
+	sched, err := cron.Cached(p.Cron) // checked at enqueue
 	if err != nil {
 		return time.Time{}
 	}
@@ -143,17 +152,17 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	x := rec.x
 	p := x.perp
 	name := rec.def.Name()
-	if p.next.stop || s.closing {
+	if p.next.Stop || s.closing {
 		return
 	}
-	if limit, ok := s.set.runAtMost[name]; ok {
+	if limit, ok := s.set.cfg.Test.RunAtMost[name]; ok {
 		s.chainRuns[name]++
 		if s.chainRuns[name] >= limit {
 			return
 		}
 	}
 	opts := &p.opts
-	at := p.next.at
+	at := p.next.At
 	switch {
 	case !at.IsZero():
 	case opts.Perpetual.Cron != "":
@@ -165,43 +174,29 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	default:
 		at = now.Add(opts.Perpetual.Every)
 	}
-	next := &record{def: rec.def, args: rec.args, payload: rec.payload, queue: rec.queue, priority: rec.priority,
-		timeout: rec.timeout, enqueuedAt: now, maxAttempts: rec.maxAttempts}
-	if p.next.hasArgs {
-		next.args, next.payload = p.next.args, p.next.payload
-		if s.proc != nil && next.payload == nil {
-			b, err := rec.def.encodeArgs(next.args)
+	args, payload := rec.args, rec.payload
+	if p.next.HasArgs {
+		args, payload = p.next.Args, p.next.Payload
+		if s.proc != nil && payload == nil {
+			b, err := rec.def.encodeArgs(args)
 			if err != nil {
 				s.logger.Error("localtasks: perpetual task's next argument cannot be sent to a worker process: its chain ends",
 					"task", name, "error", err)
 				return
 			}
-			next.payload = b
+			payload = b
 		}
 	}
-	next.key, next.id = uid.New()
-	nx := next.extra()
-	nx.retry = x.retry
-	nx.key = x.key
-	nx.perp = &perpetual{opts: p.opts}
+	next := newRecord(rec.def, args, payload, opts, now)
 	s.index.put(next)
 	if x.plan != nil {
 		s.attachGates(next, x.plan)
 	}
-	if nx.key != "" {
-		s.keys[keyOf{name, nx.key}] = next
+	if key := next.x.key; key != "" {
+		s.keys[keyOf{name, key}] = next
 	}
-	s.active++
 	s.counters.Perpetuated++
-	if at.After(now) {
-		next.status, next.runAfter = StatusScheduled, next.offset(at)
-		nx.entry = s.timed.Push(at, next)
-		s.arm()
-	} else {
-		next.status = StatusReady
-		s.push(next)
-	}
-	s.emit(EventEnqueued, next)
+	s.place(next, at, now)
 }
 
 // startAutomatic enqueues a run of every automatic perpetual task whose
@@ -215,9 +210,9 @@ func (s *state) startAutomatic() error {
 		}
 		q := opts.Queue
 		if q == "" {
-			q = DefaultQueue
+			q = QueueDefault
 		}
-		if !slices.Contains(s.set.queues, q) {
+		if !slices.Contains(s.set.cfg.Queues, q) {
 			continue
 		}
 		if _, err := s.enqueue(context.Background(), def, def.zeroArgs(), opts); err != nil {

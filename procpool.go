@@ -1,15 +1,18 @@
 package localtasks
 
 import (
-	"context"
+	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/localtasks/localtasks/internal/child"
+	"github.com/localtasks/localtasks/internal/osproc"
 	"github.com/localtasks/localtasks/internal/wire"
 )
 
@@ -21,9 +24,9 @@ const (
 	// ProcessPoolStartTimeoutDefault is how long a new worker may take to
 	// reach Init.
 	ProcessPoolStartTimeoutDefault = 10 * time.Second
-	// ProcessPoolMaxFrameDefault bounds a message between the parent and a
-	// worker: an argument or a result, gob-encoded.
-	ProcessPoolMaxFrameDefault = 64 << 20
+	// ProcessPoolMaxFrameBytesDefault bounds a message between the parent
+	// and a worker: an argument or a result, gob-encoded.
+	ProcessPoolMaxFrameBytesDefault = 64 << 20
 )
 
 // ProcessPoolConfig configures a ProcessPoolBackend.
@@ -60,7 +63,7 @@ type ProcessPoolConfig struct {
 	// Defaults to ProcessPoolStartTimeoutDefault.
 	StartTimeout time.Duration
 	// MaxFrameBytes bounds each message to or from a worker, and so each
-	// argument and result, gob-encoded. Defaults to ProcessPoolMaxFrameDefault.
+	// argument and result, gob-encoded. Defaults to ProcessPoolMaxFrameBytesDefault.
 	MaxFrameBytes int
 	// Env is added to the workers' environment, which is the parent's.
 	Env []string
@@ -75,10 +78,19 @@ type procSettings struct {
 	env                           string
 }
 
-func (cfg ProcessPoolConfig) withDefaults() (ProcessPoolConfig, error) {
-	bad := func(format string, args ...any) (ProcessPoolConfig, error) {
-		return cfg, fmt.Errorf("localtasks: procpool config: "+format+": %w", append(args, ErrConfig)...)
-	}
+// withDefaults returns a copy of cfg with every default applied.
+func (cfg ProcessPoolConfig) withDefaults() ProcessPoolConfig {
+	cfg.Config = cfg.Config.withDefaults()
+	cfg.MaxWorkers = cmp.Or(cfg.MaxWorkers, runtime.NumCPU())
+	cfg.CancelGrace = cmp.Or(cfg.CancelGrace, ProcessPoolCancelGraceDefault)
+	cfg.StartTimeout = cmp.Or(cfg.StartTimeout, ProcessPoolStartTimeoutDefault)
+	cfg.MaxFrameBytes = cmp.Or(cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
+	return cfg
+}
+
+// validate checks cfg, as withDefaults returned it.
+func (cfg ProcessPoolConfig) validate() error {
+	bad := func(format string, args ...any) error { return configError("procpool", format, args...) }
 	switch {
 	case cfg.MaxWorkers < 0:
 		return bad("MaxWorkers %d is negative: use 0 for one a CPU (%d)", cfg.MaxWorkers, runtime.NumCPU())
@@ -95,23 +107,11 @@ func (cfg ProcessPoolConfig) withDefaults() (ProcessPoolConfig, error) {
 	case cfg.CancelGrace < 0 || cfg.StartTimeout < 0:
 		return bad("CancelGrace and StartTimeout must not be negative")
 	case cfg.MaxFrameBytes < 0:
-		return bad("MaxFrameBytes %d is negative: use 0 for the default of %d", cfg.MaxFrameBytes, ProcessPoolMaxFrameDefault)
-	case cfg.MaxFrameBytes > 0 && cfg.MaxFrameBytes < 64<<10:
+		return bad("MaxFrameBytes %d is negative: use 0 for the default of %d", cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
+	case cfg.MaxFrameBytes < 64<<10:
 		return bad("MaxFrameBytes %d is below 64 KiB, too small for the protocol's own messages", cfg.MaxFrameBytes)
 	}
-	if cfg.MaxWorkers == 0 {
-		cfg.MaxWorkers = runtime.NumCPU()
-	}
-	if cfg.CancelGrace == 0 {
-		cfg.CancelGrace = ProcessPoolCancelGraceDefault
-	}
-	if cfg.StartTimeout == 0 {
-		cfg.StartTimeout = ProcessPoolStartTimeoutDefault
-	}
-	if cfg.MaxFrameBytes == 0 {
-		cfg.MaxFrameBytes = ProcessPoolMaxFrameDefault
-	}
-	return cfg, nil
+	return cfg.Config.validate("procpool")
 }
 
 // ProcessPoolBackend runs tasks in worker processes: the program's own
@@ -130,53 +130,97 @@ type ProcessPoolBackend struct {
 	holder
 }
 
-var _ Backend = (*ProcessPoolBackend)(nil)
-
-var processPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
+var _ Controller = (*ProcessPoolBackend)(nil)
 
 // NewProcessPool starts a ProcessPoolBackend's worker processes and waits
 // until each has reached Init, or joins the state of the backends already
 // built under cfg.Name. It fails within StartTimeout if a worker never
 // reaches Init.
 func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
-	if err := processPoolSupported(); err != nil {
+	if err := osproc.Supported(); err != nil {
 		return nil, err
 	}
-	if _, ok := os.LookupEnv(workerEnv); ok {
+	if _, ok := os.LookupEnv(wire.SpecEnv); ok {
 		// Building a pool in a worker, before Init, would start workers
 		// of workers without end.
 		return nil, fmt.Errorf("localtasks: NewProcessPool was called in a worker process before localtasks.Init(): " +
 			"call Init first thing in main, and build process pools after it, not in an init function or a package variable")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	st, err := cfg.settings("procpool", cfg.MaxWorkers)
-	if err != nil {
-		return nil, err
-	}
-	st.extra = procSettings{window: cfg.Window, maxTasks: cfg.MaxTasksPerWorker, nice: cfg.Nice, frame: cfg.MaxFrameBytes,
-		mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, env: fmt.Sprint(cfg.Env)}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: procpool: finding the program's binary to start workers from: %w", err)
 	}
-	s, err := openState(cfg.Name, st, func() (*state, error) {
-		s := newState(cfg.Name, st, modeProcess, processPoolCapabilities)
-		p := &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
-			closing: make(chan struct{}),
-			spec:    workerSpec{version: wire.Version, frameLimit: cfg.MaxFrameBytes, memLimit: cfg.MemoryLimit, nice: cfg.Nice}.String()}
-		s.proc = p
-		if err := p.start(); err != nil {
-			return s, err
+	st := settings{kind: "procpool", workers: cfg.MaxWorkers, cfg: cfg.Config,
+		extra: procSettings{window: cfg.Window, maxTasks: cfg.MaxTasksPerWorker, nice: cfg.Nice, frame: cfg.MaxFrameBytes,
+			mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, env: fmt.Sprint(cfg.Env)}}
+	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
+		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: cfg.Nice}
+		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
+			closing: make(chan struct{}), spec: spec.String()}
+		if err := s.proc.start(); err != nil {
+			return err
 		}
-		return s, s.startAutomatic()
+		return s.startAutomatic()
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &ProcessPoolBackend{holder{s: s}}, nil
+}
+
+// Init turns the process into a process-pool worker when the parent started
+// it as one, and returns at once otherwise. Call it first thing in main, and
+// in TestMain of tests that use a ProcessPoolBackend:
+//
+//	func main() {
+//		localtasks.Init()
+//		...
+//	}
+//
+// A ProcessPoolBackend re-executes the program's own binary for its workers;
+// in a worker, Init serves tasks and never returns, so nothing after it runs
+// there. Tasks must be defined at package level, so that the worker, which
+// runs no more of main than Init, knows them.
+func Init() {
+	spec, ok := os.LookupEnv(wire.SpecEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(wire.SpecEnv) // a process the task starts is not a worker
+	child.Serve(spec, func(name string) (child.Task, bool) {
+		def, ok := Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		return childTask{def}, true
+	})
+}
+
+// childTask is a Definition as the worker program (internal/child) sees it.
+type childTask struct{ Definition }
+
+func (t childTask) EncodeArgs(args any) ([]byte, error) { return t.encodeArgs(args) }
+func (t childTask) DecodeArgs(b []byte) (any, error)    { return t.decodeArgs(b) }
+func (t childTask) EncodeResult(v any) ([]byte, error)  { return t.encodeResult(v) }
+
+// procPool is a state's set of worker processes: MaxWorkers slots, each
+// running one worker process at a time and replacing it when it dies or
+// retires.
+type procPool struct {
+	s    *state
+	cfg  ProcessPoolConfig
+	exe  string
+	spec string
+	log  *slog.Logger
+
+	closing chan struct{} // closed when the pool starts closing
+
+	mu      sync.Mutex               // taken after state.mu; see state for the lock order
+	workers map[*procWorker]struct{} // alive
 }
 
 // start spawns every slot's first worker, all at once, and runs the slots.
@@ -243,30 +287,6 @@ func (p *procPool) runSlot(i int, w *procWorker) {
 	}
 }
 
-// stopTaking makes every worker take no more tasks, cancels the tasks they
-// were sent and had not started, and ends the input of those with nothing
-// in flight. Must hold s.mu.
-func (p *procPool) stopTaking(now time.Time) {
-	select {
-	case <-p.closing:
-	default:
-		close(p.closing)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for w := range p.workers {
-		w.retiring = true
-		for _, rec := range w.inflight {
-			if rec.status == StatusReady {
-				rec.extra().cancelReason = "the backend closed before the task started"
-				rec.run.cancel(context.Canceled, ErrClosed)
-				p.s.finalize(rec, StatusCancelled, now, false)
-			}
-		}
-		p.s.maybeShut(w)
-	}
-}
-
 // killAll kills every worker process; the slots reap them.
 func (p *procPool) killAll() {
 	p.mu.Lock()
@@ -275,273 +295,3 @@ func (p *procPool) killAll() {
 		w.cmd.Process.Kill()
 	}
 }
-
-// dispatch blocks until a ready record is there and hands it to w: it stays
-// READY until w says it started it. It returns nil once w takes no more.
-func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		if w.retiring || w.gone || s.closing {
-			// A worker started while the pool was closing (a replacement)
-			// missed stopTaking: it retires here.
-			w.retiring = true
-			w.dispatched = true
-			s.maybeShut(w)
-			return nil, 0, false
-		}
-		// A worker with a task in flight takes another only while no
-		// worker is idle: a task waiting behind a long one on one worker
-		// while another idles would be worse than the round trip saved.
-		if len(w.inflight) >= w.window || len(w.inflight) > 0 && s.proc.otherIdle(w) {
-			s.cond.Wait()
-			continue
-		}
-		if rec, ok := s.ready.Pop(); ok {
-			if rec.status != StatusReady {
-				continue
-			}
-			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
-				continue
-			}
-			w.seq++
-			rec.run = &remoteAttempt{w: w, seq: w.seq}
-			w.inflight[w.seq] = rec
-			if s.testDispatched != nil {
-				s.testDispatched(rec)
-			}
-			return rec, w.seq, rec.x != nil && rec.x.perp != nil
-		}
-		s.idle++
-		s.cond.Wait()
-		s.idle--
-	}
-}
-
-// otherIdle reports whether a live worker other than w has nothing in
-// flight. Must hold s.mu.
-func (p *procPool) otherIdle(w *procWorker) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for o := range p.workers {
-		if o != w && !o.retiring && !o.gone && len(o.inflight) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// Bounds of an adaptive window, and the work it aims to hold.
-const (
-	minWindow    = 2
-	maxWindow    = 64
-	windowBudget = time.Millisecond
-)
-
-// sized takes a run's duration into w's average, and sizes w's window to
-// hold about windowBudget of work, if the pool's Window is adaptive. Must
-// hold s.mu.
-func (w *procWorker) sized(d time.Duration) {
-	if w.runTime == 0 {
-		w.runTime = d
-	} else {
-		w.runTime += (d - w.runTime) / 8
-	}
-	if w.p.cfg.Window != 0 {
-		return
-	}
-	n := maxWindow
-	if w.runTime > 0 {
-		n = int(windowBudget / w.runTime)
-	}
-	w.window = min(max(n, minWindow), maxWindow)
-}
-
-// maybeShut ends w's input once it takes no more tasks and has none in
-// flight: the worker reads EOF and exits. Must hold s.mu.
-func (s *state) maybeShut(w *procWorker) {
-	if w.retiring && w.dispatched && len(w.inflight) == 0 && !w.inputShut {
-		w.inputShut = true
-		w.closeOutbox()
-	}
-}
-
-// remoteStarted marks the run w started RUNNING.
-func (s *state) remoteStarted(w *procWorker, seq uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := w.inflight[seq]
-	if rec == nil {
-		return
-	}
-	a, ours := rec.run.(*remoteAttempt)
-	if !ours || a.w != w {
-		return
-	}
-	a.begin()
-	w.startedAt[seq] = time.Now()
-	if rec.status != StatusReady {
-		// Cancelled while on its way: the worker has the cancel, and its
-		// grace starts now.
-		a.mu.Lock()
-		cause := a.cause
-		a.cause = nil
-		a.mu.Unlock()
-		if cause != nil {
-			a.cancel(context.Canceled, cause)
-		}
-		return
-	}
-	now := s.clock.Now()
-	s.start(rec, w.name, now, a)
-	if mw := s.set.middleware; len(mw) > 0 {
-		a.ctx = &taskCtx{id: rec.id, task: rec.def.Name(), attempt: int(rec.attempts), base: s.logger}
-		if d := rec.timeout; d > 0 {
-			a.ctx.deadline = now.Add(d)
-		}
-		a.result = make(chan remoteResult, 1)
-		go s.superviseRemote(rec, a)
-	}
-}
-
-// superviseRemote runs the middleware chain around a remote attempt, in the
-// parent: the chain starts when the worker reports the start, its innermost
-// next returns the worker's outcome, and what the chain returns settles the
-// run. A middleware that returns without calling next cancels the attempt.
-// There is one such goroutine a running task, so at most one a worker.
-func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
-	var res remoteResult
-	ran := false
-	next := func(ctx context.Context) error {
-		res, ran = <-a.result, true
-		return res.err
-	}
-	err := s.chain(a.ctx, rec, next)
-	if !ran {
-		a.cancel(context.Canceled, ErrCancelled)
-		res = <-a.result // wait for the worker to let go of it
-	}
-	a.ctx.end()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec.status == StatusRunning && rec.run == attempt(a) {
-		s.settle(rec, res.timedOut, res.val, err, s.clock.Now(), false)
-	}
-}
-
-// remoteDone settles the run w finished, or hands its outcome to the
-// middleware chain that settles it.
-func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
-	s.mu.Lock()
-	rec := w.inflight[m.Seq]
-	if rec == nil {
-		s.mu.Unlock()
-		return
-	}
-	delete(w.inflight, m.Seq)
-	a, ours := rec.run.(*remoteAttempt)
-	ours = ours && a.w == w && a.seq == m.Seq
-	if ours && m.Next != nil && rec.x != nil && rec.x.perp != nil {
-		rec.x.perp.next.merge(s.remoteNext(rec, m.Next))
-	}
-	supervised := ours && a.result != nil
-	running := ours && !supervised && rec.status == StatusRunning
-	if ours && !supervised && !running {
-		rec.run = nil
-		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
-			s.ready.PushFront(int(rec.priority), rec)
-		}
-	}
-	if t, ok := w.startedAt[m.Seq]; ok {
-		delete(w.startedAt, m.Seq)
-		w.sized(time.Since(t))
-	}
-	s.mu.Unlock()
-
-	var res remoteResult
-	if supervised || running {
-		res.timedOut = a.end()
-		if m.Err != nil {
-			res.err = &remoteError{typ: m.Err.Type, msg: m.Err.Message, stack: m.Err.Stack}
-		} else if res.val, res.err = rec.def.decodeResult(m.Value); res.err != nil {
-			res.err = fmt.Errorf("decoding its result in the parent: %w", res.err)
-		}
-	}
-	if supervised {
-		a.result <- res
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if running && rec.status == StatusRunning && rec.run == attempt(a) {
-		s.settle(rec, res.timedOut, res.val, res.err, s.clock.Now(), false)
-	}
-	if supervised || running {
-		w.finished++
-		if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
-			w.retiring = true // its dispatcher stops; the slot starts a fresh worker
-		}
-	}
-	s.maybeShut(w)
-	s.cond.Broadcast() // w has a free place, and may be idle
-}
-
-// remoteProgress records a progress report of the run w has as m.Seq.
-func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
-	s.mu.Lock()
-	rec := w.inflight[m.Seq]
-	var run attempt
-	if rec != nil {
-		run = rec.run
-	}
-	s.mu.Unlock()
-	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
-		s.setProgress(rec, a, m.Done, m.Total, m.Line) // if it still runs that attempt
-	}
-}
-
-// inflightRun returns the ID and task of the run w has as seq, if any.
-// remoteNext decodes what a worker's perpetual run asked of its next run.
-func (s *state) remoteNext(rec *record, m *wire.Next) *nextRun {
-	n := &nextRun{stop: m.Stop}
-	if m.At != 0 {
-		n.at = time.Unix(0, m.At)
-	}
-	if m.SetArgs {
-		args, err := rec.def.decodeArgs(m.Args)
-		if err != nil {
-			s.logger.Error("localtasks: a perpetual task's next argument from its worker cannot be decoded: the next run keeps this one's",
-				"task", rec.def.Name(), "task_id", rec.id, "error", err)
-			return n
-		}
-		n.args, n.hasArgs, n.payload = args, true, m.Args
-	}
-	return n
-}
-
-func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec := w.inflight[seq]; rec != nil {
-		return rec.id, rec.def.Name()
-	}
-	return "", ""
-}
-
-// runningOn returns the ID and task of the run w has started, if any.
-func (s *state) runningOn(w *procWorker) (id, task string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rec := range w.inflight {
-		if rec.status == StatusRunning {
-			if a, ok := rec.run.(*remoteAttempt); ok && a.w == w {
-				return rec.id, rec.def.Name()
-			}
-		}
-	}
-	return "", ""
-}
-
-// remoteError is an attempt's error as a worker reported it.
-type remoteError struct{ typ, msg, stack string }
-
-func (e *remoteError) Error() string { return e.msg }

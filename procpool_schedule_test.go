@@ -20,7 +20,7 @@ func TestProcessPoolPerpetualNextRun(t *testing.T) {
 	ctx := testCtx(t)
 	start := time.Date(2030, 3, 1, 2, 0, 0, 0, time.UTC)
 	clock := localtaskstest.NewFakeClock(start)
-	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1, Config: localtasks.Config{Clock: clock}})
+	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1, Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}})
 	sub := b.Subscribe(64)
 	defer sub.Close()
 	first, err := nightly.Enqueue(ctx, b, nightlyArgs{Now: start})

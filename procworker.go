@@ -15,24 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/localtasks/localtasks/internal/child"
+	"github.com/localtasks/localtasks/internal/osproc"
 	"github.com/localtasks/localtasks/internal/wire"
 )
-
-// procPool is a state's set of worker processes: MaxWorkers slots, each
-// running one worker process at a time and replacing it when it dies or
-// retires.
-type procPool struct {
-	s    *state
-	cfg  ProcessPoolConfig
-	exe  string
-	spec string
-	log  *slog.Logger
-
-	closing chan struct{} // closed when the pool starts closing
-
-	mu      sync.Mutex
-	workers map[*procWorker]struct{} // alive
-}
 
 // procWorker is the parent's handle on one worker process. Its inflight
 // map and flags are guarded by state.mu.
@@ -48,7 +34,7 @@ type procWorker struct {
 	out     *wire.Writer
 
 	// The outbox: messages for the writer goroutine to send.
-	omu     sync.Mutex
+	omu     sync.Mutex // guards the outbox; a leaf, taken under state.mu
 	ocond   sync.Cond
 	outbox  []wire.ToWorker
 	oclosed bool
@@ -81,83 +67,41 @@ type procWorker struct {
 	outputDone sync.WaitGroup // the stdout and stderr readers
 }
 
-// remoteAttempt is an attempt running, or dispatched to run, in a worker.
-type remoteAttempt struct {
-	w   *procWorker
-	seq uint64
+// Bounds of an adaptive window, and the work it aims to hold.
+const (
+	minWindow    = 2
+	maxWindow    = 64
+	windowBudget = time.Millisecond
+)
 
-	mu      sync.Mutex
-	cause   error
-	started bool
-	grace   Timer
-
-	// With middleware: the parent-side ctx the chain runs with, and where
-	// the worker's outcome goes for the chain's innermost next.
-	ctx    *taskCtx
-	result chan remoteResult
-}
-
-// remoteResult is the outcome of a remote attempt.
-type remoteResult struct {
-	val      any
-	err      error
-	timedOut *timeoutError
-}
-
-func (a *remoteAttempt) cancel(err, cause error) bool {
-	a.mu.Lock()
-	if a.cause != nil {
-		a.mu.Unlock()
-		return false
+// sized takes a run's duration into w's average, and sizes w's window to
+// hold about windowBudget of work, if the pool's Window is adaptive. Must
+// hold s.mu.
+func (w *procWorker) sized(d time.Duration) {
+	if w.runTime == 0 {
+		w.runTime = d
+	} else {
+		w.runTime += (d - w.runTime) / 8
 	}
-	a.cause = cause
-	started := a.started
-	a.mu.Unlock()
-	if a.ctx != nil {
-		a.ctx.cancel(err, cause)
+	if w.p.cfg.Window != 0 {
+		return
 	}
-	m := wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Closing: errors.Is(cause, ErrClosed)}
-	if t, ok := cause.(*timeoutError); ok {
-		m.TimedOut, m.Timeout = true, t.after
+	n := maxWindow
+	if w.runTime > 0 {
+		n = int(windowBudget / w.runTime)
 	}
-	a.w.post(m)
-	if started {
-		p := a.w.p
-		t := p.s.clock.AfterFunc(p.cfg.CancelGrace, func() { a.w.killIfStill(a) })
-		a.mu.Lock()
-		a.grace = t
-		a.mu.Unlock()
-	}
-	return true
-}
-
-func (a *remoteAttempt) begin() {
-	a.mu.Lock()
-	a.started = true
-	a.mu.Unlock()
-}
-
-// end stops the grace timer and returns the timeout that cancelled the
-// attempt, if one did.
-func (a *remoteAttempt) end() *timeoutError {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.grace != nil {
-		a.grace.Stop()
-	}
-	t, _ := a.cause.(*timeoutError)
-	return t
+	w.window = min(max(n, minWindow), maxWindow)
 }
 
 // spawn starts a worker process for slot and waits for it to reach Init.
 func (p *procPool) spawn(slot int) (*procWorker, error) {
 	cmd := exec.Command(p.exe, os.Args[1:]...)
-	toChild, toParentW, outR, errR, closeChild, err := pipes(cmd)
+	toChild, toParentW, outR, errR, closeChild, err := osproc.Pipes(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: starting a worker process: %w", err)
 	}
-	cmd.Env = append(append(os.Environ(), p.cfg.Env...), workerEnv+"="+p.spec)
-	cmd.SysProcAttr = workerSysProcAttr()
+	cmd.Env = append(append(os.Environ(), p.cfg.Env...), wire.SpecEnv+"="+p.spec)
+	cmd.SysProcAttr = osproc.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		closeChild()
 		toChild.Close()
@@ -228,38 +172,6 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	go w.write()
 	go w.dispatch()
 	return w, nil
-}
-
-// pipes makes the worker's four pipes and attaches the child's ends to cmd:
-// its messages in on fd 3, out on fd 4, and its stdout and stderr. It
-// returns the parent's ends, and a func that closes the child's, for after
-// the start.
-func pipes(cmd *exec.Cmd) (toChild, fromChild, stdout, stderr *os.File, closeChild func(), err error) {
-	// Each pair: the child's end, then the parent's.
-	var ends [4][2]*os.File
-	closeAll := func(side int) {
-		for _, e := range ends {
-			if e[side] != nil {
-				e[side].Close()
-			}
-		}
-	}
-	for i := range ends {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll(0)
-			closeAll(1)
-			return nil, nil, nil, nil, nil, err
-		}
-		if i == 0 { // the parent writes the child's input
-			ends[i] = [2]*os.File{r, w}
-		} else { // the child writes its messages, stdout and stderr
-			ends[i] = [2]*os.File{w, r}
-		}
-	}
-	cmd.ExtraFiles = []*os.File{ends[0][0], ends[1][0]} // fds 3 and 4
-	cmd.Stdout, cmd.Stderr = ends[2][0], ends[3][0]
-	return ends[0][1], ends[1][1], ends[2][1], ends[3][1], func() { closeAll(0) }, nil
 }
 
 // post queues a message for the writer goroutine; it never blocks.
@@ -497,8 +409,7 @@ func (w *procWorker) serve() {
 		case StatusRunning:
 			s.settle(rec, a.end(), nil, cause, now, false)
 		case StatusReady: // sent, not started: it goes back to the head of its line
-			rec.run = nil
-			s.ready.PushFront(int(rec.priority), rec)
+			s.requeue(rec)
 		}
 	}
 	w.retiring = true
@@ -526,7 +437,7 @@ func (w *procWorker) deathError(state *os.ProcessState) error {
 		}
 	}
 	e.KilledBecause = killedFor
-	e.MemoryLimit = w.p.cfg.MemoryLimit > 0 && (e.ExitCode == memLimitExit || strings.Contains(e.Stderr, "out of memory"))
+	e.MemoryLimit = w.p.cfg.MemoryLimit > 0 && (e.ExitCode == child.ExitMemoryLimit || strings.Contains(e.Stderr, "out of memory"))
 	if e.MemoryLimit {
 		e.Limit = w.p.cfg.MemoryLimit
 	}
@@ -539,38 +450,3 @@ func exitText(state *os.ProcessState) string {
 	}
 	return "it " + state.String()
 }
-
-// WorkerExitError is the error of a task whose worker process died while it
-// ran: it exited, crashed, was killed from outside, or was killed by the pool
-// (its cancel grace ran out, or it broke the protocol).
-type WorkerExitError struct {
-	PID           int
-	ExitCode      int    // -1 when killed by a signal
-	Signal        string // the signal that killed it, if one did
-	KilledBecause string // why the pool killed it, if it did
-	MemoryLimit   bool   // it ran out of memory under ProcessPoolConfig.MemoryLimit
-	Limit         int64
-	Stderr        string // the last lines it wrote to stderr
-}
-
-// Error says how the worker died, and what it last wrote to stderr.
-func (e *WorkerExitError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "worker process %d died while running the task: ", e.PID)
-	switch {
-	case e.MemoryLimit:
-		fmt.Fprintf(&b, "it exceeded its memory limit of %d bytes (ProcessPoolConfig.MemoryLimit)", e.Limit)
-	case e.Signal != "":
-		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
-	default:
-		fmt.Fprintf(&b, "exited with code %d", e.ExitCode)
-	}
-	if e.KilledBecause != "" {
-		fmt.Fprintf(&b, " (the pool killed it: %s)", e.KilledBecause)
-	}
-	b.WriteString(e.Stderr)
-	return b.String()
-}
-
-// Is makes a memory-limit death match ErrMemoryLimit.
-func (e *WorkerExitError) Is(target error) bool { return target == ErrMemoryLimit && e.MemoryLimit }

@@ -14,21 +14,20 @@ type RecordingBackend struct {
 	holder
 }
 
-var _ Backend = (*RecordingBackend)(nil)
+var _ Controller = (*RecordingBackend)(nil)
 
 var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
 
 // NewRecording builds a RecordingBackend, or joins the state of the ones
 // already built under cfg.Name.
 func NewRecording(cfg Config) (*RecordingBackend, error) {
-	st, err := cfg.settings("recording", 0)
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate("recording"); err != nil {
 		return nil, err
 	}
-	s, err := openState(cfg.Name, st, func() (*state, error) {
-		s := newState(cfg.Name, st, modeRecord, recordingCapabilities)
+	s, err := open(settings{kind: "recording", cfg: cfg}, modeRecord, recordingCapabilities, func(s *state) error {
 		s.startWorkers(0)
-		return s, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/localtasks/localtasks/internal/failure"
 )
 
 // Status is where a task is in its life. A task moves
@@ -149,6 +151,10 @@ func (e *TaskError) Error() string {
 // process, so that errors.Is and errors.As see through a TaskError.
 func (e *TaskError) Unwrap() error { return e.err }
 
-func newTaskError(attempt int, at time.Time, err error, stack string) TaskError {
-	return TaskError{Attempt: attempt, At: at, Type: fmt.Sprintf("%T", err), Message: err.Error(), Stack: stack, err: err}
+// taskError converts what ended an attempt badly, an error or a recovered
+// panic (or a worker's report of either), to its TaskError: the one
+// converter, whether the attempt ran here or in a worker process.
+func taskError(attempt int, at time.Time, err error) TaskError {
+	r := failure.Describe(err)
+	return TaskError{Attempt: attempt, At: at, Type: r.Type, Message: r.Message, Stack: r.Stack, err: r.Err}
 }

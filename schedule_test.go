@@ -64,7 +64,7 @@ func TestPerpetualSetNextRunAndArgs(t *testing.T) {
 	ctx := testCtx(t)
 	start := time.Date(2030, 3, 1, 2, 0, 0, 0, time.UTC)
 	clock := localtaskstest.NewFakeClock(start)
-	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Clock: clock}})
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}})
 	sub := b.Subscribe(64)
 	defer sub.Close()
 	first, err := nightly.Enqueue(ctx, b, nightlyArgs{Now: start})
@@ -104,12 +104,12 @@ func TestPerpetualControlsRefuseBadUse(t *testing.T) {
 }
 
 // An automatic perpetual task starts with a backend whose queues hold its
-// queue, once per backend state, and Config.RunAtMost ends its chain.
+// queue, once per backend state, and Config.Test.RunAtMost ends its chain.
 func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	cfg := localtasks.Config{Name: "test.automatic", Queues: []string{localtasks.DefaultQueue, heartbeatQueue},
-		RunAtMost: map[string]int{heartbeat.Name(): 5}}
+	cfg := localtasks.Config{Name: "test.automatic", Queues: []string{localtasks.QueueDefault, heartbeatQueue},
+		Test: localtasks.TestConfig{RunAtMost: map[string]int{heartbeat.Name(): 5}}}
 	b1 := newPool(t, localtasks.ThreadPoolConfig{Config: cfg})
 	b2 := newPool(t, localtasks.ThreadPoolConfig{Config: cfg})
 	require.NoError(t, b1.Drain(ctx))
@@ -122,10 +122,10 @@ func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 	require.Zero(t, plain.Counters().Enqueued, "a backend without the task's queue does not start it")
 
 	other := cfg
-	other.RunAtMost = map[string]int{heartbeat.Name(): 6}
+	other.Test.RunAtMost = map[string]int{heartbeat.Name(): 6}
 	_, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: other})
 	require.ErrorIs(t, err, localtasks.ErrConfig, "a different RunAtMost under one name")
-	_, err = localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{RunAtMost: map[string]int{"x": 0}}})
+	_, err = localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{RunAtMost: map[string]int{"x": 0}}}})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
 }
 

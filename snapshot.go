@@ -7,33 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/localtasks/localtasks/internal/osproc"
 )
 
 // SnapshotFinishedMax is how many recently finished runs a Snapshot lists.
 const SnapshotFinishedMax = 100
-
-// Controller is what the backends of this package offer beyond Backend:
-// strikes, snapshots, draining and events. ThreadPoolBackend,
-// ProcessPoolBackend, ImmediateBackend and RecordingBackend implement it.
-type Controller interface {
-	Backend
-	// Strike blocks runs that match st; see Strike.
-	Strike(st Strike) error
-	// Restore lifts a strike given earlier, matched by its task, field,
-	// operator and values.
-	Restore(st Strike) error
-	// Strikes lists the strikes in force.
-	Strikes() []Strike
-	// Snapshot describes the backend's runs and workers now.
-	Snapshot() Snapshot
-	// Counters returns the backend's counters; cheaper than Snapshot.
-	Counters() Counters
-	// Drain blocks until no run is queued, scheduled or running, or ctx
-	// ends.
-	Drain(ctx context.Context) error
-	// Subscribe returns a subscription to the backend's events.
-	Subscribe(buffer int) *Subscription
-}
 
 // Counters count what happened to a backend's runs since it started.
 // Succeeded + Failed + Cancelled is the number of runs finished.
@@ -141,7 +120,7 @@ func (s *state) snapshotAll() Snapshot {
 	}
 	for i := range snap.Workers {
 		if pid := snap.Workers[i].PID; pid > 0 {
-			snap.Workers[i].MemoryBytes = residentMemory(pid)
+			snap.Workers[i].MemoryBytes = osproc.ResidentMemory(pid)
 		}
 	}
 	return snap

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
+
+	"github.com/localtasks/localtasks/internal/fields"
 )
 
 // Operator compares a field of a task's argument with a Strike's value.
@@ -12,17 +13,17 @@ type Operator string
 
 // The operators.
 const (
-	Equal        Operator = "=="
-	NotEqual     Operator = "!="
-	Less         Operator = "<"
-	LessEqual    Operator = "<="
-	Greater      Operator = ">"
-	GreaterEqual Operator = ">="
-	// Between matches Value <= field <= Upper.
-	Between Operator = "between"
+	OpEqual        Operator = "=="
+	OpNotEqual     Operator = "!="
+	OpLess         Operator = "<"
+	OpLessEqual    Operator = "<="
+	OpGreater      Operator = ">"
+	OpGreaterEqual Operator = ">="
+	// OpBetween matches Value <= field <= Upper.
+	OpBetween Operator = "between"
 )
 
-var operators = []Operator{Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, Between}
+var operators = []Operator{OpEqual, OpNotEqual, OpLess, OpLessEqual, OpGreater, OpGreaterEqual, OpBetween}
 
 // Strike blocks runs of a task, as Docket's strike does: all of them, or
 // those whose argument's Field compares with Value by Op. A struck run is
@@ -32,7 +33,7 @@ var operators = []Operator{Equal, NotEqual, Less, LessEqual, Greater, GreaterEqu
 //
 // Field names an exported field of the task's argument type (dots between
 // nested fields) of a number, string, bool or time.Time type; Value (and
-// Upper, for Between) must convert to that type without loss (a string in
+// Upper, for OpBetween) must convert to that type without loss (a string in
 // RFC 3339 converts to a time.Time). For a Strike on the whole
 // task, leave Field, Op and Value empty.
 type Strike struct {
@@ -40,7 +41,7 @@ type Strike struct {
 	Field string
 	Op    Operator
 	Value any
-	Upper any // Between's upper bound
+	Upper any // OpBetween's upper bound
 }
 
 // String describes the strike, as in `reports.build where Shop == "acme"`.
@@ -48,7 +49,7 @@ func (st Strike) String() string {
 	switch {
 	case st.Field == "":
 		return st.Task
-	case st.Op == Between:
+	case st.Op == OpBetween:
 		return fmt.Sprintf("%s where %s between %#v and %#v", st.Task, st.Field, st.Value, st.Upper)
 	}
 	return fmt.Sprintf("%s where %s %s %#v", st.Task, st.Field, st.Op, st.Value)
@@ -83,135 +84,32 @@ func compileStrike(st Strike) (*strikeRule, error) {
 	if !slices.Contains(operators, st.Op) {
 		return bad("unknown operator %q: use one of ==, !=, <, <=, >, >=, between", st.Op)
 	}
-	idx, ft, err := fieldPath(def.ArgsType(), st.Field)
+	idx, ft, err := fields.Path(def.ArgsType(), st.Field)
 	if err != nil {
 		return bad("%v", err)
 	}
 	r.idx = idx
-	ordered := isOrdered(ft)
+	ordered := fields.Ordered(ft)
 	if !ordered && ft.Kind() != reflect.Bool {
 		return bad("field %s is a %v: strikes compare numbers, strings, bools and times", st.Field, ft)
 	}
-	if !ordered && st.Op != Equal && st.Op != NotEqual {
+	if !ordered && st.Op != OpEqual && st.Op != OpNotEqual {
 		return bad("field %s is a %v, which has no order: use == or !=", st.Field, ft)
 	}
-	if r.lo, err = convertTo(st.Value, ft); err != nil {
+	if r.lo, err = fields.Convert(st.Value, ft); err != nil {
 		return bad("value: %v", err)
 	}
-	if st.Op == Between {
-		if r.hi, err = convertTo(st.Upper, ft); err != nil {
+	if st.Op == OpBetween {
+		if r.hi, err = fields.Convert(st.Upper, ft); err != nil {
 			return bad("upper bound: %v", err)
 		}
-		if compare(r.lo, r.hi) > 0 {
+		if fields.Compare(r.lo, r.hi) > 0 {
 			return bad("the lower bound %#v is above the upper bound %#v: give them in order", st.Value, st.Upper)
 		}
 	} else if st.Upper != nil {
 		return bad("an upper bound is only for between")
 	}
 	return r, nil
-}
-
-var timeType = reflect.TypeFor[time.Time]()
-
-func isOrdered(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.String:
-		return true
-	}
-	return t == timeType
-}
-
-// convertTo converts v to t without losing anything: 42 to an int64 field,
-// 2.0 to an int field, but not 2.5, nor 300 to a uint8.
-func convertTo(v any, t reflect.Type) (reflect.Value, error) {
-	if v == nil {
-		return reflect.Value{}, fmt.Errorf("missing: give a %v to compare with", t)
-	}
-	if s, ok := v.(string); ok && t == timeType {
-		at, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return reflect.Value{}, fmt.Errorf("%q is not a time: give a time.Time, or a string in RFC 3339 such as 2030-01-02T15:04:05Z", s)
-		}
-		v = at
-	}
-	rv := reflect.ValueOf(v)
-	numeric := func(k reflect.Kind) bool {
-		return k >= reflect.Int && k <= reflect.Float64
-	}
-	ok := rv.Type() == t ||
-		numeric(rv.Kind()) && numeric(t.Kind()) ||
-		rv.Kind() == t.Kind() && (t.Kind() == reflect.String || t.Kind() == reflect.Bool)
-	if ok && rv.Type() != t && t == timeType {
-		ok = false
-	}
-	if !ok {
-		return reflect.Value{}, fmt.Errorf("%#v is a %T, which does not compare with a %v: give a %v", v, v, t, t)
-	}
-	c := rv.Convert(t)
-	if numeric(t.Kind()) && !sameNumber(rv, c) {
-		return reflect.Value{}, fmt.Errorf("%#v does not fit a %v exactly: give a %v", v, t, t)
-	}
-	return c, nil
-}
-
-// sameNumber reports whether a and b hold the same number.
-func sameNumber(a, b reflect.Value) bool {
-	return b.Convert(a.Type()).Equal(a) && signOf(a) == signOf(b)
-}
-
-func signOf(v reflect.Value) int {
-	switch {
-	case v.CanInt():
-		return cmpInt(v.Int(), 0)
-	case v.CanUint():
-		if v.Uint() == 0 {
-			return 0
-		}
-		return 1
-	case v.CanFloat():
-		f := v.Float()
-		switch {
-		case f < 0:
-			return -1
-		case f > 0:
-			return 1
-		}
-	}
-	return 0
-}
-
-func cmpInt[T int64 | uint64 | float64 | string](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// compare orders two values of one type that isOrdered or is a bool.
-func compare(a, b reflect.Value) int {
-	switch {
-	case a.CanInt():
-		return cmpInt(a.Int(), b.Int())
-	case a.CanUint():
-		return cmpInt(a.Uint(), b.Uint())
-	case a.CanFloat():
-		return cmpInt(a.Float(), b.Float())
-	case a.Kind() == reflect.String:
-		return cmpInt(a.String(), b.String())
-	case a.Kind() == reflect.Bool:
-		if a.Bool() == b.Bool() {
-			return 0
-		}
-		return 1
-	case a.Type() == timeType:
-		return a.Interface().(time.Time).Compare(b.Interface().(time.Time))
-	}
-	return 1
 }
 
 // matches reports whether the rule strikes a run of def with args.
@@ -222,26 +120,26 @@ func (r *strikeRule) matches(def Definition, args any) bool {
 	if r.idx == nil {
 		return true
 	}
-	f, ok := fieldOf(args, r.idx)
+	f, ok := fields.Of(args, r.idx)
 	if !ok {
 		return false
 	}
-	c := compare(f, r.lo)
+	c := fields.Compare(f, r.lo)
 	switch r.Op {
-	case Equal:
+	case OpEqual:
 		return c == 0
-	case NotEqual:
+	case OpNotEqual:
 		return c != 0
-	case Less:
+	case OpLess:
 		return c < 0
-	case LessEqual:
+	case OpLessEqual:
 		return c <= 0
-	case Greater:
+	case OpGreater:
 		return c > 0
-	case GreaterEqual:
+	case OpGreaterEqual:
 		return c >= 0
-	case Between:
-		return c >= 0 && compare(f, r.hi) <= 0
+	case OpBetween:
+		return c >= 0 && fields.Compare(f, r.hi) <= 0
 	}
 	return false
 }
@@ -252,7 +150,7 @@ func (r *strikeRule) same(o *strikeRule) bool {
 		return false
 	}
 	eq := func(a, b reflect.Value) bool {
-		return a.IsValid() == b.IsValid() && (!a.IsValid() || compare(a, b) == 0)
+		return a.IsValid() == b.IsValid() && (!a.IsValid() || fields.Compare(a, b) == 0)
 	}
 	return eq(r.lo, o.lo) && eq(r.hi, o.hi)
 }

@@ -1,14 +1,14 @@
 package localtasks
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
 	"fmt"
 	"reflect"
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/localtasks/localtasks/internal/gobcodec"
 )
 
 // Func is the function behind a task: it gets its ctx and one argument, and
@@ -72,49 +72,10 @@ func (d *definition[A, R]) checkArgs(args any) error {
 	return d.argsError(args)
 }
 
-// encode gob-encodes v, of type T, on its own: a stream with its own type
-// descriptions. A zero-size T (struct{}) is no bytes: gob refuses a struct
-// with no exported fields, and there is nothing to send.
-func encode[T any](v any) ([]byte, error) {
-	typ := reflect.TypeFor[T]()
-	if typ.Size() == 0 {
-		return nil, nil
-	}
-	t, _ := v.(T)
-	if c := codecFor[T](typ); c != nil {
-		return c.encode(&t)
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func decode[T any](b []byte) (any, error) {
-	var t T
-	typ := reflect.TypeFor[T]()
-	if typ.Size() == 0 {
-		return t, nil
-	}
-	if c := codecFor[T](typ); c != nil {
-		if ok, err := c.decode(b, &t); ok {
-			if err != nil {
-				return nil, err
-			}
-			return t, nil
-		}
-	}
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return encode[A](args) }
-func (d *definition[A, R]) decodeArgs(b []byte) (any, error)    { return decode[A](b) }
-func (d *definition[A, R]) encodeResult(v any) ([]byte, error)  { return encode[R](v) }
-func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return decode[R](b) }
+func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return gobcodec.Encode[A](args) }
+func (d *definition[A, R]) decodeArgs(b []byte) (any, error)    { return gobcodec.Decode[A](b) }
+func (d *definition[A, R]) encodeResult(v any) ([]byte, error)  { return gobcodec.Encode[R](v) }
+func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return gobcodec.Decode[R](b) }
 
 // registry maps task names to their definitions, process-wide. The process
 // pool finds a task by name through it.

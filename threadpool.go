@@ -1,6 +1,12 @@
 package localtasks
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/taskctx"
+)
 
 // ThreadPoolMaxWorkersDefault is the number of workers of a
 // ThreadPoolBackend unless ThreadPoolConfig.MaxWorkers says otherwise.
@@ -26,32 +32,147 @@ type ThreadPoolBackend struct {
 	holder
 }
 
-var _ Backend = (*ThreadPoolBackend)(nil)
+var _ Controller = (*ThreadPoolBackend)(nil)
 
-// threadPoolCapabilities is everything.
-var threadPoolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
+// withDefaults returns a copy of cfg with every default applied.
+func (cfg ThreadPoolConfig) withDefaults() ThreadPoolConfig {
+	cfg.Config = cfg.Config.withDefaults()
+	cfg.MaxWorkers = cmp.Or(cfg.MaxWorkers, ThreadPoolMaxWorkersDefault)
+	return cfg
+}
+
+// validate checks cfg, as withDefaults returned it.
+func (cfg ThreadPoolConfig) validate() error {
+	if cfg.MaxWorkers < 0 {
+		return configError("threadpool", "MaxWorkers %d is negative: use 0 for the default of %d", cfg.MaxWorkers, ThreadPoolMaxWorkersDefault)
+	}
+	return cfg.Config.validate("threadpool")
+}
 
 // NewThreadPool builds a ThreadPoolBackend and starts its workers, or joins
 // the state of the backends already built under cfg.Name.
 func NewThreadPool(cfg ThreadPoolConfig) (*ThreadPoolBackend, error) {
-	workers := cfg.MaxWorkers
-	switch {
-	case workers < 0:
-		return nil, fmt.Errorf("localtasks: threadpool config: MaxWorkers %d is negative: use 0 for the default of %d: %w", workers, ThreadPoolMaxWorkersDefault, ErrConfig)
-	case workers == 0:
-		workers = ThreadPoolMaxWorkersDefault
-	}
-	st, err := cfg.settings("threadpool", workers)
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s, err := openState(cfg.Name, st, func() (*state, error) {
-		s := newState(cfg.Name, st, modePool, threadPoolCapabilities)
-		s.startWorkers(workers)
-		return s, s.startAutomatic()
+	st := settings{kind: "threadpool", workers: cfg.MaxWorkers, cfg: cfg.Config}
+	s, err := open(st, modePool, poolCapabilities, func(s *state) error {
+		s.startWorkers(cfg.MaxWorkers)
+		return s.startAutomatic()
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &ThreadPoolBackend{holder{s: s}}, nil
+}
+
+// startWorkers starts n workers that run tasks from the ready queue.
+func (s *state) startWorkers(n int) {
+	s.running = n
+	if n == 0 {
+		close(s.stopped)
+		return
+	}
+	if s.mode == modePool {
+		s.slotDone = make([]uint64, n)
+	}
+	for i := range n {
+		go s.work(i)
+	}
+}
+
+// workerExited counts a worker (or slot) out, and closes stopped after the last.
+func (s *state) workerExited() {
+	s.mu.Lock()
+	s.running--
+	if s.running == 0 {
+		close(s.stopped)
+	}
+	s.mu.Unlock()
+}
+
+func (s *state) work(slot int) {
+	defer s.workerExited()
+	name := s.workerName(slot)
+	var (
+		rec *record
+		ctx *taskctx.Ctx
+		val any
+		err error
+	)
+	for {
+		rec, ctx = s.step(slot, name, rec, ctx, val, err)
+		if rec == nil {
+			return
+		}
+		val, err = s.execute(rec, ctx)
+	}
+}
+
+// step settles the attempt a worker just ran, if any, then blocks until a
+// ready record is there, starts it on the worker and returns it with its
+// attempt's ctx, or returns nil once the state closes.
+//
+// It keeps the state's lock short, for Enqueue waits on it: a run that has
+// certainly finished (it succeeded, or it has no attempt left) is stored
+// before the lock is taken, the clock read for its end and the next ctx
+// allocated before it too, and settling one run and taking the next share
+// one trip to it. The next run's start is read from the clock once it is
+// taken: a reading from before the wait for the lock could be earlier than
+// the run's own enqueue or run-after time.
+func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val any, err error) (*record, *taskctx.Ctx) {
+	var timedOut *taskctx.TimeoutError
+	stored := false
+	if ran != nil {
+		timedOut = ctx.End()
+		// attempts and maxAttempts change only under this worker's hand.
+		if err == nil || ran.attempts >= ran.maxAttempts {
+			s.results.add(ran)
+			stored = true
+		}
+	}
+	next := new(taskctx.Ctx)
+	var ended time.Time
+	if ran != nil {
+		ended = s.clock.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ran != nil {
+		if n := ctx.TakeNext(); n != nil {
+			ran.x.perp.next.Merge(n)
+		}
+		s.slotDone[slot]++
+		s.settle(ran, timedOut, val, err, ended, stored)
+	}
+	for {
+		if rec, ok := s.ready.Pop(); ok {
+			if rec.status != StatusReady {
+				continue // cancelled while it was queued
+			}
+			now := s.clock.Now()
+			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, now) {
+				continue
+			}
+			next.Init(s.attemptInfo(rec, now))
+			s.start(rec, worker, now, next)
+			return rec, next
+		}
+		if s.closing {
+			return nil, nil
+		}
+		s.idle++
+		s.cond.Wait()
+		s.idle--
+		s.waking = max(s.waking-1, 0) // Broadcast wakes workers no one counted
+	}
+}
+
+func (s *state) workerName(i int) string {
+	name := s.name
+	if name == "" {
+		name = "private"
+	}
+	return fmt.Sprintf("%s:%s/%d", s.set.kind, name, i)
 }

@@ -419,7 +419,7 @@ func TestExponentialBackoffSchedulesRetries(t *testing.T) {
 	ctx := testCtx(t)
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := localtaskstest.NewFakeClock(start)
-	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Clock: clock}, MaxWorkers: 1})
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}, MaxWorkers: 1})
 	policy := localtasks.RetryPolicy{MaxAttempts: 4, Delay: time.Second, MaxDelay: 3 * time.Second, Multiplier: 2}
 	h, err := localtaskstest.Flaky.Using(localtasks.WithRetry(policy)).
 		Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "again", FailAttempts: 3})

@@ -91,7 +91,7 @@ type testCase struct {
 func (h *harness) setup(t *testing.T, maxResults int) (localtasks.Backend, *FakeClock, context.Context) {
 	t.Helper()
 	clock := NewFakeClock(Epoch)
-	b := h.newBackend(t, localtasks.Config{Clock: clock, MaxResults: maxResults})
+	b := h.newBackend(t, localtasks.Config{Test: localtasks.TestConfig{Clock: clock}, MaxResults: maxResults})
 	require.NotNil(t, b)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -218,7 +218,7 @@ func testEnqueueReturnsHandle(t *testing.T, h *harness) {
 	require.Equal(t, hd.ID(), res.ID)
 	require.Equal(t, Echo.Name(), res.Task)
 	require.Equal(t, b.Name(), res.Backend)
-	require.Equal(t, localtasks.DefaultQueue, res.Queue)
+	require.Equal(t, localtasks.QueueDefault, res.Queue)
 	require.Equal(t, args, res.Args)
 	require.Equal(t, Epoch, res.EnqueuedAt, "EnqueuedAt must come from the backend's clock")
 	require.NotZero(t, res.Status)

@@ -192,7 +192,7 @@ func testReplace(t *testing.T, h *harness) {
 func testStrikeAtEnqueue(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
 	c := controller(t, b)
-	st := localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.Equal, Value: 13}
+	st := localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: 13}
 	require.NoError(t, c.Strike(st))
 	require.NoError(t, c.Strike(st), "striking twice is striking once")
 	require.Equal(t, []localtasks.Strike{st}, c.Strikes())
@@ -226,11 +226,11 @@ func testStrikeAtEnqueue(t *testing.T, h *harness) {
 
 	for _, bad := range []localtasks.Strike{
 		{Task: Echo.Name(), Field: "N", Op: "=~", Value: 1},
-		{Task: Echo.Name(), Field: "Missing", Op: localtasks.Equal, Value: 1},
-		{Task: Echo.Name(), Field: "N", Op: localtasks.Equal, Value: "one"},
-		{Task: Echo.Name(), Field: "N", Op: localtasks.Between, Value: 5, Upper: 1},
+		{Task: Echo.Name(), Field: "Missing", Op: localtasks.OpEqual, Value: 1},
+		{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: "one"},
+		{Task: Echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 5, Upper: 1},
 		{Task: "localtaskstest.no-such-task"},
-		{Field: "N", Op: localtasks.Equal, Value: 1},
+		{Field: "N", Op: localtasks.OpEqual, Value: 1},
 	} {
 		require.ErrorIs(t, c.Strike(bad), localtasks.ErrInvalidTask, "%+v", bad)
 	}
@@ -245,7 +245,7 @@ func testStrikeBeforeRun(t *testing.T, h *harness) {
 	require.NoError(t, err)
 	miss, err := later.Enqueue(ctx, b, EchoArgs{N: 50, Text: "miss"})
 	require.NoError(t, err)
-	st := localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.Between, Value: 1, Upper: 10}
+	st := localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 1, Upper: 10}
 	require.NoError(t, c.Strike(st))
 
 	require.NoError(t, clock.BlockUntil(ctx, 1))
@@ -495,8 +495,8 @@ func testPerpetual(t *testing.T, h *harness) {
 
 func testCronAutomatic(t *testing.T, h *harness) {
 	clock := NewFakeClock(Epoch)
-	b := h.newBackend(t, localtasks.Config{Clock: clock, Queues: []string{localtasks.DefaultQueue, AutomaticQueue},
-		RunAtMost: map[string]int{Cron.Name(): 2}})
+	b := h.newBackend(t, localtasks.Config{Queues: []string{localtasks.QueueDefault, AutomaticQueue},
+		Test: localtasks.TestConfig{Clock: clock, RunAtMost: map[string]int{Cron.Name(): 2}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	defer func() { require.NoError(t, b.Close(ctx)) }()

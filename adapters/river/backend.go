@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/backendkit"
 )
 
 // Config configures a Backend. The zero value is an insert-only backend on
@@ -28,7 +29,7 @@ type Config struct {
 	Name string
 	// Queues lists the queues tasks may be enqueued to, and that the
 	// workers work. They are River queues of the same names. Defaults to
-	// just localtasks.DefaultQueue.
+	// just localtasks.QueueDefault.
 	Queues []string
 	// Workers is how many tasks this backend runs at once per queue. Zero
 	// (the default) makes a backend that enqueues, reads and cancels runs
@@ -92,7 +93,7 @@ type Backend struct {
 	clock  localtasks.Clock
 	table  string // river_job, schema-qualified and quoted
 	logger *slog.Logger
-	events *localtasks.Broadcaster
+	events *backendkit.Broadcaster
 	timers *promoter
 	wait   *waiters
 
@@ -140,7 +141,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		return bad("Workers %d is negative: use 0 for a backend that runs nothing", cfg.Workers)
 	}
 	if len(cfg.Queues) == 0 {
-		cfg.Queues = []string{localtasks.DefaultQueue}
+		cfg.Queues = []string{localtasks.QueueDefault}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -149,7 +150,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if allTasks {
 		cfg.Tasks = localtasks.Names()
 	}
-	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: localtasks.NewBroadcaster(), wait: newWaiters()}
+	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: backendkit.NewBroadcaster(), wait: newWaiters()}
 	if b.clock == nil {
 		b.clock = systemClock{}
 	}
@@ -246,7 +247,7 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 	if b.closed.Load() {
 		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
-	if err := localtasks.CheckRequest(b.cfg.Name, Capabilities, b.cfg.Queues, task, args, &opts); err != nil {
+	if err := backendkit.CheckRequest(backendkit.Request{Backend: b.cfg.Name, Capabilities: Capabilities, Queues: b.cfg.Queues, Task: task, Args: args, Options: &opts}); err != nil {
 		return localtasks.Receipt{}, err
 	}
 	name := task.Name()

@@ -29,7 +29,7 @@ func TestConformance(t *testing.T) {
 			Queues:            cfg.Queues,
 			Workers:           4,
 			Schema:            newSchema(t),
-			Clock:             cfg.Clock,
+			Clock:             cfg.Test.Clock,
 			Logger:            quiet,
 			FetchPollInterval: 20 * time.Millisecond,
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/backendkit"
 )
 
 // statusOf maps River's job states onto localtasks statuses.
@@ -109,15 +110,15 @@ func attemptErrors(row *rivertype.JobRow, out output) []localtasks.TaskError {
 		}
 		i := slices.IndexFunc(out.Errors, func(a attemptError) bool { return a.Attempt == e.Attempt })
 		if i < 0 {
-			errs = append(errs, localtasks.NewTaskError(e.Attempt, e.At.UTC(), "river", e.Error, e.Trace, nil))
+			errs = append(errs, backendkit.NewTaskError(localtasks.TaskError{Attempt: e.Attempt, At: e.At.UTC(), Type: "river", Message: e.Error, Stack: e.Trace}, nil))
 			continue
 		}
 		a := out.Errors[i]
 		var cause error
 		if a.Timeout > 0 {
-			cause = localtasks.NewTimeoutError(a.Timeout, nil)
+			cause = backendkit.NewTimeoutError(a.Timeout, nil)
 		}
-		errs = append(errs, localtasks.NewTaskError(a.Attempt, a.At, a.Type, a.Message, a.Stack, cause))
+		errs = append(errs, backendkit.NewTaskError(localtasks.TaskError{Attempt: a.Attempt, At: a.At, Type: a.Type, Message: a.Message, Stack: a.Stack}, cause))
 	}
 	return errs
 }

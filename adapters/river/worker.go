@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/backendkit"
 )
 
 // jobArgs is the River job args of every task: the kind is the task's
@@ -149,11 +150,11 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	if meta.Timeout > 0 {
 		t := b.clock.AfterFunc(meta.Timeout, func() {
 			timedOut.Store(true)
-			cancel(localtasks.NewTimeoutError(meta.Timeout, nil))
+			cancel(backendkit.NewTimeoutError(meta.Timeout, nil))
 		})
 		defer t.Stop()
 	}
-	tctx := localtasks.WithTaskInfo(runCtx, localtasks.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt, Logger: b.logger, Progress: report})
+	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt, Logger: b.logger, Progress: report})
 
 	value, err, stack := call(tctx, def, job.Args.Args)
 	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely)
@@ -181,7 +182,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		ae.Type = typeOfPanic(err)
 	}
 	if timedOut.Load() {
-		terr := localtasks.NewTimeoutError(meta.Timeout, err)
+		terr := backendkit.NewTimeoutError(meta.Timeout, err)
 		ae.Type, ae.Message, ae.Stack, ae.Timeout = fmt.Sprintf("%T", terr), terr.Error(), "", meta.Timeout
 		err = terr
 	}

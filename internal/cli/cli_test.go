@@ -37,7 +37,7 @@ func TestSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	scheduled, err := steps.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, e.pool, stepArgs{Shop: "s"})
 	require.NoError(t, err)
-	require.NoError(t, e.pool.Strike(localtasks.Strike{Task: steps.Name(), Field: "Shop", Op: localtasks.Equal, Value: "nowhere"}))
+	require.NoError(t, e.pool.Strike(localtasks.Strike{Task: steps.Name(), Field: "Shop", Op: localtasks.OpEqual, Value: "nowhere"}))
 
 	r := e.run(t, "snapshot")
 	require.Equal(t, cli.ExitOK, r.code, r.stderr)

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -290,4 +291,21 @@ func firstOccurrence(y int, mo time.Month, d, h, m int, loc *time.Location) (tim
 		}
 	}
 	return best, found
+}
+
+// cache holds parsed expressions by their text.
+var cache sync.Map // string → *Schedule
+
+// Cached is Parse, remembering what it parsed: a perpetual task's
+// expression is parsed at every enqueue and after every run.
+func Cached(expr string) (*Schedule, error) {
+	if s, ok := cache.Load(expr); ok {
+		return s.(*Schedule), nil
+	}
+	s, err := Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	cache.Store(expr, s)
+	return s, nil
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package localtasks
+package child
 
 // capture is Unix-only; the process pool does not start elsewhere.
 type capture struct{}

@@ -1,4 +1,7 @@
-package localtasks
+// Package gobcodec gob-encodes each argument and result of a process-pool
+// task on its own, as a standalone stream a fresh decoder can read, and
+// caches what makes that fast.
+package gobcodec
 
 import (
 	"bytes"
@@ -6,6 +9,46 @@ import (
 	"reflect"
 	"sync"
 )
+
+// Encode gob-encodes v, of type T, on its own: a stream with its own type
+// descriptions. A zero-size T (struct{}) is no bytes: gob refuses a struct
+// with no exported fields, and there is nothing to send.
+func Encode[T any](v any) ([]byte, error) {
+	typ := reflect.TypeFor[T]()
+	if typ.Size() == 0 {
+		return nil, nil
+	}
+	t, _ := v.(T)
+	if c := codecFor[T](typ); c != nil {
+		return c.encode(&t)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode decodes a stream Encode[T] wrote, in this process or another.
+func Decode[T any](b []byte) (any, error) {
+	var t T
+	typ := reflect.TypeFor[T]()
+	if typ.Size() == 0 {
+		return t, nil
+	}
+	if c := codecFor[T](typ); c != nil {
+		if ok, err := c.decode(b, &t); ok {
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+	}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
 
 // The process pool gob-encodes each argument and result on its own, a
 // standalone gob stream, which a fresh decoder can read. Such a stream is the

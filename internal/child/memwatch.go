@@ -1,16 +1,11 @@
-package localtasks
+package child
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 )
-
-// memLimitExit is the exit code of a worker that went over its memory
-// limit; the parent reports it as ErrMemoryLimit.
-const memLimitExit = 75
 
 // watchMemory enforces a worker's memory limit: the Go runtime's soft limit
 // at 90% of it, so the collector works harder as the limit nears, and a hard
@@ -30,8 +25,7 @@ func watchMemory(limit int64) {
 			metrics.Read(samples)
 			used := int64(samples[0].Value.Uint64() - samples[1].Value.Uint64())
 			if used > limit {
-				fmt.Fprintf(os.Stderr, "localtasks worker: using %d bytes, over its memory limit of %d: exiting\n", used, limit)
-				os.Exit(memLimitExit)
+				exit(ExitMemoryLimit, fmt.Errorf("using %d bytes, over its memory limit of %d: exiting", used, limit))
 			}
 			arm()
 		})

@@ -1,6 +1,6 @@
 //go:build unix
 
-package localtasks
+package child
 
 import (
 	"bytes"

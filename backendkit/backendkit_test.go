@@ -1,4 +1,4 @@
-package localtasks_test
+package backendkit_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/backendkit"
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
@@ -17,7 +18,7 @@ func TestWithTaskInfo(t *testing.T) {
 	t.Parallel()
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
 	var reports []string
-	ctx := localtasks.WithTaskInfo(parent, localtasks.TaskInfo{ID: "42", Task: "t", Attempt: 3, Logger: slog.Default(),
+	ctx := backendkit.WithTaskInfo(parent, backendkit.TaskInfo{ID: "42", Task: "t", Attempt: 3, Logger: slog.Default(),
 		Progress: func(done, total int64, message string) { reports = append(reports, message) }})
 	require.Equal(t, "42", localtasks.TaskID(ctx))
 	require.Equal(t, "t", localtasks.TaskName(ctx))
@@ -41,19 +42,19 @@ type ctxKey struct{}
 
 func TestNewTaskErrorAndTimeout(t *testing.T) {
 	t.Parallel()
-	terr := localtasks.NewTimeoutError(5*time.Second, context.Canceled)
+	terr := backendkit.NewTimeoutError(5*time.Second, context.Canceled)
 	require.ErrorIs(t, terr, localtasks.ErrTimeout)
 	require.ErrorIs(t, terr, context.DeadlineExceeded)
 	require.ErrorIs(t, terr, context.Canceled, "unwraps to what the task returned")
 	require.Contains(t, terr.Error(), "timed out after 5s")
 
 	at := time.Unix(10, 0)
-	te := localtasks.NewTaskError(2, at, "T", "msg", "", terr)
+	te := backendkit.NewTaskError(localtasks.TaskError{Attempt: 2, At: at, Type: "T", Message: "msg"}, terr)
 	require.Equal(t, 2, te.Attempt)
 	require.Equal(t, at, te.At)
 	require.Equal(t, "msg", te.Error())
 	require.ErrorIs(t, &te, localtasks.ErrTimeout)
-	pe := localtasks.NewTaskError(1, at, "string", "boom", "goroutine 1", nil)
+	pe := backendkit.NewTaskError(localtasks.TaskError{Attempt: 1, At: at, Type: "string", Message: "boom", Stack: "goroutine 1"}, nil)
 	require.Equal(t, "panic: boom", pe.Error())
 }
 
@@ -62,8 +63,8 @@ func TestCheckRequest(t *testing.T) {
 	def := localtaskstest.Echo.Definition()
 	caps := localtasks.Capabilities{Defer: true}
 	opts := localtasks.Options{}
-	require.NoError(t, localtasks.CheckRequest("b", caps, nil, def, localtaskstest.EchoArgs{}, &opts))
-	require.Equal(t, localtasks.DefaultQueue, opts.Queue, "the default queue is filled in")
+	require.NoError(t, backendkit.CheckRequest(backendkit.Request{Backend: "b", Capabilities: caps, Task: def, Args: localtaskstest.EchoArgs{}, Options: &opts}))
+	require.Equal(t, localtasks.QueueDefault, opts.Queue, "the default queue is filled in")
 	for _, c := range []struct {
 		def  localtasks.Definition
 		args any
@@ -76,13 +77,13 @@ func TestCheckRequest(t *testing.T) {
 		{def, localtaskstest.EchoArgs{}, localtasks.Options{Queue: "other"}, localtasks.ErrInvalidTask},
 		{def, localtaskstest.EchoArgs{}, localtasks.Options{Timeout: time.Second}, errors.ErrUnsupported},
 	} {
-		require.ErrorIs(t, localtasks.CheckRequest("b", caps, nil, c.def, c.args, &c.opts), c.want)
+		require.ErrorIs(t, backendkit.CheckRequest(backendkit.Request{Backend: "b", Capabilities: caps, Task: c.def, Args: c.args, Options: &c.opts}), c.want)
 	}
 }
 
 func TestBroadcaster(t *testing.T) {
 	t.Parallel()
-	b := localtasks.NewBroadcaster()
+	b := backendkit.NewBroadcaster()
 	require.False(t, b.Subscribed())
 	sub := b.Subscribe(1)
 	require.True(t, b.Subscribed())

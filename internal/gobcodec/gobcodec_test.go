@@ -1,4 +1,4 @@
-package localtasks
+package gobcodec
 
 import (
 	"bytes"
@@ -33,10 +33,10 @@ func roundTrip[T any](t *testing.T, vals ...T) {
 		for _, v := range vals {
 			var want bytes.Buffer
 			require.NoError(t, gob.NewEncoder(&want).Encode(&v))
-			got, err := encode[T](v)
+			got, err := Encode[T](v)
 			require.NoError(t, err)
 			require.Equal(t, want.Bytes(), got, "encoding %#v", v)
-			back, err := decode[T](got)
+			back, err := Decode[T](got)
 			require.NoError(t, err)
 			var fresh T
 			require.NoError(t, gob.NewDecoder(bytes.NewReader(got)).Decode(&fresh))
@@ -78,7 +78,7 @@ func TestCodecDecodesOtherPrefixes(t *testing.T) {
 	}
 	for i := range 3 {
 		b := foreign(i + 10)
-		back, err := decode[codecStruct](b)
+		back, err := Decode[codecStruct](b)
 		require.NoError(t, err)
 		require.Equal(t, i+10, back.(codecStruct).N)
 		require.Equal(t, "f", back.(codecStruct).S)
@@ -88,7 +88,7 @@ func TestCodecDecodesOtherPrefixes(t *testing.T) {
 	c.mu.Lock()
 	require.NotEmpty(t, c.decs, "a primed decoder for the foreign prefix")
 	c.mu.Unlock()
-	_, err := decode[codecStruct]([]byte{0xff, 0xff})
+	_, err := Decode[codecStruct]([]byte{0xff, 0xff})
 	require.Error(t, err, "garbage is an error, not a panic")
 }
 
@@ -97,15 +97,15 @@ func reflectTypeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 // FuzzDecode feeds arbitrary bytes, as a hostile worker could send, to the
 // cached decoders: errors, never a panic.
 func FuzzDecode(f *testing.F) {
-	good, err := encode[codecStruct](codecStruct{N: 1, S: "x", M: map[string][]int{"k": {1}}})
+	good, err := Encode[codecStruct](codecStruct{N: 1, S: "x", M: map[string][]int{"k": {1}}})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add([]byte{0x81, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		decode[codecStruct](b)
-		decode[int](b)
+		Decode[codecStruct](b)
+		Decode[int](b)
 		lastMessage(b)
 	})
 }

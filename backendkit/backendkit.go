@@ -1,0 +1,128 @@
+// Package backendkit is for authors of localtasks backends built outside
+// the module's root package, such as the River adapter (adapters/river):
+// what they need to run, check and report tasks the way localtasks' own
+// backends do, and nothing more. Most code should use package localtasks
+// alone, as most code uses database/sql and not database/sql/driver.
+package backendkit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/internal/bridge"
+	"github.com/localtasks/localtasks/internal/taskctx"
+)
+
+// The functions localtasks hands over through internal/bridge, asserted
+// once: localtasks is initialised before this package is.
+var (
+	checkRequest   = bridge.CheckRequest.(func(string, localtasks.Capabilities, []string, localtasks.Definition, any, *localtasks.Options) error)
+	withCause      = bridge.WithCause.(func(localtasks.TaskError, error) localtasks.TaskError)
+	newBroadcaster = bridge.NewBroadcaster.(func() any)
+)
+
+// TaskInfo describes one attempt of a task run by a backend, for
+// WithTaskInfo.
+type TaskInfo struct {
+	// ID is the run's ID, Task its task's name, and Attempt the attempt's
+	// number, from 1.
+	ID      string
+	Task    string
+	Attempt int
+	// Logger is the backend's logger; localtasks.Logger(ctx) adds the
+	// attempt's attributes to it. Nil means slog.Default().
+	Logger *slog.Logger
+	// Progress receives the task's SetProgress reports; nil drops them.
+	Progress func(done, total int64, message string)
+}
+
+// WithTaskInfo returns a ctx derived from parent that answers
+// localtasks.TaskID, TaskName, Attempt, Logger and SetProgress for the
+// attempt info describes, as the ctx of an attempt on a ThreadPoolBackend
+// does. Its deadline, cancellation and values are parent's;
+// localtasks.Cause reports context.Cause(parent). Pass it to
+// Definition.Call.
+func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
+	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
+	if p := info.Progress; p != nil {
+		ti.Report = func(_ *taskctx.Ctx, done, total int64, message string) { p(done, total, message) }
+	}
+	return taskctx.Attach(parent, taskctx.New(ti))
+}
+
+// NewTimeoutError returns the error of an attempt that ran past its timeout
+// of after, as localtasks' backends report it: it matches
+// localtasks.ErrTimeout and context.DeadlineExceeded, says "timed out
+// after" and after, and unwraps to returned, what the task returned (nil
+// for nothing).
+func NewTimeoutError(after time.Duration, returned error) error {
+	return &taskctx.TimeoutError{After: after, Returned: returned}
+}
+
+// NewTaskError returns te, the TaskError of a failed attempt that a backend
+// stored, unwrapping to err (nil for nothing), so that errors.Is and
+// errors.As see through it as they do through localtasks' own.
+func NewTaskError(te localtasks.TaskError, err error) localtasks.TaskError {
+	return withCause(te, err)
+}
+
+// Request is a request to enqueue a run, for CheckRequest.
+type Request struct {
+	// Backend is the backend's name, for messages.
+	Backend string
+	// Capabilities are the backend's.
+	Capabilities localtasks.Capabilities
+	// Queues are the backend's queues; nil for just localtasks.QueueDefault.
+	Queues []string
+	// Task, Args and Options are what Backend.Enqueue was given.
+	Task    localtasks.Definition
+	Args    any
+	Options *localtasks.Options
+}
+
+// CheckRequest reports what is wrong with r as localtasks' own backends
+// check a request: an error matching localtasks.ErrInvalidTask, or
+// errors.ErrUnsupported for an option the backend's capabilities lack. It
+// sets r.Options.Queue to localtasks.QueueDefault if empty.
+func CheckRequest(r Request) error {
+	opts := r.Options
+	if opts == nil {
+		opts = new(localtasks.Options)
+	}
+	return checkRequest(r.Backend, r.Capabilities, r.Queues, r.Task, r.Args, opts)
+}
+
+// Broadcaster delivers a backend's events to its Subscriptions as
+// localtasks' own backends do: in order, never blocking, counting what a
+// full subscriber missed. It is for implementing localtasks.Subscriber.
+// The zero value is not usable; call NewBroadcaster.
+type Broadcaster struct{ b broadcaster }
+
+// broadcaster is the methods of localtasks' own broadcaster.
+type broadcaster interface {
+	Subscribe(buffer int) *localtasks.Subscription
+	Publish(ev localtasks.Event)
+	Subscribed() bool
+	Close()
+}
+
+// NewBroadcaster returns a Broadcaster with no subscribers.
+func NewBroadcaster() *Broadcaster { return &Broadcaster{b: newBroadcaster().(broadcaster)} }
+
+// Subscribe returns a new subscription with a buffer of buffer events
+// (localtasks.SubscribeBufferDefault if buffer is 0 or less); once the
+// Broadcaster is closed, one whose C is closed.
+func (b *Broadcaster) Subscribe(buffer int) *localtasks.Subscription { return b.b.Subscribe(buffer) }
+
+// Publish delivers ev to every subscriber whose buffer has room, and counts
+// it as dropped for the others.
+func (b *Broadcaster) Publish(ev localtasks.Event) { b.b.Publish(ev) }
+
+// Subscribed reports whether anyone is subscribed, so that a backend can
+// skip building events nobody reads.
+func (b *Broadcaster) Subscribed() bool { return b.b.Subscribed() }
+
+// Close closes every subscription's C. Closing twice is safe.
+func (b *Broadcaster) Close() { b.b.Close() }

@@ -1,0 +1,150 @@
+package localtasks
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+)
+
+// MaxResultsDefault is how many finished results a backend keeps unless
+// Config.MaxResults says otherwise.
+const MaxResultsDefault = 1000
+
+// Config holds the settings every backend shares. Each constructor applies
+// the defaults the fields name, then checks the result: a bad setting is an
+// error matching ErrConfig, never a silent clamp.
+type Config struct {
+	// Name makes the backend's state shared: backends built under one Name
+	// share one executor and one result store, the way Django builds many
+	// backend instances for one alias. The first one built fixes the
+	// configuration; building another with a different one is an error
+	// matching ErrConfig. The state lives until the last backend of that
+	// Name is closed. Empty (the default) means a private state.
+	Name string
+	// MaxResults bounds how many finished results are kept, least
+	// recently used first out. Queued, scheduled and running tasks are
+	// never evicted and do not count. Defaults to MaxResultsDefault.
+	MaxResults int
+	// Queues lists the queue names tasks may be enqueued to; all share the
+	// backend's workers. Defaults to just QueueDefault.
+	Queues []string
+	// Logger is the logger tasks get from Logger(ctx). Defaults to
+	// slog.Default() at the time the backend is built.
+	Logger *slog.Logger
+	// Middleware wraps every attempt, the first outermost. Defaults to
+	// none.
+	Middleware []Middleware
+	// Test holds settings for tests; leave it zero in production.
+	Test TestConfig
+}
+
+// TestConfig holds the settings of a Config that are for tests.
+type TestConfig struct {
+	// Clock is the source of time for run-after times, retry delays and
+	// timeouts; a test injects a localtaskstest.FakeClock to move time on
+	// without sleeping. Defaults to the system clock.
+	Clock Clock
+	// RunAtMost bounds how many runs of each named perpetual task finish
+	// before its chain ends, so that Drain returns. Defaults to no bound.
+	RunAtMost map[string]int
+}
+
+// withDefaults returns a copy of c with every default applied.
+func (c Config) withDefaults() Config {
+	c.MaxResults = cmp.Or(c.MaxResults, MaxResultsDefault)
+	if len(c.Queues) == 0 {
+		c.Queues = []string{QueueDefault}
+	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.Test.Clock = cmp.Or(c.Test.Clock, Clock(systemClock{}))
+	c.Test.RunAtMost = maps.Clone(c.Test.RunAtMost)
+	return c
+}
+
+// validate checks c, as withDefaults returned it, for a backend of kind.
+func (c Config) validate(kind string) error {
+	for i, q := range c.Queues {
+		if q == "" {
+			return configError(kind, "queue name %d is empty: give every queue a name", i)
+		}
+		if slices.Index(c.Queues, q) != i {
+			return configError(kind, "queue %q is listed twice: list each queue once", q)
+		}
+	}
+	for i, m := range c.Middleware {
+		if m == nil {
+			return configError(kind, "Middleware %d is nil: remove it", i)
+		}
+	}
+	for name, n := range c.Test.RunAtMost {
+		if n < 1 {
+			return configError(kind, "Test.RunAtMost[%q] is %d, below 1: use 1 or more, or leave the task out", name, n)
+		}
+	}
+	if c.MaxResults < 0 {
+		return configError(kind, "MaxResults %d is negative: use 0 for the default of %d", c.MaxResults, MaxResultsDefault)
+	}
+	return nil
+}
+
+// configError is the error of a bad setting of a backend of kind.
+func configError(kind, format string, args ...any) error {
+	return fmt.Errorf("localtasks: %s config: %s: %w", kind, fmt.Sprintf(format, args...), ErrConfig)
+}
+
+// settings are what backends of one Name must agree on: the kind, the
+// workers, the Config with its defaults applied, and a kind's own settings.
+type settings struct {
+	kind    string
+	workers int
+	cfg     Config
+	extra   any // a kind's own settings, comparable
+}
+
+// differs describes the first difference between a and b, or returns "".
+func (a settings) differs(b settings) string {
+	pointers := func(ms []Middleware) []uintptr {
+		var ps []uintptr
+		for _, m := range ms {
+			ps = append(ps, reflect.ValueOf(m).Pointer())
+		}
+		return ps
+	}
+	ac, bc := &a.cfg, &b.cfg
+	switch {
+	case a.kind != b.kind:
+		return fmt.Sprintf("it is a %s, this one is a %s", a.kind, b.kind)
+	case a.workers != b.workers:
+		return fmt.Sprintf("it has MaxWorkers %d, this one asks for %d", a.workers, b.workers)
+	case ac.MaxResults != bc.MaxResults:
+		return fmt.Sprintf("it has MaxResults %d, this one asks for %d", ac.MaxResults, bc.MaxResults)
+	case !slices.Equal(ac.Queues, bc.Queues):
+		return fmt.Sprintf("it has Queues %q, this one asks for %q", ac.Queues, bc.Queues)
+	case ac.Logger != bc.Logger:
+		return "it has another Logger"
+	case !sameValue(ac.Test.Clock, bc.Test.Clock):
+		return "it has another Test.Clock"
+	case !slices.Equal(pointers(ac.Middleware), pointers(bc.Middleware)):
+		return "it has other Middleware"
+	case !maps.Equal(ac.Test.RunAtMost, bc.Test.RunAtMost):
+		return fmt.Sprintf("it has Test.RunAtMost %v, this one asks for %v", ac.Test.RunAtMost, bc.Test.RunAtMost)
+	case a.extra != b.extra:
+		return fmt.Sprintf("it has other %s settings", a.kind)
+	}
+	return ""
+}
+
+// sameValue reports whether a and b are the same value, without the panic
+// of == on values of one non-comparable type, which it counts as different.
+func sameValue(a, b any) bool {
+	if a == nil || b == nil || reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return a == b
+	}
+	if !reflect.TypeOf(a).Comparable() {
+		return false
+	}
+	return a == b
+}

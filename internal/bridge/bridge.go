@@ -1,0 +1,23 @@
+// Package bridge gives package backendkit what it needs of localtasks'
+// unexported machinery, without exporting it from localtasks, the way
+// google.golang.org/grpc/internal does for grpc's sub-packages: localtasks
+// sets these variables as it is initialised, which is before any package
+// that imports it (backendkit among them) is.
+//
+// Each holds a func whose signature names localtasks' types, which this
+// package cannot name (localtasks imports it); backendkit asserts each to
+// its type once.
+package bridge
+
+var (
+	// CheckRequest is func(backend string, caps localtasks.Capabilities,
+	// queues []string, task localtasks.Definition, args any,
+	// opts *localtasks.Options) error.
+	CheckRequest any
+	// WithCause is func(te localtasks.TaskError, err error)
+	// localtasks.TaskError: te, unwrapping to err.
+	WithCause any
+	// NewBroadcaster is func() any, returning a new broadcaster with the
+	// methods of backendkit.Broadcaster.
+	NewBroadcaster any
+)

@@ -1,0 +1,354 @@
+// Package child is the worker process of localtasks' process pool: the
+// program's own binary, re-executed by the pool, serving tasks over two
+// pipes until the parent closes them. localtasks.Init hands over to Serve
+// when the process was started as a worker.
+//
+// The worker reads run and cancel messages (internal/wire), runs one task at
+// a time on its executor goroutine, and sends started, done, log and
+// progress messages back; it captures what its tasks print (capture.go),
+// enforces its memory limit (memwatch.go), and exits through exit alone,
+// with one of the named exit codes.
+package child
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/taskctx"
+	"github.com/localtasks/localtasks/internal/wire"
+)
+
+// The worker's exit codes.
+const (
+	// ExitDone: the parent closed its stream, and every run finished.
+	ExitDone = 0
+	// ExitFailed: the worker could not start serving, or lost the parent.
+	ExitFailed = 3
+	// ExitMemoryLimit: the worker went over its memory limit; the parent
+	// reports it as localtasks.ErrMemoryLimit.
+	ExitMemoryLimit = 75
+)
+
+// exit ends the worker process with code, saying why on stderr (which the
+// parent keeps for the error of a dying worker) unless why is nil. It is the
+// worker's one way out.
+func exit(code int, why error) {
+	if why != nil {
+		fmt.Fprintf(os.Stderr, "localtasks worker: %v\n", why)
+	}
+	os.Exit(code)
+}
+
+// Task is what a worker needs of a task's definition: its function, and
+// the codec of its argument and result.
+type Task interface {
+	Call(ctx context.Context, args any) (any, error)
+	EncodeArgs(args any) ([]byte, error)
+	DecodeArgs(b []byte) (any, error)
+	EncodeResult(v any) ([]byte, error)
+}
+
+// Lookup finds the task registered under name in this process.
+type Lookup func(name string) (Task, bool)
+
+// Serve runs tasks for the parent, as spec (the value of wire.SpecEnv)
+// says, until the parent closes the stream, then exits the process. It
+// never returns.
+func Serve(specText string, lookup Lookup) {
+	spec, err := wire.ParseSpec(specText)
+	if err != nil {
+		exit(ExitFailed, err)
+	}
+	if err := limit(spec); err != nil {
+		exit(ExitFailed, err)
+	}
+	if spec.MemLimit > 0 {
+		watchMemory(spec.MemLimit)
+	}
+	in := os.NewFile(wire.InFD, "localtasks-in")
+	out := os.NewFile(wire.OutFD, "localtasks-out")
+	if in == nil || out == nil {
+		exit(ExitFailed, errors.New("started without the pipes of a process-pool worker"))
+	}
+	w := &worker{
+		lookup:  lookup,
+		out:     wire.NewWriter(out, spec.FrameLimit),
+		flushes: make(chan struct{}, 1),
+		runs:    make(map[uint64]*workerRun),
+	}
+	w.cond.L = &w.mu
+	if err := w.out.Write(wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
+		exit(ExitFailed, err)
+	}
+	if err := w.out.Flush(); err != nil {
+		exit(ExitFailed, err)
+	}
+	if err := w.startCapture(); err != nil {
+		exit(ExitFailed, fmt.Errorf("capturing the output of tasks: %w", err))
+	}
+	go w.flusher()
+	go w.read(wire.NewReader(in, spec.FrameLimit))
+	w.execute()
+	w.out.Flush()
+	exit(ExitDone, nil)
+}
+
+// worker is the worker process's side of the protocol.
+type worker struct {
+	lookup  Lookup
+	out     *wire.Writer
+	flushes chan struct{} // asks flusher to flush out
+
+	// omu orders output: the captured lines of a run go out between its
+	// started and done messages.
+	omu      sync.Mutex
+	cur      uint64 // the run executing, 0 between runs; guarded by omu
+	captures []*capture
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	queue  []*workerRun          // received, not started, in order
+	runs   map[uint64]*workerRun // received, not finished
+	closed bool                  // the parent closed its stream
+}
+
+type workerRun struct {
+	msg       wire.ToWorker
+	ctx       *taskctx.Ctx // while running
+	cancelled bool         // before it started
+}
+
+// read receives the parent's messages until its stream ends.
+func (w *worker) read(r *wire.Reader) {
+	for {
+		var m wire.ToWorker
+		err := r.Read(&m)
+		w.mu.Lock()
+		if err != nil {
+			// The parent closed the stream, or died: finish what runs, and
+			// stop. A running task's ctx is cancelled if the parent is gone
+			// for another reason than a clean close.
+			w.closed = true
+			if !errors.Is(err, io.EOF) {
+				for _, run := range w.runs {
+					if run.ctx != nil {
+						run.ctx.Cancel(context.Canceled, taskctx.ErrClosed)
+					}
+				}
+			}
+			w.cond.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		switch m.Kind {
+		case wire.KindRun:
+			run := &workerRun{msg: m}
+			w.runs[m.Seq] = run
+			w.queue = append(w.queue, run)
+			w.cond.Signal()
+		case wire.KindCancel:
+			if run := w.runs[m.Seq]; run != nil {
+				if run.ctx != nil {
+					err, cause := context.Canceled, taskctx.ErrCancelled
+					switch {
+					case m.TimedOut:
+						err, cause = context.DeadlineExceeded, &taskctx.TimeoutError{After: m.Timeout}
+					case m.Closing:
+						cause = taskctx.ErrClosed
+					}
+					run.ctx.Cancel(err, cause)
+				} else {
+					run.cancelled = true
+				}
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// next returns the next run to execute, or nil when the parent is done.
+func (w *worker) next() *workerRun {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.queue) == 0 {
+		if w.closed {
+			return nil
+		}
+		w.cond.Wait()
+	}
+	run := w.queue[0]
+	w.queue[0] = nil
+	w.queue = w.queue[1:]
+	return run
+}
+
+// execute runs the received tasks one at a time.
+func (w *worker) execute() {
+	for {
+		run := w.next()
+		if run == nil {
+			return
+		}
+		done := w.runOne(run)
+		w.omu.Lock()
+		w.settleOutputLocked() // the run's output goes out before its done message
+		w.cur = 0
+		// With a run waiting, a later flush takes this one along.
+		w.write(done, !w.pending())
+		w.omu.Unlock()
+	}
+}
+
+func (w *worker) runOne(run *workerRun) wire.FromWorker {
+	m := run.msg
+	done := wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq}
+	defer func() {
+		w.mu.Lock()
+		delete(w.runs, m.Seq)
+		w.mu.Unlock()
+	}()
+
+	w.mu.Lock()
+	if run.cancelled {
+		w.mu.Unlock()
+		done.Err = &wire.Error{Type: "cancelled", Message: "cancelled before it started"}
+		return done
+	}
+	info := taskctx.Info{ID: m.ID, Task: m.Task, Number: m.Attempt, Perpetual: m.Perpetual,
+		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}),
+		Report: func(_ *taskctx.Ctx, done, total int64, message string) {
+			w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: m.Seq, Done: done, Total: total, Line: message})
+		}}
+	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
+		info.Deadline = time.Now().Add(m.Timeout)
+	}
+	ctx := taskctx.New(info)
+	run.ctx = ctx
+	w.mu.Unlock()
+	w.omu.Lock()
+	w.settleOutputLocked() // output from before the run is not the run's
+	w.cur = m.Seq
+	// Flushed before the run starts, with the previous run's done message
+	// (one system call for both): the parent then knows, whatever this run
+	// does, that the previous one ended and that this one is the one
+	// running. A run that calls os.Exit, or a kill, cannot take another
+	// run's result down with it, nor have its death blamed on another run.
+	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
+	w.omu.Unlock()
+
+	task, val, err := w.call(ctx, m)
+	ctx.End()
+	if err == nil {
+		done.Value, err = task.EncodeResult(val)
+		if err != nil {
+			err = fmt.Errorf("its %T result cannot be sent to the parent: %w", val, err)
+		}
+	}
+	if err != nil {
+		r := failure.Describe(err)
+		done.Err = &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack}
+	}
+	if m.Perpetual && task != nil {
+		done.Next = wireNext(ctx, task)
+	}
+	return done
+}
+
+// wireNext is what the perpetual run of ctx asked of its next run, for the
+// parent; nil for nothing.
+func wireNext(ctx *taskctx.Ctx, task Task) *wire.Next {
+	n := ctx.TakeNext()
+	if n == nil {
+		return nil
+	}
+	m := &wire.Next{Stop: n.Stop}
+	if !n.At.IsZero() {
+		m.At = n.At.UnixNano()
+	}
+	if n.HasArgs {
+		b, err := task.EncodeArgs(n.Args)
+		if err != nil {
+			ctx.Logger().Error("localtasks: the next argument set by SetNextArgs cannot be sent to the parent: the next run keeps this one's", "error", err)
+		} else {
+			m.Args, m.SetArgs = b, true
+		}
+	}
+	return m
+}
+
+// call finds the task, decodes the argument and runs the task, turning a
+// panic into an error.
+func (w *worker) call(ctx *taskctx.Ctx, m wire.ToWorker) (task Task, val any, err error) {
+	task, ok := w.lookup(m.Task)
+	if !ok {
+		return nil, nil, fmt.Errorf("task %q is not defined in the worker process: define tasks at package level "+
+			"(var T = localtasks.Define(...)), not in a function or only on some code path of main, "+
+			"so that every process of the program defines them before main runs", m.Task)
+	}
+	args, err := task.DecodeArgs(m.Args)
+	if err != nil {
+		return task, nil, fmt.Errorf("decoding the argument of task %q: %w", m.Task, err)
+	}
+	defer failure.Catch(&err)
+	val, err = task.Call(ctx, args)
+	return task, val, err
+}
+
+// pending reports whether a received run waits to start.
+func (w *worker) pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue) > 0
+}
+
+// write sends a message now, with what is buffered, if flush; else it
+// stays buffered until the next flush.
+func (w *worker) write(m wire.FromWorker, flush bool) {
+	w.writeOrFail(m)
+	if flush {
+		if err := w.out.Flush(); err != nil {
+			exit(ExitFailed, fmt.Errorf("the parent is gone: %w", err))
+		}
+	}
+}
+
+// send writes a log message and asks the flusher to send it soon: what a
+// long run logs reaches the parent while it runs, and messages written
+// meanwhile go out in the same system call.
+func (w *worker) send(m wire.FromWorker) {
+	w.writeOrFail(m)
+	w.flushSoon()
+}
+
+func (w *worker) flushSoon() {
+	select {
+	case w.flushes <- struct{}{}:
+	default: // a flush is already due
+	}
+}
+
+func (w *worker) writeOrFail(m wire.FromWorker) {
+	if err := w.out.Write(m); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
+			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
+			w.out.Write(m)
+		} else {
+			exit(ExitFailed, err)
+		}
+	}
+}
+
+func (w *worker) flusher() {
+	for range w.flushes {
+		if err := w.out.Flush(); err != nil {
+			exit(ExitFailed, fmt.Errorf("the parent is gone: %w", err))
+		}
+	}
+}

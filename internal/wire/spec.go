@@ -1,0 +1,58 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SpecEnv is set in the environment of a worker process: its value is the
+// worker's Spec. A process started without it is not a worker.
+const SpecEnv = "LOCALTASKS_WORKER"
+
+// The descriptors a worker inherits: the parent's messages on InFD, its own
+// on OutFD.
+const (
+	InFD  = 3
+	OutFD = 4
+)
+
+// Spec is what the parent tells a worker when it starts it, in SpecEnv.
+type Spec struct {
+	Version    int   // the protocol the parent speaks: Version
+	FrameLimit int   // the largest message either side may send
+	MemLimit   int64 // the worker's memory limit, in bytes; 0 for none
+	Nice       int   // the worker's scheduling niceness; 0 keeps the parent's
+}
+
+// String encodes s for SpecEnv.
+func (s Spec) String() string {
+	return fmt.Sprintf("v=%d;frame=%d;mem=%d;nice=%d", s.Version, s.FrameLimit, s.MemLimit, s.Nice)
+}
+
+// ParseSpec decodes what Spec.String wrote, and checks that the parent
+// speaks this binary's protocol.
+func ParseSpec(text string) (Spec, error) {
+	var s Spec
+	for _, kv := range strings.Split(text, ";") {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("bad %s in %q", k, text)
+		}
+		switch k {
+		case "v":
+			s.Version = int(n)
+		case "frame":
+			s.FrameLimit = int(n)
+		case "mem":
+			s.MemLimit = n
+		case "nice":
+			s.Nice = int(n)
+		}
+	}
+	if s.Version != Version {
+		return s, fmt.Errorf("protocol version %d, this binary speaks %d", s.Version, Version)
+	}
+	return s, nil
+}

@@ -1,0 +1,349 @@
+package localtasks
+
+// This file is the bridge between a state and its worker processes: it
+// hands READY runs to workers (dispatch), and turns what workers report
+// (started, done, progress, next) into the state's transitions.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/taskctx"
+	"github.com/localtasks/localtasks/internal/wire"
+)
+
+// dispatch blocks until a ready record is there and hands it to w: it stays
+// READY until w says it started it. It returns nil once w takes no more.
+func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if w.retiring || w.gone || s.closing {
+			// A worker started while the pool was closing (a replacement)
+			// missed stopTaking: it retires here.
+			w.retiring = true
+			w.dispatched = true
+			s.maybeShut(w)
+			return nil, 0, false
+		}
+		// A worker with a task in flight takes another only while no
+		// worker is idle: a task waiting behind a long one on one worker
+		// while another idles would be worse than the round trip saved.
+		if len(w.inflight) >= w.window || len(w.inflight) > 0 && s.proc.otherIdle(w) {
+			s.cond.Wait()
+			continue
+		}
+		if rec, ok := s.ready.Pop(); ok {
+			if rec.status != StatusReady {
+				continue
+			}
+			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
+				continue
+			}
+			w.seq++
+			rec.run = &remoteAttempt{w: w, seq: w.seq}
+			w.inflight[w.seq] = rec
+			if s.testDispatched != nil {
+				s.testDispatched(rec)
+			}
+			return rec, w.seq, rec.x != nil && rec.x.perp != nil
+		}
+		s.idle++
+		s.cond.Wait()
+		s.idle--
+	}
+}
+
+// otherIdle reports whether a live worker other than w has nothing in
+// flight. Must hold s.mu.
+func (p *procPool) otherIdle(w *procWorker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for o := range p.workers {
+		if o != w && !o.retiring && !o.gone && len(o.inflight) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maybeShut ends w's input once it takes no more tasks and has none in
+// flight: the worker reads EOF and exits. Must hold s.mu.
+func (s *state) maybeShut(w *procWorker) {
+	if w.retiring && w.dispatched && len(w.inflight) == 0 && !w.inputShut {
+		w.inputShut = true
+		w.closeOutbox()
+	}
+}
+
+// stopTaking makes every worker take no more tasks, cancels the tasks they
+// were sent and had not started, and ends the input of those with nothing
+// in flight. Must hold s.mu.
+func (p *procPool) stopTaking(now time.Time) {
+	select {
+	case <-p.closing:
+	default:
+		close(p.closing)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for w := range p.workers {
+		w.retiring = true
+		for _, rec := range w.inflight {
+			if rec.status == StatusReady {
+				p.s.closeQueued(rec, now)
+			}
+		}
+		p.s.maybeShut(w)
+	}
+}
+
+// remoteStarted marks the run w started RUNNING.
+func (s *state) remoteStarted(w *procWorker, seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := w.inflight[seq]
+	if rec == nil {
+		return
+	}
+	a, ours := rec.run.(*remoteAttempt)
+	if !ours || a.w != w {
+		return
+	}
+	a.begin()
+	w.startedAt[seq] = time.Now()
+	if rec.status != StatusReady {
+		// Cancelled while on its way: the worker has the cancel, and its
+		// grace starts now.
+		a.mu.Lock()
+		cause := a.cause
+		a.cause = nil
+		a.mu.Unlock()
+		if cause != nil {
+			a.Cancel(context.Canceled, cause)
+		}
+		return
+	}
+	now := s.clock.Now()
+	if len(s.set.cfg.Middleware) > 0 {
+		a.ctx = taskctx.New(s.attemptInfo(rec, now))
+		a.result = make(chan remoteResult, 1)
+	}
+	s.start(rec, w.name, now, a)
+	if a.ctx != nil {
+		go s.superviseRemote(rec, a)
+	}
+}
+
+// superviseRemote runs the middleware chain around a remote attempt, in the
+// parent: the chain starts when the worker reports the start, its innermost
+// next returns the worker's outcome, and what the chain returns settles the
+// run. A middleware that returns without calling next cancels the attempt.
+// There is one such goroutine a running task, so at most one a worker.
+func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
+	var res remoteResult
+	ran := false
+	next := func(ctx context.Context) error {
+		res, ran = <-a.result, true
+		return res.err
+	}
+	err := s.chain(a.ctx, rec, next)
+	if !ran {
+		a.Cancel(context.Canceled, ErrCancelled)
+		res = <-a.result // wait for the worker to let go of it
+	}
+	a.ctx.End()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.status == StatusRunning && rec.run == attempt(a) {
+		s.settle(rec, res.timedOut, res.val, err, s.clock.Now(), false)
+	}
+}
+
+// remoteDone settles the run w finished, or hands its outcome to the
+// middleware chain that settles it.
+func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
+	s.mu.Lock()
+	rec := w.inflight[m.Seq]
+	if rec == nil {
+		s.mu.Unlock()
+		return
+	}
+	delete(w.inflight, m.Seq)
+	a, ours := rec.run.(*remoteAttempt)
+	ours = ours && a.w == w && a.seq == m.Seq
+	if ours && m.Next != nil && rec.x != nil && rec.x.perp != nil {
+		rec.x.perp.next.Merge(s.remoteNext(rec, m.Next))
+	}
+	supervised := ours && a.result != nil
+	running := ours && !supervised && rec.status == StatusRunning
+	if ours && !supervised && !running {
+		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
+			s.requeue(rec)
+		} else {
+			rec.run = nil
+		}
+	}
+	if t, ok := w.startedAt[m.Seq]; ok {
+		delete(w.startedAt, m.Seq)
+		w.sized(time.Since(t))
+	}
+	s.mu.Unlock()
+
+	var res remoteResult
+	if supervised || running {
+		res.timedOut = a.end()
+		if m.Err != nil {
+			res.err = &failure.Remote{Report: failure.Report{Type: m.Err.Type, Message: m.Err.Message, Stack: m.Err.Stack}}
+		} else if res.val, res.err = rec.def.decodeResult(m.Value); res.err != nil {
+			res.err = fmt.Errorf("decoding its result in the parent: %w", res.err)
+		}
+	}
+	if supervised {
+		a.result <- res
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if running && rec.status == StatusRunning && rec.run == attempt(a) {
+		s.settle(rec, res.timedOut, res.val, res.err, s.clock.Now(), false)
+	}
+	if supervised || running {
+		w.finished++
+		if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
+			w.retiring = true // its dispatcher stops; the slot starts a fresh worker
+		}
+	}
+	s.maybeShut(w)
+	s.cond.Broadcast() // w has a free place, and may be idle
+}
+
+// remoteProgress records a progress report of the run w has as m.Seq.
+func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
+	s.mu.Lock()
+	rec := w.inflight[m.Seq]
+	var run attempt
+	if rec != nil {
+		run = rec.run
+	}
+	s.mu.Unlock()
+	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
+		s.setProgress(rec, a, m.Done, m.Total, m.Line) // if it still runs that attempt
+	}
+}
+
+// remoteNext decodes what a worker's perpetual run asked of its next run.
+func (s *state) remoteNext(rec *record, m *wire.Next) *taskctx.Next {
+	n := &taskctx.Next{Stop: m.Stop}
+	if m.At != 0 {
+		n.At = time.Unix(0, m.At)
+	}
+	if m.SetArgs {
+		args, err := rec.def.decodeArgs(m.Args)
+		if err != nil {
+			s.logger.Error("localtasks: a perpetual task's next argument from its worker cannot be decoded: the next run keeps this one's",
+				"task", rec.def.Name(), "task_id", rec.id, "error", err)
+			return n
+		}
+		n.Args, n.HasArgs, n.Payload = args, true, m.Args
+	}
+	return n
+}
+
+// inflightRun returns the ID and task of the run w has as seq, if any.
+func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec := w.inflight[seq]; rec != nil {
+		return rec.id, rec.def.Name()
+	}
+	return "", ""
+}
+
+// runningOn returns the ID and task of the run w has started, if any.
+func (s *state) runningOn(w *procWorker) (id, task string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rec := range w.inflight {
+		if rec.status == StatusRunning {
+			if a, ok := rec.run.(*remoteAttempt); ok && a.w == w {
+				return rec.id, rec.def.Name()
+			}
+		}
+	}
+	return "", ""
+}
+
+// remoteAttempt is an attempt running, or dispatched to run, in a worker.
+type remoteAttempt struct {
+	w   *procWorker
+	seq uint64
+
+	mu      sync.Mutex // a leaf, taken under state.mu; see state for the lock order
+	cause   error
+	started bool
+	grace   Timer
+
+	// With middleware: the parent-side ctx the chain runs with, and where
+	// the worker's outcome goes for the chain's innermost next.
+	ctx    *taskctx.Ctx
+	result chan remoteResult
+}
+
+// remoteResult is the outcome of a remote attempt.
+type remoteResult struct {
+	val      any
+	err      error
+	timedOut *taskctx.TimeoutError
+}
+
+// Cancel asks the worker to cancel the attempt's ctx with err for cause,
+// and, once it has started, kills the worker if the task has not returned
+// within the pool's CancelGrace.
+func (a *remoteAttempt) Cancel(err, cause error) bool {
+	a.mu.Lock()
+	if a.cause != nil {
+		a.mu.Unlock()
+		return false
+	}
+	a.cause = cause
+	started := a.started
+	a.mu.Unlock()
+	if a.ctx != nil {
+		a.ctx.Cancel(err, cause)
+	}
+	m := wire.ToWorker{Kind: wire.KindCancel, Seq: a.seq, Closing: errors.Is(cause, ErrClosed)}
+	if t, ok := cause.(*taskctx.TimeoutError); ok {
+		m.TimedOut, m.Timeout = true, t.After
+	}
+	a.w.post(m)
+	if started {
+		p := a.w.p
+		t := p.s.clock.AfterFunc(p.cfg.CancelGrace, func() { a.w.killIfStill(a) })
+		a.mu.Lock()
+		a.grace = t
+		a.mu.Unlock()
+	}
+	return true
+}
+
+func (a *remoteAttempt) begin() {
+	a.mu.Lock()
+	a.started = true
+	a.mu.Unlock()
+}
+
+// end stops the grace timer and returns the timeout that cancelled the
+// attempt, if one did.
+func (a *remoteAttempt) end() *taskctx.TimeoutError {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.grace != nil {
+		a.grace.Stop()
+	}
+	t, _ := a.cause.(*taskctx.TimeoutError)
+	return t
+}
