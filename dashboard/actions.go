@@ -145,19 +145,19 @@ func decodeStrike(body []byte) (Strike, error) {
 
 // strike answers POST api/strikes.
 func (h *Handler) strike(w http.ResponseWriter, r *http.Request, body []byte) (int, any, error) {
-	return h.changeStrike(body, "strike", localtasks.Controller.Strike)
+	return h.changeStrike(body, "strike", localtasks.Striker.Strike)
 }
 
 // restore answers POST api/strikes/restore.
 func (h *Handler) restore(w http.ResponseWriter, r *http.Request, body []byte) (int, any, error) {
-	return h.changeStrike(body, "restore", localtasks.Controller.Restore)
+	return h.changeStrike(body, "restore", localtasks.Striker.Restore)
 }
 
 // changeStrike applies change to the strike in body on its backend, or on
 // every backend when it names none, and answers with the strikes in force.
 // On every backend, it succeeds if it succeeds on one: a strike given to
 // one backend can be lifted from all.
-func (h *Handler) changeStrike(body []byte, verb string, change func(localtasks.Controller, localtasks.Strike) error) (int, any, error) {
+func (h *Handler) changeStrike(body []byte, verb string, change func(localtasks.Striker, localtasks.Strike) error) (int, any, error) {
 	st, err := decodeStrike(body)
 	if err != nil {
 		return 0, nil, err
@@ -170,7 +170,7 @@ func (h *Handler) changeStrike(body []byte, verb string, change func(localtasks.
 	var firstErr error
 	done := 0
 	for _, b := range targets {
-		if err := change(b.c, ls); err != nil {
+		if err := change(b.strk, ls); err != nil {
 			if firstErr == nil {
 				firstErr = strikeError(verb, b, err)
 			}
@@ -184,12 +184,26 @@ func (h *Handler) changeStrike(body []byte, verb string, change func(localtasks.
 	return http.StatusOK, h.strikesInForce(), nil
 }
 
+// strikeTargets returns the backend labelled label, or every backend that
+// is a Striker for "".
 func (h *Handler) strikeTargets(label string) ([]backend, error) {
 	if label == "" {
-		return h.backends, nil
+		var bs []backend
+		for _, b := range h.backends {
+			if b.strk != nil {
+				bs = append(bs, b)
+			}
+		}
+		if len(bs) == 0 {
+			return nil, conflict("no backend here takes strikes: none is a localtasks.Striker")
+		}
+		return bs, nil
 	}
 	for _, b := range h.backends {
 		if b.label == label {
+			if b.strk == nil {
+				return nil, conflict("backend %q does not take strikes: it is no localtasks.Striker", label)
+			}
 			return []backend{b}, nil
 		}
 	}
@@ -206,7 +220,9 @@ func strikeError(verb string, b backend, err error) error {
 func (h *Handler) strikesInForce() Strikes {
 	out := Strikes{Strikes: []Strike{}}
 	for _, b := range h.backends {
-		out.Strikes = append(out.Strikes, newStrikes(b.label, b.c.Strikes())...)
+		if b.strk != nil {
+			out.Strikes = append(out.Strikes, newStrikes(b.label, b.strk.Strikes())...)
+		}
 	}
 	return out
 }

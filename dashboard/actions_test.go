@@ -275,3 +275,33 @@ func TestStrikeBodyIsBounded(t *testing.T) {
 	e := requireError(t, serve(h, "POST", "/api/strikes", big), http.StatusBadRequest, dashboard.CodeBadRequest)
 	require.Contains(t, e.Message, "at most")
 }
+
+// A backend with none of the optional interfaces is shown by its name and
+// results: the snapshot has none of its runs, the events none of its, and a
+// strike on it is a conflict that says why.
+func TestBackendWithoutOptionalInterfaces(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	full := newPool(t, localtasks.ThreadPoolConfig{})
+	bare := struct{ localtasks.Backend }{named{newPool(t, localtasks.ThreadPoolConfig{}), "bare"}}
+	_, isStriker := any(bare).(localtasks.Striker)
+	require.False(t, isStriker, "the test's backend hides the optional interfaces")
+	h := newHandler(t, true, named{full, "full"}, bare)
+
+	hd, err := echoTask.Enqueue(ctx, bare, shopArgs{N: 1})
+	require.NoError(t, err)
+	_, err = hd.Wait(ctx)
+	require.NoError(t, err)
+
+	snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
+	require.Equal(t, "bare", snap.Backends[1].Name)
+	require.Empty(t, snap.Backends[1].Finished, "no Snapshotter: no runs listed")
+	res := decode[dashboard.Task](t, serve(h, "GET", "/api/results/"+hd.ID(), ""))
+	require.Equal(t, "bare", res.Backend, "results are found on any Backend")
+
+	e := requireError(t, serve(h, "POST", "/api/strikes", `{"backend": "bare", "task": "dashboard_test.echo"}`), http.StatusConflict, dashboard.CodeConflict)
+	require.Contains(t, e.Message, "Striker")
+	rec := serve(h, "POST", "/api/strikes", `{"task": "dashboard_test.echo"}`)
+	require.Equal(t, http.StatusOK, rec.Code, "every backend means every Striker: body %s", rec.Body)
+	require.Equal(t, []dashboard.Strike{{Backend: "full", Task: "dashboard_test.echo"}}, decode[dashboard.Strikes](t, rec).Strikes)
+}

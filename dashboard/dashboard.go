@@ -4,7 +4,7 @@
 // New returns an http.Handler to mount anywhere in an application:
 //
 //	h, err := dashboard.New(dashboard.Config{
-//		Backends: []localtasks.Controller{io, cpu},
+//		Backends: []localtasks.Backend{io, cpu},
 //	})
 //	if err != nil {
 //		log.Fatal(err)
@@ -43,8 +43,12 @@ type Config struct {
 	// Backends are the backends to show, in this order. At least one is
 	// required. Each is labelled by its Name, or "backend-N" for an
 	// unnamed one, N being its position in Backends from 1; two backends
-	// with one label are an error.
-	Backends []localtasks.Controller
+	// with one label are an error. The page shows what each offers of
+	// the optional interfaces: its runs, workers and counters need a
+	// localtasks.Snapshotter, live updates a localtasks.Subscriber, strikes
+	// a localtasks.Striker; every backend of package localtasks has them
+	// all (localtasks.Controller).
+	Backends []localtasks.Backend
 	// Actions turns on the actions that change things: Cancel, Retry,
 	// Strike and Restore. Off by default: the dashboard is read-only and
 	// refuses them with 403.
@@ -71,10 +75,30 @@ type Handler struct {
 	pingEvery  time.Duration
 }
 
-// backend is a configured backend and its label.
+// backend is a configured backend, its label, and the optional interfaces
+// it has (nil for those it has not).
 type backend struct {
 	label string
-	c     localtasks.Controller
+	c     localtasks.Backend
+	sub   localtasks.Subscriber
+	strk  localtasks.Striker
+	snap  localtasks.Snapshotter
+}
+
+// snapshot is b's Snapshot, or an empty one if it has no Snapshotter.
+func (b backend) snapshot() localtasks.Snapshot {
+	if b.snap == nil {
+		return localtasks.Snapshot{Backend: b.c.Name()}
+	}
+	return b.snap.Snapshot()
+}
+
+// counters is b's Counters, or zero if it has no Snapshotter.
+func (b backend) counters() localtasks.Counters {
+	if b.snap == nil {
+		return localtasks.Counters{}
+	}
+	return b.snap.Counters()
 }
 
 const (
@@ -112,7 +136,7 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // labelBackends checks the configured backends and labels them.
-func labelBackends(cs []localtasks.Controller) ([]backend, error) {
+func labelBackends(cs []localtasks.Backend) ([]backend, error) {
 	if len(cs) == 0 {
 		return nil, errors.New("dashboard: Config.Backends is empty: give at least one backend to show")
 	}
@@ -131,6 +155,9 @@ func labelBackends(cs []localtasks.Controller) ([]backend, error) {
 		}
 		seen[label] = i
 		bs[i] = backend{label: label, c: c}
+		bs[i].sub, _ = c.(localtasks.Subscriber)
+		bs[i].strk, _ = c.(localtasks.Striker)
+		bs[i].snap, _ = c.(localtasks.Snapshotter)
 	}
 	return bs, nil
 }

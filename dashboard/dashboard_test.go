@@ -25,15 +25,15 @@ func TestNewChecksConfig(t *testing.T) {
 	_, err := dashboard.New(dashboard.Config{})
 	require.ErrorContains(t, err, "Backends is empty")
 
-	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Controller{pool, nil}})
+	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool, nil}})
 	require.ErrorContains(t, err, "Backends[1] is nil")
 
-	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Controller{named{pool, "io"}, named{pool, "io"}}})
+	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Backend{named{pool, "io"}, named{pool, "io"}}})
 	require.ErrorContains(t, err, `both labelled "io"`)
 
 	// An unnamed backend is labelled by its position, which may collide
 	// with a name.
-	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Controller{named{pool, "backend-2"}, pool}})
+	_, err = dashboard.New(dashboard.Config{Backends: []localtasks.Backend{named{pool, "backend-2"}, pool}})
 	require.ErrorContains(t, err, `both labelled "backend-2"`)
 }
 
@@ -53,7 +53,7 @@ func TestSnapshotLabelsAndTitle(t *testing.T) {
 	require.Len(t, snap.Backends[0].Workers, 2)
 	require.Len(t, snap.Backends[1].Workers, 3)
 
-	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Controller{a}, Title: "Shop tasks", Actions: true})
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{a}, Title: "Shop tasks", Actions: true})
 	require.NoError(t, err)
 	snap = decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
 	require.Equal(t, "Shop tasks", snap.Title)
@@ -120,7 +120,7 @@ func TestPageWithActionsHasTheirControls(t *testing.T) {
 func TestPageEscapesTheTitle(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, localtasks.ThreadPoolConfig{})
-	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Controller{pool}, Title: `<script>alert("x")</script>`})
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Title: `<script>alert("x")</script>`})
 	require.NoError(t, err)
 	page := serve(h, "GET", "/", "").Body.String()
 	require.NotContains(t, page, `<script>alert`)

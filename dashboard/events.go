@@ -37,13 +37,17 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	subs := make([]*localtasks.Subscription, len(h.backends))
+	subs := make([]*localtasks.Subscription, len(h.backends)) // nil for a backend that is no Subscriber
 	for i, b := range h.backends {
-		subs[i] = b.c.Subscribe(eventBuffer)
+		if b.sub != nil {
+			subs[i] = b.sub.Subscribe(eventBuffer)
+		}
 	}
 	defer func() {
 		for _, sub := range subs {
-			sub.Close()
+			if sub != nil {
+				sub.Close()
+			}
 		}
 	}()
 	stats := time.NewTicker(h.statsEvery)
@@ -65,7 +69,11 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		casePing:  {Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ping.C)},
 	}
 	for _, sub := range subs {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sub.C)})
+		c := reflect.SelectCase{Dir: reflect.SelectRecv} // no Chan: a case never chosen
+		if sub != nil {
+			c.Chan = reflect.ValueOf(sub.C)
+		}
+		cases = append(cases, c)
 	}
 
 	s := &stream{w: w, rc: http.NewResponseController(w)}
@@ -105,7 +113,7 @@ func (h *Handler) stats() Stats {
 	now := h.now()
 	out := Stats{At: now, Backends: make([]BackendStats, len(h.backends))}
 	for i, b := range h.backends {
-		c := b.c.Counters()
+		c := b.counters()
 		out.Backends[i] = BackendStats{Name: b.label, Counters: newCounters(c), Throughput: h.samples.record(i, now, c)}
 	}
 	return out

@@ -25,7 +25,7 @@ func Example() {
 	}
 	defer pool.Close(ctx)
 
-	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Controller{pool}})
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}})
 	if err != nil {
 		panic(err)
 	}

@@ -25,7 +25,7 @@ func (h *Handler) serveSnapshot(w http.ResponseWriter, r *http.Request) (int, an
 }
 
 func (h *Handler) backendSnapshot(i int, b backend, f filter, now time.Time) BackendSnapshot {
-	snap := b.c.Snapshot()
+	snap := b.snapshot()
 	return BackendSnapshot{
 		Name:       b.label,
 		Queued:     newTasks(b.label, snap.Queued, f.keep),

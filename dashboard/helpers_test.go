@@ -82,7 +82,7 @@ func newPool(t *testing.T, cfg localtasks.ThreadPoolConfig) *localtasks.ThreadPo
 }
 
 // newHandler builds a dashboard of the backends.
-func newHandler(t *testing.T, actions bool, backends ...localtasks.Controller) *dashboard.Handler {
+func newHandler(t *testing.T, actions bool, backends ...localtasks.Backend) *dashboard.Handler {
 	t.Helper()
 	h, err := dashboard.New(dashboard.Config{Backends: backends, Actions: actions})
 	require.NoError(t, err)

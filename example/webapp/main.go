@@ -144,7 +144,7 @@ func build(actions bool) (*localtasks.ThreadPoolBackend, *localtasks.ProcessPool
 		return nil, nil, nil, err
 	}
 	dash, err := dashboard.New(dashboard.Config{
-		Backends: []localtasks.Controller{ioPool, cpuPool},
+		Backends: []localtasks.Backend{ioPool, cpuPool},
 		Actions:  actions,
 	})
 	if err != nil {

@@ -30,7 +30,7 @@ func TestCrossOrigin(t *testing.T) {
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 1})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, pool.Close(context.Background())) })
-	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Controller{pool}, Actions: true})
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Actions: true})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.StripPrefix("/tasks", h))
 	t.Cleanup(srv.Close)

@@ -149,7 +149,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		Config: localtasks.Config{Name: cfg.name}, MaxWorkers: cfg.workers,
 	})
 	require.NoError(t, err)
-	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Controller{pool}, Actions: cfg.actions})
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Actions: cfg.actions})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.StripPrefix("/tasks", h))
 	// Cleanups run last first: the pool closes first, which ends any event
