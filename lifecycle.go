@@ -535,9 +535,6 @@ func (s *state) shutdown(ctx context.Context) error {
 		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
 	}
 
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
 	s.events.Close()
 	return err
 }

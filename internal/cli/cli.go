@@ -27,9 +27,9 @@ const (
 // when --url does not.
 const URLEnv = "LOCALTASKS_URL"
 
-// DefaultURL is the dashboard's base URL when neither --url nor URLEnv
+// URLDefault is the dashboard's base URL when neither --url nor URLEnv
 // gives one: a dashboard mounted under /tasks on port 8080 of this machine.
-const DefaultURL = "http://127.0.0.1:8080/tasks"
+const URLDefault = "http://127.0.0.1:8080/tasks"
 
 const usageText = `localtasks inspects and controls the background tasks of a running program
 through its dashboard (github.com/localtasks/localtasks/dashboard).
@@ -65,7 +65,7 @@ the request or answers something unexpected; 130 when interrupted.
 // stderr, and returns the exit status: ExitOK, ExitRunFailed, ExitError or
 // ExitInterrupted. Cancelling ctx (on SIGINT) stops the command.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	defaultURL := DefaultURL
+	defaultURL := URLDefault
 	if u := getenv(URLEnv); u != "" {
 		defaultURL = u
 	}
@@ -231,10 +231,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func checkBaseURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("--url %q is not an http(s) URL: give the dashboard's base URL, such as %s", raw, DefaultURL)
+		return "", fmt.Errorf("--url %q is not an http(s) URL: give the dashboard's base URL, such as %s", raw, URLDefault)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("--url %q has a query or fragment: give the dashboard's base URL only, such as %s", raw, DefaultURL)
+		return "", fmt.Errorf("--url %q has a query or fragment: give the dashboard's base URL only, such as %s", raw, URLDefault)
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

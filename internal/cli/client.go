@@ -188,7 +188,7 @@ func unexpected(req *http.Request, resp *http.Response, body []byte) error {
 	if s := snippet(body); s != "" {
 		what += ": " + s
 	}
-	return fmt.Errorf("the server at %s answered %s with something other than the dashboard's JSON (%s): is --url the dashboard's base URL, the path the program mounts it under, such as %s?", req.URL, req.Method, what, DefaultURL)
+	return fmt.Errorf("the server at %s answered %s with something other than the dashboard's JSON (%s): is --url the dashboard's base URL, the path the program mounts it under, such as %s?", req.URL, req.Method, what, URLDefault)
 }
 
 // snippet returns the start of body, quoted, for an error message.

@@ -10,7 +10,7 @@
 // import nothing of the task runtime, so that the command does not link it.
 //
 // The command finds the dashboard at the base URL that --url, the
-// environment variable LOCALTASKS_URL or DefaultURL gives, in that order:
+// environment variable LOCALTASKS_URL or URLDefault gives, in that order:
 // the URL the program mounts the handler under, such as
 // http://127.0.0.1:8080/tasks. Run "localtasks help" for the commands.
 package cli
