@@ -121,6 +121,9 @@
 //
 // The same task code runs on any of them: switching between the thread pool
 // and the process pool changes only the backend.
+// Backends outside this package, such as the River adapter in
+// adapters/river, are built on package backendkit, which holds what only
+// they need.
 //
 // Capabilities says what a backend supports, like Django's supports_* flags.
 // Enqueue refuses a request that needs something the backend lacks with an
@@ -133,8 +136,9 @@
 // (Task.Enqueue passes the task's options).
 //
 // Config holds the settings every backend shares: Name (see Named state),
-// MaxResults, Queues, Logger, Clock, Middleware and RunAtMost, each
-// documented with its default. Invalid configuration is an error matching
+// MaxResults, Queues, Logger and Middleware, each documented with its
+// default, and under Test (a TestConfig) the settings for tests, Clock and
+// RunAtMost. Invalid configuration is an error matching
 // ErrConfig, from the constructor; nothing is silently clamped.
 //
 // Close stops a backend. When the last backend of a state closes, queued and
@@ -206,8 +210,8 @@
 //
 // The first backend built under a name fixes the configuration; building
 // another of that name with a different kind, MaxWorkers, MaxResults,
-// Queues, Logger, Clock or Middleware (or, for a process pool, any other
-// ProcessPoolConfig field) fails with an error matching ErrConfig
+// Queues, Logger, Middleware, Test.Clock or Test.RunAtMost (or, for a
+// process pool, any other ProcessPoolConfig field) fails with an error matching ErrConfig
 // that says what differs. Closing one backend releases only its own hold: the
 // state shuts down when the last of them is closed, and a new backend of that
 // name then starts afresh. An empty Name, the default, gives a private state.
@@ -301,9 +305,11 @@
 // every pool whose Config.Queues hold its queue. WithConcurrencyLimit,
 // WithRateLimit, WithDebounce and WithCooldown limit a task's runs, over all
 // of them or per value of a field of the argument. Every backend of this
-// package is a Controller, with Snapshot and Drain besides the strike
-// methods, and has Counters; Config.RunAtMost ends perpetual chains in
-// tests, so that Drain returns. Capabilities.Limits and
+// package is a Controller: a Backend that is also a Subscriber, a Striker
+// (Strike, Restore, Strikes), a Snapshotter (Snapshot, Counters) and a
+// Drainer (Drain), the optional interfaces that code taking a Backend can
+// check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
+// Drain returns. Capabilities.Limits and
 // Capabilities.Perpetual say which backends take limits and perpetual
 // tasks; docs/scheduling.md has the rules.
 //
@@ -353,9 +359,9 @@
 //     and run-after time; Clear forgets them. Its Wait fails at once, with
 //     an error matching errors.ErrUnsupported, for a run that has not
 //     finished, instead of hanging.
-//   - Config.Clock takes a Clock, the source of time for run-after times,
-//     retry delays and timeouts, so that a test can move time on without
-//     sleeping.
+//   - Config.Test.Clock takes a Clock, the source of time for run-after
+//     times, retry delays and timeouts, so that a test can move time on
+//     without sleeping (localtaskstest.FakeClock).
 //
 // A state's goroutines have all exited once the Close of its last backend
 // returns nil, so tests can check for leaks with go.uber.org/goleak. Task names are
