@@ -199,5 +199,5 @@ func (h *holder) Counters() Counters {
 // Drain blocks until no run is queued, scheduled or running, for batch
 // programs and tests, or until ctx ends. Enqueues from other goroutines
 // may keep it waiting; a perpetual task keeps it waiting for ever, unless
-// Config.RunAtMost bounds it.
+// Config.Test.RunAtMost bounds it.
 func (h *holder) Drain(ctx context.Context) error { return h.s.drain(ctx) }

@@ -10,7 +10,7 @@ import (
 )
 
 // FakeClock is a localtasks.Clock whose time moves only when the test says
-// so. Put it in Config.Clock to test run-after times, retry delays and
+// so. Put it in Config.Test.Clock to test run-after times, retry delays and
 // timeouts without sleeping. It is safe for concurrent use.
 type FakeClock struct {
 	mu      sync.Mutex
