@@ -160,6 +160,9 @@ func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec.status == StatusRunning && rec.run == attempt(a) {
+		if n := a.ctx.TakeNext(); n != nil {
+			rec.x.perp.next.Merge(n) // a middleware's StopPerpetual, as on the thread pool
+		}
 		s.settle(rec, res.timedOut, res.val, err, s.clock.Now(), false)
 	}
 }
