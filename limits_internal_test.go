@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ var (
 )
 
 func TestStrikeMatching(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	args := strikeArgs{ID: 42, Small: 7, Score: 2.5, Name: "acme", Active: true, At: at, Wait: time.Minute,
 		Customer: &strikeCustomer{Region: "eu"}}
@@ -68,9 +70,12 @@ func TestStrikeMatching(t *testing.T) {
 	}
 	def := internalStrikeTask.Definition()
 	for _, c := range cases {
-		r, err := compileStrike(c.st)
-		require.NoError(t, err, "%v", c.st)
-		require.Equal(t, c.want, r.matches(def, args), "%v", c.st)
+		t.Run(strikeCaseName(c.st, c.want), func(t *testing.T) {
+			t.Parallel()
+			r, err := compileStrike(c.st)
+			require.NoError(t, err, "%v", c.st)
+			require.Equal(t, c.want, r.matches(def, args), "%v", c.st)
+		})
 	}
 	r, err := compileStrike(Strike{Task: name, Field: "Customer.Region", Op: OpEqual, Value: "eu"})
 	require.NoError(t, err)
@@ -78,33 +83,54 @@ func TestStrikeMatching(t *testing.T) {
 	require.False(t, r.matches(internalLimited.Definition(), args), "another task's runs")
 }
 
+// strikeCaseName names a case of TestStrikeMatching after its strike and
+// whether it matches.
+func strikeCaseName(st Strike, matches bool) string {
+	verdict := "matches"
+	if !matches {
+		verdict = "does not match"
+	}
+	switch {
+	case st.Field == "":
+		return "the whole task " + verdict
+	case st.Op == OpBetween:
+		return fmt.Sprintf("%s between %v and %v (%T) %s", st.Field, st.Value, st.Upper, st.Value, verdict)
+	}
+	return fmt.Sprintf("%s %s %v (%T) %s", st.Field, st.Op, st.Value, st.Value, verdict)
+}
+
 func TestStrikeErrors(t *testing.T) {
+	t.Parallel()
 	name := internalStrikeTask.Name()
 	cases := []struct {
+		name string
 		st   Strike
 		want string
 	}{
-		{Strike{Task: name, Field: "ID", Op: "~", Value: 1}, "unknown operator"},
-		{Strike{Task: name, Field: "Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
-		{Strike{Task: name, Field: "Customer.Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
-		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: 2.5}, "does not fit"},
-		{Strike{Task: name, Field: "Small", Op: OpEqual, Value: 300}, "does not fit"},
-		{Strike{Task: name, Field: "Small", Op: OpEqual, Value: -1}, "does not fit"},
-		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: "42"}, "does not compare"},
-		{Strike{Task: name, Field: "Name", Op: OpEqual, Value: 42}, "does not compare"},
-		{Strike{Task: name, Field: "Active", Op: OpLess, Value: true}, "no order"},
-		{Strike{Task: name, Field: "Tags", Op: OpEqual, Value: "x"}, "strikes compare"},
-		{Strike{Task: name, Field: "ID", Op: OpEqual}, "missing"},
-		{Strike{Task: name, Field: "At", Op: OpEqual, Value: "yesterday"}, "RFC 3339"},
-		{Strike{Task: name, Field: "ID", Op: OpBetween, Value: 1}, "upper bound"},
-		{Strike{Task: name, Field: "ID", Op: OpEqual, Value: 1, Upper: 2}, "only for between"},
-		{Strike{Task: name, Op: OpEqual, Value: 1}, "without a field"},
-		{Strike{Task: "internal.undefined"}, "no task"},
+		{"unknown operator", Strike{Task: name, Field: "ID", Op: "~", Value: 1}, "unknown operator"},
+		{"unknown field", Strike{Task: name, Field: "Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
+		{"unknown nested field", Strike{Task: name, Field: "Customer.Nope", Op: OpEqual, Value: 1}, `no exported field "Nope"`},
+		{"fraction for an int64", Strike{Task: name, Field: "ID", Op: OpEqual, Value: 2.5}, "does not fit"},
+		{"300 for a uint8", Strike{Task: name, Field: "Small", Op: OpEqual, Value: 300}, "does not fit"},
+		{"negative for a uint8", Strike{Task: name, Field: "Small", Op: OpEqual, Value: -1}, "does not fit"},
+		{"string for an int64", Strike{Task: name, Field: "ID", Op: OpEqual, Value: "42"}, "does not compare"},
+		{"int for a string", Strike{Task: name, Field: "Name", Op: OpEqual, Value: 42}, "does not compare"},
+		{"order of a bool", Strike{Task: name, Field: "Active", Op: OpLess, Value: true}, "no order"},
+		{"slice field", Strike{Task: name, Field: "Tags", Op: OpEqual, Value: "x"}, "strikes compare"},
+		{"no value", Strike{Task: name, Field: "ID", Op: OpEqual}, "missing"},
+		{"time not in RFC 3339", Strike{Task: name, Field: "At", Op: OpEqual, Value: "yesterday"}, "RFC 3339"},
+		{"between without an upper bound", Strike{Task: name, Field: "ID", Op: OpBetween, Value: 1}, "upper bound"},
+		{"upper bound without between", Strike{Task: name, Field: "ID", Op: OpEqual, Value: 1, Upper: 2}, "only for between"},
+		{"operator without a field", Strike{Task: name, Op: OpEqual, Value: 1}, "without a field"},
+		{"undefined task", Strike{Task: "internal.undefined"}, "no task"},
 	}
 	for _, c := range cases {
-		_, err := compileStrike(c.st)
-		require.ErrorIs(t, err, ErrInvalidTask, "%v", c.st)
-		require.ErrorContains(t, err, c.want, "%v", c.st)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := compileStrike(c.st)
+			require.ErrorIs(t, err, ErrInvalidTask, "%v", c.st)
+			require.ErrorContains(t, err, c.want, "%v", c.st)
+		})
 	}
 }
 

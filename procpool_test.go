@@ -340,19 +340,23 @@ func TestProcessPoolRefusesUnencodableArguments(t *testing.T) {
 func TestProcessPoolConfigErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
+		name string
 		cfg  localtasks.ProcessPoolConfig
 		want string
 	}{
-		{localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
-		{localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
-		{localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
-		{localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
-		{localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
-		{localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
+		{"negative workers", localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
+		{"negative window", localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
+		{"nice above 19", localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
+		{"memory limit below 16 MiB", localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
+		{"frame limit below 64 KiB", localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
+		{"negative cancel grace", localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
 	} {
-		_, err := localtasks.NewProcessPool(c.cfg)
-		require.ErrorIs(t, err, localtasks.ErrConfig, c.want)
-		require.ErrorContains(t, err, c.want)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := localtasks.NewProcessPool(c.cfg)
+			require.ErrorIs(t, err, localtasks.ErrConfig, c.want)
+			require.ErrorContains(t, err, c.want)
+		})
 	}
 }
 
@@ -377,13 +381,20 @@ func TestProcessPoolFrameLimit(t *testing.T) {
 
 func TestProcessPoolMissingInit(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"exit", "hang"} {
-		start := time.Now()
-		_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2, StartTimeout: 2 * time.Second,
-			Env: []string{testWorkerEnv + "=" + mode}})
-		require.Error(t, err, mode)
-		require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
-		require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
+	for _, c := range []struct{ name, mode string }{
+		{"worker exits at once", "exit"},
+		{"worker serves something else", "hang"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			mode := c.mode
+			start := time.Now()
+			_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2, StartTimeout: 2 * time.Second,
+				Env: []string{testWorkerEnv + "=" + mode}})
+			require.Error(t, err, mode)
+			require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
+			require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
+		})
 	}
 }
 

@@ -250,10 +250,13 @@ func TestConfigErrors(t *testing.T) {
 		{"nil middleware", localtasks.ThreadPoolConfig{Config: localtasks.Config{Middleware: []localtasks.Middleware{nil}}}, "Middleware 0 is nil"},
 	}
 	for _, c := range cases {
-		b, err := localtasks.NewThreadPool(c.cfg)
-		require.ErrorIs(t, err, localtasks.ErrConfig, c.name)
-		require.Contains(t, err.Error(), c.want, c.name)
-		require.Nil(t, b)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := localtasks.NewThreadPool(c.cfg)
+			require.ErrorIs(t, err, localtasks.ErrConfig, c.name)
+			require.Contains(t, err.Error(), c.want, c.name)
+			require.Nil(t, b)
+		})
 	}
 }
 

@@ -230,14 +230,21 @@ func testEnqueueReturnsHandle(t *testing.T, h *harness) {
 
 func testUnknownID(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	for _, id := range []string{uuid.NewString(), "not-a-task-id", ""} {
-		_, err := b.GetResult(ctx, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "GetResult(%q)", id)
-		_, err = Echo.GetResult(ctx, b, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "typed GetResult(%q)", id)
-		require.ErrorIs(t, b.Cancel(ctx, id), localtasks.ErrResultNotFound, "Cancel(%q)", id)
-		_, err = b.Wait(ctx, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Wait(%q)", id)
+	for _, c := range []struct{ name, id string }{
+		{"unknown UUID", uuid.NewString()},
+		{"not a task ID", "not-a-task-id"},
+		{"empty ID", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := c.id
+			_, err := b.GetResult(ctx, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "GetResult(%q)", id)
+			_, err = Echo.GetResult(ctx, b, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "typed GetResult(%q)", id)
+			require.ErrorIs(t, b.Cancel(ctx, id), localtasks.ErrResultNotFound, "Cancel(%q)", id)
+			_, err = b.Wait(ctx, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Wait(%q)", id)
+		})
 	}
 }
 
@@ -277,10 +284,14 @@ func testInvalidRequests(t *testing.T, h *harness) {
 		{"wrong argument type", ctx, def, "not EchoArgs", localtasks.Options{}, localtasks.ErrInvalidTask},
 		{"cancelled ctx", cancelled, def, EchoArgs{}, localtasks.Options{}, context.Canceled},
 	}
+	// The subtests run one after another, before the check of events
+	// below that none of them queued anything.
 	for _, c := range cases {
-		r, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
-		require.ErrorIs(t, err, c.want, c.name)
-		require.Empty(t, r.ID, "%s: a refused enqueue returns no ID", c.name)
+		t.Run(c.name, func(t *testing.T) {
+			r, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
+			require.ErrorIs(t, err, c.want, c.name)
+			require.Empty(t, r.ID, "%s: a refused enqueue returns no ID", c.name)
+		})
 	}
 	_, err := Echo.Using(localtasks.WithPriority(500)).Enqueue(ctx, b, EchoArgs{})
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "typed enqueue with a bad priority")
@@ -303,21 +314,24 @@ func testUnsupported(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
 	c := b.Capabilities()
 	cases := []struct {
+		name      string
 		supported bool
 		opt       localtasks.Option
 	}{
-		{c.Defer, localtasks.WithDelay(time.Minute)},
-		{c.Defer, localtasks.WithRunAt(Epoch.Add(time.Hour))},
-		{c.Priority, localtasks.WithPriority(5)},
-		{c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
-		{c.Timeout, localtasks.WithTimeout(time.Minute)},
+		{"WithDelay without Defer", c.Defer, localtasks.WithDelay(time.Minute)},
+		{"WithRunAt without Defer", c.Defer, localtasks.WithRunAt(Epoch.Add(time.Hour))},
+		{"WithPriority without Priority", c.Priority, localtasks.WithPriority(5)},
+		{"WithRetry without Retry", c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
+		{"WithTimeout without Timeout", c.Timeout, localtasks.WithTimeout(time.Minute)},
 	}
-	for i, tc := range cases {
+	for _, tc := range cases {
 		if tc.supported {
 			continue
 		}
-		_, err := Echo.Using(tc.opt).Enqueue(ctx, b, EchoArgs{})
-		require.ErrorIs(t, err, errors.ErrUnsupported, "case %d: an option the backend does not support", i)
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Echo.Using(tc.opt).Enqueue(ctx, b, EchoArgs{})
+			require.ErrorIs(t, err, errors.ErrUnsupported, "%s: an option the backend does not support", tc.name)
+		})
 	}
 }
 
