@@ -83,6 +83,10 @@ type exitArgs struct {
 
 type hidden struct{ n int }
 
+// processPoolSupported: the process pool runs on Unix only (see
+// procpool_other_test.go).
+const processPoolSupported = true
+
 func newProcPool(t *testing.T, cfg localtasks.ProcessPoolConfig) *localtasks.ProcessPoolBackend {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -590,15 +594,6 @@ func (c *capture) await(t *testing.T, ctx context.Context, msg string) map[strin
 			t.Fatalf("no log record %q", msg)
 		}
 	}
-}
-
-func TestConformanceProcessPool(t *testing.T) {
-	t.Parallel()
-	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
-		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
-		require.NoError(t, err)
-		return b
-	})
 }
 
 func TestProcessPoolMiddleware(t *testing.T) {
