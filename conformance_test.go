@@ -1,5 +1,9 @@
 package localtasks_test
 
+// Every backend of this module runs localtaskstest's conformance suite
+// here, one test a backend. The River adapter, a module of its own, runs
+// it in adapters/river/conformance_test.go.
+
 import (
 	"testing"
 
@@ -31,6 +35,18 @@ func TestConformanceRecording(t *testing.T) {
 	t.Parallel()
 	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
 		b, err := localtasks.NewRecording(cfg)
+		require.NoError(t, err)
+		return b
+	})
+}
+
+func TestConformanceProcessPool(t *testing.T) {
+	t.Parallel()
+	if !processPoolSupported {
+		t.Skip("the process pool runs on Unix only: NewProcessPool fails with errors.ErrUnsupported here")
+	}
+	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
+		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
 		require.NoError(t, err)
 		return b
 	})

@@ -83,6 +83,10 @@ type exitArgs struct {
 
 type hidden struct{ n int }
 
+// processPoolSupported: the process pool runs on Unix only (see
+// procpool_other_test.go).
+const processPoolSupported = true
+
 func newProcPool(t *testing.T, cfg localtasks.ProcessPoolConfig) *localtasks.ProcessPoolBackend {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -340,19 +344,23 @@ func TestProcessPoolRefusesUnencodableArguments(t *testing.T) {
 func TestProcessPoolConfigErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
+		name string
 		cfg  localtasks.ProcessPoolConfig
 		want string
 	}{
-		{localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
-		{localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
-		{localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
-		{localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
-		{localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
-		{localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
+		{"negative workers", localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
+		{"negative window", localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
+		{"nice above 19", localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
+		{"memory limit below 16 MiB", localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
+		{"frame limit below 64 KiB", localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
+		{"negative cancel grace", localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
 	} {
-		_, err := localtasks.NewProcessPool(c.cfg)
-		require.ErrorIs(t, err, localtasks.ErrConfig, c.want)
-		require.ErrorContains(t, err, c.want)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := localtasks.NewProcessPool(c.cfg)
+			require.ErrorIs(t, err, localtasks.ErrConfig, c.want)
+			require.ErrorContains(t, err, c.want)
+		})
 	}
 }
 
@@ -377,13 +385,20 @@ func TestProcessPoolFrameLimit(t *testing.T) {
 
 func TestProcessPoolMissingInit(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"exit", "hang"} {
-		start := time.Now()
-		_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2, StartTimeout: 2 * time.Second,
-			Env: []string{testWorkerEnv + "=" + mode}})
-		require.Error(t, err, mode)
-		require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
-		require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
+	for _, c := range []struct{ name, mode string }{
+		{"worker exits at once", "exit"},
+		{"worker serves something else", "hang"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			mode := c.mode
+			start := time.Now()
+			_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2, StartTimeout: 2 * time.Second,
+				Env: []string{testWorkerEnv + "=" + mode}})
+			require.Error(t, err, mode)
+			require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
+			require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
+		})
 	}
 }
 
@@ -579,62 +594,4 @@ func (c *capture) await(t *testing.T, ctx context.Context, msg string) map[strin
 			t.Fatalf("no log record %q", msg)
 		}
 	}
-}
-
-func TestConformanceProcessPool(t *testing.T) {
-	t.Parallel()
-	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
-		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
-		require.NoError(t, err)
-		return b
-	})
-}
-
-func TestProcessPoolMiddleware(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	var mu sync.Mutex
-	var trace []string
-	record := func(s string) {
-		mu.Lock()
-		defer mu.Unlock()
-		trace = append(trace, s)
-	}
-	around := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-		record("before " + ex.Task)
-		require.Equal(t, localtasks.TaskID(ctx), ex.ID, "the chain's ctx is the attempt's")
-		err := next(ctx)
-		record(fmt.Sprintf("after %v", err))
-		return err
-	}
-	refuse := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-		if a, ok := ex.Args.(localtaskstest.EchoArgs); ok && a.N < 0 {
-			return fmt.Errorf("refused by middleware")
-		}
-		return next(ctx)
-	}
-	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1,
-		Config: localtasks.Config{Middleware: []localtasks.Middleware{around, refuse}}})
-	h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: 3})
-	require.NoError(t, err)
-	v, err := h.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 3, v.N, "the worker's value passes through the chain")
-	mu.Lock()
-	require.Equal(t, []string{"before localtaskstest.echo", "after <nil>"}, trace)
-	mu.Unlock()
-
-	h, err = localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: -1})
-	require.NoError(t, err)
-	_, err = h.Wait(ctx)
-	require.ErrorContains(t, err, "refused by middleware")
-
-	// A failure in the worker reaches the chain as next's error.
-	h2, err := localtaskstest.Flaky.Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "remote failure", FailAttempts: 1})
-	require.NoError(t, err)
-	_, err = h2.Wait(ctx)
-	require.ErrorContains(t, err, "remote failure")
-	mu.Lock()
-	require.Contains(t, trace, "after remote failure")
-	mu.Unlock()
 }

@@ -92,11 +92,14 @@ func TestDefaultsAndUsing(t *testing.T) {
 func TestStatusText(t *testing.T) {
 	t.Parallel()
 	for s := localtasks.StatusScheduled; s <= localtasks.StatusCancelled; s++ {
-		b, err := s.MarshalText()
-		require.NoError(t, err)
-		var back localtasks.Status
-		require.NoError(t, back.UnmarshalText(b))
-		require.Equal(t, s, back)
+		t.Run(s.String()+" round trip", func(t *testing.T) {
+			t.Parallel()
+			b, err := s.MarshalText()
+			require.NoError(t, err)
+			var back localtasks.Status
+			require.NoError(t, back.UnmarshalText(b))
+			require.Equal(t, s, back)
+		})
 	}
 	require.Equal(t, "UNKNOWN", localtasks.Status(0).String())
 	var s localtasks.Status
@@ -172,14 +175,24 @@ func TestFailedRunUnwrapsToTaskError(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{})
-	for _, panicking := range []bool{false, true} {
-		h, err := failing.Enqueue(ctx, b, panicking)
-		require.NoError(t, err)
-		_, err = h.Wait(ctx)
-		require.ErrorIs(t, err, errOutOfStock, "panicking=%v", panicking)
-		var te *localtasks.TaskError
-		require.ErrorAs(t, err, &te)
-		require.Equal(t, panicking, te.Stack != "")
-		require.Equal(t, "*fmt.wrapError", te.Type)
+	for _, c := range []struct {
+		name      string
+		panicking bool
+	}{
+		{"returned", false},
+		{"panicked with", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			panicking := c.panicking
+			h, err := failing.Enqueue(ctx, b, panicking)
+			require.NoError(t, err)
+			_, err = h.Wait(ctx)
+			require.ErrorIs(t, err, errOutOfStock, "panicking=%v", panicking)
+			var te *localtasks.TaskError
+			require.ErrorAs(t, err, &te)
+			require.Equal(t, panicking, te.Stack != "")
+			require.Equal(t, "*fmt.wrapError", te.Type)
+		})
 	}
 }

@@ -250,10 +250,13 @@ func TestConfigErrors(t *testing.T) {
 		{"nil middleware", localtasks.ThreadPoolConfig{Config: localtasks.Config{Middleware: []localtasks.Middleware{nil}}}, "Middleware 0 is nil"},
 	}
 	for _, c := range cases {
-		b, err := localtasks.NewThreadPool(c.cfg)
-		require.ErrorIs(t, err, localtasks.ErrConfig, c.name)
-		require.Contains(t, err.Error(), c.want, c.name)
-		require.Nil(t, b)
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := localtasks.NewThreadPool(c.cfg)
+			require.ErrorIs(t, err, localtasks.ErrConfig, c.name)
+			require.Contains(t, err.Error(), c.want, c.name)
+			require.Nil(t, b)
+		})
 	}
 }
 
@@ -270,44 +273,6 @@ func TestQueues(t *testing.T) {
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
 	require.Contains(t, err.Error(), `"sms"`)
 	require.Contains(t, err.Error(), "Config.Queues", "the error says how to fix it")
-}
-
-func TestMiddlewareOrderAndExecution(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	var mu sync.Mutex
-	var trace []string
-	record := func(s string) {
-		mu.Lock()
-		defer mu.Unlock()
-		trace = append(trace, s)
-	}
-	outer := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-		record("outer " + ex.Task)
-		require.Equal(t, localtasks.TaskID(ctx), ex.ID)
-		return next(ctx)
-	}
-	inner := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-		record("inner")
-		if ex.Args.(noteArgs).n < 0 {
-			return errors.New("refused by middleware")
-		}
-		err := next(ctx)
-		record("inner done")
-		return err
-	}
-	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Middleware: []localtasks.Middleware{outer, inner}}, MaxWorkers: 1})
-	h, err := note.Enqueue(ctx, b, noteArgs{n: 1, log: &orderLog{}})
-	require.NoError(t, err)
-	v, err := h.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 1, v, "the value passes through middleware")
-	require.Equal(t, []string{"outer test.note", "inner", "inner done"}, trace)
-
-	h, err = note.Enqueue(ctx, b, noteArgs{n: -1, log: &orderLog{}})
-	require.NoError(t, err)
-	_, err = h.Wait(ctx)
-	require.ErrorContains(t, err, "refused by middleware")
 }
 
 func TestSlowSubscriberDoesNotStallPool(t *testing.T) {

@@ -6,6 +6,9 @@ package localtaskstest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +22,8 @@ import (
 var Epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // NewBackend builds the backend under test from cfg. It must pass cfg's
-// Clock and MaxResults on; the suite closes the backend.
+// Clock, MaxResults and Middleware on (Middleware unless its Traits say
+// NoMiddleware); the suite closes the backend.
 type NewBackend func(t *testing.T, cfg localtasks.Config) localtasks.Backend
 
 // Subscriber is a Backend that delivers events. The suite checks events,
@@ -51,6 +55,10 @@ type Traits struct {
 	// its queue, and queued and scheduled ones stay. The suite checks that
 	// in place of CloseCancelsRunning.
 	DurableClose bool
+	// NoMiddleware: the backend does not run Config.Middleware (its own
+	// configuration has no place for it). The suite then skips the
+	// Middleware case.
+	NoMiddleware bool
 }
 
 // RunConformanceWith is RunConformance for a backend with traits.
@@ -90,8 +98,15 @@ type testCase struct {
 // setup builds a backend with a fake clock, closed at the end of the test.
 func (h *harness) setup(t *testing.T, maxResults int) (localtasks.Backend, *FakeClock, context.Context) {
 	t.Helper()
+	return h.setupWith(t, localtasks.Config{MaxResults: maxResults})
+}
+
+// setupWith is setup for a backend built from cfg, with a fake clock.
+func (h *harness) setupWith(t *testing.T, cfg localtasks.Config) (localtasks.Backend, *FakeClock, context.Context) {
+	t.Helper()
 	clock := NewFakeClock(Epoch)
-	b := h.newBackend(t, localtasks.Config{Test: localtasks.TestConfig{Clock: clock}, MaxResults: maxResults})
+	cfg.Test.Clock = clock
+	b := h.newBackend(t, cfg)
 	require.NotNil(t, b)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -167,6 +182,9 @@ func (h *harness) cases() []testCase {
 		testCase{"CancelFinished", testCancelFinished},
 		testCase{"Progress", testProgress},
 	)
+	if !h.traits.NoMiddleware {
+		cs = append(cs, testCase{"Middleware", testMiddleware})
+	}
 	if h.traits.KeepsResults {
 		cs = append(cs, testCase{"KeepsResults", testKeepsResults})
 	} else {
@@ -230,14 +248,21 @@ func testEnqueueReturnsHandle(t *testing.T, h *harness) {
 
 func testUnknownID(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	for _, id := range []string{uuid.NewString(), "not-a-task-id", ""} {
-		_, err := b.GetResult(ctx, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "GetResult(%q)", id)
-		_, err = Echo.GetResult(ctx, b, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "typed GetResult(%q)", id)
-		require.ErrorIs(t, b.Cancel(ctx, id), localtasks.ErrResultNotFound, "Cancel(%q)", id)
-		_, err = b.Wait(ctx, id)
-		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Wait(%q)", id)
+	for _, c := range []struct{ name, id string }{
+		{"unknown UUID", uuid.NewString()},
+		{"not a task ID", "not-a-task-id"},
+		{"empty ID", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := c.id
+			_, err := b.GetResult(ctx, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "GetResult(%q)", id)
+			_, err = Echo.GetResult(ctx, b, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "typed GetResult(%q)", id)
+			require.ErrorIs(t, b.Cancel(ctx, id), localtasks.ErrResultNotFound, "Cancel(%q)", id)
+			_, err = b.Wait(ctx, id)
+			require.ErrorIs(t, err, localtasks.ErrResultNotFound, "Wait(%q)", id)
+		})
 	}
 }
 
@@ -277,10 +302,14 @@ func testInvalidRequests(t *testing.T, h *harness) {
 		{"wrong argument type", ctx, def, "not EchoArgs", localtasks.Options{}, localtasks.ErrInvalidTask},
 		{"cancelled ctx", cancelled, def, EchoArgs{}, localtasks.Options{}, context.Canceled},
 	}
+	// The subtests run one after another, before the check of events
+	// below that none of them queued anything.
 	for _, c := range cases {
-		r, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
-		require.ErrorIs(t, err, c.want, c.name)
-		require.Empty(t, r.ID, "%s: a refused enqueue returns no ID", c.name)
+		t.Run(c.name, func(t *testing.T) {
+			r, err := b.Enqueue(c.ctx, c.def, c.args, c.opts)
+			require.ErrorIs(t, err, c.want, c.name)
+			require.Empty(t, r.ID, "%s: a refused enqueue returns no ID", c.name)
+		})
 	}
 	_, err := Echo.Using(localtasks.WithPriority(500)).Enqueue(ctx, b, EchoArgs{})
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "typed enqueue with a bad priority")
@@ -303,21 +332,24 @@ func testUnsupported(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
 	c := b.Capabilities()
 	cases := []struct {
+		name      string
 		supported bool
 		opt       localtasks.Option
 	}{
-		{c.Defer, localtasks.WithDelay(time.Minute)},
-		{c.Defer, localtasks.WithRunAt(Epoch.Add(time.Hour))},
-		{c.Priority, localtasks.WithPriority(5)},
-		{c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
-		{c.Timeout, localtasks.WithTimeout(time.Minute)},
+		{"WithDelay without Defer", c.Defer, localtasks.WithDelay(time.Minute)},
+		{"WithRunAt without Defer", c.Defer, localtasks.WithRunAt(Epoch.Add(time.Hour))},
+		{"WithPriority without Priority", c.Priority, localtasks.WithPriority(5)},
+		{"WithRetry without Retry", c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
+		{"WithTimeout without Timeout", c.Timeout, localtasks.WithTimeout(time.Minute)},
 	}
-	for i, tc := range cases {
+	for _, tc := range cases {
 		if tc.supported {
 			continue
 		}
-		_, err := Echo.Using(tc.opt).Enqueue(ctx, b, EchoArgs{})
-		require.ErrorIs(t, err, errors.ErrUnsupported, "case %d: an option the backend does not support", i)
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Echo.Using(tc.opt).Enqueue(ctx, b, EchoArgs{})
+			require.ErrorIs(t, err, errors.ErrUnsupported, "%s: an option the backend does not support", tc.name)
+		})
 	}
 }
 
@@ -787,4 +819,79 @@ func testCloseReleasesRunning(t *testing.T, h *harness) {
 	res, err := b.GetResult(ctx, running.ID())
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusCancelled, res.Status)
+}
+
+// testMiddleware checks that Config.Middleware wraps every attempt, the
+// first outermost, on the worker and inside the attempt's ctx; that a
+// middleware can refuse an attempt; and that the value and the error of
+// the task pass through the chain.
+func testMiddleware(t *testing.T, h *harness) {
+	var mu sync.Mutex
+	traces := map[string][]string{}                   // by run ID
+	executions := map[string][]localtasks.Execution{} // by run ID, as the outer middleware saw them
+	record := func(id, s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		traces[id] = append(traces[id], s)
+	}
+	outer := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
+		mu.Lock()
+		executions[ex.ID] = append(executions[ex.ID], ex)
+		mu.Unlock()
+		record(ex.ID, "outer before "+ex.Task)
+		if id := localtasks.TaskID(ctx); id != ex.ID {
+			record(ex.ID, "outer's ctx is the attempt of "+id)
+		}
+		err := next(ctx)
+		record(ex.ID, fmt.Sprintf("outer after %v", err))
+		return err
+	}
+	inner := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
+		record(ex.ID, "inner before")
+		if a, ok := ex.Args.(EchoArgs); ok && a.N < 0 {
+			return errors.New("refused by middleware")
+		}
+		err := next(ctx)
+		record(ex.ID, fmt.Sprintf("inner after %v", err))
+		return err
+	}
+	b, _, ctx := h.setupWith(t, localtasks.Config{Middleware: []localtasks.Middleware{outer, inner}})
+	trace := func(id string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(traces[id])
+	}
+
+	task, priority := Echo, 0
+	if h.caps.Priority {
+		task, priority = Echo.Using(localtasks.WithPriority(7)), 7
+	}
+	args := EchoArgs{N: 3, Text: "through the chain"}
+	hd, err := task.Enqueue(ctx, b, args)
+	require.NoError(t, err)
+	v, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, args, v, "the value passes through the chain")
+	require.Equal(t, []string{"outer before " + Echo.Name(), "inner before", "inner after <nil>", "outer after <nil>"}, trace(hd.ID()),
+		"the first middleware is outermost, and each wraps the attempt once")
+	mu.Lock()
+	exs := slices.Clone(executions[hd.ID()])
+	mu.Unlock()
+	require.Equal(t, []localtasks.Execution{{ID: hd.ID(), Task: Echo.Name(), Attempt: 1, Queue: localtasks.QueueDefault, Priority: priority, Args: args}}, exs,
+		"the Execution describes the attempt")
+
+	refused, err := Echo.Enqueue(ctx, b, EchoArgs{N: -1})
+	require.NoError(t, err)
+	_, err = refused.Wait(ctx)
+	require.ErrorContains(t, err, "refused by middleware", "a middleware's error fails the attempt")
+	require.Equal(t, []string{"outer before " + Echo.Name(), "inner before", "outer after refused by middleware"}, trace(refused.ID()),
+		"a middleware that does not call next ends the chain there")
+	require.Equal(t, localtasks.StatusFailed, result(t, ctx, b, refused.ID()).Status)
+
+	failed, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "failed in the task", FailAttempts: 1})
+	require.NoError(t, err)
+	_, err = failed.Wait(ctx)
+	require.ErrorContains(t, err, "failed in the task")
+	require.Equal(t, []string{"outer before " + Flaky.Name(), "inner before", "inner after failed in the task", "outer after failed in the task"},
+		trace(failed.ID()), "the task's error reaches the chain as next's")
 }

@@ -224,15 +224,22 @@ func testStrikeAtEnqueue(t *testing.T, h *harness) {
 	require.Equal(t, localtasks.Struck, fl.Disposition())
 	require.NoError(t, c.Restore(whole))
 
-	for _, bad := range []localtasks.Strike{
-		{Task: Echo.Name(), Field: "N", Op: "=~", Value: 1},
-		{Task: Echo.Name(), Field: "Missing", Op: localtasks.OpEqual, Value: 1},
-		{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: "one"},
-		{Task: Echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 5, Upper: 1},
-		{Task: "localtaskstest.no-such-task"},
-		{Field: "N", Op: localtasks.OpEqual, Value: 1},
+	// The subtests run one after another, before the check below that
+	// none of them struck anything.
+	for _, bad := range []struct {
+		name string
+		st   localtasks.Strike
+	}{
+		{"unknown operator", localtasks.Strike{Task: Echo.Name(), Field: "N", Op: "=~", Value: 1}},
+		{"unknown field", localtasks.Strike{Task: Echo.Name(), Field: "Missing", Op: localtasks.OpEqual, Value: 1}},
+		{"value of another type", localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: "one"}},
+		{"between with its bounds reversed", localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 5, Upper: 1}},
+		{"undefined task", localtasks.Strike{Task: "localtaskstest.no-such-task"}},
+		{"no task", localtasks.Strike{Field: "N", Op: localtasks.OpEqual, Value: 1}},
 	} {
-		require.ErrorIs(t, c.Strike(bad), localtasks.ErrInvalidTask, "%+v", bad)
+		t.Run("refused: "+bad.name, func(t *testing.T) {
+			require.ErrorIs(t, c.Strike(bad.st), localtasks.ErrInvalidTask, "%+v", bad.st)
+		})
 	}
 	require.Empty(t, c.Strikes(), "a refused strike changes nothing")
 }
@@ -287,10 +294,12 @@ func testBadSchedulingInput(t *testing.T, h *harness) {
 		}{"limit per a missing field", Echo.Using(localtasks.WithConcurrencyLimit(localtasks.ConcurrencyLimit{Max: 1, Per: "Customer"})), "no exported field"})
 	}
 	for _, c := range cases {
-		hd, err := c.task.Enqueue(ctx, b, EchoArgs{})
-		require.ErrorIs(t, err, localtasks.ErrInvalidTask, c.name)
-		require.ErrorContains(t, err, c.want, c.name)
-		require.Empty(t, hd.ID(), c.name)
+		t.Run(c.name, func(t *testing.T) {
+			hd, err := c.task.Enqueue(ctx, b, EchoArgs{})
+			require.ErrorIs(t, err, localtasks.ErrInvalidTask, c.name)
+			require.ErrorContains(t, err, c.want, c.name)
+			require.Empty(t, hd.ID(), c.name)
+		})
 	}
 	_, err := Echo.Replace(ctx, b, "", EchoArgs{})
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask, "Replace without a key")

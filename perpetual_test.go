@@ -47,14 +47,6 @@ var (
 	notPerpetual = localtasks.Define("test.not-perpetual", func(ctx context.Context, _ struct{}) (string, error) {
 		return "", localtasks.StopPerpetual(ctx)
 	})
-
-	// failingOnce fails its first attempt.
-	failingOnce = localtasks.Define("test.failingOnce-once", func(ctx context.Context, _ struct{}) (int, error) {
-		if localtasks.Attempt(ctx) == 1 {
-			return 0, errors.New("first attempt fails")
-		}
-		return 2, nil
-	}, localtasks.WithRetry(localtasks.FixedRetry(2, 0)))
 )
 
 type nightlyArgs struct{ Now time.Time }
@@ -127,76 +119,6 @@ func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 	require.ErrorIs(t, err, localtasks.ErrConfig, "a different RunAtMost under one name")
 	_, err = localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{RunAtMost: map[string]int{"x": 0}}}})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
-}
-
-func TestCountersAndDrain(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	b := newPool(t, localtasks.ThreadPoolConfig{})
-	hd, err := failingOnce.Enqueue(ctx, b, struct{}{})
-	require.NoError(t, err)
-	require.NoError(t, b.Drain(ctx))
-	v, err := hd.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 2, v)
-	require.Equal(t, localtasks.Counters{Enqueued: 1, Started: 2, Succeeded: 1, Retried: 1}, b.Counters())
-	require.NoError(t, b.Drain(ctx), "nothing to wait for")
-
-	rec, err := localtasks.NewRecording(localtasks.Config{})
-	require.NoError(t, err)
-	defer rec.Close(ctx)
-	require.ErrorIs(t, rec.Drain(ctx), errors.ErrUnsupported, "a recording backend never drains")
-
-	blocked := newPool(t, localtasks.ThreadPoolConfig{})
-	hb, err := localtaskstest.Block.Enqueue(ctx, blocked, struct{}{})
-	require.NoError(t, err)
-	short, cancel := context.WithCancel(ctx)
-	cancel()
-	require.ErrorIs(t, blocked.Drain(short), context.Canceled, "Drain gives up when its ctx ends")
-	require.NoError(t, hb.Cancel(ctx)) // else Close would wait for it
-	require.NoError(t, blocked.Drain(ctx))
-}
-
-// The thread pool's snapshot lists its goroutines, and what each has done.
-func TestThreadPoolSnapshotWorkers(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 3})
-	for range 10 {
-		_, err := failingOnce.Enqueue(ctx, b, struct{}{})
-		require.NoError(t, err)
-	}
-	require.NoError(t, b.Drain(ctx))
-	snap := b.Snapshot()
-	require.Len(t, snap.Workers, 3)
-	var done int
-	for _, w := range snap.Workers {
-		require.Zero(t, w.PID)
-		require.Empty(t, w.Running)
-		done += w.TasksDone
-	}
-	require.Equal(t, 20, done, "ten runs of two attempts")
-	require.Len(t, snap.Finished, 10)
-}
-
-// RecordingBackend.Clear forgets the keys of the runs it forgets.
-func TestRecordingClearFreesKeys(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	b, err := localtasks.NewRecording(localtasks.Config{})
-	require.NoError(t, err)
-	defer b.Close(ctx)
-	keyed := localtaskstest.Echo.Using(localtasks.WithKey("k"))
-	first, err := keyed.Enqueue(ctx, b, localtaskstest.EchoArgs{})
-	require.NoError(t, err)
-	dup, err := keyed.Enqueue(ctx, b, localtaskstest.EchoArgs{})
-	require.NoError(t, err)
-	require.Equal(t, localtasks.AlreadyEnqueued, dup.Disposition())
-	b.Clear()
-	again, err := keyed.Enqueue(ctx, b, localtaskstest.EchoArgs{})
-	require.NoError(t, err)
-	require.Equal(t, localtasks.Enqueued, again.Disposition())
-	require.NotEqual(t, first.ID(), again.ID())
 }
 
 // nextEnqueued returns the next run enqueued other than the one with ID id.
