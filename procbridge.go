@@ -16,9 +16,12 @@ import (
 	"github.com/localtasks/localtasks/internal/wire"
 )
 
-// dispatch blocks until a ready record is there and hands it to w: it stays
-// READY until w says it started it. It returns nil once w takes no more.
-func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool) {
+// dispatch blocks until a ready record is there and sends it to w: it
+// stays READY until w says it started it. The run message is posted under
+// s.mu, so that a Cancel, posted under s.mu too, follows it on the stream:
+// a worker never hears of a cancel before the run it cancels. It returns
+// false once w takes no more.
+func (s *state) dispatch(w *procWorker) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -28,7 +31,7 @@ func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool
 			w.retiring = true
 			w.dispatched = true
 			s.maybeShut(w)
-			return nil, 0, false
+			return false
 		}
 		// A worker with a task in flight takes another only while no
 		// worker is idle: a task waiting behind a long one on one worker
@@ -47,10 +50,12 @@ func (s *state) dispatch(w *procWorker) (rec *record, seq uint64, perpetual bool
 			w.seq++
 			rec.run = &remoteAttempt{w: w, seq: w.seq}
 			w.inflight[w.seq] = rec
+			w.post(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
+				Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
 			if s.testDispatched != nil {
 				s.testDispatched(rec)
 			}
-			return rec, w.seq, rec.x != nil && rec.x.perp != nil
+			return true
 		}
 		s.idle++
 		s.cond.Wait()

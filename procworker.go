@@ -234,13 +234,7 @@ func (w *procWorker) write() {
 // dispatch hands ready tasks to the worker, as many as its window holds.
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
-	for {
-		rec, seq, perpetual := w.p.s.dispatch(w)
-		if rec == nil {
-			return
-		}
-		w.post(wire.ToWorker{Kind: wire.KindRun, Seq: seq, ID: rec.id, Task: rec.def.Name(),
-			Attempt: int(rec.attempts) + 1, Args: rec.payload, Timeout: rec.timeout, Perpetual: perpetual})
+	for w.p.s.dispatch(w) {
 	}
 }
 

@@ -96,6 +96,7 @@ type Backend struct {
 	events *backendkit.Broadcaster
 	timers *promoter
 	wait   *waiters
+	local  *localRuns // the runs this process's workers run
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -207,6 +208,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	bgctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	b.stop = stop
 	b.timers = newPromoter(b)
+	b.local = newLocalRuns()
 	if cfg.Workers > 0 {
 		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 		// River stops its client when Start's ctx ends: Close does that here.
@@ -466,6 +468,9 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("localtasks/river: cancel run %s: %w", id, err)
+	}
+	if after.State == rivertype.JobStateRunning {
+		b.local.cancel(row.ID, time.Now())
 	}
 	if after.State == rivertype.JobStateCancelled {
 		b.timers.remove(row.ID)

@@ -146,6 +146,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	defer b.local.start(job.ID, cancel)()
 	var timedOut atomic.Bool
 	if meta.Timeout > 0 {
 		t := b.clock.AfterFunc(meta.Timeout, func() {
@@ -157,7 +158,8 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt, Logger: b.logger, Progress: report})
 
 	value, err, stack := call(tctx, def, job.Args.Args)
-	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely)
+	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) ||
+		errors.Is(context.Cause(runCtx), localtasks.ErrCancelled) // by a Cancel in this process: see localRuns
 	if err == nil && !cancelled {
 		raw, merr := json.Marshal(value)
 		if merr == nil {
