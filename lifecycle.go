@@ -9,7 +9,6 @@ import (
 	"github.com/localtasks/localtasks/internal/backoff"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/timeheap"
-	"github.com/localtasks/localtasks/internal/uid"
 )
 
 // This file is the state machine: every change of a record's status is
@@ -54,7 +53,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if opts.Perpetual.enabled() && opts.Key == "" {
 		opts.Key = def.Name() // one chain per task
 	}
-	rec := newRecord(def, args, payload, &opts, now)
+	rec := s.newRecord(def, args, payload, &opts, now)
 	runAfter := opts.RunAt
 	if opts.Delay > 0 {
 		runAfter = now.Add(opts.Delay)
@@ -70,7 +69,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.index.del(rec.key)
+		s.index.del(rec)
 		return Receipt{}, s.closedError(def)
 	}
 	disp := Enqueued
@@ -79,7 +78,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		if done {
 			s.mu.Unlock()
 			if r.ID != rec.id {
-				s.index.del(rec.key)
+				s.index.del(rec)
 			}
 			return r, nil
 		}
@@ -127,11 +126,12 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 
 // newRecord makes the record of a new run of def with args (payload, their
 // encoding on a process pool) and opts, enqueued at now, with a new ID and
-// no status yet: Enqueue's, and a perpetual run's successor's.
-func newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
+// no status yet: Enqueue's, and a perpetual run's successor's. Its ID holds
+// a slot of the index, which put fills and del frees.
+func (s *state) newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
 	rec := &record{def: def, args: args, payload: payload, queue: opts.Queue, priority: int8(opts.Priority),
 		timeout: opts.Timeout, enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
-	rec.key, rec.id = uid.New()
+	rec.key, rec.id = s.index.newID()
 	if rec.maxAttempts > 1 {
 		rec.extra().retry = opts.Retry
 	}
@@ -427,7 +427,7 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		rec.stored.Store(storedPublished)
 		s.results.add(rec)
 	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
-		s.index.del(rec.key) // evicted while we published it
+		s.index.del(rec) // evicted while we published it
 	}
 	if rec.done != nil {
 		close(rec.done)

@@ -187,7 +187,7 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 			payload = b
 		}
 	}
-	next := newRecord(rec.def, args, payload, opts, now)
+	next := s.newRecord(rec.def, args, payload, opts, now)
 	s.index.put(next)
 	if x.plan != nil {
 		s.attachGates(next, x.plan)

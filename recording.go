@@ -70,7 +70,7 @@ func (b *RecordingBackend) Clear() {
 	s.active = 0
 	s.mu.Unlock()
 	for _, rec := range recorded {
-		s.index.del(rec.key)
-		s.results.remove(rec)
+		s.results.remove(rec) // first: its slot is freed by the last of the two
+		s.index.del(rec)
 	}
 }

@@ -1,28 +1,34 @@
 package localtasks
 
 import (
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/localtasks/localtasks/internal/uid"
 )
 
 // The result store has two parts, each with its own locks, so that Enqueue,
 // the workers and the readers rarely wait for one another:
 //
-//   - index maps every run the store holds, finished or not, by ID. It is
-//     split in shards by the ID's first byte (random), each with its own
-//     lock: Enqueue inserts there without touching the state's lock.
-//   - results is the golang-lru store of finished runs, with its own lock.
-//     Runs enter it only once finished, so an unfinished run is never
-//     evicted; evicting a finished one drops it from the index.
+//   - index maps every run the store holds, finished or not, by ID, with no
+//     hashing: an ID carries its run's slot in the index, a small number,
+//     in its last four bytes. Lookups take no lock; taking and freeing a
+//     slot takes one shard's.
+//   - results is the golang-lru store of finished runs, keyed by slot, with
+//     its own lock. Runs enter it only once finished, so an unfinished run
+//     is never evicted; evicting a finished one drops it from the index and
+//     frees its slot.
 //
 // A run is stored before it is seen finished, so that reads and evictions
 // happen in the order callers observe. On the hot path a worker stores a run
 // it knows is finished before it takes state.mu to publish the final status
 // (record.stored settles a race with eviction in between); rarer paths store
 // under state.mu. Lock order: state.mu, then results.mu, then a shard;
-// Enqueue's insert and the readers' lookups take a shard alone.
+// Enqueue's slot and the readers' lookups take a shard at most.
 
 // The values of record.stored.
 const (
@@ -31,54 +37,122 @@ const (
 	storedEvicted          // evicted before it was published; publishing drops it
 )
 
-const indexShards = 64
+// An ID is a random version 4 UUID whose last four bytes are its run's
+// slot: 90 random bits are left, and every lookup compares the whole ID, so
+// a slot used again never answers for the run it held before. A slot is a
+// number within a shard, shifted left by shardBits, or'ed with the shard.
+const (
+	shardBits   = 4
+	indexShards = 1 << shardBits
+	chunkBits   = 10 // slots a chunk: 1024, 8 KiB
+)
 
+// index maps IDs to their records; see above.
 type index struct {
 	shards [indexShards]indexShard
 }
 
 type indexShard struct {
-	mu sync.Mutex
-	m  map[uuid.UUID]*record
-	_  [48]byte // mutex and map pointer make 16 bytes: one shard a 64-byte cache line
+	mu     sync.Mutex               // guards free, next, and growing chunks
+	chunks atomic.Pointer[[]*chunk] // the slots, a chunk at a time; chunks never move
+	free   []uint32                 // numbers of slots freed, to take again
+	next   uint32                   // numbers below it were taken once
+	_      [24]byte                 // one shard a 64-byte cache line
 }
 
-func (ix *index) shard(key uuid.UUID) *indexShard { return &ix.shards[key[0]%indexShards] }
+type chunk [1 << chunkBits]atomic.Pointer[record]
 
-func (ix *index) get(key uuid.UUID) *record {
-	sh := ix.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return sh.m[key]
+// slotOf returns the shard and number of the slot an ID carries.
+func slotOf(key uuid.UUID) (shard int, n uint32) {
+	slot := binary.BigEndian.Uint32(key[12:])
+	return int(slot & (indexShards - 1)), slot >> shardBits
 }
 
-func (ix *index) put(rec *record) {
-	sh := ix.shard(rec.key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.m == nil {
-		sh.m = make(map[uuid.UUID]*record)
+// cell returns the cell of slot n of sh, or nil if it was never taken.
+func (sh *indexShard) cell(n uint32) *atomic.Pointer[record] {
+	cs := sh.chunks.Load()
+	if cs == nil || int(n>>chunkBits) >= len(*cs) {
+		return nil
 	}
-	sh.m[rec.key] = rec
+	return &(*cs)[n>>chunkBits][n&(1<<chunkBits-1)]
 }
 
-func (ix *index) del(key uuid.UUID) {
-	sh := ix.shard(key)
+// newID takes a free slot and returns a new ID that carries it.
+func (ix *index) newID() (uuid.UUID, string) {
+	key := uid.Random()
+	shard := int(key[0]) & (indexShards - 1) // random: spreads the enqueuers over the shards
+	n := ix.shards[shard].take()
+	binary.BigEndian.PutUint32(key[12:], n<<shardBits|uint32(shard))
+	return key, uid.Format(key)
+}
+
+// take returns the number of a free slot.
+func (sh *indexShard) take() uint32 {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	delete(sh.m, key)
+	if k := len(sh.free); k > 0 {
+		n := sh.free[k-1]
+		sh.free = sh.free[:k-1]
+		return n
+	}
+	n := sh.next
+	sh.next++
+	if cs := sh.chunks.Load(); cs == nil || int(n>>chunkBits) >= len(*cs) {
+		var grown []*chunk
+		if cs != nil {
+			grown = append(grown, *cs...)
+		}
+		grown = append(grown, new(chunk))
+		sh.chunks.Store(&grown)
+	}
+	return n
+}
+
+// get returns the run with that ID, or nil.
+func (ix *index) get(key uuid.UUID) *record {
+	shard, n := slotOf(key)
+	c := ix.shards[shard].cell(n)
+	if c == nil {
+		return nil
+	}
+	if rec := c.Load(); rec != nil && rec.key == key {
+		return rec
+	}
+	return nil
+}
+
+// put makes rec, whose ID newID made, findable.
+func (ix *index) put(rec *record) {
+	shard, n := slotOf(rec.key)
+	ix.shards[shard].cell(n).Store(rec)
+}
+
+// del drops rec, and frees its slot.
+func (ix *index) del(rec *record) {
+	shard, n := slotOf(rec.key)
+	sh := &ix.shards[shard]
+	if c := sh.cell(n); c != nil && c.CompareAndSwap(rec, nil) {
+		sh.mu.Lock()
+		sh.free = append(sh.free, n)
+		sh.mu.Unlock()
+	}
 }
 
 // all returns every record in the index.
 func (ix *index) all() []*record {
 	var recs []*record
 	for i := range ix.shards {
-		sh := &ix.shards[i]
-		sh.mu.Lock()
-		for _, rec := range sh.m {
-			recs = append(recs, rec)
+		cs := ix.shards[i].chunks.Load()
+		if cs == nil {
+			continue
 		}
-		sh.mu.Unlock()
+		for _, c := range *cs {
+			for j := range c {
+				if rec := c[j].Load(); rec != nil {
+					recs = append(recs, rec)
+				}
+			}
+		}
 	}
 	return recs
 }
@@ -86,16 +160,16 @@ func (ix *index) all() []*record {
 // results is the store of finished runs: an LRU of at most MaxResults.
 type results struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[*record, struct{}]
+	lru *simplelru.LRU[uint32, *record] // by slot
 }
 
 func newResults(size int, ix *index) *results {
 	// Size > 0: NewLRU cannot fail.
-	lru, _ := simplelru.NewLRU(size, func(rec *record, _ struct{}) {
+	lru, _ := simplelru.NewLRU(size, func(_ uint32, rec *record) {
 		if rec.stored.CompareAndSwap(storedNot, storedEvicted) {
 			return // its worker has not published it yet, and will drop it then
 		}
-		ix.del(rec.key)
+		ix.del(rec)
 	})
 	return &results{lru: lru}
 }
@@ -105,18 +179,21 @@ func newResults(size int, ix *index) *results {
 func (r *results) add(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Add(rec, struct{}{})
+	r.lru.Add(rec.slot(), rec)
 }
 
 // touch marks rec as just used, if it is in the store.
 func (r *results) touch(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Get(rec)
+	r.lru.Get(rec.slot())
 }
 
 func (r *results) remove(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Remove(rec)
+	r.lru.Remove(rec.slot())
 }
+
+// slot is rec's slot in the index, as its ID carries it: the LRU's key.
+func (rec *record) slot() uint32 { return binary.BigEndian.Uint32(rec.key[12:]) }

@@ -32,7 +32,7 @@ var internalStored = Define("internal.stored", func(ctx context.Context, n int) 
 // newRunning makes a RUNNING run and puts it in s's index, as Enqueue and
 // start would have.
 func newRunning(s *state) *record {
-	rec := newRecord(internalStored.Definition(), 0, nil, &Options{}, s.clock.Now())
+	rec := s.newRecord(internalStored.Definition(), 0, nil, &Options{}, s.clock.Now())
 	s.index.put(rec)
 	s.mu.Lock()
 	rec.status = StatusRunning
@@ -61,7 +61,8 @@ func finishedElsewhere(s *state) *record {
 func inLRU(s *state, rec *record) bool {
 	s.results.mu.Lock()
 	defer s.results.mu.Unlock()
-	return s.results.lru.Contains(rec)
+	v, ok := s.results.lru.Peek(rec.slot())
+	return ok && v == rec
 }
 
 func TestStoreStoredStates(t *testing.T) {
@@ -193,7 +194,7 @@ func TestStorePublishEvictConcurrent(t *testing.T) {
 	wg.Wait()
 
 	s.results.mu.Lock()
-	kept := s.results.lru.Keys()
+	kept := s.results.lru.Values()
 	s.results.mu.Unlock()
 	require.Len(t, kept, maxResults, "the LRU is full")
 	want := map[uuid.UUID]bool{}

@@ -26,6 +26,12 @@ const hexDigits = "0123456789abcdef"
 
 // New returns a new random UUID, and its canonical 36-character form.
 func New() (uuid.UUID, string) {
+	u := Random()
+	return u, Format(u)
+}
+
+// Random returns a new random (version 4) UUID.
+func Random() uuid.UUID {
 	var u uuid.UUID
 	r := bufs.Get().(*randBuf)
 	if r.off == len(r.b) {
@@ -39,7 +45,12 @@ func New() (uuid.UUID, string) {
 
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u
+}
 
+// Format returns u's canonical 36-character form, in the one allocation of
+// the string.
+func Format(u uuid.UUID) string {
 	var s [36]byte
 	j := 0
 	for i, b := range u {
@@ -50,5 +61,5 @@ func New() (uuid.UUID, string) {
 		s[j], s[j+1] = hexDigits[b>>4], hexDigits[b&0x0f]
 		j += 2
 	}
-	return u, string(s[:])
+	return string(s[:])
 }
