@@ -62,9 +62,14 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
 	}
 
-	// Into the index first, under its shard's lock alone, to keep the
-	// state's lock short. Until it is placed below, the record has no
-	// status, and nothing acts on it: no caller has its ID yet.
+	if s.plain(lim, &opts, runAfter, now) {
+		s.post(rec)
+		return Receipt{ID: rec.id, Disposition: Enqueued}, nil
+	}
+
+	// Into the index first, under no lock, to keep the state's lock short.
+	// Until it is placed below, the record has no status, and nothing acts
+	// on it: no caller has its ID yet.
 	s.index.put(rec)
 	s.mu.Lock()
 	if s.closing {
@@ -122,6 +127,76 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 			"send a reference (a path, a key) instead, or raise the limit; nothing was queued: %w", name, len(payload), limit, ErrInvalidTask)
 	}
 	return lim, payload, nil
+}
+
+// plain reports whether a request can take the inbox (see post): a
+// thread pool's run that may start now, with no key, limit or perpetual
+// chain, while no strike is in force and nobody subscribes to events. The
+// last two may change at once after: post's runs are checked against strikes
+// when a worker takes them, and their EventEnqueued is sent when a worker
+// takes them in.
+func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
+	return s.mode == modePool && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
+		s.nstrikes.Load() == 0 && !s.events.Subscribed() && !s.closingNow.Load()
+}
+
+// post enqueues rec, READY, without the state's lock: it pushes rec on the
+// inbox, a lock-free stack that whoever next holds the lock takes in
+// (takeInbox), workers first of all. It takes the lock only to wake an idle
+// worker, or to settle rec at once if the state began to close meanwhile.
+// Under 64 enqueuers at once this removed Enqueue's tail of milliseconds
+// spent waiting for state.mu.
+func (s *state) post(rec *record) {
+	rec.status = StatusReady
+	s.index.put(rec)
+	if s.testPosting != nil {
+		s.testPosting()
+	}
+	for {
+		head := s.inbox.Load()
+		rec.inbox = head
+		if s.inbox.CompareAndSwap(head, rec) {
+			break
+		}
+	}
+	// A worker counts itself idle before it looks at the inbox a last time,
+	// and this looks at the count after the push: one of the two sees the
+	// other (sync/atomic is sequentially consistent), so no run waits in
+	// the inbox while a worker sleeps.
+	if s.idleWorkers.Load() > 0 || s.closingNow.Load() {
+		s.mu.Lock()
+		s.takeInbox()
+		s.mu.Unlock()
+	}
+}
+
+// takeInbox takes the runs post left in the inbox into the ready queue, in
+// the order they were posted, and counts them; once the state is closing,
+// it cancels them instead (transition 7). Every operation that counts runs
+// or cancels one calls it first. Must hold s.mu.
+func (s *state) takeInbox() {
+	head := s.inbox.Swap(nil)
+	if head == nil {
+		return
+	}
+	var first *record // the stack, reversed: oldest first
+	for head != nil {
+		next := head.inbox
+		head.inbox, first, head = first, head, next
+	}
+	for rec := first; rec != nil; {
+		next := rec.inbox
+		rec.inbox = nil
+		s.counters.Enqueued++
+		s.active++
+		s.emit(EventEnqueued, rec)
+		if s.closing {
+			s.closeQueued(rec, s.clock.Now())
+		} else {
+			s.push(rec)
+		}
+		rec = next
+	}
 }
 
 // newRecord makes the record of a new run of def with args (payload, their
@@ -463,6 +538,7 @@ func (s *state) cancelRun(id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.takeInbox() // rec may be there, not counted yet
 	switch rec.status {
 	case StatusReady, StatusScheduled:
 		s.cancelQueued(rec, "cancelled before it started", s.clock.Now())
@@ -483,6 +559,8 @@ func (s *state) cancelRun(id string) error {
 func (s *state) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.closingNow.Store(true)
+	s.takeInbox() // cancelled, as closing is set
 	now := s.clock.Now()
 	cancel := func(rec *record) {
 		if rec.status == StatusReady || rec.status == StatusScheduled {

@@ -10,7 +10,7 @@ import (
 	"github.com/localtasks/localtasks/internal/timeheap"
 )
 
-// record is the backend's own copy of a task run: 272 bytes, kept
+// record is the backend's own copy of a task run: 280 bytes, kept
 // small because the store holds many of them (see docs/design.md). Its fields
 // are guarded by state.mu, but for key, id, def, args and timeout, which
 // never change.
@@ -39,6 +39,7 @@ type record struct {
 	run     attempt       // the running attempt; on a process pool, also a dispatched one
 	payload []byte        // the argument gob-encoded, on a process pool
 	done    chan struct{} // made by the first Wait, closed when finished
+	inbox   *record       // the next run down the inbox, while rec is in it (see state.post)
 	x       *recordExtra  // what few runs need; nil until one does
 }
 

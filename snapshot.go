@@ -78,6 +78,7 @@ type WorkerInfo struct {
 func (s *state) snapshotAll() Snapshot {
 	all := s.index.all()
 	s.mu.Lock()
+	s.takeInbox()
 	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters}
 	var finished []TaskResult
 	for _, rec := range all {
@@ -153,6 +154,7 @@ func (s *state) drain(ctx context.Context) error {
 		return fmt.Errorf("localtasks: drain backend %q: the recording backend never runs tasks, so it would wait forever: %w", s.name, errors.ErrUnsupported)
 	}
 	s.mu.Lock()
+	s.takeInbox()
 	if s.active == 0 {
 		s.mu.Unlock()
 		return nil
@@ -193,6 +195,7 @@ func (h *holder) Snapshot() Snapshot { return h.s.snapshotAll() }
 func (h *holder) Counters() Counters {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
+	h.s.takeInbox()
 	return h.s.counters
 }
 

@@ -104,6 +104,13 @@ type state struct {
 	results *results // the finished ones
 	events  broadcaster
 
+	// Read without s.mu by Enqueue's lock-free path (post); each is also
+	// written under s.mu.
+	inbox       atomic.Pointer[record] // runs posted, not yet taken in: a stack linked by record.inbox
+	idleWorkers atomic.Int32           // idle, as workers count it before they wait
+	closingNow  atomic.Bool            // closing, for post
+	nstrikes    atomic.Int32           // len(strikes)
+
 	mu       sync.Mutex // guards what follows and the records' fields
 	cond     sync.Cond  // signalled when ready gets a task or closing is set
 	ready    pqueue.Queue[*record]
@@ -131,6 +138,7 @@ type state struct {
 	slotDone   []uint64 // modePool: tasks each worker finished
 
 	testDispatched func(*record) // a test's signal: a run went to a worker
+	testPosting    func()        // a test's hook: post is about to push a run
 }
 
 func newState(st settings, m mode, caps Capabilities) *state {

@@ -169,6 +169,7 @@ func (s *state) strike(st Strike) error {
 		}
 	}
 	s.strikes = append(s.strikes, r)
+	s.nstrikes.Store(int32(len(s.strikes)))
 	return nil
 }
 
@@ -183,6 +184,7 @@ func (s *state) restore(st Strike) error {
 	for i, o := range s.strikes {
 		if o.same(r) {
 			s.strikes = slices.Delete(s.strikes, i, i+1)
+			s.nstrikes.Store(int32(len(s.strikes)))
 			return nil
 		}
 	}

@@ -3,7 +3,6 @@ package localtasks
 import (
 	"cmp"
 	"fmt"
-	"time"
 
 	"github.com/localtasks/localtasks/internal/taskctx"
 )
@@ -114,13 +113,12 @@ func (s *state) work(slot int) {
 // ready record is there, starts it on the worker and returns it with its
 // attempt's ctx, or returns nil once the state closes.
 //
-// It keeps the state's lock short, for Enqueue waits on it: a run that has
-// certainly finished (it succeeded, or it has no attempt left) is stored
-// before the lock is taken, the clock read for its end and the next ctx
-// allocated before it too, and settling one run and taking the next share
-// one trip to it. The next run's start is read from the clock once it is
-// taken: a reading from before the wait for the lock could be earlier than
-// the run's own enqueue or run-after time.
+// It keeps the state's lock short: a run that has certainly finished (it
+// succeeded, or it has no attempt left) is stored before the lock is taken,
+// and the next ctx allocated before it too; settling one run and taking the
+// next share one trip to it, and one clock reading, taken under the lock: a
+// reading from before the wait for the lock could be earlier than the next
+// run's own enqueue or run-after time.
 func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val any, err error) (*record, *taskctx.Ctx) {
 	var timedOut *taskctx.TimeoutError
 	stored := false
@@ -133,25 +131,29 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 		}
 	}
 	next := new(taskctx.Ctx)
-	var ended time.Time
-	if ran != nil {
-		ended = s.clock.Now()
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// One clock reading serves the end of the run that ran and the start of
+	// the next, taken in the same trip to the lock; a worker that waited
+	// for a run reads the clock again.
+	now := s.clock.Now()
+	// Take in what was posted first, so that a run that ends the last one
+	// counted does not look like the end of the work to Drain while runs
+	// posted before it wait.
+	s.takeInbox()
 	if ran != nil {
 		if n := ctx.TakeNext(); n != nil {
 			ran.x.perp.next.Merge(n)
 		}
 		s.slotDone[slot]++
-		s.settle(ran, timedOut, val, err, ended, stored)
+		s.settle(ran, timedOut, val, err, now, stored)
 	}
 	for {
+		s.takeInbox()
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
-			now := s.clock.Now()
 			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, now) {
 				continue
 			}
@@ -163,9 +165,16 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 			return nil, nil
 		}
 		s.idle++
+		if s.idleWorkers.Add(1); s.inbox.Load() != nil { // see post
+			s.idle--
+			s.idleWorkers.Add(-1)
+			continue
+		}
 		s.cond.Wait()
 		s.idle--
+		s.idleWorkers.Add(-1)
 		s.waking = max(s.waking-1, 0) // Broadcast wakes workers no one counted
+		now = s.clock.Now()
 	}
 }
 

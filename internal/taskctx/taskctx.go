@@ -162,6 +162,11 @@ func (c *Ctx) AfterFunc(f func()) (stop func() bool) {
 // call counts; it reports whether it was the first.
 func (c *Ctx) Cancel(err, cause error) bool {
 	c.mu.Lock()
+	return c.cancelLocked(err, cause)
+}
+
+// cancelLocked is Cancel, called with c.mu held, which it releases.
+func (c *Ctx) cancelLocked(err, cause error) bool {
 	if c.err != nil {
 		c.mu.Unlock()
 		return false
@@ -186,8 +191,7 @@ func (c *Ctx) Cancel(err, cause error) bool {
 func (c *Ctx) End() *TimeoutError {
 	c.mu.Lock()
 	t, _ := c.cause.(*TimeoutError)
-	c.mu.Unlock()
-	c.Cancel(context.Canceled, nil)
+	c.cancelLocked(context.Canceled, nil)
 	return t
 }
 

@@ -1,0 +1,110 @@
+package localtasks_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
+)
+
+// Plain enqueues on a thread pool take a lock-free path (state.post): these
+// check that nothing posted is lost or miscounted, whatever runs at the same
+// time.
+
+// Drain and Counters count runs posted and not yet taken in by a worker.
+func TestPostedRunsAreCounted(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{MaxResults: 10_000}})
+	// The one worker is busy: what follows waits in the inbox or the queue.
+	blocker, err := localtaskstest.Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	const n = 1000
+	hs := make([]localtasks.Handle[localtaskstest.EchoArgs], n)
+	for i := range hs {
+		hs[i], err = localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: i})
+		require.NoError(t, err)
+	}
+	require.Equal(t, uint64(n+1), b.Counters().Enqueued, "every run posted is counted")
+	require.Len(t, b.Snapshot().Queued, n, "and listed")
+	require.NoError(t, blocker.Cancel(ctx))
+	require.NoError(t, b.Drain(ctx))
+	c := b.Counters()
+	require.Equal(t, uint64(n), c.Succeeded)
+	require.Equal(t, uint64(1), c.Cancelled)
+	for i, h := range hs {
+		v, err := h.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, i, v.N)
+	}
+}
+
+// A run posted and cancelled before a worker took it in ends CANCELLED,
+// and is counted once.
+func TestPostedRunCancelled(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	blocker, err := localtaskstest.Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, h.Cancel(ctx))
+	_, err = h.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrCancelled)
+	require.NoError(t, blocker.Cancel(ctx))
+	require.NoError(t, b.Drain(ctx))
+	c := b.Counters()
+	require.Equal(t, uint64(2), c.Enqueued)
+	require.Equal(t, uint64(2), c.Cancelled)
+}
+
+// Enqueues racing Close: each either fails with ErrClosed or makes a run
+// that ends in a final status; none is left READY.
+func TestPostRacesClose(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	for range 20 {
+		b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 2, Config: localtasks.Config{MaxResults: 100_000}})
+		require.NoError(t, err)
+		var (
+			mu  sync.Mutex
+			ids []string
+			wg  sync.WaitGroup
+		)
+		start := make(chan struct{})
+		for range 8 {
+			wg.Go(func() {
+				<-start
+				for i := 0; ; i++ {
+					h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: i})
+					if errors.Is(err, localtasks.ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					ids = append(ids, h.ID())
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		closeCtx, cancel := context.WithCancel(ctx)
+		require.NoError(t, b.Close(closeCtx))
+		cancel()
+		wg.Wait()
+		for _, id := range ids {
+			res, err := b.GetResult(ctx, id)
+			require.NoError(t, err)
+			require.True(t, res.Status.Finished(), "run %s is %v after Close", id, res.Status)
+		}
+	}
+}
