@@ -22,8 +22,10 @@ func TestPostedRunsAreCounted(t *testing.T) {
 	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{MaxResults: 10_000}})
 	// The one worker is busy: what follows waits in the inbox or the queue.
+	sub := b.Subscribe(16)
 	blocker, err := localtaskstest.Block.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
+	awaitStarted(t, ctx, sub, blocker.ID())
 	const n = 1000
 	hs := make([]localtasks.Handle[localtaskstest.EchoArgs], n)
 	for i := range hs {
@@ -50,8 +52,10 @@ func TestPostedRunCancelled(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	sub := b.Subscribe(16)
 	blocker, err := localtaskstest.Block.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
+	awaitStarted(t, ctx, sub, blocker.ID())
 	h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: 1})
 	require.NoError(t, err)
 	require.NoError(t, h.Cancel(ctx))
@@ -105,6 +109,24 @@ func TestPostRacesClose(t *testing.T) {
 			res, err := b.GetResult(ctx, id)
 			require.NoError(t, err)
 			require.True(t, res.Status.Finished(), "run %s is %v after Close", id, res.Status)
+		}
+	}
+}
+
+// awaitStarted waits for the event of the start of run id, and closes sub:
+// with a subscriber, Enqueue takes the lock, and the runs after are the
+// tests' subject.
+func awaitStarted(t *testing.T, ctx context.Context, sub *localtasks.Subscription, id string) {
+	t.Helper()
+	defer sub.Close()
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Kind == localtasks.EventStarted && ev.Result.ID == id {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("run %s did not start: %v", id, ctx.Err())
 		}
 	}
 }
