@@ -27,6 +27,14 @@ const (
 	// ProcessPoolMaxFrameBytesDefault bounds a message between the parent
 	// and a worker: an argument or a result, gob-encoded.
 	ProcessPoolMaxFrameBytesDefault = 64 << 20
+	// ProcessPoolNiceDefault is how much lower than the parent's the
+	// workers' scheduling priority is, as a niceness increment: the most
+	// there is, so that CPU work in the workers does not slow the parent's
+	// request handlers.
+	ProcessPoolNiceDefault = 19
+	// ProcessPoolNiceParent, as ProcessPoolConfig.Nice, keeps the workers
+	// at the parent's scheduling priority.
+	ProcessPoolNiceParent = -1
 )
 
 // ProcessPoolConfig configures a ProcessPoolBackend.
@@ -51,9 +59,14 @@ type ProcessPoolConfig struct {
 	// exits, and its task fails with an error matching ErrMemoryLimit. Zero
 	// means no limit. Workers need about 16 MiB to start.
 	MemoryLimit int64
-	// Nice is the scheduling niceness of the workers, from 0 to 19, so that
-	// CPU work does not starve the parent's request handlers. Zero keeps
-	// the parent's.
+	// Nice is how much lower than the parent's the workers' scheduling
+	// priority is: a niceness increment from 1 to 19 over the parent's own
+	// niceness, capped at the lowest priority (niceness 19), so that a
+	// worker is never favoured over the parent. Defaults to
+	// ProcessPoolNiceDefault (19); ProcessPoolNiceParent keeps the parent's
+	// priority. Under Linux's autogroup scheduling, niceness orders threads
+	// within the program's session only: other programs' load still takes
+	// its share of the cores.
 	Nice int
 	// CancelGrace is how long a task may take to return once its ctx is
 	// cancelled (by Cancel, its timeout or Close) before its worker is
@@ -85,6 +98,7 @@ func (cfg ProcessPoolConfig) withDefaults() ProcessPoolConfig {
 	cfg.CancelGrace = cmp.Or(cfg.CancelGrace, ProcessPoolCancelGraceDefault)
 	cfg.StartTimeout = cmp.Or(cfg.StartTimeout, ProcessPoolStartTimeoutDefault)
 	cfg.MaxFrameBytes = cmp.Or(cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
+	cfg.Nice = cmp.Or(cfg.Nice, ProcessPoolNiceDefault)
 	return cfg
 }
 
@@ -102,8 +116,9 @@ func (cfg ProcessPoolConfig) validate() error {
 		return bad("MemoryLimit %d is negative: use 0 for no limit", cfg.MemoryLimit)
 	case cfg.MemoryLimit > 0 && cfg.MemoryLimit < 16<<20:
 		return bad("MemoryLimit %d bytes is below the 16 MiB a worker needs to start", cfg.MemoryLimit)
-	case cfg.Nice < 0 || cfg.Nice > 19:
-		return bad("Nice %d is out of range: use 0 (the parent's) to 19 (the lowest priority)", cfg.Nice)
+	case cfg.Nice != ProcessPoolNiceParent && (cfg.Nice < 1 || cfg.Nice > 19):
+		return bad("Nice %d is out of range: use 1 to 19 (how much lower than the parent's priority; 0 for the default of %d), "+
+			"or ProcessPoolNiceParent for the parent's", cfg.Nice, ProcessPoolNiceDefault)
 	case cfg.CancelGrace < 0 || cfg.StartTimeout < 0:
 		return bad("CancelGrace and StartTimeout must not be negative")
 	case cfg.MaxFrameBytes < 0:
@@ -158,7 +173,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 		extra: procSettings{window: cfg.Window, maxTasks: cfg.MaxTasksPerWorker, nice: cfg.Nice, frame: cfg.MaxFrameBytes,
 			mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, env: fmt.Sprint(cfg.Env)}}
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
-		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: cfg.Nice}
+		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0)}
 		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
 			closing: make(chan struct{}), spec: spec.String()}
 		if err := s.proc.start(); err != nil {

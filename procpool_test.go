@@ -351,6 +351,7 @@ func TestProcessPoolConfigErrors(t *testing.T) {
 		{"negative workers", localtasks.ProcessPoolConfig{MaxWorkers: -1}, "MaxWorkers -1"},
 		{"negative window", localtasks.ProcessPoolConfig{Window: -1}, "Window -1"},
 		{"nice above 19", localtasks.ProcessPoolConfig{Nice: 20}, "Nice 20"},
+		{"nice below the parent sentinel", localtasks.ProcessPoolConfig{Nice: -2}, "Nice -2"},
 		{"memory limit below 16 MiB", localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
 		{"frame limit below 64 KiB", localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
 		{"negative cancel grace", localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
@@ -422,18 +423,47 @@ func TestProcessPoolRecyclesWorkers(t *testing.T) {
 	requireGone(t, pids[0])
 }
 
+// Workers run at a lower priority than the parent, by default the lowest:
+// Nice is an increment over the parent's niceness, capped at 19, and
+// ProcessPoolNiceParent keeps the parent's.
 func TestProcessPoolNice(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
 		t.Fatalf("no niceness check for %s", runtime.GOOS)
 	}
-	ctx := testCtx(t)
-	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1, Nice: 10})
-	h, err := niceTask.Enqueue(ctx, b, struct{}{})
+	base, err := niceness()
 	require.NoError(t, err)
-	n, err := h.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 10, n)
+	for _, c := range []struct {
+		name string
+		nice int
+		want int
+	}{
+		{"by default, the lowest priority", 0, 19},
+		{"an increment over the parent's", 10, min(base+10, 19)},
+		{"the parent's", localtasks.ProcessPoolNiceParent, base},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1, Nice: c.nice})
+			h, err := niceTask.Enqueue(ctx, b, struct{}{})
+			require.NoError(t, err)
+			n, err := h.Wait(ctx)
+			require.NoError(t, err)
+			require.Equal(t, c.want, n)
+		})
+	}
+}
+
+// A worker that cannot apply the pool's settings makes NewProcessPool fail
+// with an error that says so, not one that blames a missing Init.
+func TestProcessPoolSettingsFailure(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 1, StartTimeout: 5 * time.Second,
+		Env: []string{testWorkerEnv + "=settings"}})
+	require.ErrorContains(t, err, "could not apply the pool's settings")
+	require.ErrorContains(t, err, "setting the nice level", "the worker's own words")
+	require.NotContains(t, err.Error(), "Init()")
 }
 
 func TestProcessPoolForwardsOutputAndLogs(t *testing.T) {

@@ -161,6 +161,10 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 		<-w.readerDone
 		toChild.Close()
 		w.waitOutput()
+		if state != nil && state.ExitCode() == child.ExitSettings {
+			return nil, fmt.Errorf("localtasks: worker process %s (pid %d) could not apply the pool's settings to itself%s: "+
+				"check ProcessPoolConfig.Nice, and the limits the system puts on this program (ulimit -e, RLIMIT_NICE)", p.exe, w.pid, w.tailText())
+		}
 		return nil, fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v; %s. "+
 			"A program that uses a ProcessPoolBackend must call localtasks.Init() as the first statement "+
 			"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, "+

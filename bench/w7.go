@@ -34,11 +34,11 @@ func w7() *workload {
 				}
 				return w7Run(ctx, p, b)
 			}},
-			// Not a target: the same, with the workers at the lowest
-			// scheduling priority, which ProcessPoolConfig.Nice offers
-			// for this case.
-			{name: "localtasks-proc-nice19", run: func(ctx context.Context, p params) (measurement, error) {
-				b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: runtime.NumCPU(), Nice: 19})
+			// Not a target: the same, with the workers at the parent's
+			// scheduling priority (the default until the workers' default
+			// became the lowest), for comparison.
+			{name: "localtasks-proc-parentnice", run: func(ctx context.Context, p params) (measurement, error) {
+				b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: runtime.NumCPU(), Nice: localtasks.ProcessPoolNiceParent})
 				if err != nil {
 					return measurement{}, err
 				}

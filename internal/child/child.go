@@ -31,6 +31,9 @@ const (
 	ExitDone = 0
 	// ExitFailed: the worker could not start serving, or lost the parent.
 	ExitFailed = 3
+	// ExitSettings: the worker could not apply the pool's settings to
+	// itself (its niceness); its stderr says why.
+	ExitSettings = 4
 	// ExitMemoryLimit: the worker went over its memory limit; the parent
 	// reports it as localtasks.ErrMemoryLimit.
 	ExitMemoryLimit = 75
@@ -67,7 +70,7 @@ func Serve(specText string, lookup Lookup) {
 		exit(ExitFailed, err)
 	}
 	if err := limit(spec); err != nil {
-		exit(ExitFailed, err)
+		exit(ExitSettings, err)
 	}
 	if spec.MemLimit > 0 {
 		watchMemory(spec.MemLimit)

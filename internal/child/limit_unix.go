@@ -10,12 +10,20 @@ import (
 )
 
 // limit applies the pool's scheduling limit to the worker process itself
-// (the memory limit is watchMemory's).
+// (the memory limit is watchMemory's): it raises its niceness by spec.Nice
+// over what it inherited from the parent, up to 19, never below it.
 func limit(spec wire.Spec) error {
-	if spec.Nice > 0 {
-		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, spec.Nice); err != nil {
-			return fmt.Errorf("setting the nice level: %w", err)
-		}
+	if spec.Nice <= 0 {
+		return nil
+	}
+	// getpriority returns the niceness itself here, unlike on Linux.
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		return fmt.Errorf("reading the nice level: %w", err)
+	}
+	nice := min(p+spec.Nice, 19)
+	if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, nice); err != nil {
+		return fmt.Errorf("setting the nice level to %d: %w", nice, err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ type Spec struct {
 	Version    int   // the protocol the parent speaks: Version
 	FrameLimit int   // the largest message either side may send
 	MemLimit   int64 // the worker's memory limit, in bytes; 0 for none
-	Nice       int   // the worker's scheduling niceness; 0 keeps the parent's
+	Nice       int   // how much the worker raises its niceness over what it inherited; 0 for nothing
 }
 
 // String encodes s for SpecEnv.
