@@ -7,8 +7,11 @@ engine under django-tasks-local, running the same work as the Go side.
     python3 peers.py W4 process N       # N no-op tasks, ProcessPoolExecutor(2)
     python3 peers.py sha SEED R         # one chain's value, to check it matches Go's
 
-Each prints one JSON object: {"tasks": N, "seconds": elapsed}, timed from the
-first submit until every result has been read and checked. A process pool is
+Each prints one JSON object: {"tasks": N, "seconds": elapsed, "extra":
+{"cpu_us": ..., "workers_cpu_us": ...}}, timed from the first submit until
+every result has been read and checked; the CPU time a task took, in
+microseconds, counts the executor's setup and shutdown too, and the
+workers' alone where there are worker processes. A process pool is
 warmed up first (a no-op task per worker), as the Go process pool's workers
 have started before its clock starts; a thread pool is not, as the Go pools'
 goroutines are not.
@@ -16,6 +19,7 @@ goroutines are not.
 
 import hashlib
 import json
+import resource
 import struct
 import sys
 import time
@@ -60,6 +64,14 @@ def warm(executor, workers):
         f.result()
 
 
+def cpu():
+    """CPU seconds (user and system) of this process, and of the children
+    it waited for: a ProcessPoolExecutor's workers, once it has shut down."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
+
+
 def main(argv):
     workload, kind = argv[1], argv[2]
     if workload == "sha":
@@ -67,6 +79,7 @@ def main(argv):
         return
     n = int(argv[3])
     rounds = int(argv[4]) if len(argv) > 4 else 0
+    self0, children0 = cpu()
     if (workload, kind) == ("W1", "thread"):
         with ThreadPoolExecutor(8) as ex:
             seconds = measure(ex, noop, [(i,) for i in range(n)], check_identity)
@@ -88,7 +101,11 @@ def main(argv):
             seconds = measure(ex, noop, [(i,) for i in range(n)], check_identity)
     else:
         raise SystemExit(f"peers.py: unknown workload {workload} {kind}")
-    print(json.dumps({"tasks": n, "seconds": seconds}))
+    self1, children1 = cpu()
+    extra = {"cpu_us": (self1 - self0 + children1 - children0) / n * 1e6}
+    if children1 > children0:
+        extra["workers_cpu_us"] = (children1 - children0) / n * 1e6
+    print(json.dumps({"tasks": n, "seconds": seconds, "extra": extra}))
 
 
 if __name__ == "__main__":

@@ -242,6 +242,8 @@ func writeTable(w io.Writer, rows []row, ran []*workload, runs int, notes []stri
 	fmt.Fprintf(w, "\nseconds: the median of %d interleaved runs, each in a child process of its own; tasks/s = tasks / seconds.\n", runs)
 	fmt.Fprintln(w, "peak RSS: the largest ru_maxrss of the child over its runs (for a process pool, of its largest process, not the sum).")
 	fmt.Fprintln(w, "detail: the median over runs of p50/p99 (microseconds) and bg_tasks; lost: the largest over runs.")
+	fmt.Fprintln(w, "cpu_us: CPU time (user+system) a task took, in microseconds, of the measuring process and the worker processes it waited for,")
+	fmt.Fprintln(w, "setup and close included; workers_cpu_us: of the worker processes alone. The median over runs; steadier than wall time on a shared machine.")
 	fmt.Fprintln(w, "ratio: defined per workload so that bigger is better; PASS when ratio >= target.")
 	for _, wl := range ran {
 		fmt.Fprintln(w, wl.legend)

@@ -21,3 +21,17 @@ func maxRSSMiB(ps *os.ProcessState) float64 {
 	}
 	return float64(ru.Maxrss) / 1024 // KiB on Linux and the BSDs
 }
+
+// cpuTimes returns the CPU time (user and system) this process has used,
+// and that of its children it has waited for: a process pool's workers, once
+// it has closed.
+func cpuTimes() (self, children float64) {
+	sec := func(ru *syscall.Rusage) float64 {
+		return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	var s, c syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &s) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &c) != nil {
+		return 0, 0
+	}
+	return sec(&s), sec(&c)
+}
