@@ -8,7 +8,6 @@ import (
 
 	"github.com/localtasks/localtasks/internal/backoff"
 	"github.com/localtasks/localtasks/internal/taskctx"
-	"github.com/localtasks/localtasks/internal/timeheap"
 )
 
 // This file is the state machine: every change of a record's status is
@@ -26,7 +25,7 @@ import (
 //	 8  SCHEDULED → CANCELLED  Cancel, Replace, a debounce, Close (cancelQueued, closeQueued)
 //	 9  RUNNING → SUCCESSFUL   the attempt returned a value (settle)
 //	10  RUNNING → FAILED       the last attempt allowed failed (settle)
-//	11  RUNNING → CANCELLED    cancelled while running, or no retry after Close (settle, shutdown)
+//	11  RUNNING → CANCELLED    cancelled while running, or no retry after Close (settle, abandon)
 //	12  RUNNING → READY        a retry without delay (settle)
 //	13  RUNNING → SCHEDULED    a retry after a delay (settle, schedule)
 //	14  dispatched → READY     a worker process died, or dropped it, before starting it (requeue)
@@ -555,64 +554,12 @@ func (s *state) cancelRun(id string) error {
 	return nil
 }
 
-// shutdown stops the state: see holder.Close.
-func (s *state) shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	s.closingNow.Store(true)
-	s.takeInbox() // cancelled, as closing is set
-	now := s.clock.Now()
-	cancel := func(rec *record) {
-		if rec.status == StatusReady || rec.status == StatusScheduled {
-			s.closeQueued(rec, now)
-		}
-	}
-	s.ready.Drain(cancel)
-	if s.proc != nil {
-		s.proc.stopTaking(now)
-	}
-	s.timed.Drain(func(e *timeheap.Entry[*record]) {
-		e.Value.x.entry = nil
-		cancel(e.Value)
-	})
-	for _, rec := range s.recorded {
-		cancel(rec)
-	}
-	for _, g := range s.gates {
-		for _, rec := range g.waiting {
-			cancel(rec)
-		}
-		g.waiting = nil
-	}
-	s.arm() // stops the timer
-	s.cond.Broadcast()
-	s.mu.Unlock()
-
-	var err error
-	select {
-	case <-s.stopped:
-	case <-ctx.Done():
-		all := s.index.all()
-		s.mu.Lock()
-		n := 0
-		now := s.clock.Now()
-		for _, rec := range all {
-			if rec.status == StatusRunning {
-				rec.cancelling = true
-				rec.extra().cancelReason = "the backend closed while the task was running"
-				rec.run.Cancel(context.Canceled, ErrClosed)
-				s.finalize(rec, StatusCancelled, now, false)
-				n++
-			}
-		}
-		s.mu.Unlock()
-		if s.proc != nil { // no worker process outlives Close
-			s.proc.killAll()
-			<-s.stopped
-		}
-		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
-	}
-
-	s.events.Close()
-	return err
+// abandon ends a running rec CANCELLED as Close gives up waiting for it
+// (transition 11): its attempt is cancelled, and settles nothing when it
+// returns. Must hold s.mu.
+func (s *state) abandon(rec *record, now time.Time) {
+	rec.cancelling = true
+	rec.extra().cancelReason = "the backend closed while the task was running"
+	rec.run.Cancel(context.Canceled, ErrClosed)
+	s.finalize(rec, StatusCancelled, now, false)
 }

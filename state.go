@@ -81,6 +81,67 @@ func release(ctx context.Context, s *state) error {
 	return s.shutdown(ctx)
 }
 
+// shutdown stops the state: see holder.Close. It ends every queued and
+// scheduled run CANCELLED, lets the running ones finish until ctx ends, and
+// then abandons them; the transitions are lifecycle.go's.
+func (s *state) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.closingNow.Store(true)
+	s.takeInbox() // cancelled, as closing is set
+	now := s.clock.Now()
+	cancel := func(rec *record) {
+		if rec.status == StatusReady || rec.status == StatusScheduled {
+			s.closeQueued(rec, now)
+		}
+	}
+	s.ready.Drain(cancel)
+	if s.proc != nil {
+		s.proc.stopTaking(now)
+	}
+	s.timed.Drain(func(e *timeheap.Entry[*record]) {
+		e.Value.x.entry = nil
+		cancel(e.Value)
+	})
+	for _, rec := range s.recorded {
+		cancel(rec)
+	}
+	for _, g := range s.gates {
+		for _, rec := range g.waiting {
+			cancel(rec)
+		}
+		g.waiting = nil
+	}
+	s.arm() // stops the timer
+	s.cond.Broadcast()
+	s.mu.Unlock()
+
+	var err error
+	select {
+	case <-s.stopped:
+	case <-ctx.Done():
+		all := s.index.all()
+		s.mu.Lock()
+		n := 0
+		now := s.clock.Now()
+		for _, rec := range all {
+			if rec.status == StatusRunning {
+				s.abandon(rec, now)
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if s.proc != nil { // no worker process outlives Close
+			s.proc.killAll()
+			<-s.stopped
+		}
+		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
+	}
+
+	s.events.Close()
+	return err
+}
+
 // state is what backends of one Name share: the queues, the result store,
 // the workers' bookkeeping and the subscribers.
 //
