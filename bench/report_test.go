@@ -9,7 +9,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -50,12 +49,14 @@ func TestTargets(t *testing.T) {
 			map[string]stats{"lt": st("lt", 1000, 1, 0, nil), "py": st("py", 1000, 50, 0, nil)}, 50, true, true},
 		{"missing baseline", throughputAtLeast("lt", "py", 40),
 			map[string]stats{"lt": st("lt", 1000, 1, 0, nil)}, 0, false, false},
-		{"makespan at the ideal", idealAtLeast("lt", 1/1.02),
-			map[string]stats{"lt": st("lt", 10_000, 1.0, 0, nil)}, 1, true, true},
-		{"makespan 1.02x the ideal", idealAtLeast("lt", 1/1.02),
-			map[string]stats{"lt": st("lt", 10_000, 1.0199, 0, nil)}, 1 / 1.0199, true, true},
-		{"makespan 1.05x the ideal", idealAtLeast("lt", 1/1.02),
-			map[string]stats{"lt": st("lt", 10_000, 1.05, 0, nil)}, 1 / 1.05, true, false},
+		{"makespan as the best peer's", makespanWithin("lt", []string{"pond", "ants"}, 1/1.01),
+			map[string]stats{"lt": st("lt", 10_000, 1.05, 0, nil), "pond": st("pond", 10_000, 1.05, 0, nil), "ants": st("ants", 10_000, 1.06, 0, nil)}, 1, true, true},
+		{"makespan within 1% of the best peer's", makespanWithin("lt", []string{"pond", "ants"}, 1/1.01),
+			map[string]stats{"lt": st("lt", 10_000, 1.0599, 0, nil), "pond": st("pond", 10_000, 1.07, 0, nil), "ants": st("ants", 10_000, 1.05, 0, nil)}, 1.05 / 1.0599, true, true},
+		{"makespan 3% over the best peer's", makespanWithin("lt", []string{"pond", "ants"}, 1/1.01),
+			map[string]stats{"lt": st("lt", 10_000, 1.0815, 0, nil), "pond": st("pond", 10_000, 1.05, 0, nil)}, 1.05 / 1.0815, true, false},
+		{"no peer measured", makespanWithin("lt", []string{"pond"}, 1/1.01),
+			map[string]stats{"lt": st("lt", 10_000, 1, 0, nil)}, 0, false, false},
 		{"rss under the bound", rssAtMost("lt", 64),
 			map[string]stats{"lt": st("lt", 1, 1, 32, map[string]float64{"lost": 0})}, 2, true, true},
 		{"rss over the bound", rssAtMost("lt", 64),
@@ -294,15 +295,6 @@ func TestParseMeasurement(t *testing.T) {
 	for _, bad := range []string{"", "no json", `{"tasks":0,"seconds":1}`, `{"tasks":`} {
 		if _, err := parseMeasurement([]byte(bad)); err == nil {
 			t.Errorf("parse(%q) gave no error", bad)
-		}
-	}
-}
-
-func TestIdealMakespan(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int]time.Duration{10_000: time.Second, 2_000: 200 * time.Millisecond, 150: 20 * time.Millisecond} {
-		if got := idealMakespan(n); got != want {
-			t.Errorf("idealMakespan(%d) = %v, want %v", n, got, want)
 		}
 	}
 }
