@@ -3,6 +3,7 @@ package localtasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -129,4 +130,48 @@ func awaitStarted(t *testing.T, ctx context.Context, sub *localtasks.Subscriptio
 			t.Fatalf("run %s did not start: %v", id, ctx.Err())
 		}
 	}
+}
+
+// order records the arguments of its runs in the order they ran.
+var order = struct {
+	sync.Mutex
+	ran []int
+}{}
+
+var orderTask = localtasks.Define("test.inbox.order", func(ctx context.Context, n int) (int, error) {
+	order.Lock()
+	order.ran = append(order.ran, n)
+	order.Unlock()
+	return n, nil
+})
+
+// Runs start in the order they were enqueued whichever way they came in:
+// through the inbox, or, with a key or past the inbox's bound, under the
+// lock.
+func TestPostedAndLockedRunsKeepTheirOrder(t *testing.T) {
+	order.Lock()
+	order.ran = nil // for -count
+	order.Unlock()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{MaxResults: 20_000}})
+	sub := b.Subscribe(16)
+	blocker, err := localtaskstest.Block.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	awaitStarted(t, ctx, sub, blocker.ID())
+	const n = 6000 // past the inbox's bound of 4096
+	var want []int
+	for i := range n {
+		task := orderTask
+		if i%1000 == 999 {
+			task = orderTask.Using(localtasks.WithKey(fmt.Sprint(i))) // under the lock
+		}
+		_, err := task.Enqueue(ctx, b, i)
+		require.NoError(t, err)
+		want = append(want, i)
+	}
+	require.NoError(t, blocker.Cancel(ctx))
+	require.NoError(t, b.Drain(ctx))
+	order.Lock()
+	defer order.Unlock()
+	require.Equal(t, want, order.ran)
 }

@@ -76,6 +76,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		s.index.del(rec)
 		return Receipt{}, s.closedError(def)
 	}
+	s.takeInbox() // runs posted before this one are queued before it
 	disp := Enqueued
 	if rec.x != nil || lim != nil || len(s.strikes) > 0 {
 		r, at, done := s.enqueueChecks(rec, &opts, lim, now, runAfter)
@@ -136,8 +137,14 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 // takes them in.
 func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
 	return s.mode == modePool && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
-		s.nstrikes.Load() == 0 && !s.events.Subscribed() && !s.closingNow.Load()
+		s.nstrikes.Load() == 0 && !s.events.Subscribed() && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax
 }
+
+// inboxMax bounds the runs the inbox holds, so that whoever takes it in
+// does a bounded amount of work under the lock: when the workers are all
+// busy and runs pile up, enqueues beyond it take the lock, as before the
+// inbox.
+const inboxMax = 4096
 
 // post enqueues rec, READY, without the state's lock: it pushes rec on the
 // inbox, a lock-free stack that whoever next holds the lock takes in
@@ -151,6 +158,7 @@ func (s *state) post(rec *record) {
 	if s.testPosting != nil {
 		s.testPosting()
 	}
+	s.inboxLen.Add(1)
 	for {
 		head := s.inbox.Load()
 		rec.inbox = head
@@ -179,10 +187,13 @@ func (s *state) takeInbox() {
 		return
 	}
 	var first *record // the stack, reversed: oldest first
+	n := int32(0)
 	for head != nil {
 		next := head.inbox
 		head.inbox, first, head = first, head, next
+		n++
 	}
+	s.inboxLen.Add(-n)
 	for rec := first; rec != nil; {
 		next := rec.inbox
 		rec.inbox = nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -74,32 +75,58 @@ type WorkerInfo struct {
 	MemoryBytes int64
 }
 
-// snapshotAll describes s; see Controller.Snapshot.
+// snapshotBatch is how many runs snapshotAll copies per trip to the
+// state's lock, so that Enqueue and the workers wait for a few hundred
+// copies at most, whatever the backlog.
+const snapshotBatch = 256
+
+// snapshotAll describes s; see Controller.Snapshot. The counters, workers
+// and strikes are read in one trip to the lock; the runs a batch at a time,
+// each run as it is when its batch is read; of the finished runs, only the
+// SnapshotFinishedMax newest are copied.
 func (s *state) snapshotAll() Snapshot {
 	all := s.index.all()
 	s.mu.Lock()
 	s.takeInbox()
 	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters}
-	var finished []TaskResult
-	for _, rec := range all {
-		if rec.status == 0 {
-			continue // being enqueued
-		}
-		res := s.snapshot(rec)
-		switch rec.status {
-		case StatusReady:
-			snap.Queued = append(snap.Queued, res)
-		case StatusScheduled:
-			snap.Scheduled = append(snap.Scheduled, res)
-		case StatusRunning:
-			snap.Running = append(snap.Running, res)
-		default:
-			finished = append(finished, res)
-		}
-	}
 	snap.Workers = s.workerInfo()
 	for _, r := range s.strikes {
 		snap.Strikes = append(snap.Strikes, r.Strike)
+	}
+	s.mu.Unlock()
+
+	type finishedRun struct {
+		rec *record
+		at  time.Time
+	}
+	var finished []finishedRun
+	for start := 0; start < len(all); start += snapshotBatch {
+		s.mu.Lock()
+		for _, rec := range all[start:min(start+snapshotBatch, len(all))] {
+			switch rec.status {
+			case 0:
+				// being enqueued
+			case StatusReady:
+				snap.Queued = append(snap.Queued, s.snapshot(rec))
+			case StatusScheduled:
+				snap.Scheduled = append(snap.Scheduled, s.snapshot(rec))
+			case StatusRunning:
+				snap.Running = append(snap.Running, s.snapshot(rec))
+			default:
+				finished = append(finished, finishedRun{rec, rec.time(rec.finishedAt)})
+			}
+		}
+		s.mu.Unlock()
+		// Let whoever waits for the lock have it before the next batch:
+		// a mutex woken waiter loses to a goroutine that locks again at
+		// once, for up to a millisecond.
+		runtime.Gosched()
+	}
+	slices.SortFunc(finished, func(a, b finishedRun) int { return b.at.Compare(a.at) })
+	finished = finished[:min(len(finished), SnapshotFinishedMax)]
+	s.mu.Lock()
+	for _, f := range finished {
+		snap.Finished = append(snap.Finished, s.snapshot(f.rec))
 	}
 	s.mu.Unlock()
 
@@ -108,8 +135,6 @@ func (s *state) snapshotAll() Snapshot {
 	})
 	slices.SortFunc(snap.Scheduled, func(a, b TaskResult) int { return a.RunAfter.Compare(b.RunAfter) })
 	slices.SortFunc(snap.Running, func(a, b TaskResult) int { return a.LastAttemptedAt.Compare(b.LastAttemptedAt) })
-	slices.SortFunc(finished, func(a, b TaskResult) int { return b.FinishedAt.Compare(a.FinishedAt) })
-	snap.Finished = finished[:min(len(finished), SnapshotFinishedMax)]
 	index := make(map[string]int, len(snap.Workers))
 	for i, w := range snap.Workers {
 		index[w.ID] = i

@@ -168,6 +168,7 @@ type state struct {
 	// Read without s.mu by Enqueue's lock-free path (post); each is also
 	// written under s.mu.
 	inbox       atomic.Pointer[record] // runs posted, not yet taken in: a stack linked by record.inbox
+	inboxLen    atomic.Int32           // about how many: counted before the push, uncounted as taken in
 	idleWorkers atomic.Int32           // idle, as workers count it before they wait
 	closingNow  atomic.Bool            // closing, for post
 	nstrikes    atomic.Int32           // len(strikes)
