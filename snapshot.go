@@ -213,7 +213,9 @@ func (h *holder) Strikes() []Strike { return h.s.listStrikes() }
 
 // Snapshot describes the backend's runs, workers, counters and strikes now.
 // It walks every run the backend holds: an operator's call, not one for
-// every request.
+// every request. It reads the runs a few hundred at a time, so that it
+// holds up Enqueue and the workers briefly whatever the backlog; each run
+// is listed as it was when read.
 func (h *holder) Snapshot() Snapshot { return h.s.snapshotAll() }
 
 // Counters returns the backend's counters; cheaper than Snapshot.
