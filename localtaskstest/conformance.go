@@ -26,12 +26,6 @@ var Epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 // NoMiddleware); the suite closes the backend.
 type NewBackend func(t *testing.T, cfg localtasks.Config) localtasks.Backend
 
-// Subscriber is a Backend that delivers events. The suite checks events,
-// and awaits the start of tasks, through it.
-type Subscriber interface {
-	Subscribe(buffer int) *localtasks.Subscription
-}
-
 // RunConformance checks that the backends newBackend builds behave as the
 // Backend interface says, for each capability they declare. A backend whose
 // Wait fails at once with errors.ErrUnsupported is taken to record tasks
@@ -70,8 +64,11 @@ func RunConformanceWith(t *testing.T, newBackend NewBackend, traits Traits) {
 	_, err = b.Wait(ctx, r.ID)
 	h.runs = !errors.Is(err, errors.ErrUnsupported)
 	h.caps = b.Capabilities()
-	_, h.events = b.(Subscriber)
-	_, h.strikes = b.(localtasks.Controller)
+	_, h.events = b.(localtasks.Subscriber)
+	_, h.strikes = b.(localtasks.Striker)
+	_, snaps := b.(localtasks.Snapshotter)
+	_, drains := b.(localtasks.Drainer)
+	h.snapshots = snaps && drains
 
 	for _, c := range append(h.cases(), h.schedulingCases()...) {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,8 +81,9 @@ func RunConformanceWith(t *testing.T, newBackend NewBackend, traits Traits) {
 type harness struct {
 	newBackend NewBackend
 	runs       bool // the backend runs tasks
-	events     bool // it implements Subscriber
-	strikes    bool // it implements localtasks.Controller
+	events     bool // it implements localtasks.Subscriber
+	strikes    bool // it implements localtasks.Striker
+	snapshots  bool // it implements localtasks.Snapshotter and Drainer
 	caps       localtasks.Capabilities
 	traits     Traits
 }
@@ -121,7 +119,7 @@ func (h *harness) setupWith(t *testing.T, cfg localtasks.Config) (localtasks.Bac
 // subscribe subscribes to b's events, closed at the end of the test, if b
 // delivers events; it returns nil otherwise.
 func subscribe(t *testing.T, b localtasks.Backend) *localtasks.Subscription {
-	s, ok := b.(Subscriber)
+	s, ok := b.(localtasks.Subscriber)
 	if !ok {
 		return nil
 	}
@@ -710,7 +708,7 @@ func testCancelScheduled(t *testing.T, h *harness) {
 
 func testEvents(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	sub := b.(Subscriber).Subscribe(16)
+	sub := b.(localtasks.Subscriber).Subscribe(16)
 	defer sub.Close()
 	hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: 3})
 	require.NoError(t, err)
@@ -734,8 +732,8 @@ func testEvents(t *testing.T, h *harness) {
 
 func testCancelRunning(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	s, ok := b.(Subscriber)
-	require.True(t, ok, "a backend that cancels running tasks must implement Subscriber for this suite to see them start")
+	s, ok := b.(localtasks.Subscriber)
+	require.True(t, ok, "a backend that cancels running tasks must implement localtasks.Subscriber for this suite to see them start")
 	sub := s.Subscribe(16)
 	defer sub.Close()
 	hd, err := Block.Enqueue(ctx, b, struct{}{})
@@ -758,7 +756,7 @@ func testCancelRunning(t *testing.T, h *harness) {
 func closeGivingUp(t *testing.T, h *harness) (localtasks.Backend, context.Context, *localtasks.Subscription, localtasks.Handle[struct{}], []string) {
 	t.Helper()
 	b, _, ctx := h.setup(t, 0)
-	sub := b.(Subscriber).Subscribe(16)
+	sub := b.(localtasks.Subscriber).Subscribe(16)
 	running, err := Block.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
 	started(t, ctx, sub, running.ID())
@@ -783,7 +781,7 @@ func testCloseCancelsRunning(t *testing.T, h *harness) {
 	}
 	for range sub.C { // closed once the backend is
 	}
-	late := b.(Subscriber).Subscribe(1)
+	late := b.(localtasks.Subscriber).Subscribe(1)
 	_, open := <-late.C
 	require.False(t, open, "a subscription made after Close gave up on running tasks is closed at once")
 }

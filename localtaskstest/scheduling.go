@@ -3,6 +3,7 @@ package localtaskstest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func (h *harness) schedulingCases() []testCase {
 	if !h.caps.Limits {
 		cs = append(cs, testCase{"LimitsUnsupported", testLimitsUnsupported})
 	}
-	if h.caps.Limits && h.caps.CancelRunning {
+	if h.caps.Limits && h.caps.CancelRunning && h.snapshots {
 		cs = append(cs, testCase{"ConcurrencyLimit", testConcurrencyLimit})
 	}
 	if h.caps.Limits && h.caps.Defer {
@@ -51,21 +52,34 @@ func (h *harness) schedulingCases() []testCase {
 			testCase{"Debounce", testDebounce},
 			testCase{"Cooldown", testCooldown})
 	}
-	if h.caps.Perpetual && h.caps.Defer && h.events {
+	if h.caps.Perpetual && h.caps.Defer && h.events && h.snapshots {
 		cs = append(cs, testCase{"Perpetual", testPerpetual}, testCase{"CronAutomatic", testCronAutomatic})
 	}
-	if h.strikes && h.caps.CancelRunning && h.caps.Defer {
+	if h.strikes && h.snapshots && h.caps.CancelRunning && h.caps.Defer {
 		cs = append(cs, testCase{"SnapshotAndDrain", testSnapshotAndDrain})
 	}
 	return cs
 }
 
-// controller returns b's Controller side.
-func controller(t *testing.T, b localtasks.Backend) localtasks.Controller {
+// The optional interfaces some cases need together.
+type (
+	snapshotDrainer interface {
+		localtasks.Snapshotter
+		localtasks.Drainer
+	}
+	strikeSnapshotDrainer interface {
+		localtasks.Striker
+		snapshotDrainer
+	}
+)
+
+// as returns b's side of the optional interface I, which the case's gate
+// in schedulingCases checked.
+func as[I any](t *testing.T, b localtasks.Backend) I {
 	t.Helper()
-	c, ok := b.(localtasks.Controller)
-	require.True(t, ok, "%T implements localtasks.Controller", b)
-	return c
+	i, ok := b.(I)
+	require.True(t, ok, "%T implements %v", b, reflect.TypeFor[I]())
+	return i
 }
 
 // result returns the run's snapshot.
@@ -191,7 +205,7 @@ func testReplace(t *testing.T, h *harness) {
 
 func testStrikeAtEnqueue(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	c := controller(t, b)
+	c := as[localtasks.Striker](t, b)
 	st := localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: 13}
 	require.NoError(t, c.Strike(st))
 	require.NoError(t, c.Strike(st), "striking twice is striking once")
@@ -246,7 +260,7 @@ func testStrikeAtEnqueue(t *testing.T, h *harness) {
 
 func testStrikeBeforeRun(t *testing.T, h *harness) {
 	b, clock, ctx := h.setup(t, 0)
-	c := controller(t, b)
+	c := as[localtasks.Striker](t, b)
 	later := Echo.Using(localtasks.WithDelay(time.Minute))
 	hit, err := later.Enqueue(ctx, b, EchoArgs{N: 5, Text: "hit"})
 	require.NoError(t, err)
@@ -356,7 +370,7 @@ func testConcurrencyLimit(t *testing.T, h *harness) {
 	for _, hd := range []localtasks.Handle[int]{a3, b1} {
 		require.NoError(t, hd.Cancel(ctx))
 	}
-	require.NoError(t, controller(t, b).Drain(ctx))
+	require.NoError(t, as[localtasks.Drainer](t, b).Drain(ctx))
 }
 
 func testRateLimit(t *testing.T, h *harness) {
@@ -492,7 +506,7 @@ func testPerpetual(t *testing.T, h *harness) {
 		require.NoError(t, clock.BlockUntil(ctx, 1))
 		clock.Advance(time.Minute)
 	}
-	c := controller(t, b)
+	c := as[snapshotDrainer](t, b)
 	require.NoError(t, c.Drain(ctx), "StopPerpetual ended the chain")
 	require.Equal(t, uint64(2), c.Snapshot().Counters.Perpetuated)
 	again, err := Tick.Enqueue(ctx, b, TickArgs{N: 3, Last: 3})
@@ -509,7 +523,7 @@ func testCronAutomatic(t *testing.T, h *harness) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	defer func() { require.NoError(t, b.Close(ctx)) }()
-	c := controller(t, b)
+	c := as[snapshotDrainer](t, b)
 
 	snap := c.Snapshot()
 	require.Len(t, snap.Scheduled, 1, "the automatic task started with the backend")
@@ -541,7 +555,7 @@ func testCronAutomatic(t *testing.T, h *harness) {
 
 func testSnapshotAndDrain(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	c := controller(t, b)
+	c := as[strikeSnapshotDrainer](t, b)
 	sub := subscribe(t, b)
 	running, err := Block.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
