@@ -182,10 +182,10 @@ func (s *state) post(rec *record) {
 // it cancels them instead (transition 7). Every operation that counts runs
 // or cancels one calls it first. Must hold s.mu.
 func (s *state) takeInbox() {
-	head := s.inbox.Swap(nil)
-	if head == nil {
-		return
+	if s.inbox.Load() == nil {
+		return // a load, not a swap: no write to the line the enqueuers share
 	}
+	head := s.inbox.Swap(nil)
 	var first *record // the stack, reversed: oldest first
 	n := int32(0)
 	for head != nil {

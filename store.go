@@ -161,6 +161,7 @@ func (ix *index) all() []*record {
 type results struct {
 	mu  sync.Mutex
 	lru *simplelru.LRU[uint32, *record] // by slot
+	ix  *index
 }
 
 func newResults(size int, ix *index) *results {
@@ -171,7 +172,7 @@ func newResults(size int, ix *index) *results {
 		}
 		ix.del(rec)
 	})
-	return &results{lru: lru}
+	return &results{lru: lru, ix: ix}
 }
 
 // add stores a finished run, evicting the least recently used beyond the
@@ -182,11 +183,17 @@ func (r *results) add(rec *record) {
 	r.lru.Add(rec.slot(), rec)
 }
 
-// touch marks rec as just used, if it is in the store.
+// touch marks rec as just used, if it is in the store. A finished run is
+// in the LRU exactly while the index holds it (an eviction drops it from the
+// index under r.mu), and its slot is taken again only after that: checking
+// the index first keeps a reader of a run evicted meanwhile from refreshing
+// the run that took its slot.
 func (r *results) touch(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Get(rec.slot())
+	if r.ix.get(rec.key) == rec {
+		r.lru.Get(rec.slot())
+	}
 }
 
 func (r *results) remove(rec *record) {

@@ -219,3 +219,36 @@ func TestStorePublishEvictConcurrent(t *testing.T) {
 	s.mu.Unlock()
 	t.Logf("%d of %d finished runs were evicted between their store and their publish", raced, finished)
 }
+
+// A reader that touches a run evicted meanwhile does not refresh the run
+// that took its slot: the LRU is keyed by slot, and slots are taken again.
+func TestStoreTouchOfAnEvictedRun(t *testing.T) {
+	t.Parallel()
+	s := newStoreState(t, 2)
+	old := finishedElsewhere(s)
+	a := finishedElsewhere(s)
+	b := finishedElsewhere(s) // evicts old: its slot is free
+	require.False(t, inLRU(s, old))
+	require.Nil(t, s.index.get(old.key))
+
+	// A run that takes old's slot, as the next ID of its shard would.
+	shard, n := slotOf(old.key)
+	require.Equal(t, n, s.index.shards[shard].take(), "a freed slot is taken again first")
+	reuse := &record{def: old.def, key: old.key, enqueuedAt: old.enqueuedAt}
+	reuse.key[0] ^= 0xff // another ID with the same slot
+	s.index.put(reuse)
+	s.mu.Lock()
+	reuse.status = StatusRunning
+	s.active++
+	s.mu.Unlock()
+	publish(s, reuse, false) // evicts a, the least recently used
+	require.False(t, inLRU(s, a))
+	require.True(t, inLRU(s, b))
+
+	s.results.touch(b)   // b is the most recent: reuse is the oldest
+	s.results.touch(old) // a reader holding the evicted run
+	s.results.mu.Lock()
+	_, oldest, _ := s.results.lru.GetOldest()
+	s.results.mu.Unlock()
+	require.Same(t, reuse, oldest, "the touch of the evicted run refreshed nothing, not the run in its slot")
+}

@@ -24,12 +24,6 @@ var bufs = sync.Pool{New: func() any { return &randBuf{off: 4096} }}
 
 const hexDigits = "0123456789abcdef"
 
-// New returns a new random UUID, and its canonical 36-character form.
-func New() (uuid.UUID, string) {
-	u := Random()
-	return u, Format(u)
-}
-
 // Random returns a new random (version 4) UUID.
 func Random() uuid.UUID {
 	var u uuid.UUID

@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestNewIsUniqueVersion4(t *testing.T) {
+func TestRandomIsUniqueVersion4(t *testing.T) {
 	t.Parallel()
 	seen := make(map[string]bool)
 	for range 10000 {
-		id, s := New()
+		id, s := newID()
 		u, err := uuid.Parse(s)
 		require.NoError(t, err)
 		require.Equal(t, id, u)
@@ -23,10 +23,10 @@ func TestNewIsUniqueVersion4(t *testing.T) {
 	}
 }
 
-func BenchmarkNew(b *testing.B) {
+func BenchmarkRandom(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_, _ = New()
+		_, _ = newID()
 	}
 }
 
@@ -37,7 +37,7 @@ func BenchmarkUUIDNewString(b *testing.B) {
 	}
 }
 
-func TestNewConcurrentUnique(t *testing.T) {
+func TestRandomConcurrentUnique(t *testing.T) {
 	t.Parallel()
 	const goroutines, each = 16, 2000
 	ids := make(chan string, goroutines*each)
@@ -45,7 +45,7 @@ func TestNewConcurrentUnique(t *testing.T) {
 	for range goroutines {
 		wg.Go(func() {
 			for range each {
-				_, s := New()
+				_, s := newID()
 				ids <- s
 			}
 		})
@@ -60,11 +60,17 @@ func TestNewConcurrentUnique(t *testing.T) {
 	require.Len(t, seen, goroutines*each)
 }
 
-func BenchmarkNewParallel(b *testing.B) {
+func BenchmarkRandomParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_, _ = New()
+			_, _ = newID()
 		}
 	})
+}
+
+// newID is a random UUID and its canonical form, as localtasks makes an ID.
+func newID() (uuid.UUID, string) {
+	u := Random()
+	return u, Format(u)
 }
