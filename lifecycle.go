@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -214,10 +215,13 @@ func (s *state) takeInbox() {
 // no status yet: Enqueue's, and a perpetual run's successor's. Its ID holds
 // a slot of the index, which put fills and del frees.
 func (s *state) newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
-	rec := &record{def: def, args: args, payload: payload, queue: opts.Queue, priority: int8(opts.Priority),
-		timeout: opts.Timeout, enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
-	rec.key, rec.id = s.index.newID()
-	if rec.maxAttempts > 1 {
+	rec := &record{def: def, args: args, queue: opts.Queue, priority: int8(opts.Priority),
+		timeout: opts.Timeout, enqueuedAt: s.offset(now)}
+	if payload != nil {
+		rec.payload = &payload
+	}
+	rec.slot, rec.id = s.index.newID()
+	if opts.Retry.MaxAttempts > 1 {
 		rec.extra().retry = opts.Retry
 	}
 	if opts.Perpetual.enabled() {
@@ -278,7 +282,7 @@ func (s *state) place(rec *record, at, now time.Time) {
 	case s.mode == modeRecord:
 		rec.status = StatusReady
 		if at.After(now) {
-			rec.status, rec.runAfter = StatusScheduled, rec.offset(at)
+			rec.status, rec.runAfter = StatusScheduled, s.offset(at)
 		}
 		s.recorded = append(s.recorded, rec)
 	case at.After(now):
@@ -328,7 +332,7 @@ func (s *state) requeue(rec *record) {
 
 // schedule makes rec SCHEDULED until at, on the timer heap. Must hold s.mu.
 func (s *state) schedule(rec *record, at time.Time) {
-	rec.status, rec.runAfter = StatusScheduled, rec.offset(at)
+	rec.status, rec.runAfter = StatusScheduled, s.offset(at)
 	rec.extra().entry = s.timed.Push(at, rec)
 	s.arm()
 }
@@ -395,11 +399,14 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	rec.status = StatusRunning
 	rec.attempts++
 	s.counters.Started++
-	rec.lastAttemptedAt = rec.offset(now)
+	first := rec.lastAttemptedAt
+	rec.lastAttemptedAt = s.offset(now)
 	if rec.attempts == 1 {
-		rec.startedAt, rec.worker0 = rec.lastAttemptedAt, worker
+		rec.worker0 = worker
 	} else {
-		rec.workers = append(rec.workers, worker)
+		x := rec.extra()
+		x.startedAt = cmp.Or(x.startedAt, first)
+		x.workers = append(x.workers, worker)
 	}
 
 	rec.run = run
@@ -444,7 +451,7 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 	x := rec.extra()
 	x.errs = append(x.errs, taskError(int(rec.attempts), now, err))
 	switch {
-	case rec.attempts >= rec.maxAttempts:
+	case rec.attempts >= rec.maxAttempts():
 		s.finalize(rec, StatusFailed, now, stored)
 		return false
 	case s.closing:
@@ -476,7 +483,7 @@ func (s *state) cancelRetry(rec *record, now time.Time, stored bool) {
 // finalize gives rec its final status and moves it to the result store,
 // unless the caller stored it already. Must hold s.mu.
 func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
-	rec.status, rec.finishedAt = st, rec.offset(now)
+	rec.status, rec.finishedAt = st, s.offset(now)
 	switch st {
 	case StatusSuccessful:
 		s.counters.Succeeded++

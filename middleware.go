@@ -31,10 +31,18 @@ type Execution struct {
 // execute runs one attempt through the middleware, turning a panic into an
 // error.
 func (s *state) execute(rec *record, ctx *taskctx.Ctx) (val any, err error) {
-	defer failure.Catch(&err)
 	if len(s.set.cfg.Middleware) == 0 {
+		defer failure.Catch(&err)
 		return rec.def.Call(ctx, rec.args)
 	}
+	return s.executeChain(rec, ctx)
+}
+
+// executeChain is execute through the middleware. It is a function of its
+// own so that the closure capturing val costs execute's common path nothing:
+// a captured result variable lives on the heap.
+func (s *state) executeChain(rec *record, ctx *taskctx.Ctx) (val any, err error) {
+	defer failure.Catch(&err)
 	err = s.chain(ctx, rec, func(ctx context.Context) error {
 		var err error
 		val, err = rec.def.Call(ctx, rec.args)

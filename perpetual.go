@@ -174,7 +174,7 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	default:
 		at = now.Add(opts.Perpetual.Every)
 	}
-	args, payload := rec.args, rec.payload
+	args, payload := rec.args, rec.argBytes()
 	if p.next.HasArgs {
 		args, payload = p.next.Args, p.next.Payload
 		if s.proc != nil && payload == nil {

@@ -5,39 +5,35 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/localtasks/localtasks/internal/timeheap"
 )
 
-// record is the backend's own copy of a task run: 280 bytes, kept
-// small because the store holds many of them (see docs/design.md). Its fields
-// are guarded by state.mu, but for key, id, def, args and timeout, which
-// never change.
+// record is the backend's own copy of a task run: 200 bytes (the 208-byte
+// size class), kept small because the store holds many of them and the
+// garbage collector scans each (see docs/design.md). Its fields are guarded
+// by state.mu, but for slot, id, def, args, payload and timeout, which never
+// change.
 type record struct {
-	key     uuid.UUID
-	id      string // key in canonical form
+	id      string // a random UUID carrying slot, in canonical form
 	def     Definition
 	args    any
 	value   any // what a successful attempt returned
 	queue   string
 	timeout time.Duration
 
-	status      Status
-	priority    int8
-	cancelling  bool // Cancel or Close asked the running attempt to stop
-	attempts    int32
-	maxAttempts int32        // from the retry policy; never changes
-	stored      atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
+	status     Status
+	priority   int8
+	cancelling bool // Cancel or Close asked the running attempt to stop
+	attempts   int32
+	stored     atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
+	slot       uint32       // its slot in the index, which id carries
 
-	enqueuedAt time.Time
-	// The other times, as offsets from enqueuedAt.
-	runAfter, startedAt, lastAttemptedAt, finishedAt offset
+	// The times, as offsets from the state's epoch (see state.offset).
+	enqueuedAt, runAfter, lastAttemptedAt, finishedAt offset
 
 	worker0 string        // the first attempt's worker
-	workers []string      // the later attempts' workers
 	run     attempt       // the running attempt; on a process pool, also a dispatched one
-	payload []byte        // the argument gob-encoded, on a process pool
+	payload *[]byte       // the argument gob-encoded, on a process pool
 	done    chan struct{} // made by the first Wait, closed when finished
 	inbox   *record       // the next run down the inbox, while rec is in it (see state.post)
 	x       *recordExtra  // what few runs need; nil until one does
@@ -53,12 +49,14 @@ type attempt interface {
 
 // recordExtra holds the parts of a record that most runs never need.
 type recordExtra struct {
-	retry        RetryPolicy
+	retry        RetryPolicy // MaxAttempts > 1: a run with one attempt has no recordExtra for it
 	errs         []TaskError
 	cancelReason string
 	progress     Progress
 	timer        Timer                    // the running attempt's timeout
 	entry        *timeheap.Entry[*record] // while SCHEDULED
+	startedAt    offset                   // the first attempt's start, once a second one started
+	workers      []string                 // the later attempts' workers
 
 	key     string           // WithKey's, or a perpetual task's name
 	perp    *perpetual       // set for a run of a perpetual task
@@ -78,32 +76,69 @@ func (rec *record) extra() *recordExtra {
 	return rec.x
 }
 
-// offset is a time as nanoseconds after a record's enqueuedAt, plus one, so
-// that zero means unset. It keeps the monotonic reading of enqueuedAt.
-type offset int64
-
-func (rec *record) offset(t time.Time) offset {
-	return offset(max(t.Sub(rec.enqueuedAt), 0)) + 1
+// maxAttempts is how many attempts rec may make, from its retry policy.
+func (rec *record) maxAttempts() int32 {
+	if rec.x == nil {
+		return 1
+	}
+	return int32(max(rec.x.retry.MaxAttempts, 1))
 }
 
-func (rec *record) time(o offset) time.Time {
-	if o == 0 {
-		return time.Time{}
+// startedAt is when rec's first attempt started, or 0.
+func (rec *record) startedAt() offset {
+	if rec.x != nil && rec.x.startedAt != 0 {
+		return rec.x.startedAt
 	}
-	return rec.enqueuedAt.Add(time.Duration(o - 1))
+	return rec.lastAttemptedAt
+}
+
+// argBytes is rec's argument gob-encoded, on a process pool; nil elsewhere.
+func (rec *record) argBytes() []byte {
+	if rec.payload == nil {
+		return nil
+	}
+	return *rec.payload
+}
+
+// offset is a time as nanoseconds after the state's epoch, a reading of its
+// clock taken when it opened, so that it keeps the monotonic reading and
+// takes 8 bytes where a time.Time takes 24 (with a pointer for the garbage
+// collector to follow). Zero means unset: a time at or after the epoch is
+// stored plus one, one before it (a test clock may go back) as is.
+type offset int64
+
+// offset returns t as an offset.
+func (s *state) offset(t time.Time) offset {
+	d := t.Sub(s.epoch)
+	if d >= 0 {
+		return offset(d) + 1
+	}
+	return offset(d)
+}
+
+// time returns the time o stands for, or the zero time if o is unset.
+func (s *state) time(o offset) time.Time {
+	switch {
+	case o == 0:
+		return time.Time{}
+	case o > 0:
+		o--
+	}
+	return s.epoch.Add(time.Duration(o))
 }
 
 // snapshot copies rec for a caller. Must hold s.mu.
 func (s *state) snapshot(rec *record) TaskResult {
 	res := TaskResult{
 		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: int(rec.priority),
-		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.time(rec.runAfter), StartedAt: rec.time(rec.startedAt),
-		LastAttemptedAt: rec.time(rec.lastAttemptedAt), FinishedAt: rec.time(rec.finishedAt), Attempts: int(rec.attempts),
+		Status: rec.status, EnqueuedAt: s.time(rec.enqueuedAt), RunAfter: s.time(rec.runAfter), StartedAt: s.time(rec.startedAt()),
+		LastAttemptedAt: s.time(rec.lastAttemptedAt), FinishedAt: s.time(rec.finishedAt), Attempts: int(rec.attempts),
 		Args: rec.args, Value: rec.value,
 	}
-	if rec.attempts > 0 {
-		res.WorkerIDs = make([]string, 0, 1+len(rec.workers))
-		res.WorkerIDs = append(append(res.WorkerIDs, rec.worker0), rec.workers...)
+	if x := rec.x; x != nil && len(x.workers) > 0 {
+		res.WorkerIDs = append([]string{rec.worker0}, x.workers...)
+	} else if rec.attempts > 0 {
+		res.WorkerIDs = []string{rec.worker0}
 	}
 	if x := rec.x; x != nil {
 		res.Errors = slices.Clone(x.errs)

@@ -113,7 +113,7 @@ func (s *state) snapshotAll() Snapshot {
 			case StatusRunning:
 				snap.Running = append(snap.Running, s.snapshot(rec))
 			default:
-				finished = append(finished, finishedRun{rec, rec.time(rec.finishedAt)})
+				finished = append(finished, finishedRun{rec, s.time(rec.finishedAt)})
 			}
 		}
 		s.mu.Unlock()

@@ -157,6 +157,7 @@ type state struct {
 	mode    mode
 	caps    Capabilities
 	clock   Clock
+	epoch   time.Time // the clock when the state opened: records' times are offsets from it
 	logger  *slog.Logger
 	report  func(c *taskctx.Ctx, done, total int64, message string) // setProgress, for every attempt's ctx
 	holders int                                                     // guarded by states
@@ -209,6 +210,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	s.report = func(c *taskctx.Ctx, done, total int64, message string) {
 		s.setProgress(c.Ref.(*record), c, done, total, message)
 	}
+	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu
 	s.results = newResults(st.cfg.MaxResults, &s.index)
 	s.keys = make(map[keyOf]*record)
@@ -229,12 +231,11 @@ func (s *state) emit(k EventKind, rec *record) {
 // lookup finds the run with that ID. It takes no lock but an index
 // shard's; read the record under s.mu.
 func (s *state) lookup(id string) (*record, error) {
-	key, err := uuid.Parse(id)
-	if err != nil {
-		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
-	}
-	if rec := s.index.get(key); rec != nil {
+	if rec := s.index.get(id); rec != nil {
 		return rec, nil
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
 	}
 	return nil, fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
 		id, s.name, s.set.cfg.MaxResults, ErrResultNotFound)

@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -62,10 +63,33 @@ type indexShard struct {
 
 type chunk [1 << chunkBits]atomic.Pointer[record]
 
-// slotOf returns the shard and number of the slot an ID carries.
-func slotOf(key uuid.UUID) (shard int, n uint32) {
-	slot := binary.BigEndian.Uint32(key[12:])
+// slotOf returns the shard and number of a slot.
+func slotOf(slot uint32) (shard int, n uint32) {
 	return int(slot & (indexShards - 1)), slot >> shardBits
+}
+
+// idSlot returns the slot an ID in canonical form carries, from its last 8
+// hex digits (either case), or false if it is not one.
+func idSlot(id string) (uint32, bool) {
+	if len(id) != 36 {
+		return 0, false
+	}
+	var slot uint32
+	for i := 28; i < 36; i++ {
+		c := id[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		slot = slot<<4 | uint32(c)
+	}
+	return slot, true
 }
 
 // cell returns the cell of slot n of sh, or nil if it was never taken.
@@ -77,13 +101,13 @@ func (sh *indexShard) cell(n uint32) *atomic.Pointer[record] {
 	return &(*cs)[n>>chunkBits][n&(1<<chunkBits-1)]
 }
 
-// newID takes a free slot and returns a new ID that carries it.
-func (ix *index) newID() (uuid.UUID, string) {
+// newID takes a free slot and returns it with a new ID that carries it.
+func (ix *index) newID() (uint32, string) {
 	key := uid.Random()
 	shard := int(key[0]) & (indexShards - 1) // random: spreads the enqueuers over the shards
-	n := ix.shards[shard].take()
-	binary.BigEndian.PutUint32(key[12:], n<<shardBits|uint32(shard))
-	return key, uid.Format(key)
+	slot := ix.shards[shard].take()<<shardBits | uint32(shard)
+	binary.BigEndian.PutUint32(key[12:], slot)
+	return slot, uid.Format(key)
 }
 
 // take returns the number of a free slot.
@@ -108,28 +132,49 @@ func (sh *indexShard) take() uint32 {
 	return n
 }
 
-// get returns the run with that ID, or nil.
-func (ix *index) get(key uuid.UUID) *record {
-	shard, n := slotOf(key)
+// get returns the run with that ID, or nil. The whole ID is compared, so
+// a slot taken again never answers for the run it held before. IDs in
+// another form than the canonical one (upper case, braces, urn:uuid:) are
+// found too, as uuid.Parse reads them.
+func (ix *index) get(id string) *record {
+	slot, ok := idSlot(id)
+	if !ok {
+		key, err := uuid.Parse(id)
+		if err != nil {
+			return nil
+		}
+		id = uid.Format(key)
+		slot = binary.BigEndian.Uint32(key[12:])
+	}
+	shard, n := slotOf(slot)
 	c := ix.shards[shard].cell(n)
 	if c == nil {
 		return nil
 	}
-	if rec := c.Load(); rec != nil && rec.key == key {
+	if rec := c.Load(); rec != nil && (rec.id == id || strings.EqualFold(rec.id, id)) {
 		return rec
+	}
+	return nil
+}
+
+// at returns the run in slot, or nil.
+func (ix *index) at(slot uint32) *record {
+	shard, n := slotOf(slot)
+	if c := ix.shards[shard].cell(n); c != nil {
+		return c.Load()
 	}
 	return nil
 }
 
 // put makes rec, whose ID newID made, findable.
 func (ix *index) put(rec *record) {
-	shard, n := slotOf(rec.key)
+	shard, n := slotOf(rec.slot)
 	ix.shards[shard].cell(n).Store(rec)
 }
 
 // del drops rec, and frees its slot.
 func (ix *index) del(rec *record) {
-	shard, n := slotOf(rec.key)
+	shard, n := slotOf(rec.slot)
 	sh := &ix.shards[shard]
 	if c := sh.cell(n); c != nil && c.CompareAndSwap(rec, nil) {
 		sh.mu.Lock()
@@ -180,7 +225,7 @@ func newResults(size int, ix *index) *results {
 func (r *results) add(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Add(rec.slot(), rec)
+	r.lru.Add(rec.slot, rec)
 }
 
 // touch marks rec as just used, if it is in the store. A finished run is
@@ -191,16 +236,13 @@ func (r *results) add(rec *record) {
 func (r *results) touch(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ix.get(rec.key) == rec {
-		r.lru.Get(rec.slot())
+	if r.ix.at(rec.slot) == rec {
+		r.lru.Get(rec.slot)
 	}
 }
 
 func (r *results) remove(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Remove(rec.slot())
+	r.lru.Remove(rec.slot)
 }
-
-// slot is rec's slot in the index, as its ID carries it: the LRU's key.
-func (rec *record) slot() uint32 { return binary.BigEndian.Uint32(rec.key[12:]) }

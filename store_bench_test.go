@@ -16,7 +16,7 @@ func BenchmarkResultStorePut(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		rec := recs[i%len(recs)]
-		rec.key, rec.id = ix.newID()
+		rec.slot, rec.id = ix.newID()
 		rec.stored.Store(storedPublished)
 		ix.put(rec)
 		r.add(rec)

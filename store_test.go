@@ -3,10 +3,10 @@ package localtasks
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,7 +61,7 @@ func finishedElsewhere(s *state) *record {
 func inLRU(s *state, rec *record) bool {
 	s.results.mu.Lock()
 	defer s.results.mu.Unlock()
-	v, ok := s.results.lru.Peek(rec.slot())
+	v, ok := s.results.lru.Peek(rec.slot)
 	return ok && v == rec
 }
 
@@ -79,7 +79,7 @@ func TestStoreStoredStates(t *testing.T) {
 		require.False(t, inLRU(s, rec), "rec was evicted")
 		require.True(t, inLRU(s, other))
 		require.Equal(t, int32(storedEvicted), rec.stored.Load(), "the eviction found it unpublished")
-		require.Same(t, rec, s.index.get(rec.key), "a run that still looks unfinished stays in the index")
+		require.Same(t, rec, s.index.get(rec.id), "a run that still looks unfinished stays in the index")
 		res, err := s.getResult(t.Context(), rec.id)
 		require.NoError(t, err)
 		require.Equal(t, StatusRunning, res.Status)
@@ -87,10 +87,10 @@ func TestStoreStoredStates(t *testing.T) {
 		publish(s, rec, true)
 		require.Equal(t, StatusSuccessful, rec.status)
 		require.Equal(t, int32(storedEvicted), rec.stored.Load())
-		require.Nil(t, s.index.get(rec.key), "publishing an evicted run drops it from the index")
+		require.Nil(t, s.index.get(rec.id), "publishing an evicted run drops it from the index")
 		_, err = s.getResult(t.Context(), rec.id)
 		require.ErrorIs(t, err, ErrResultNotFound)
-		require.Same(t, other, s.index.get(other.key), "the run that evicted it stays")
+		require.Same(t, other, s.index.get(other.id), "the run that evicted it stays")
 	})
 
 	t.Run("evicted after it is published: it leaves the index at eviction", func(t *testing.T) {
@@ -111,14 +111,14 @@ func TestStoreStoredStates(t *testing.T) {
 				}
 				publish(s, rec, c.hot)
 				require.Equal(t, int32(storedPublished), rec.stored.Load())
-				require.Same(t, rec, s.index.get(rec.key), "a published run in the LRU is in the index")
+				require.Same(t, rec, s.index.get(rec.id), "a published run in the LRU is in the index")
 				require.True(t, inLRU(s, rec))
 
 				other := finishedElsewhere(s) // evicts rec
 				require.False(t, inLRU(s, rec))
 				require.Equal(t, int32(storedPublished), rec.stored.Load(), "eviction leaves stored alone")
-				require.Nil(t, s.index.get(rec.key), "the eviction of a published run drops it from the index")
-				require.Same(t, other, s.index.get(other.key))
+				require.Nil(t, s.index.get(rec.id), "the eviction of a published run drops it from the index")
+				require.Same(t, other, s.index.get(other.id))
 			})
 		}
 	})
@@ -133,7 +133,7 @@ func TestStoreStoredStates(t *testing.T) {
 		for _, rec := range []*record{hot, rare} {
 			require.Equal(t, int32(storedPublished), rec.stored.Load())
 			require.True(t, inLRU(s, rec))
-			require.Same(t, rec, s.index.get(rec.key))
+			require.Same(t, rec, s.index.get(rec.id))
 			res, err := s.getResult(t.Context(), rec.id)
 			require.NoError(t, err)
 			require.Equal(t, StatusSuccessful, res.Status)
@@ -154,20 +154,20 @@ func TestStorePublishEvictConcurrent(t *testing.T) {
 	s := newStoreState(t, maxResults)
 	var (
 		mu         sync.Mutex
-		unfinished = map[uuid.UUID]bool{}
+		unfinished = map[string]bool{}
 		finished   int
 		raced      int // runs evicted between their store and their publish
 		wg         sync.WaitGroup
 	)
 	for g := range publishers {
 		wg.Go(func() {
-			var left []uuid.UUID
+			var left []string
 			var done, lost int
 			for i := range runs {
 				rec := newRunning(s)
 				switch (g + i) % 5 {
 				case 0: // left unfinished: never in the LRU, never evicted
-					left = append(left, rec.key)
+					left = append(left, rec.id)
 					continue
 				case 1, 2, 3: // the hot path
 					s.results.add(rec)
@@ -197,18 +197,18 @@ func TestStorePublishEvictConcurrent(t *testing.T) {
 	kept := s.results.lru.Values()
 	s.results.mu.Unlock()
 	require.Len(t, kept, maxResults, "the LRU is full")
-	want := map[uuid.UUID]bool{}
+	want := map[string]bool{}
 	for k := range unfinished {
 		want[k] = true
 	}
 	for _, rec := range kept {
 		require.Equal(t, StatusSuccessful, rec.status)
 		require.Equal(t, int32(storedPublished), rec.stored.Load(), "a run in the LRU is published")
-		want[rec.key] = true
+		want[rec.id] = true
 	}
-	got := map[uuid.UUID]bool{}
+	got := map[string]bool{}
 	for _, rec := range s.index.all() {
-		got[rec.key] = true
+		got[rec.id] = true
 	}
 	require.Equal(t, want, got, "the index holds the runs in the LRU and the unfinished ones, no more and no fewer")
 	require.Positive(t, raced, "no run was evicted between its store and its publish: the test did not exercise the race")
@@ -229,14 +229,17 @@ func TestStoreTouchOfAnEvictedRun(t *testing.T) {
 	a := finishedElsewhere(s)
 	b := finishedElsewhere(s) // evicts old: its slot is free
 	require.False(t, inLRU(s, old))
-	require.Nil(t, s.index.get(old.key))
+	require.Nil(t, s.index.get(old.id))
 
 	// A run that takes old's slot, as the next ID of its shard would.
-	shard, n := slotOf(old.key)
+	shard, n := slotOf(old.slot)
 	require.Equal(t, n, s.index.shards[shard].take(), "a freed slot is taken again first")
-	reuse := &record{def: old.def, key: old.key, enqueuedAt: old.enqueuedAt}
-	reuse.key[0] ^= 0xff // another ID with the same slot
+	other := []byte(old.id)
+	other[0] = map[bool]byte{true: '1', false: '0'}[other[0] == '0'] // another ID with the same slot
+	reuse := &record{def: old.def, slot: old.slot, id: string(other), enqueuedAt: old.enqueuedAt}
 	s.index.put(reuse)
+	require.Same(t, reuse, s.index.get(reuse.id))
+	require.Nil(t, s.index.get(old.id), "a slot answers for its own run's ID only")
 	s.mu.Lock()
 	reuse.status = StatusRunning
 	s.active++
@@ -251,4 +254,29 @@ func TestStoreTouchOfAnEvictedRun(t *testing.T) {
 	_, oldest, _ := s.results.lru.GetOldest()
 	s.results.mu.Unlock()
 	require.Same(t, reuse, oldest, "the touch of the evicted run refreshed nothing, not the run in its slot")
+}
+
+// Every form of a UUID that uuid.Parse reads finds its run, and each miss
+// says whether the ID is malformed or unknown.
+func TestStoreLookupForms(t *testing.T) {
+	t.Parallel()
+	s := newStoreState(t, 4)
+	rec := finishedElsewhere(s)
+	plain := strings.ReplaceAll(rec.id, "-", "")
+	for _, id := range []string{rec.id, strings.ToUpper(rec.id), "{" + rec.id + "}", "urn:uuid:" + rec.id, plain} {
+		got, err := s.lookup(id)
+		require.NoError(t, err, id)
+		require.Same(t, rec, got, id)
+	}
+
+	other := []byte(rec.id)
+	other[0] = map[bool]byte{true: '1', false: '0'}[other[0] == '0'] // the same slot, another ID
+	_, err := s.lookup(string(other))
+	require.ErrorIs(t, err, ErrResultNotFound)
+	require.ErrorContains(t, err, "the ID is unknown")
+
+	bad := "zz" + rec.id[2:] // 36 characters, the slot's digits intact
+	_, err = s.lookup(bad)
+	require.ErrorIs(t, err, ErrResultNotFound)
+	require.ErrorContains(t, err, "is not a task ID")
 }

@@ -125,7 +125,7 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 	if ran != nil {
 		timedOut = ctx.End()
 		// attempts and maxAttempts change only under this worker's hand.
-		if err == nil || ran.attempts >= ran.maxAttempts {
+		if err == nil || ran.attempts >= ran.maxAttempts() {
 			s.results.add(ran)
 			stored = true
 		}

@@ -1,41 +1,38 @@
 // Package uid makes random (version 4) UUIDs cheaply.
 //
-// The random bytes come from crypto/rand, read 4 KiB at a time into buffers
-// that a sync.Pool keeps per processor, so that concurrent callers neither
-// make a system call each nor wait on one lock; the canonical form is
-// written straight into the one string an ID costs. An ID is as
-// unpredictable as one from uuid.NewString, at about half the cost.
+// The random bytes come from ChaCha8 generators (math/rand/v2's, a
+// cryptographically strong generator), each seeded from crypto/rand, that a
+// sync.Pool keeps per processor, so that concurrent callers neither make a
+// system call each nor wait on one lock; the canonical form is written
+// straight into the one string an ID costs. An ID is as unpredictable as
+// one from uuid.NewString, at less than half the cost
+// (BenchmarkRandom against BenchmarkUUIDNewString).
 package uid
 
 import (
 	"crypto/rand"
+	"encoding/binary"
+	mrand "math/rand/v2"
 	"sync"
 
 	"github.com/google/uuid"
 )
 
-// randBuf is a buffer of random bytes, consumed from off.
-type randBuf struct {
-	b   [4096]byte
-	off int
-}
-
-var bufs = sync.Pool{New: func() any { return &randBuf{off: 4096} }}
+var gens = sync.Pool{New: func() any {
+	var seed [32]byte
+	rand.Read(seed[:]) // never returns an error: it crashes the program instead
+	return mrand.NewChaCha8(seed)
+}}
 
 const hexDigits = "0123456789abcdef"
 
 // Random returns a new random (version 4) UUID.
 func Random() uuid.UUID {
 	var u uuid.UUID
-	r := bufs.Get().(*randBuf)
-	if r.off == len(r.b) {
-		rand.Read(r.b[:]) // never returns an error: it crashes the program instead
-		r.off = 0
-	}
-	copy(u[:], r.b[r.off:r.off+16])
-	clear(r.b[r.off : r.off+16]) // bytes handed out do not stay behind in the buffer
-	r.off += 16
-	bufs.Put(r)
+	g := gens.Get().(*mrand.ChaCha8)
+	binary.LittleEndian.PutUint64(u[:8], g.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], g.Uint64())
+	gens.Put(g)
 
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
