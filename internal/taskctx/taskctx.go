@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,10 +74,30 @@ type Ctx struct {
 
 	done   atomic.Value // chan struct{}, made lazily; closedChan if cancelled first
 	mu     sync.Mutex
-	err    error // context.Canceled or context.DeadlineExceeded, once cancelled
-	cause  error // why: ErrCancelled, ErrClosed, a *TimeoutError, or nil once the attempt is over
-	afters []*afterFunc
-	next   *Next // what a perpetual run asked of its successor; guarded by mu
+	ended  ending     // why Err says the ctx ended; guarded by mu, like the fields below
+	cause  error      // why: ErrCancelled, ErrClosed, a *TimeoutError, or nil once the attempt is over
+	afters *afterFunc // the AfterFunc functions to run, the latest first
+	next   *Next      // what a perpetual run asked of its successor
+}
+
+// ending is what Err returns, in a byte: a Ctx is made for every attempt,
+// and the garbage collector pays for each byte of it.
+type ending uint8
+
+const (
+	live ending = iota
+	endCanceled
+	endDeadline
+)
+
+func (e ending) err() error {
+	switch e {
+	case endCanceled:
+		return context.Canceled
+	case endDeadline:
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // New returns the ctx of the attempt info describes.
@@ -97,7 +116,11 @@ func (c *Ctx) Init(info Info) {
 	c.Info = info
 }
 
-type afterFunc struct{ f func() }
+// afterFunc is a function AfterFunc registered, in a list.
+type afterFunc struct {
+	f    func()
+	next *afterFunc
+}
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
@@ -124,7 +147,7 @@ func (c *Ctx) Done() <-chan struct{} {
 func (c *Ctx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.err
+	return c.ended.err()
 }
 
 func (c *Ctx) Value(k any) any {
@@ -138,28 +161,30 @@ func (c *Ctx) Value(k any) any {
 // as context.AfterFunc does; context.WithCancel and friends use it.
 func (c *Ctx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.ended != live {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
-	a := &afterFunc{f: f}
-	c.afters = append(c.afters, a)
+	a := &afterFunc{f: f, next: c.afters}
+	c.afters = a
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		i := slices.Index(c.afters, a)
-		if i < 0 {
-			return false
+		for p := &c.afters; *p != nil; p = &(*p).next {
+			if *p == a {
+				*p = a.next
+				return true
+			}
 		}
-		c.afters = slices.Delete(c.afters, i, i+1)
-		return true
+		return false
 	}
 }
 
-// Cancel cancels c with err (what Err returns) for cause. Only the first
-// call counts; it reports whether it was the first.
+// Cancel cancels c with err (what Err returns: context.Canceled or
+// context.DeadlineExceeded) for cause. Only the first call counts; it
+// reports whether it was the first.
 func (c *Ctx) Cancel(err, cause error) bool {
 	c.mu.Lock()
 	return c.cancelLocked(err, cause)
@@ -167,11 +192,16 @@ func (c *Ctx) Cancel(err, cause error) bool {
 
 // cancelLocked is Cancel, called with c.mu held, which it releases.
 func (c *Ctx) cancelLocked(err, cause error) bool {
-	if c.err != nil {
+	if c.ended != live {
 		c.mu.Unlock()
 		return false
 	}
-	c.err, c.cause = err, cause
+	c.ended, c.cause = endCanceled, cause
+	if err == context.DeadlineExceeded {
+		c.ended = endDeadline
+	} else if err != context.Canceled {
+		panic(fmt.Sprintf("taskctx: Cancel with %v: a ctx ends with context.Canceled or context.DeadlineExceeded", err))
+	}
 	if d, _ := c.done.Load().(chan struct{}); d != nil {
 		close(d)
 	} else {
@@ -180,7 +210,7 @@ func (c *Ctx) cancelLocked(err, cause error) bool {
 	afters := c.afters
 	c.afters = nil
 	c.mu.Unlock()
-	for _, a := range afters {
+	for a := afters; a != nil; a = a.next {
 		go a.f()
 	}
 	return true
@@ -200,7 +230,7 @@ func (c *Ctx) End() *TimeoutError {
 func (c *Ctx) Cause() (err, cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.err, c.cause
+	return c.ended.err(), c.cause
 }
 
 // From returns the attempt's Ctx that ctx is or derives from, or nil.
