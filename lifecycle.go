@@ -42,6 +42,10 @@ func (s *state) closedError(task Definition) error {
 	return fmt.Errorf("localtasks: enqueue %q: backend %q is closed: build a new backend: %w", name, s.name, ErrClosed)
 }
 
+// runAfterYears bounds a run-after time, before or after the enqueue: a
+// record keeps its times as nanoseconds from the state's epoch (offset).
+const runAfterYears = 100
+
 // enqueue validates a request and adds a run for it, unless a run of its
 // key is unfinished. Nothing is queued unless it returns a nil error.
 func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Options) (Receipt, error) {
@@ -53,7 +57,6 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if opts.Perpetual.enabled() && opts.Key == "" {
 		opts.Key = def.Name() // one chain per task
 	}
-	rec := s.newRecord(def, args, payload, &opts, now)
 	runAfter := opts.RunAt
 	if opts.Delay > 0 {
 		runAfter = now.Add(opts.Delay)
@@ -61,6 +64,12 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if opts.Perpetual.enabled() {
 		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
 	}
+	if !runAfter.IsZero() && (runAfter.Before(now.AddDate(-runAfterYears, 0, 0)) || runAfter.After(now.AddDate(runAfterYears, 0, 0))) {
+		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its run-after time %v is more than %d years from now: "+
+			"a run's times are kept to the nanosecond, which spans about 292 years; nothing was queued: %w",
+			def.Name(), runAfter, runAfterYears, ErrInvalidTask)
+	}
+	rec := s.newRecord(def, args, payload, &opts, now)
 
 	if s.plain(lim, &opts, runAfter, now) {
 		s.post(rec)

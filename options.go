@@ -73,12 +73,14 @@ func WithPriority(p int) Option { return func(o *Options) { o.Priority = p } }
 func WithQueue(name string) Option { return func(o *Options) { o.Queue = name } }
 
 // WithRunAt sets the earliest time the task may start, and clears any delay.
+// Enqueue refuses a time more than 100 years before or after the enqueue
+// with ErrInvalidTask: a run's times are kept as nanoseconds.
 func WithRunAt(t time.Time) Option {
 	return func(o *Options) { o.RunAt, o.Delay = t, 0 }
 }
 
 // WithDelay makes the task start no sooner than d after it is enqueued, and
-// clears any run-after time.
+// clears any run-after time. As for WithRunAt, at most 100 years.
 func WithDelay(d time.Duration) Option {
 	return func(o *Options) { o.Delay, o.RunAt = d, time.Time{} }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -406,4 +407,33 @@ func TestExponentialBackoffSchedulesRetries(t *testing.T) {
 	res, err := h.Result(ctx)
 	require.NoError(t, err)
 	require.Equal(t, start.Add(6*time.Second), res.LastAttemptedAt)
+}
+
+// A run-after time the record cannot hold (its times are nanoseconds from
+// the state's epoch) is refused at Enqueue, not shown later as a wrong date;
+// one a century away is fine.
+func TestEnqueueRefusesRunAfterOutOfRange(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	now := time.Now()
+	for i, opt := range []localtasks.Option{
+		localtasks.WithRunAt(now.AddDate(300, 0, 0)),
+		localtasks.WithRunAt(now.AddDate(-300, 0, 0)),
+		localtasks.WithRunAt(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)),
+		localtasks.WithDelay(time.Duration(math.MaxInt64)),
+	} {
+		_, err := benchNoop.Using(opt).Enqueue(ctx, b, 1)
+		require.ErrorIs(t, err, localtasks.ErrInvalidTask, "option %d", i)
+		require.ErrorContains(t, err, "more than 100 years from now")
+	}
+	require.Zero(t, b.Counters().Enqueued, "nothing was queued")
+
+	far := now.AddDate(99, 0, 0)
+	h, err := benchNoop.Using(localtasks.WithRunAt(far)).Enqueue(ctx, b, 1)
+	require.NoError(t, err)
+	res, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusScheduled, res.Status)
+	require.WithinDuration(t, far, res.RunAfter, time.Microsecond, "shown as the date asked for")
 }
