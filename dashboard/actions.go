@@ -16,14 +16,18 @@ import (
 const maxBody = 1 << 20
 
 // action serves a POST route that changes things: refused with 403 unless
-// Config.Actions is on, and with 415 unless its body is JSON. (Cross-site
-// requests never get here: CrossOriginProtection wraps every route.) f gets
-// the body, at most maxBody bytes.
+// Config.Actions is on and the request's Host is allowed, and with 415
+// unless its body is JSON. (Cross-site requests never get here:
+// CrossOriginProtection wraps every route.) f gets the body, at most maxBody
+// bytes.
 func (h *Handler) action(f func(w http.ResponseWriter, r *http.Request, body []byte) (int, any, error)) http.HandlerFunc {
 	return handleJSON(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
 		if !h.actions {
 			return 0, nil, fail(http.StatusForbidden, CodeActionsDisabled,
 				"actions are disabled: this dashboard is read-only; set dashboard.Config.Actions to allow cancel, retry, strike and restore")
+		}
+		if !h.hosts.allowed(r.Host) {
+			return 0, nil, errHostNotAllowed(r.Host)
 		}
 		if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 			return 0, nil, err

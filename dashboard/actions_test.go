@@ -41,6 +41,41 @@ func TestActionsDisabled(t *testing.T) {
 	require.Empty(t, pool.Strikes())
 }
 
+// A DNS-rebinding page reaches a dashboard on 127.0.0.1 under a name of
+// its own, same-origin as far as the browser knows: actions check Host
+// against loopback names, IP addresses and Config.AllowedHosts.
+func TestActionsCheckHost(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	body := `{"task": "dashboard_test.echo"}`
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Actions: true,
+		AllowedHosts: []string{"tasks.example.com", ".corp.example"}})
+	require.NoError(t, err)
+	for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:8080", "example.com", "tasks.example.com.attacker.example", "corp.example.evil"} {
+		rec := serve(h, "POST", "/api/strikes", body, "Host", host, "Sec-Fetch-Site", "same-origin")
+		e := requireError(t, rec, http.StatusForbidden, dashboard.CodeHostNotAllowed)
+		require.Contains(t, e.Message, "AllowedHosts", host)
+	}
+	require.Empty(t, pool.Strikes(), "no refused action changed anything")
+	// Reads are not checked.
+	require.Equal(t, http.StatusOK, serve(h, "GET", "/api/snapshot", "", "Host", "rebind.attacker.example").Code)
+
+	for _, host := range []string{"localhost", "localhost:8080", "app.localhost:3000", "127.0.0.1:8080", "[::1]:8080", "10.1.2.3",
+		"tasks.example.com", "TASKS.example.com:443", "tasks.example.com.", "corp.example", "a.b.corp.example"} {
+		rec := serve(h, "POST", "/api/strikes", body, "Host", host, "Sec-Fetch-Site", "same-origin")
+		require.Equal(t, http.StatusOK, rec.Code, "%s: %s", host, rec.Body)
+	}
+
+	open, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Actions: true, AllowedHosts: []string{"*"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, serve(open, "POST", "/api/strikes", body, "Host", "anything.example").Code)
+
+	for _, bad := range []string{"", "https://tasks.example.com", "tasks.example.com:8080", "*.example.com", "tasks.example.com/x"} {
+		_, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, AllowedHosts: []string{bad}})
+		require.ErrorContains(t, err, "Config.AllowedHosts[0]", "%q", bad)
+	}
+}
+
 func TestCrossOriginPostIsRefused(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, localtasks.ThreadPoolConfig{})
@@ -62,7 +97,7 @@ func TestCrossOriginPostIsRefused(t *testing.T) {
 	// pass.
 	h := newHandler(t, true, pool)
 	require.Equal(t, http.StatusOK, serve(h, "POST", "/api/strikes", body, "Sec-Fetch-Site", "same-origin").Code)
-	require.Equal(t, http.StatusOK, serve(h, "POST", "/api/strikes", body, "Origin", "http://example.com").Code)
+	require.Equal(t, http.StatusOK, serve(h, "POST", "/api/strikes", body, "Origin", "http://localhost:8080").Code)
 	require.Equal(t, http.StatusOK, serve(h, "POST", "/api/strikes", body).Code)
 	// Reads are never refused.
 	require.Equal(t, http.StatusOK, serve(h, "GET", "/api/snapshot", "", "Sec-Fetch-Site", "cross-site").Code)

@@ -19,8 +19,10 @@
 // The dashboard is read-only unless Config.Actions is set. With it, the
 // page and the API can cancel and retry runs and add and lift strikes,
 // through POST requests that take JSON and are refused when they come from
-// another site (net/http.CrossOriginProtection). The dashboard does no
-// authentication of its own: mount it behind the application's.
+// another site (net/http.CrossOriginProtection) or for a host name that is
+// not a loopback name, an IP address or in Config.AllowedHosts (DNS
+// rebinding). The dashboard does no authentication of its own: mount it
+// behind the application's.
 //
 // docs/api.md in the module describes the routes, the JSON shapes and the
 // error codes, the contract the localtasks CLI and the page are built on.
@@ -53,6 +55,16 @@ type Config struct {
 	// Strike and Restore. Off by default: the dashboard is read-only and
 	// refuses them with 403.
 	Actions bool
+	// AllowedHosts are the host names, besides loopback names
+	// (localhost, *.localhost) and IP addresses, under which the actions
+	// are served: an action whose Host header names another host is
+	// refused with 403 host_not_allowed. It guards against DNS rebinding,
+	// by which a page of another site reaches a dashboard bound to
+	// 127.0.0.1 under a name of its own. Give the names the dashboard is
+	// served under, such as "tasks.example.com"; ".example.com" allows a
+	// domain and its subdomains; "*" turns the check off. Reads are not
+	// checked.
+	AllowedHosts []string
 	// Title is the page's title. Defaults to TitleDefault.
 	Title string
 }
@@ -64,6 +76,7 @@ type Config struct {
 type Handler struct {
 	backends []backend
 	actions  bool
+	hosts    hosts // the Host names actions are served under
 	title    string
 	page     []byte // index.html, rendered once
 	root     http.Handler
@@ -112,9 +125,14 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	hs, err := newHosts(cfg.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		backends:   bs,
 		actions:    cfg.Actions,
+		hosts:      hs,
 		title:      cfg.Title,
 		samples:    newSampler(len(bs)),
 		now:        time.Now,

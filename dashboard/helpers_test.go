@@ -89,14 +89,20 @@ func newHandler(t *testing.T, actions bool, backends ...localtasks.Backend) *das
 	return h
 }
 
-// serve sends a request to h. A POST gets Content-Type application/json
-// unless header says otherwise; header holds name, value pairs.
+// serve sends a request to h, for host localhost:8080. A POST gets
+// Content-Type application/json unless header says otherwise; header holds
+// name, value pairs ("Host" sets the request's host).
 func serve(h http.Handler, method, target, body string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Host = "localhost:8080"
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()

@@ -27,6 +27,7 @@ const (
 	CodeBadRequest           = dashapi.CodeBadRequest
 	CodeActionsDisabled      = dashapi.CodeActionsDisabled
 	CodeCrossOrigin          = dashapi.CodeCrossOrigin
+	CodeHostNotAllowed       = dashapi.CodeHostNotAllowed
 	CodeNotFound             = dashapi.CodeNotFound
 	CodeMethodNotAllowed     = dashapi.CodeMethodNotAllowed
 	CodeConflict             = dashapi.CodeConflict

@@ -152,6 +152,9 @@ const (
 	CodeActionsDisabled = "actions_disabled"
 	// CodeCrossOrigin (403): a POST from another site.
 	CodeCrossOrigin = "cross_origin"
+	// CodeHostNotAllowed (403): an action for a Host that is not a
+	// loopback name, an IP address or in Config.AllowedHosts.
+	CodeHostNotAllowed = "host_not_allowed"
 	// CodeNotFound (404): an unknown or evicted ID, an unknown path.
 	CodeNotFound = "not_found"
 	// CodeMethodNotAllowed (405): a method the route does not take.

@@ -31,6 +31,18 @@
 //
 //	-addr host:port  where to listen (default 127.0.0.1:8080; port 0 picks a free one)
 //	-actions         let the dashboard cancel, retry, strike and restore
+//
+// With -actions, anyone who reaches /tasks/ can cancel runs: this example
+// listens on loopback only, and has no users. A real service mounts the
+// dashboard behind its own authentication, for example
+//
+//	mux.Handle("/tasks/", requireAdmin(http.StripPrefix("/tasks", dash)))
+//
+// where requireAdmin checks the session or the credentials and answers 401
+// or 403 before the dashboard sees the request; and when it is served under
+// a name, it lists that name in dashboard.Config.AllowedHosts, or the
+// actions are refused (403 host_not_allowed: a guard against DNS
+// rebinding). docs/operations.md has more.
 package main
 
 import (
