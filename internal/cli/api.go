@@ -120,6 +120,19 @@ func cell(s string, max int) string {
 	return s
 }
 
+// text makes s safe to print on a terminal, keeping its lines: control
+// characters other than newline and tab become spaces, as in cell, so that a
+// task's error, stack or value cannot send escape sequences (clear the
+// screen, set the window title, write the clipboard) to the terminal.
+func text(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // formatTime formats t in local time: the time of day alone if it falls on
 // the same day as now, else the date too; "-" for none.
 func formatTime(t *time.Time, now time.Time) string {

@@ -128,7 +128,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "localtasks: interrupted")
 		return ExitInterrupted
 	}
-	fmt.Fprintf(stderr, "localtasks %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "localtasks %s: %s\n", name, text(err.Error())) // it may quote the server
 	return ExitError
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -513,4 +515,60 @@ func TestWatchBackendCloses(t *testing.T) {
 	require.Equal(t, cli.ExitRunFailed, waitCode(t, done), errOut.String())
 	require.Contains(t, out.String(), "ended CANCELLED")
 	require.Contains(t, out.String(), "Reason: the backend closed while the task was running\n")
+}
+
+// A stream that is not a dashboard's (an endless line) ends watch with
+// exit status 2 and a clear error, not a process that grows without limit.
+func TestWatchEndlessLine(t *testing.T) {
+	t.Parallel()
+	const id = "0b5b0f3e-8f56-4c43-9a1f-000000000001"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/results/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id": %q, "task": "t", "status": "RUNNING"}`, id)
+	})
+	mux.HandleFunc("GET /api/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		w.Write([]byte("data: "))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	r := runCLI(t, context.Background(), []string{"--url", srv.URL, "watch", id}, nil)
+	require.Equal(t, cli.ExitError, r.code, r.stderr)
+	require.Contains(t, r.stderr, "localtasks watch: following run "+id+" at "+srv.URL+": the event stream sent a line or an event over 1048576 bytes")
+}
+
+// Errors, stacks and values reach the terminal without their control
+// characters (clear-screen, window-title and clipboard escapes), with their
+// lines kept.
+func TestOutputCleansControlCharacters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{workers: 1})
+	h, err := hostile.Enqueue(context.Background(), e.pool, struct{}{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err = e.pool.Wait(ctx, h.ID())
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"result", h.ID()}, cli.ExitOK}, {[]string{"watch", h.ID()}, cli.ExitRunFailed}} {
+		args := c.args
+		r := e.run(t, args...)
+		require.Equal(t, c.code, r.code, r.stderr)
+		require.NotContains(t, r.stdout, "\x1b", args[0])
+		require.NotContains(t, r.stdout, "\x07", args[0])
+		require.NotContains(t, r.stdout, "\u009b", args[0])
+		require.Contains(t, r.stdout, " [2J cleared", args[0])
+		require.Regexp(t, `\n +second line\n`, r.stdout, "%s: the message's lines are kept, indented", args[0])
+	}
 }

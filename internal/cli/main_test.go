@@ -73,6 +73,11 @@ func (g *gate) run(ctx context.Context) (string, error) {
 	}
 }
 
+// hostile fails with an error full of terminal escape sequences.
+var hostile = localtasks.Define("cli_test.hostile", func(ctx context.Context, _ struct{}) (int, error) {
+	return 0, errors.New("\x1b[2J cleared \x1b]0;title\x07 \x1b]52;c;Zm9v\x07 \u009b31m\nsecond line")
+})
+
 // panics panics, for a FAILED run with a stack.
 var panics = localtasks.Define("cli_test.panics", func(ctx context.Context, _ struct{}) (int, error) {
 	panic("kaboom")

@@ -73,9 +73,9 @@ func printResult(w io.Writer, t *task) {
 	fmt.Fprintf(w, "Errors:\n")
 	for _, e := range t.Errors {
 		at := e.At
-		fmt.Fprintf(w, "  attempt %d, %s: %s: %s\n", e.Attempt, formatFullTime(&at), e.Type, indent(e.Message, "    "))
+		fmt.Fprintf(w, "  attempt %d, %s: %s: %s\n", e.Attempt, formatFullTime(&at), cell(e.Type, 0), indent(text(e.Message), "    "))
 		if e.Stack != "" {
-			fmt.Fprintf(w, "    %s\n", indent(strings.TrimRight(e.Stack, "\n"), "    "))
+			fmt.Fprintf(w, "    %s\n", indent(text(strings.TrimRight(e.Stack, "\n")), "    "))
 		}
 	}
 }
@@ -98,10 +98,10 @@ The dashboard must have actions on (dashboard.Config{Actions: true}).`,
 				return 0, err
 			}
 			if t.Status == statusCancelled {
-				fmt.Fprintf(stdout, "Cancelled %s (%s).\n", t.ID, cell(t.Task, 0))
+				fmt.Fprintf(stdout, "Cancelled %s (%s).\n", cell(t.ID, 0), cell(t.Task, 0))
 			} else {
 				fmt.Fprintf(stdout, "Cancelling %s (%s): it is %s, and ends CANCELLED when its task returns; 'localtasks watch %s' follows it.\n",
-					t.ID, cell(t.Task, 0), t.Status, t.ID)
+					cell(t.ID, 0), cell(t.Task, 0), cell(t.Status, 0), cell(t.ID, 0))
 			}
 			return ExitOK, nil
 		}
@@ -120,7 +120,7 @@ and prints the new run's ID. The dashboard must have actions on
 			if err := c.post(ctx, resultPath(pos[0], "/retry"), struct{}{}, &t, http.StatusCreated); err != nil {
 				return 0, err
 			}
-			fmt.Fprintf(stdout, "Enqueued %s, a new run of %s; 'localtasks watch %s' follows it.\n", t.ID, cell(t.Task, 0), t.ID)
+			fmt.Fprintf(stdout, "Enqueued %s, a new run of %s; 'localtasks watch %s' follows it.\n", cell(t.ID, 0), cell(t.Task, 0), cell(t.ID, 0))
 			return ExitOK, nil
 		}
 	},

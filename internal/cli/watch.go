@@ -81,6 +81,9 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
+			if errors.Is(err, errSSETooLong) {
+				return 0, fmt.Errorf("following run %s at %s: %w", id, c.base, err)
+			}
 			if errors.Is(context.Cause(sctx), errStreamIdle) {
 				return 0, fmt.Errorf("the dashboard's event stream sent nothing for %v while run %s was %s: the connection is lost, or a proxy holds the events back (it must not buffer text/event-stream); run watch again", streamIdle, id, t.Status)
 			}
@@ -184,12 +187,40 @@ type sseEvent struct {
 }
 
 // sseReader reads server-sent events, as the HTML standard's
-// text/event-stream says, keeping only the event and data fields.
+// text/event-stream says, keeping only the event and data fields. A line or
+// an event's data over sseMax bytes is an error (errSSETooLong): the
+// dashboard's events are a few KiB, and a stream that is not one could
+// otherwise make the reader buffer without limit.
 type sseReader struct {
 	r *bufio.Reader
 }
 
+// sseMax bounds a line and an event's data.
+const sseMax = 1 << 20
+
+var errSSETooLong = fmt.Errorf("the event stream sent a line or an event over %d bytes: is the URL a localtasks dashboard's?", sseMax)
+
 func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReader(r)} }
+
+// line reads a line, without its end, of at most sseMax bytes.
+func (s *sseReader) line() (string, error) {
+	var long []byte // a line longer than the reader's buffer
+	for {
+		frag, err := s.r.ReadSlice('\n')
+		if len(long)+len(frag) > sseMax+2 { // the line and its end, \r\n
+			return "", errSSETooLong
+		}
+		switch err {
+		case nil:
+			line := string(append(long, frag...))
+			return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+		case bufio.ErrBufferFull:
+			long = append(long, frag...)
+		default:
+			return "", err // a line without its end is cut short
+		}
+	}
+}
 
 // next returns the next event with data. It returns io.EOF at the end of
 // the stream (an event cut short by the end is dropped, as the standard
@@ -201,11 +232,10 @@ func (s *sseReader) next() (sseEvent, error) {
 		hasData bool
 	)
 	for {
-		line, err := s.r.ReadString('\n')
+		line, err := s.line()
 		if err != nil {
-			return sseEvent{}, err // a line without its end is cut short
+			return sseEvent{}, err
 		}
-		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if line == "" {
 			if hasData {
 				if name == "" {
@@ -223,6 +253,9 @@ func (s *sseReader) next() (sseEvent, error) {
 		case "event":
 			name = value
 		case "data":
+			if data.Len()+len(value)+1 > sseMax {
+				return sseEvent{}, errSSETooLong
+			}
 			if hasData {
 				data.WriteByte('\n')
 			}
@@ -263,7 +296,7 @@ type progressView struct {
 // line describes where t is, as
 // "RUNNING  [#########.....................]  30%  3/10  page 3".
 func (v *progressView) line(t *task) string {
-	s := t.Status
+	s := cell(t.Status, 0)
 	switch {
 	case t.Status == "SCHEDULED" && t.RunAfter != nil:
 		s += " until " + formatTime(t.RunAfter, time.Now())
@@ -319,13 +352,14 @@ func (v *progressView) end() {
 func (v *progressView) finish(t *task) int {
 	v.show(t)
 	v.end()
+	id := cell(t.ID, 0)
 	took := ""
 	if d := duration(t); d > 0 {
 		took = " in " + formatDuration(d)
 	}
 	switch t.Status {
 	case statusSuccessful:
-		fmt.Fprintf(v.w, "Run %s of %s ended SUCCESSFUL%s.\n", t.ID, cell(t.Task, 0), took)
+		fmt.Fprintf(v.w, "Run %s of %s ended SUCCESSFUL%s.\n", id, cell(t.Task, 0), took)
 		if val := compact(t.Value); val != "null" {
 			fmt.Fprintf(v.w, "Value: %s\n", cell(val, 0))
 		}
@@ -335,14 +369,14 @@ func (v *progressView) finish(t *task) int {
 		if t.Attempts != 1 {
 			attempts = fmt.Sprintf("%d attempts", t.Attempts)
 		}
-		fmt.Fprintf(v.w, "Run %s of %s ended FAILED%s, after %s.\n", t.ID, cell(t.Task, 0), took, attempts)
+		fmt.Fprintf(v.w, "Run %s of %s ended FAILED%s, after %s.\n", id, cell(t.Task, 0), took, attempts)
 		if n := len(t.Errors); n > 0 {
 			e := t.Errors[n-1]
-			fmt.Fprintf(v.w, "Last error: %s: %s\n", e.Type, indent(e.Message, "  "))
+			fmt.Fprintf(v.w, "Last error: %s: %s\n", cell(e.Type, 0), indent(text(e.Message), "  "))
 		}
-		fmt.Fprintf(v.w, "'localtasks result %s' shows every attempt's error, with stacks.\n", t.ID)
+		fmt.Fprintf(v.w, "'localtasks result %s' shows every attempt's error, with stacks.\n", id)
 	default:
-		fmt.Fprintf(v.w, "Run %s of %s ended %s%s.\n", t.ID, cell(t.Task, 0), t.Status, took)
+		fmt.Fprintf(v.w, "Run %s of %s ended %s%s.\n", id, cell(t.Task, 0), cell(t.Status, 0), took)
 		if t.CancelReason != "" {
 			fmt.Fprintf(v.w, "Reason: %s\n", cell(t.CancelReason, 0))
 		}
