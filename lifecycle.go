@@ -532,6 +532,7 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 	}
 	if rec.done != nil {
 		close(rec.done)
+		rec.done = nil // its waiters hold it; a stored record need not
 	}
 	s.emit(EventFinished, rec)
 }
