@@ -55,7 +55,6 @@ var w9Block = localtasks.Define("bench.w9block", func(ctx context.Context, start
 	return 0, ctx.Err()
 })
 
-
 func heapAlloc() uint64 {
 	runtime.GC()
 	runtime.GC()

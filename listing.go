@@ -1,0 +1,299 @@
+package localtasks
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/localtasks/localtasks/internal/osproc"
+)
+
+// A listing takes the state's lock for at most this much work a trip, then
+// lets whoever waits have it: a mutex's woken waiter loses to a goroutine
+// that locks again at once, for up to a millisecond. A trip reads at most
+// listSlots places of the index, skips at most listChunks chunks by their
+// counts, and copies at most listCopies runs, besides taking in the inbox
+// (inboxMax runs at most): tens of microseconds.
+const (
+	listSlots  = 1 << chunkBits // one chunk
+	listChunks = 256
+	listCopies = 128
+)
+
+// The groups of a listing, in its order: the unfinished statuses, then the
+// recent finishes.
+var listGroups = [...]Status{StatusRunning, StatusReady, StatusScheduled}
+
+const groupFinished = len(listGroups)
+
+// query is a SnapshotOptions checked, with the place its cursor names.
+type query struct {
+	statuses         [StatusCancelled + 1]bool // wanted
+	task, queue, key string
+	limit            int
+	group            int    // in listGroups, or groupFinished
+	shard            int    // unfinished groups: the next place, in shard...
+	slot             uint32 // ...and slot
+	below            uint64 // groupFinished: list the finishes numbered below it
+	listed           int
+	out              *Snapshot
+	full             bool // listed limit runs: the cursor says where to go on
+}
+
+func newQuery(opts SnapshotOptions) (*query, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("localtasks: snapshot: %s: %w", fmt.Sprintf(format, args...), ErrInvalidSnapshotOptions)
+	}
+	q := &query{task: opts.Task, queue: opts.Queue, key: opts.Key, limit: cmp.Or(opts.Limit, SnapshotLimitDefault), below: math.MaxUint64}
+	if opts.Limit < 0 || opts.Limit > SnapshotLimitMax {
+		return nil, bad("Limit %d is out of range: give 1 to %d, or 0 for the default of %d", opts.Limit, SnapshotLimitMax, SnapshotLimitDefault)
+	}
+	for _, st := range opts.Statuses {
+		if st < StatusScheduled || st > StatusCancelled {
+			return nil, bad("%v in Statuses is not a status: use the Status constants", st)
+		}
+		q.statuses[st] = true
+	}
+	if len(opts.Statuses) == 0 {
+		for st := StatusScheduled; st <= StatusCancelled; st++ {
+			q.statuses[st] = true
+		}
+	}
+	if opts.Cursor != "" {
+		if err := q.parseCursor(opts.Cursor); err != nil {
+			return nil, bad("cursor %q is not one a Snapshot made (%v): pass a page's NextCursor as it is, or \"\" to start over", opts.Cursor, err)
+		}
+	}
+	return q, nil
+}
+
+// A cursor is "1.<group>.<place>", base64-encoded: the place is the next
+// slot, shard<<32|slot, in an unfinished group, and the number of the
+// finish to list below in the finished group.
+func (q *query) cursor() string {
+	place := uint64(q.shard)<<32 | uint64(q.slot)
+	if q.group == groupFinished {
+		place = q.below
+	}
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "1.%d.%x", q.group, place))
+}
+
+func (q *query) parseCursor(c string) error {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return err
+	}
+	parts := strings.Split(string(b), ".")
+	if len(parts) != 3 || parts[0] != "1" {
+		return fmt.Errorf("unknown form")
+	}
+	g, err := strconv.Atoi(parts[1])
+	if err != nil || g < 0 || g > groupFinished {
+		return fmt.Errorf("bad group %q", parts[1])
+	}
+	place, err := strconv.ParseUint(parts[2], 16, 64)
+	if err != nil {
+		return err
+	}
+	q.group = g
+	if g == groupFinished {
+		q.below = place
+		return nil
+	}
+	q.shard, q.slot = int(place>>32), uint32(place)
+	if q.shard >= indexShards {
+		return fmt.Errorf("bad shard %d", q.shard)
+	}
+	return nil
+}
+
+// match reports whether rec is one q lists, but for its status. Must hold
+// s.mu.
+func (q *query) match(rec *record) bool {
+	return (q.task == "" || rec.def.Name() == q.task) &&
+		(q.queue == "" || rec.queue == q.queue) &&
+		(q.key == "" || rec.x != nil && rec.x.key == q.key)
+}
+
+// snapshotPage is holder.Snapshot.
+func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapshot, error) {
+	q, err := newQuery(opts)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.mu.Lock()
+	s.takeInbox()
+	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters, Counts: s.view.counts()}
+	snap.Workers = s.workerInfo()
+	for _, r := range s.strikes {
+		snap.Strikes = append(snap.Strikes, r.Strike)
+	}
+	s.mu.Unlock()
+
+	q.out = &snap
+	for ; q.group < groupFinished && !q.full; q.group, q.shard, q.slot = q.group+1, 0, 0 {
+		st := listGroups[q.group]
+		if !q.statuses[st] {
+			continue
+		}
+		if err := s.walk(ctx, st, q.shard, q.slot, q.visit); err != nil {
+			return Snapshot{}, err
+		}
+		if q.full {
+			snap.NextCursor = q.cursor()
+		}
+	}
+	if !q.full && q.group == groupFinished {
+		s.listFinished(q)
+		if q.full {
+			snap.NextCursor = q.cursor()
+		}
+	}
+	if err := s.workersRunning(ctx, snap.Workers); err != nil {
+		return Snapshot{}, err
+	}
+
+	slices.SortFunc(snap.Queued, func(a, b TaskResult) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.EnqueuedAt.Compare(b.EnqueuedAt))
+	})
+	slices.SortFunc(snap.Scheduled, func(a, b TaskResult) int { return a.RunAfter.Compare(b.RunAfter) })
+	slices.SortFunc(snap.Running, func(a, b TaskResult) int { return a.LastAttemptedAt.Compare(b.LastAttemptedAt) })
+	for i := range snap.Workers {
+		if pid := snap.Workers[i].PID; pid > 0 {
+			snap.Workers[i].MemoryBytes = osproc.ResidentMemory(pid)
+		}
+	}
+	return snap, nil
+}
+
+// visit lists rec, of the status walked, if it matches, and returns false
+// once the page is full, with the cursor on the place after rec's. Must
+// hold s.mu.
+func (q *query) visit(s *state, rec *record, shard int, slot uint32) bool {
+	if !q.match(rec) {
+		return true
+	}
+	res := s.snapshot(rec)
+	switch rec.status {
+	case StatusReady:
+		q.out.Queued = append(q.out.Queued, res)
+	case StatusScheduled:
+		q.out.Scheduled = append(q.out.Scheduled, res)
+	default:
+		q.out.Running = append(q.out.Running, res)
+	}
+	if q.listed++; q.listed == q.limit {
+		q.full = true
+		q.shard, q.slot = shard, slot+1
+		return false
+	}
+	return true
+}
+
+// walk calls visit, under s.mu, with every run of status st (SCHEDULED,
+// READY or RUNNING), in the order of the index from the place (shard,
+// slot) on, until visit returns false. It reads only the chunks whose
+// counts hold a run of st, and in each only up to the last of them; it
+// takes the lock a trip at a time (see listSlots).
+func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, visit func(s *state, rec *record, shard int, slot uint32) bool) error {
+	for shard < indexShards {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("localtasks: snapshot of backend %q: %w", s.name, err)
+		}
+		read, skipped := 0, 0
+		s.mu.Lock()
+		s.takeInbox()
+		for shard < indexShards && read < listSlots && skipped < listChunks {
+			c := int(slot >> chunkBits)
+			cs := s.index.shards[shard].chunks.Load()
+			if cs == nil || c >= len(*cs) {
+				shard, slot = shard+1, 0
+				continue
+			}
+			tallies := s.view.chunks[shard]
+			if c >= len(tallies) || tallies[c][st-1] == 0 {
+				slot = uint32(c+1) << chunkBits
+				skipped++
+				continue
+			}
+			// The chunk's runs of st, counted: once all are seen, the rest
+			// of the chunk holds none. Not so for READY: post makes runs
+			// READY without the lock, and they are counted once taken in.
+			left := int(tallies[c][st-1])
+			if st == StatusReady {
+				left = -1
+			}
+			ch := (*cs)[c]
+			for i := int(slot & (1<<chunkBits - 1)); i < len(ch) && read < listSlots; i++ {
+				read++
+				slot++
+				rec := ch[i].Load()
+				if rec == nil || rec.status != st {
+					continue
+				}
+				if !visit(s, rec, shard, slot-1) {
+					s.mu.Unlock()
+					return nil
+				}
+				if left--; left == 0 {
+					break
+				}
+			}
+			if left == 0 || int(slot>>chunkBits) != c {
+				slot = uint32(c+1) << chunkBits
+			}
+		}
+		s.mu.Unlock()
+		runtime.Gosched()
+	}
+	return nil
+}
+
+// listFinished lists the most recent finishes that q matches, newest first,
+// below q.below. Must not hold s.mu.
+func (s *state) listFinished(q *query) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := &s.view
+	oldest := v.finishes - min(v.finishes, SnapshotFinishedMax)
+	for k := min(q.below, v.finishes); k > oldest; k-- {
+		rec := v.recent[(k-1)%SnapshotFinishedMax]
+		// Evicted since it finished? Then the store holds it no more.
+		if !q.statuses[rec.status] || s.index.get(rec.key) != rec || !q.match(rec) {
+			continue
+		}
+		q.out.Finished = append(q.out.Finished, s.snapshot(rec))
+		if q.listed++; q.listed == q.limit {
+			q.full, q.below = true, k-1
+			return
+		}
+	}
+}
+
+// workersRunning fills in the runs that each of ws runs: every RUNNING
+// run, whatever the page lists.
+func (s *state) workersRunning(ctx context.Context, ws []WorkerInfo) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	index := make(map[string]int, len(ws))
+	for i, w := range ws {
+		index[w.ID] = i
+	}
+	return s.walk(ctx, StatusRunning, 0, 0, func(s *state, rec *record, _ int, _ uint32) bool {
+		worker := rec.worker0
+		if n := len(rec.workers); n > 0 {
+			worker = rec.workers[n-1]
+		}
+		if i, ok := index[worker]; ok {
+			ws[i].Running = append(ws[i].Running, rec.id)
+		}
+		return true
+	})
+}
