@@ -24,16 +24,22 @@ const (
 func w9() *workload {
 	return &workload{
 		id: "W9", title: "backlog",
-		sizes:   [3]params{{N: 1_000_000, Dur: 5 * time.Second}, {N: 200_000, Dur: 2 * time.Second}, {N: 2_000, Dur: 200 * time.Millisecond}},
-		systems: []system{{name: "localtasks", run: w9Run}},
+		sizes: [3]params{{N: 1_000_000, Dur: 5 * time.Second}, {N: 200_000, Dur: 2 * time.Second}, {N: 2_000, Dur: 200 * time.Millisecond}},
+		systems: []system{
+			{name: "localtasks", run: func(ctx context.Context, p params) (measurement, error) { return w9Run(ctx, p, w9Pass) }},
+			{name: "busy-loop", run: func(ctx context.Context, p params) (measurement, error) { return w9Run(ctx, p, w9Spin) }},
+		},
 		targets: []target{
 			extraAtMost("localtasks", "bytes_per_run", w9MaxBytes, "B a queued run"),
 			extraAtMost("localtasks", "p99_us", w9MaxP99US, "us p99 during snapshots"),
 		},
 		legend: "W9: N no-op runs queued behind a thread pool of 8 workers all blocked; bytes_per_run = the heap they add (HeapAlloc after GC) / N. " +
-			"Then, for Dur, a goroutine pages through every queued run with Snapshot in a loop while a prober, paced at one Enqueue and one " +
+			"Then, for Dur, a goroutine pages through every queued run with Snapshot (1,000 runs a page) in a loop while a prober, paced at one Enqueue and one " +
 			"GetResult a millisecond, measures each call from when it was due (coordinated omission corrected): p50/p99 over both kinds; " +
-			"snapshot_ms is one full pass over the backlog, page_ms one page. ratios = bound / figure.",
+			"idle_p99_us is the prober's p99 over Dur/2 before, with no snapshot running; " +
+			"snapshot_ms is one full pass over the backlog, page_ms one page. busy-loop: the same, with a goroutine that spins on the CPU " +
+			"(yielding as often as a snapshot does) instead of the snapshots: the latency any busy goroutine costs the prober on this machine. " +
+			"ratios = bound / figure.",
 	}
 }
 
@@ -63,7 +69,12 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-func w9Run(ctx context.Context, p params) (measurement, error) {
+// w9Loop is what runs beside the prober: a pass of snapshots over the
+// whole backlog (w9Pass), or its control (w9Spin). It returns the runs it
+// listed, or -1 if stop closed first.
+type w9Loop func(b *localtasks.ThreadPoolBackend, stop <-chan struct{}, pages, pageNanos *atomic.Int64) (int, error)
+
+func w9Run(ctx context.Context, p params, loop w9Loop) (measurement, error) {
 	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: w9Workers})
 	if err != nil {
 		return measurement{}, err
@@ -98,6 +109,15 @@ func w9Run(ctx context.Context, p params) (measurement, error) {
 	secs := time.Since(start).Seconds()
 	perRun := float64(heapAlloc()-h0) / float64(p.N)
 
+	// The prober alone first, for the machine's own latency: on a shared
+	// machine with more runnable threads than cores, a woken goroutine
+	// can wait milliseconds for a core whatever the pool does.
+	idle, err := w9Probe(ctx, b, sample, p.Dur/2)
+	if err != nil {
+		return measurement{}, err
+	}
+	slices.Sort(idle)
+
 	// Snapshots in a loop, while the prober measures.
 	stop := make(chan struct{})
 	var passes, pages atomic.Int64
@@ -112,7 +132,7 @@ func w9Run(ctx context.Context, p params) (measurement, error) {
 			default:
 			}
 			t0 := time.Now()
-			n, err := w9Pass(b, stop, &pages, &pageNanos)
+			n, err := loop(b, stop, &pages, &pageNanos)
 			if err != nil {
 				snapErr = err
 				return
@@ -143,6 +163,7 @@ func w9Run(ctx context.Context, p params) (measurement, error) {
 		"p50_us":        percentileUS(lat, 50),
 		"p99_us":        percentileUS(lat, 99),
 		"max_us":        percentileUS(lat, 100),
+		"idle_p99_us":   percentileUS(idle, 99),
 		"passes":        float64(passes.Load()),
 		"pages":         float64(pages.Load()),
 	}
