@@ -20,8 +20,8 @@ var snapshotCommand = &command{
 	name: "snapshot",
 	summary: `Snapshot prints every backend's counters, workers (with the PID and memory
 of a process pool's workers), strikes, the count of its runs by status, and
-a page of its runs: running, queued, scheduled, then the most recently
-finished. When a backend has more runs than the page lists, it prints the
+a page of its runs (queued, scheduled, running, then the most recently
+finished). When a backend has more runs than the page lists, it prints the
 command that lists the next page.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		status := fs.String("status", "", "list only runs with these `statuses`, comma-separated, in any case (READY,RUNNING,...)")
