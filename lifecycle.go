@@ -216,7 +216,10 @@ func (s *state) takeInbox() {
 // a slot of the index, which put fills and del frees.
 func (s *state) newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
 	rec := &record{def: def, args: args, payload: payload, queue: opts.Queue, priority: int8(opts.Priority),
-		timeout: opts.Timeout, enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
+		enqueuedAt: now, maxAttempts: int32(max(opts.Retry.MaxAttempts, 1))}
+	if opts.Timeout > 0 {
+		rec.extra().timeout = opts.Timeout // its start needs the extra anyway, for the timer
+	}
 	rec.key, rec.id = s.index.newID()
 	if rec.maxAttempts > 1 {
 		rec.extra().retry = opts.Retry
@@ -279,7 +282,7 @@ func (s *state) place(rec *record, at, now time.Time) {
 	case s.mode == modeRecord:
 		if at.After(now) {
 			s.setStatus(rec, StatusScheduled)
-			rec.runAfter = rec.offset(at)
+			rec.extra().runAfter = rec.offset(at)
 		} else {
 			s.setStatus(rec, StatusReady)
 		}
@@ -332,8 +335,9 @@ func (s *state) requeue(rec *record) {
 // schedule makes rec SCHEDULED until at, on the timer heap. Must hold s.mu.
 func (s *state) schedule(rec *record, at time.Time) {
 	s.setStatus(rec, StatusScheduled)
-	rec.runAfter = rec.offset(at)
-	rec.extra().entry = s.timed.Push(at, rec)
+	x := rec.extra()
+	x.runAfter = rec.offset(at)
+	x.entry = s.timed.Push(at, rec)
 	s.arm()
 }
 
@@ -387,7 +391,7 @@ func (s *state) fire(gen uint64) {
 func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 	info := taskctx.Info{ID: rec.id, Task: rec.def.Name(), Number: int(rec.attempts) + 1, Logger: s.logger,
 		Report: s.report, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
-	if d := rec.timeout; d > 0 {
+	if d := rec.timeout(); d > 0 {
 		info.Deadline = now.Add(d)
 	}
 	return info
@@ -403,12 +407,13 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	if rec.attempts == 1 {
 		rec.startedAt, rec.worker0 = rec.lastAttemptedAt, worker
 	} else {
-		rec.workers = append(rec.workers, worker)
+		x := rec.extra() // allocated already: a retry has its errors there
+		x.workers = append(x.workers, worker)
 	}
 
 	rec.run = run
-	if d := rec.timeout; d > 0 {
-		rec.extra().timer = s.clock.AfterFunc(d, func() {
+	if d := rec.timeout(); d > 0 {
+		rec.x.timer = s.clock.AfterFunc(d, func() {
 			run.Cancel(context.DeadlineExceeded, &taskctx.TimeoutError{After: d})
 		})
 	}

@@ -301,11 +301,7 @@ func (s *state) workersRunning(ctx context.Context, ws []WorkerInfo) error {
 		index[w.ID] = i
 	}
 	return s.walk(ctx, StatusRunning, 0, 0, func(s *state, rec *record, _ int, _ uint32) bool {
-		worker := rec.worker0
-		if n := len(rec.workers); n > 0 {
-			worker = rec.workers[n-1]
-		}
-		if i, ok := index[worker]; ok {
+		if i, ok := index[rec.lastWorker()]; ok {
 			ws[i].Running = append(ws[i].Running, rec.id)
 		}
 		return true

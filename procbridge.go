@@ -51,7 +51,7 @@ func (s *state) dispatch(w *procWorker) bool {
 			rec.run = &remoteAttempt{w: w, seq: w.seq}
 			w.inflight[w.seq] = rec
 			w.post(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
-				Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
+				Args: rec.payload, Timeout: rec.timeout(), Perpetual: rec.x != nil && rec.x.perp != nil})
 			if s.testDispatched != nil {
 				s.testDispatched(rec)
 			}

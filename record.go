@@ -10,10 +10,11 @@ import (
 	"github.com/localtasks/localtasks/internal/timeheap"
 )
 
-// record is the backend's own copy of a task run: 280 bytes, kept
-// small because the store holds many of them (see docs/design.md). Its fields
-// are guarded by state.mu, but for key, id, def, args and timeout, which
-// never change.
+// record is the backend's own copy of a task run: 240 bytes, a size class
+// of the allocator, kept small because the store holds many of them (see
+// docs/design.md; bench W9 measures the bytes a queued run costs). What
+// only some runs need is in recordExtra. Its fields are guarded by
+// state.mu, but for key, id, def and args, which never change.
 type record struct {
 	key     uuid.UUID
 	id      string // key in canonical form
@@ -21,7 +22,6 @@ type record struct {
 	args    any
 	value   any // what a successful attempt returned
 	queue   string
-	timeout time.Duration
 
 	status      Status
 	priority    int8
@@ -31,11 +31,11 @@ type record struct {
 	stored      atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
 
 	enqueuedAt time.Time
-	// The other times, as offsets from enqueuedAt.
-	runAfter, startedAt, lastAttemptedAt, finishedAt offset
+	// The other times, as offsets from enqueuedAt; runAfter is in
+	// recordExtra.
+	startedAt, lastAttemptedAt, finishedAt offset
 
-	worker0 string        // the first attempt's worker
-	workers []string      // the later attempts' workers
+	worker0 string        // the first attempt's worker; the later ones' are in recordExtra
 	run     attempt       // the running attempt; on a process pool, also a dispatched one
 	payload []byte        // the argument gob-encoded, on a process pool
 	done    chan struct{} // made by the first Wait, closed when finished
@@ -54,6 +54,9 @@ type attempt interface {
 // recordExtra holds the parts of a record that most runs never need.
 type recordExtra struct {
 	retry        RetryPolicy
+	timeout      time.Duration // WithTimeout's; never changes
+	runAfter     offset        // set once SCHEDULED
+	workers      []string      // the workers of the attempts after the first
 	errs         []TaskError
 	cancelReason string
 	progress     Progress
@@ -70,6 +73,23 @@ type recordExtra struct {
 
 // keyOf is a key in state.keys: keys are per task.
 type keyOf struct{ task, key string }
+
+// timeout is the run's attempt timeout, 0 for none. It never changes, and
+// needs no lock.
+func (rec *record) timeout() time.Duration {
+	if rec.x == nil {
+		return 0
+	}
+	return rec.x.timeout
+}
+
+// lastWorker is the worker of rec's latest attempt. Must hold s.mu.
+func (rec *record) lastWorker() string {
+	if x := rec.x; x != nil && len(x.workers) > 0 {
+		return x.workers[len(x.workers)-1]
+	}
+	return rec.worker0
+}
 
 func (rec *record) extra() *recordExtra {
 	if rec.x == nil {
@@ -97,15 +117,18 @@ func (rec *record) time(o offset) time.Time {
 func (s *state) snapshot(rec *record) TaskResult {
 	res := TaskResult{
 		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: int(rec.priority),
-		Status: rec.status, EnqueuedAt: rec.enqueuedAt, RunAfter: rec.time(rec.runAfter), StartedAt: rec.time(rec.startedAt),
+		Status: rec.status, EnqueuedAt: rec.enqueuedAt, StartedAt: rec.time(rec.startedAt),
 		LastAttemptedAt: rec.time(rec.lastAttemptedAt), FinishedAt: rec.time(rec.finishedAt), Attempts: int(rec.attempts),
 		Args: rec.args, Value: rec.value,
 	}
 	if rec.attempts > 0 {
-		res.WorkerIDs = make([]string, 0, 1+len(rec.workers))
-		res.WorkerIDs = append(append(res.WorkerIDs, rec.worker0), rec.workers...)
+		res.WorkerIDs = []string{rec.worker0}
 	}
 	if x := rec.x; x != nil {
+		res.RunAfter = rec.time(x.runAfter)
+		if rec.attempts > 0 && len(x.workers) > 0 {
+			res.WorkerIDs = append(res.WorkerIDs, x.workers...)
+		}
 		res.Errors = slices.Clone(x.errs)
 		res.CancelReason = x.cancelReason
 		res.Progress = x.progress
