@@ -16,12 +16,12 @@ import (
 // only some runs need is in recordExtra. Its fields are guarded by
 // state.mu, but for key, id, def and args, which never change.
 type record struct {
-	key     uuid.UUID
-	id      string // key in canonical form
-	def     Definition
-	args    any
-	value   any // what a successful attempt returned
-	queue   string
+	key   uuid.UUID
+	id    string // key in canonical form
+	def   Definition
+	args  any
+	value any // what a successful attempt returned
+	queue string
 
 	status      Status
 	priority    int8
