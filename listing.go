@@ -14,13 +14,12 @@ import (
 	"github.com/localtasks/localtasks/internal/osproc"
 )
 
-// A listing takes the state's lock for at most this much work a trip, then
-// lets whoever waits have it: a mutex's woken waiter loses to a goroutine
-// that locks again at once, for up to a millisecond. A trip reads at most
-// listSlots places of the index, and so copies at most as many runs, and
-// skips at most listChunks chunks by their counts, besides taking in the inbox
-// (inboxMax runs at most): about 30 to 60 microseconds on a 2-core machine
-// (a place read is a cache miss on its run, 100 ns or more).
+// A listing goes a trip at a time (see walk), and yields between trips: a
+// mutex's woken waiter loses to a goroutine that locks again at once, for
+// up to a millisecond. A trip reads at most listSlots places of the index
+// without the lock, then under it checks and copies at most as many runs,
+// skips at most listChunks chunks by their counts, and takes in the inbox
+// (inboxMax runs at most).
 const (
 	listSlots  = 256
 	listChunks = 256
@@ -113,12 +112,16 @@ func (q *query) parseCursor(c string) error {
 	return nil
 }
 
+// pre reports whether rec's task and queue are those q lists, fields that
+// never change: it needs no lock.
+func (q *query) pre(rec *record) bool {
+	return (q.task == "" || rec.def.Name() == q.task) && (q.queue == "" || rec.queue == q.queue)
+}
+
 // match reports whether rec is one q lists, but for its status. Must hold
 // s.mu.
 func (q *query) match(rec *record) bool {
-	return (q.task == "" || rec.def.Name() == q.task) &&
-		(q.queue == "" || rec.queue == q.queue) &&
-		(q.key == "" || rec.x != nil && rec.x.key == q.key)
+	return q.pre(rec) && (q.key == "" || rec.x != nil && rec.x.key == q.key)
 }
 
 // snapshotPage is holder.Snapshot.
@@ -156,7 +159,7 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 				snap.Running = room
 			}
 		}
-		if err := s.walk(ctx, st, q.shard, q.slot, q.visit); err != nil {
+		if err := s.walk(ctx, st, q.shard, q.slot, q.pre, q.visit); err != nil {
 			return Snapshot{}, err
 		}
 		if q.full {
@@ -186,11 +189,12 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 	return snap, nil
 }
 
-// visit lists rec, of the status walked, if it matches, and returns false
+// visit lists rec, of the status walked, if it matches (pre said its task
+// and queue do), and returns false
 // once the page is full, with the cursor on the place after rec's. Must
 // hold s.mu.
 func (q *query) visit(s *state, rec *record, shard int, slot uint32) bool {
-	if !q.match(rec) {
+	if q.key != "" && (rec.x == nil || rec.x.key != q.key) {
 		return true
 	}
 	res := s.snapshot(rec)
@@ -210,63 +214,105 @@ func (q *query) visit(s *state, rec *record, shard int, slot uint32) bool {
 	return true
 }
 
+// place is a run read from the index without the lock, where it was, and
+// whether what of it never changes (its task and queue) matches.
+type place struct {
+	rec   *record
+	shard int
+	slot  uint32
+	match bool
+	warm  uintptr // see walk
+}
+
 // walk calls visit, under s.mu, with every run of status st (SCHEDULED,
-// READY or RUNNING), in the order of the index from the place (shard,
-// slot) on, until visit returns false. It reads only the chunks whose
-// counts hold a run of st, and in each only up to the last of them; it
-// takes the lock a trip at a time (see listSlots).
-func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, visit func(s *state, rec *record, shard int, slot uint32) bool) error {
-	for shard < indexShards {
+// READY or RUNNING) that pre accepts, in the order of the index from the
+// place (shard, slot) on, until visit returns false. It reads only the
+// chunks whose counts hold a run of st, and in each only up to the last of
+// them.
+//
+// A trip reads up to listSlots places of a chunk without the lock, as
+// lookups do, and calls pre with each run there: pre may read what never
+// changes after a run is put in the index (its ID, task, queue, argument,
+// enqueue time). Then, under the lock, it visits those of status st, and
+// finds the next chunk to read by the counts. The reads without the lock
+// take the cache misses, one or more a run, so that the lock is held for
+// what is in the cache already: a few microseconds a trip, and the copies.
+func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, pre func(*record) bool,
+	visit func(s *state, rec *record, shard int, slot uint32) bool) error {
+	var (
+		places []place
+		ch     *chunk // the chunk to read next
+		at     = -1   // its number in shard
+		left   = -1   // its runs of st not seen yet, by its count; -1 for READY (see below)
+	)
+	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("localtasks: snapshot of backend %q: %w", s.name, err)
 		}
-		read, skipped := 0, 0
 		s.mu.Lock()
 		s.takeInbox()
-		for shard < indexShards && read < listSlots && skipped < listChunks {
+		for _, p := range places {
+			if p.rec.status != st {
+				continue
+			}
+			if left > 0 {
+				left--
+			}
+			if p.match && !visit(s, p.rec, p.shard, p.slot) {
+				s.mu.Unlock()
+				return nil
+			}
+		}
+		places = places[:0]
+		if left == 0 { // every run of st the chunk holds was seen
+			slot = uint32(at+1) << chunkBits
+		}
+		ch = nil
+		for skipped := 0; shard < indexShards && skipped < listChunks; {
 			c := int(slot >> chunkBits)
 			cs := s.index.shards[shard].chunks.Load()
 			if cs == nil || c >= len(*cs) {
-				shard, slot = shard+1, 0
+				shard, slot, at = shard+1, 0, -1
 				continue
 			}
 			tallies := s.view.chunks[shard]
 			if c >= len(tallies) || tallies[c][st-1] == 0 {
-				slot = uint32(c+1) << chunkBits
+				slot, at = uint32(c+1)<<chunkBits, -1
 				skipped++
 				continue
 			}
-			// The chunk's runs of st, counted: once all are seen, the rest
-			// of the chunk holds none. Not so for READY: post makes runs
-			// READY without the lock, and they are counted once taken in.
-			left := int(tallies[c][st-1])
-			if st == StatusReady {
-				left = -1
-			}
-			ch := (*cs)[c]
-			for i := int(slot & (1<<chunkBits - 1)); i < len(ch) && read < listSlots; i++ {
-				read++
-				slot++
-				rec := ch[i].Load()
-				if rec == nil || rec.status != st {
-					continue
-				}
-				if !visit(s, rec, shard, slot-1) {
-					s.mu.Unlock()
-					return nil
-				}
-				if left--; left == 0 {
-					break
+			if c != at {
+				// Once the chunk's count of runs of st are seen, the rest
+				// of it holds none. Not so for READY: post makes runs READY
+				// without the lock, and they are counted once taken in.
+				at, left = c, int(tallies[c][st-1])
+				if st == StatusReady {
+					left = -1
 				}
 			}
-			if left == 0 || int(slot>>chunkBits) != c {
-				slot = uint32(c+1) << chunkBits
-			}
+			ch = (*cs)[c]
+			break
 		}
 		s.mu.Unlock()
+		if shard >= indexShards {
+			return nil
+		}
+		if ch != nil {
+			for i := int(slot & (1<<chunkBits - 1)); i < len(ch) && len(places) < listSlots; i++ {
+				slot++
+				rec := ch[i].Load()
+				if rec == nil {
+					continue
+				}
+				// warm reads the run's fields that never change around its
+				// status, whose cache lines the check under the lock needs.
+				p := place{rec: rec, shard: shard, slot: slot - 1, match: pre(rec),
+					warm: uintptr(len(rec.queue)) + uintptr(rec.enqueuedAt.Unix()) + uintptr(len(rec.payload))}
+				places = append(places, p)
+			}
+		}
 		runtime.Gosched()
 	}
-	return nil
 }
 
 // listFinished lists the most recent finishes that q matches, newest first,
@@ -300,7 +346,7 @@ func (s *state) workersRunning(ctx context.Context, ws []WorkerInfo) error {
 	for i, w := range ws {
 		index[w.ID] = i
 	}
-	return s.walk(ctx, StatusRunning, 0, 0, func(s *state, rec *record, _ int, _ uint32) bool {
+	return s.walk(ctx, StatusRunning, 0, 0, func(*record) bool { return true }, func(s *state, rec *record, _ int, _ uint32) bool {
 		if i, ok := index[rec.lastWorker()]; ok {
 			ws[i].Running = append(ws[i].Running, rec.id)
 		}
