@@ -104,12 +104,11 @@ func (v *view) count(rec *record, from, to Status) {
 	}
 }
 
-// finished records that rec reached its final status, and whether it stays
-// in the result store (held). Must hold s.mu.
-func (v *view) finished(rec *record, held bool) {
-	if held {
-		v.held[rec.status-StatusSuccessful].Add(1)
-	}
+// finished records that rec reached its final status, held in the result
+// store: finalize calls dropped after it if the store evicted rec
+// meanwhile. Must hold s.mu.
+func (v *view) finished(rec *record) {
+	v.held[rec.status-StatusSuccessful].Add(1)
 	v.recent[v.finishes%SnapshotFinishedMax] = rec
 	v.finishes++
 }

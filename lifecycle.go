@@ -518,16 +518,13 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		close(s.drained)
 		s.drained = nil
 	}
+	s.view.finished(rec) // counted as held before an eviction can uncount it
 	if !stored {
-		s.view.finished(rec, true)
 		rec.stored.Store(storedPublished)
 		s.results.add(rec)
-	} else {
-		s.view.finished(rec, true) // counted before an eviction can uncount it
-		if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
-			s.view.dropped(rec)
-			s.index.del(rec) // evicted while we published it
-		}
+	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
+		s.view.dropped(rec)
+		s.index.del(rec) // evicted while we published it
 	}
 	if rec.done != nil {
 		close(rec.done)
