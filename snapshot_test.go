@@ -383,3 +383,21 @@ func BenchmarkSnapshotTaskMiss(b *testing.B) {
 		}
 	}
 }
+
+// A page lists what its options select, and the workers still show every
+// run they run.
+func TestSnapshotWorkersRunWhateverThePage(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 2})
+	release := occupy(t, b, 2)
+	defer close(release)
+	snap, err := b.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusSuccessful}, Limit: 1})
+	require.NoError(t, err)
+	require.Empty(t, slices.Concat(snap.Running, snap.Queued, snap.Finished))
+	require.Equal(t, 2, snap.Counts.Running)
+	require.Len(t, snap.Workers, 2)
+	for _, w := range snap.Workers {
+		require.Len(t, w.Running, 1, "worker %s", w.ID)
+	}
+}
