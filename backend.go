@@ -224,8 +224,9 @@ type Striker interface {
 
 // Snapshotter is a Backend that can describe its runs and workers.
 type Snapshotter interface {
-	// Snapshot describes the backend's runs and workers now.
-	Snapshot() Snapshot
+	// Snapshot describes the backend's workers, counters and strikes now,
+	// and lists a page of the runs opts selects.
+	Snapshot(ctx context.Context, opts SnapshotOptions) (Snapshot, error)
 	// Counters returns the backend's counters; cheaper than Snapshot.
 	Counters() Counters
 }

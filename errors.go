@@ -47,6 +47,11 @@ var (
 	// ErrConfig: a backend's configuration is invalid, or conflicts with
 	// the configuration an earlier backend of the same Name was built with.
 	ErrConfig = errors.New("invalid backend configuration")
+
+	// ErrInvalidSnapshotOptions: a Snapshot's options are not valid: a
+	// Limit out of range, a value that is not a Status, or a Cursor that
+	// is not a page's NextCursor.
+	ErrInvalidSnapshotOptions = errors.New("invalid snapshot options")
 )
 
 // WorkerExitError is the error of a task whose worker process died while it

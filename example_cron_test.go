@@ -42,9 +42,19 @@ func ExampleWithCron() {
 		panic(err)
 	}
 
+	// The scheduled run of the chain, from a snapshot that lists only that.
+	scheduled := func() localtasks.TaskResult {
+		snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{
+			Statuses: []localtasks.Status{localtasks.StatusScheduled}, Key: "example.cron.report"})
+		if err != nil {
+			panic(err)
+		}
+		return snap.Scheduled[0]
+	}
+
 	// The pool started the task: its first run waits for 9:00 on Friday.
 	const layout = "Mon 2006-01-02 15:04 MST"
-	first := pool.Snapshot().Scheduled[0]
+	first := scheduled()
 	fmt.Println(first.Task, first.Key, first.RunAfter.In(newYork).Format(layout))
 
 	clock.Advance(first.RunAfter.Sub(clock.Now()))
@@ -55,7 +65,7 @@ func ExampleWithCron() {
 	fmt.Println(res.Status, res.Value)
 
 	// Each run schedules the next: after the weekend.
-	next := pool.Snapshot().Scheduled[0]
+	next := scheduled()
 	fmt.Println(next.RunAfter.In(newYork).Format(layout))
 
 	// Close cancels the scheduled run, which ends the chain.

@@ -33,7 +33,10 @@ func ExampleThreadPoolBackend_Snapshot() {
 	if err != nil {
 		panic(err)
 	}
-	snap := pool.Snapshot()
+	snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{})
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println("queued", len(snap.Queued), "scheduled", len(snap.Scheduled), "running", len(snap.Running))
 	if err := later.Cancel(ctx); err != nil {
 		panic(err)
@@ -48,7 +51,10 @@ func ExampleThreadPoolBackend_Snapshot() {
 		panic(err)
 	}
 
-	snap = pool.Snapshot()
+	snap, err = pool.Snapshot(ctx, localtasks.SnapshotOptions{})
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println("queued", len(snap.Queued), "scheduled", len(snap.Scheduled), "running", len(snap.Running))
 	byStatus := map[localtasks.Status]int{}
 	for _, res := range snap.Finished {
@@ -61,6 +67,7 @@ func ExampleThreadPoolBackend_Snapshot() {
 	}
 	fmt.Println("workers", len(snap.Workers), "attempts done", done)
 	fmt.Printf("%+v\n", snap.Counters)
+	fmt.Printf("%+v\n", snap.Counts)
 
 	if err := pool.Close(ctx); err != nil {
 		panic(err)
@@ -71,4 +78,45 @@ func ExampleThreadPoolBackend_Snapshot() {
 	// finished 5 map[SUCCESSFUL:3 FAILED:1 CANCELLED:1]
 	// workers 2 attempts done 5
 	// {Enqueued:5 Started:5 Succeeded:3 Failed:1 Cancelled:1 Retried:1 Struck:0 Perpetuated:0}
+	// {Scheduled:0 Ready:0 Running:0 Successful:3 Failed:1 Cancelled:1}
+}
+
+// A listing of a large backlog, a page at a time: only the runs that match
+// are copied, and the counts come with every page.
+func ExampleSnapshotOptions() {
+	ctx := context.Background()
+	// A recording backend never runs what it is given: a backlog that
+	// stays put.
+	backlog, err := localtasks.NewRecording(localtasks.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer backlog.Close(ctx)
+	for row := range 2500 {
+		if _, err := importRow.Enqueue(ctx, backlog, row); err != nil {
+			panic(err)
+		}
+	}
+
+	opts := localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusReady}, Task: importRow.Name(), Limit: 1000}
+	pages, rows := 0, 0
+	for {
+		snap, err := backlog.Snapshot(ctx, opts)
+		if err != nil {
+			panic(err)
+		}
+		pages++
+		rows += len(snap.Queued)
+		if pages == 1 {
+			fmt.Println("ready", snap.Counts.Ready, "in all")
+		}
+		if snap.NextCursor == "" {
+			break
+		}
+		opts.Cursor = snap.NextCursor
+	}
+	fmt.Println(rows, "rows in", pages, "pages")
+	// Output:
+	// ready 2500 in all
+	// 2500 rows in 3 pages
 }

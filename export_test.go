@@ -1,5 +1,7 @@
 package localtasks
 
+import "fmt"
+
 // What the external tests (package localtasks_test) need of the package's
 // insides. They cannot be internal tests: localtaskstest, which they use,
 // imports this package.
@@ -14,4 +16,73 @@ func DispatchedForTest(b *ProcessPoolBackend) <-chan string {
 	b.s.testDispatched = func(rec *record) { c <- rec.id }
 	b.s.mu.Unlock()
 	return c
+}
+
+// CheckCountsForTest counts every run b's state holds, by status, in all
+// and per chunk of the index, and returns an error if the counts the state
+// keeps differ: the view that Snapshot relies on.
+func CheckCountsForTest(b Backend) error {
+	var s *state
+	switch b := b.(type) {
+	case *ThreadPoolBackend:
+		s = b.s
+	case *ProcessPoolBackend:
+		s = b.s
+	case *ImmediateBackend:
+		s = b.s
+	case *RecordingBackend:
+		s = b.s
+	default:
+		return fmt.Errorf("%T is not a backend of this package", b)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.takeInbox()
+	s.results.mu.Lock()
+	defer s.results.mu.Unlock()
+	var want StatusCounts
+	var chunks [indexShards][]chunkTally
+	for _, rec := range s.index.all() {
+		switch st := rec.status; {
+		case unfinished(st):
+			shard, n := slotOf(rec.slot)
+			c := int(n >> chunkBits)
+			for len(chunks[shard]) <= c {
+				chunks[shard] = append(chunks[shard], chunkTally{})
+			}
+			chunks[shard][c][st-1]++
+			switch st {
+			case StatusScheduled:
+				want.Scheduled++
+			case StatusReady:
+				want.Ready++
+			default:
+				want.Running++
+			}
+		case st == StatusSuccessful:
+			want.Successful++
+		case st == StatusFailed:
+			want.Failed++
+		case st == StatusCancelled:
+			want.Cancelled++
+		}
+	}
+	if got := s.view.counts(); got != want {
+		return fmt.Errorf("the counts kept are %+v; the runs held are %+v", got, want)
+	}
+	for shard := range chunks {
+		for c, tally := range s.view.chunks[shard] {
+			var w chunkTally
+			if c < len(chunks[shard]) {
+				w = chunks[shard][c]
+			}
+			if tally != w {
+				return fmt.Errorf("shard %d chunk %d: counted %v, holds %v", shard, c, tally, w)
+			}
+		}
+		if len(chunks[shard]) > len(s.view.chunks[shard]) {
+			return fmt.Errorf("shard %d: runs in chunk %d, beyond the %d counted", shard, len(chunks[shard])-1, len(s.view.chunks[shard]))
+		}
+	}
+	return nil
 }

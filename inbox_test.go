@@ -34,7 +34,7 @@ func TestPostedRunsAreCounted(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, uint64(n+1), b.Counters().Enqueued, "every run posted is counted")
-	require.Len(t, b.Snapshot().Queued, n, "and listed")
+	require.Len(t, snapshotOf(t, b).Queued, n, "and listed")
 	require.NoError(t, blocker.Cancel(ctx))
 	require.NoError(t, b.Drain(ctx))
 	c := b.Counters()

@@ -207,6 +207,7 @@ func (s *state) takeInbox() {
 	for rec := first; rec != nil; {
 		next := rec.inbox
 		rec.inbox = nil
+		s.view.count(rec, 0, StatusReady) // post made it READY, uncounted
 		s.counters.Enqueued++
 		s.active++
 		s.emit(EventEnqueued, rec)
@@ -289,9 +290,11 @@ func (s *state) place(rec *record, at, now time.Time) {
 	s.active++
 	switch {
 	case s.mode == modeRecord:
-		rec.status = StatusReady
 		if at.After(now) {
-			rec.status, rec.runAfter = StatusScheduled, s.offset(at)
+			s.setStatus(rec, StatusScheduled)
+			rec.runAfter = s.offset(at)
+		} else {
+			s.setStatus(rec, StatusReady)
 		}
 		s.recorded = append(s.recorded, rec)
 	case at.After(now):
@@ -305,7 +308,7 @@ func (s *state) place(rec *record, at, now time.Time) {
 // bornCancelled ends a new rec CANCELLED for reason before it is queued
 // (transition 3). Must hold s.mu.
 func (s *state) bornCancelled(rec *record, reason string, now time.Time) {
-	rec.status = StatusReady
+	s.setStatus(rec, StatusReady)
 	s.active++
 	s.counters.Enqueued++
 	s.emit(EventEnqueued, rec)
@@ -315,7 +318,7 @@ func (s *state) bornCancelled(rec *record, reason string, now time.Time) {
 
 // push makes rec READY, queues it and wakes a worker. Must hold s.mu.
 func (s *state) push(rec *record) {
-	rec.status = StatusReady
+	s.setStatus(rec, StatusReady)
 	s.ready.Push(int(rec.priority), rec)
 	if s.proc != nil {
 		// Process-pool dispatchers choose among themselves who takes it
@@ -341,7 +344,8 @@ func (s *state) requeue(rec *record) {
 
 // schedule makes rec SCHEDULED until at, on the timer heap. Must hold s.mu.
 func (s *state) schedule(rec *record, at time.Time) {
-	rec.status, rec.runAfter = StatusScheduled, s.offset(at)
+	s.setStatus(rec, StatusScheduled)
+	rec.runAfter = s.offset(at)
 	rec.extra().entry = s.timed.Push(at, rec)
 	s.arm()
 }
@@ -405,7 +409,7 @@ func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 // start marks rec RUNNING on worker at now, with run as its attempt, and
 // arms its timeout (transition 5). Must hold s.mu.
 func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
-	rec.status = StatusRunning
+	s.setStatus(rec, StatusRunning)
 	rec.attempts++
 	s.counters.Started++
 	first := rec.lastAttemptedAt
@@ -469,7 +473,7 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 	}
 	s.counters.Retried++
 	if s.mode == modeInline {
-		rec.status = StatusReady // retried at once, without the delay: see ImmediateBackend
+		s.setStatus(rec, StatusReady) // retried at once, without the delay: see ImmediateBackend
 		return true
 	}
 	p := &x.retry
@@ -492,7 +496,8 @@ func (s *state) cancelRetry(rec *record, now time.Time, stored bool) {
 // finalize gives rec its final status and moves it to the result store,
 // unless the caller stored it already. Must hold s.mu.
 func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
-	rec.status, rec.finishedAt = st, s.offset(now)
+	s.setStatus(rec, st)
+	rec.finishedAt = s.offset(now)
 	switch st {
 	case StatusSuccessful:
 		s.counters.Succeeded++
@@ -524,10 +529,12 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		close(s.drained)
 		s.drained = nil
 	}
+	s.view.finished(rec) // counted as held before an eviction can uncount it
 	if !stored {
 		rec.stored.Store(storedPublished)
 		s.results.add(rec)
 	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
+		s.view.dropped(rec)
 		s.index.del(rec) // evicted while we published it
 	}
 	if rec.done != nil {

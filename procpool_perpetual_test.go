@@ -45,7 +45,7 @@ func TestProcessPoolPerpetualNextRun(t *testing.T) {
 
 func firstScheduled(t *testing.T, b localtasks.Controller) localtasks.TaskResult {
 	t.Helper()
-	snap := b.Snapshot()
+	snap := snapshotOf(t, b)
 	require.NotEmpty(t, snap.Scheduled)
 	return snap.Scheduled[0]
 }
@@ -60,7 +60,7 @@ func TestProcessPoolSnapshotWorkers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, b.Drain(ctx))
-	snap := b.Snapshot()
+	snap := snapshotOf(t, b)
 	require.Len(t, snap.Workers, 2)
 	var done int
 	for _, w := range snap.Workers {

@@ -23,7 +23,7 @@ func TestProcessPoolWorkersInOwnProcessGroup(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.Wait(ctx)
 	require.NoError(t, err)
-	snap := b.Snapshot()
+	snap := snapshotOf(t, b)
 	require.Len(t, snap.Workers, 1)
 	pid := snap.Workers[0].PID
 	pgid, err := syscall.Getpgid(pid)

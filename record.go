@@ -92,6 +92,14 @@ func (rec *record) startedAt() offset {
 	return rec.lastAttemptedAt
 }
 
+// lastWorker is the worker of rec's latest attempt. Must hold s.mu.
+func (rec *record) lastWorker() string {
+	if x := rec.x; x != nil && len(x.workers) > 0 {
+		return x.workers[len(x.workers)-1]
+	}
+	return rec.worker0
+}
+
 // argBytes is rec's argument gob-encoded, on a process pool; nil elsewhere.
 func (rec *record) argBytes() []byte {
 	if rec.payload == nil {

@@ -64,6 +64,9 @@ func (b *RecordingBackend) Clear() {
 	s.mu.Lock()
 	recorded := s.recorded
 	s.recorded = nil
+	for _, rec := range recorded {
+		s.view.count(rec, rec.status, 0) // the finished ones: as the store drops them
+	}
 	// Their keys, groups and count go with them.
 	clear(s.keys)
 	s.gates = nil

@@ -200,6 +200,8 @@ type state struct {
 	counters   Counters
 	slotDone   []uint64 // modePool: tasks each worker finished
 
+	view view // counts and recent finishes, for snapshots; see counts.go
+
 	testDispatched func(*record) // a test's signal: a run went to a worker
 	testPosting    func()        // a test's hook: post is about to push a run
 }
@@ -212,7 +214,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	}
 	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu
-	s.results = newResults(st.cfg.MaxResults, &s.index)
+	s.results = newResults(st.cfg.MaxResults, &s.index, s.view.dropped)
 	s.keys = make(map[keyOf]*record)
 	s.chainRuns = make(map[string]int)
 	s.gatesSweep = 64

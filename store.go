@@ -209,12 +209,15 @@ type results struct {
 	ix  *index
 }
 
-func newResults(size int, ix *index) *results {
+// newResults makes a store of size results, which calls dropped (under
+// its lock) with each published run it drops.
+func newResults(size int, ix *index, dropped func(*record)) *results {
 	// Size > 0: NewLRU cannot fail.
 	lru, _ := simplelru.NewLRU(size, func(_ uint32, rec *record) {
 		if rec.stored.CompareAndSwap(storedNot, storedEvicted) {
 			return // its worker has not published it yet, and will drop it then
 		}
+		dropped(rec)
 		ix.del(rec)
 	})
 	return &results{lru: lru, ix: ix}

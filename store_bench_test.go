@@ -8,7 +8,7 @@ import "testing"
 // slot for the next.
 func BenchmarkResultStorePut(b *testing.B) {
 	var ix index
-	r := newResults(1000, &ix)
+	r := newResults(1000, &ix, func(*record) {})
 	recs := make([]*record, 4096)
 	for i := range recs {
 		recs[i] = &record{}

@@ -173,10 +173,13 @@ func occupied(t *testing.T, b localtasks.Backend) func() {
 	return release
 }
 
+// status returns the run's result, and checks that the counts of runs by
+// status that the backend keeps for Snapshot agree with the runs it holds.
 func status(t *testing.T, ctx context.Context, b localtasks.Backend, id string) localtasks.TaskResult {
 	t.Helper()
 	res, err := b.GetResult(ctx, id)
 	require.NoError(t, err)
+	require.NoError(t, localtasks.CheckCountsForTest(b))
 	return res
 }
 
@@ -437,7 +440,7 @@ func transitionDispatchedToReady(t *testing.T) {
 	ev.none(t, hd.ID(), "a dispatch")
 
 	var pid int
-	for _, w := range b.Snapshot().Workers {
+	for _, w := range snapshotOf(t, b).Workers {
 		if w.ID == first {
 			pid = w.PID
 		}

@@ -263,7 +263,10 @@ func (c *chaos) fault(ctx context.Context, rng *rand.Rand, problem func(string, 
 // seeWorkers records the process pool's workers, and returns those that
 // run no toxic task.
 func (c *chaos) seeWorkers() []int {
-	snap := c.pools[1].Snapshot()
+	snap, err := c.pools[1].Snapshot(context.Background(), localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusRunning}, Limit: 1})
+	if err != nil {
+		panic(err) // the options are valid, and the ctx never ends
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var safe []int
@@ -348,7 +351,12 @@ func (c *chaos) settle(ctx context.Context, problem func(string, ...any)) {
 		err := p.Drain(dctx)
 		cancel()
 		if err != nil {
-			snap := p.Snapshot()
+			snap, err := p.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{
+				localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning}})
+			if err != nil {
+				problem("the %s's snapshot failed: %v", c.names[i], err)
+				continue
+			}
 			problem("the %s is stuck: %v; %d queued, %d scheduled, %d running", c.names[i], err,
 				len(snap.Queued), len(snap.Scheduled), len(snap.Running))
 			for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {

@@ -29,12 +29,10 @@ func newTask(label string, res localtasks.TaskResult) Task {
 	return t
 }
 
-func newTasks(label string, rs []localtasks.TaskResult, keep func(localtasks.TaskResult) bool) []Task {
-	ts := []Task{}
-	for _, res := range rs {
-		if keep(res) {
-			ts = append(ts, newTask(label, res))
-		}
+func newTasks(label string, rs []localtasks.TaskResult) []Task {
+	ts := make([]Task, len(rs))
+	for i, res := range rs {
+		ts[i] = newTask(label, res)
 	}
 	return ts
 }

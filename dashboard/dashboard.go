@@ -29,6 +29,7 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,11 +100,11 @@ type backend struct {
 }
 
 // snapshot is b's Snapshot, or an empty one if it has no Snapshotter.
-func (b backend) snapshot() localtasks.Snapshot {
+func (b backend) snapshot(ctx context.Context, opts localtasks.SnapshotOptions) (localtasks.Snapshot, error) {
 	if b.snap == nil {
-		return localtasks.Snapshot{Backend: b.c.Name()}
+		return localtasks.Snapshot{Backend: b.c.Name()}, nil
 	}
-	return b.snap.Snapshot()
+	return b.snap.Snapshot(ctx, opts)
 }
 
 // counters is b's Counters, or zero if it has no Snapshotter.

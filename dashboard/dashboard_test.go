@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -402,11 +404,52 @@ func TestSnapshotFilters(t *testing.T) {
 			require.Equal(t, uint64(3), snap.Backends[1].Counters.Enqueued)
 		})
 	}
-	for _, query := range []string{"?status=bogus", "?status=running,unknown", "?status=%zz"} {
+	for _, query := range []string{"?status=bogus", "?status=running,unknown", "?status=%zz", "?limit=0", "?limit=x", "?limit=10001",
+		"?backend=nowhere", "?cursor=abc", "?backend=backend-1&cursor=abc"} {
 		t.Run(query, func(t *testing.T) {
 			requireError(t, serve(h, "GET", "/api/snapshot"+query, ""), http.StatusBadRequest, dashboard.CodeBadRequest)
 		})
 	}
+}
+
+// api/snapshot lists a page of each backend's runs, limit at most, with
+// each backend's counts and the cursor of its next page; backend and
+// cursor go through one backend's runs.
+func TestSnapshotPages(t *testing.T) {
+	t.Parallel()
+	r := enqueueRuns(t)
+	h := newHandler(t, false, r.one, r.many)
+
+	snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
+	require.Equal(t, dashboard.StatusCounts{Running: 1, Ready: 1, Scheduled: 1}, snap.Backends[0].Counts)
+	require.Equal(t, dashboard.StatusCounts{Successful: 1, Failed: 2}, snap.Backends[1].Counts)
+	require.Empty(t, snap.Backends[0].NextCursor, "one page holds them all")
+
+	var seen []string
+	query := "?limit=1&backend=backend-1"
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 4)
+		snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot"+query, ""))
+		require.Len(t, snap.Backends, 1, "the backend asked for")
+		b := snap.Backends[0]
+		require.Equal(t, "backend-1", b.Name)
+		page := slices.Concat(ids(b.Running), ids(b.Queued), ids(b.Scheduled), ids(b.Finished))
+		require.LessOrEqual(t, len(page), 1)
+		require.Equal(t, dashboard.StatusCounts{Running: 1, Ready: 1, Scheduled: 1}, b.Counts, "the counts of all, on every page")
+		seen = append(seen, page...)
+		if b.NextCursor == "" {
+			break
+		}
+		query = "?limit=1&backend=backend-1&cursor=" + url.QueryEscape(b.NextCursor)
+	}
+	require.Equal(t, []string{r.running, r.queued, r.scheduled}, seen, "running, then queued, then scheduled")
+
+	snap = decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot?limit=2&status=failed&backend=backend-2,backend-1", ""))
+	require.Equal(t, []string{"backend-2", "backend-1"}, []string{snap.Backends[0].Name, snap.Backends[1].Name})
+	require.ElementsMatch(t, []string{r.failed, r.panicked}, ids(snap.Backends[0].Finished))
+	require.NotEmpty(t, snap.Backends[0].NextCursor, "a full page")
+	requireError(t, serve(h, "GET", "/api/snapshot?cursor="+url.QueryEscape(snap.Backends[0].NextCursor), ""),
+		http.StatusBadRequest, dashboard.CodeBadRequest) // which backend's?
 }
 
 func TestResult(t *testing.T) {

@@ -3,34 +3,52 @@ package dashboard
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/localtasks/localtasks"
 )
 
-// filter selects the runs a snapshot lists. Its zero value keeps them all.
-type filter struct {
-	statuses []localtasks.Status // none: any status
-	task     string              // "": any task
+// query is what GET api/snapshot asks for: the runs to list, and of which
+// backends.
+type query struct {
+	opts     localtasks.SnapshotOptions
+	backends []string // labels; none: every backend
 }
 
-func (f filter) keep(res localtasks.TaskResult) bool {
-	return (len(f.statuses) == 0 || slices.Contains(f.statuses, res.Status)) &&
-		(f.task == "" || res.Task == f.task)
-}
-
-// parseFilter reads the query of GET api/snapshot: status, the statuses to
-// keep, comma-separated, in any case; task, a task name to keep.
-func parseFilter(rawQuery string) (filter, error) {
+// parseQuery reads the query of GET api/snapshot: status, the statuses to
+// list, comma-separated, in any case; task, queue and key, exact values to
+// list; limit, the most runs to list a backend (default
+// localtasks.SnapshotLimitDefault, at most localtasks.SnapshotLimitMax);
+// backend, the labels of the backends to show (default every one); cursor,
+// a backend's next_cursor, to list its next page: with it, backend must
+// name one backend, unless there is only one.
+func parseQuery(rawQuery string) (query, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return filter{}, badRequest("malformed query %q: %v: encode it as application/x-www-form-urlencoded", rawQuery, err)
+		return query{}, badRequest("malformed query %q: %v: encode it as application/x-www-form-urlencoded", rawQuery, err)
 	}
 	statuses, err := parseStatuses(strings.Join(q["status"], ","))
 	if err != nil {
-		return filter{}, err
+		return query{}, err
 	}
-	return filter{statuses: statuses, task: q.Get("task")}, nil
+	out := query{opts: localtasks.SnapshotOptions{Statuses: statuses, Task: q.Get("task"), Queue: q.Get("queue"), Key: q.Get("key"),
+		Cursor: q.Get("cursor")}}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > localtasks.SnapshotLimitMax {
+			return query{}, badRequest("limit %q is not a number from 1 to %d: give how many runs to list a backend", l, localtasks.SnapshotLimitMax)
+		}
+		out.opts.Limit = n
+	}
+	for _, b := range q["backend"] {
+		for label := range strings.SplitSeq(b, ",") {
+			if label = strings.TrimSpace(label); label != "" && !slices.Contains(out.backends, label) {
+				out.backends = append(out.backends, label)
+			}
+		}
+	}
+	return out, nil
 }
 
 // parseStatuses parses comma-separated status names, in any case, ignoring

@@ -10,33 +10,81 @@ import (
 	"github.com/localtasks/localtasks"
 )
 
-// serveSnapshot answers GET api/snapshot.
+// serveSnapshot answers GET api/snapshot: a page of each backend's runs.
 func (h *Handler) serveSnapshot(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	f, err := parseFilter(r.URL.RawQuery)
+	q, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		return 0, nil, err
 	}
+	bs := h.backends
+	if len(q.backends) > 0 {
+		bs = make([]backend, 0, len(q.backends))
+		for _, label := range q.backends {
+			b, err := h.backendNamed(label)
+			if err != nil {
+				return 0, nil, err
+			}
+			bs = append(bs, b)
+		}
+	}
+	if q.opts.Cursor != "" && len(bs) > 1 {
+		return 0, nil, badRequest("a cursor continues one backend's listing: name that backend with \"backend\" (the one whose next_cursor it is)")
+	}
 	now := h.now()
-	out := Snapshot{At: now, Title: h.title, Actions: h.actions, Backends: make([]BackendSnapshot, len(h.backends))}
-	for i, b := range h.backends {
-		out.Backends[i] = h.backendSnapshot(i, b, f, now)
+	out := Snapshot{At: now, Title: h.title, Actions: h.actions, Backends: make([]BackendSnapshot, len(bs))}
+	for i, b := range bs {
+		bsnap, err := h.backendSnapshot(r.Context(), b, q.opts, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		out.Backends[i] = bsnap
 	}
 	return http.StatusOK, out, nil
 }
 
-func (h *Handler) backendSnapshot(i int, b backend, f filter, now time.Time) BackendSnapshot {
-	snap := b.snapshot()
+func (h *Handler) backendSnapshot(ctx context.Context, b backend, opts localtasks.SnapshotOptions, now time.Time) (BackendSnapshot, error) {
+	snap, err := b.snapshot(ctx, opts)
+	switch {
+	case errors.Is(err, localtasks.ErrInvalidSnapshotOptions):
+		return BackendSnapshot{}, badRequest("backend %q: %v", b.label, err)
+	case err != nil:
+		return BackendSnapshot{}, fmt.Errorf("dashboard: snapshot of backend %q: %w", b.label, err)
+	}
+	c := snap.Counts
 	return BackendSnapshot{
 		Name:       b.label,
-		Queued:     newTasks(b.label, snap.Queued, f.keep),
-		Scheduled:  newTasks(b.label, snap.Scheduled, f.keep),
-		Running:    newTasks(b.label, snap.Running, f.keep),
-		Finished:   newTasks(b.label, snap.Finished, f.keep),
+		Queued:     newTasks(b.label, snap.Queued),
+		Scheduled:  newTasks(b.label, snap.Scheduled),
+		Running:    newTasks(b.label, snap.Running),
+		Finished:   newTasks(b.label, snap.Finished),
+		NextCursor: snap.NextCursor,
+		Counts: StatusCounts{Scheduled: c.Scheduled, Ready: c.Ready, Running: c.Running,
+			Successful: c.Successful, Failed: c.Failed, Cancelled: c.Cancelled},
 		Workers:    newWorkers(snap.Workers),
 		Counters:   newCounters(snap.Counters),
 		Strikes:    newStrikes(b.label, snap.Strikes),
-		Throughput: h.samples.record(i, now, snap.Counters),
+		Throughput: h.samples.record(h.indexOf(b), now, snap.Counters),
+	}, nil
+}
+
+// backendNamed returns the backend labelled label.
+func (h *Handler) backendNamed(label string) (backend, error) {
+	for _, b := range h.backends {
+		if b.label == label {
+			return b, nil
+		}
 	}
+	return backend{}, badRequest("no backend %q: use the name of one the snapshot lists, or leave \"backend\" out for every backend", label)
+}
+
+// indexOf returns b's place in h.backends.
+func (h *Handler) indexOf(b backend) int {
+	for i := range h.backends {
+		if h.backends[i].label == b.label {
+			return i
+		}
+	}
+	return -1 // not reached: b is one of h.backends
 }
 
 // serveResult answers GET api/results/{id}.

@@ -69,7 +69,9 @@ func newPool(t *testing.T, cfg localtasks.ThreadPoolConfig) *localtasks.ThreadPo
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
-		snap := pool.Snapshot()
+		snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusRunning},
+			Limit: localtasks.SnapshotLimitMax})
+		require.NoError(t, err)
 		for _, res := range snap.Running {
 			err := pool.Cancel(ctx, res.ID)
 			if !errors.Is(err, localtasks.ErrFinished) {

@@ -11,6 +11,7 @@ type (
 	Progress        = dashapi.Progress
 	Worker          = dashapi.Worker
 	Counters        = dashapi.Counters
+	StatusCounts    = dashapi.StatusCounts
 	Strike          = dashapi.Strike
 	Strikes         = dashapi.Strikes
 	Point           = dashapi.Point

@@ -67,6 +67,13 @@ func TestDashboard(t *testing.T) {
 		}
 		return true;
 	}`, want)
+	// Under the table, each backend's runs in all, from the counts every
+	// snapshot brings.
+	poll[bool](t, ctx, "#tasks-more-text to count each pool's runs", dumpTable, `() => {
+		const text = document.querySelector('#tasks-more-text')?.textContent ?? '';
+		return text.includes('io: 0 ready, 0 scheduled, 0 running, 2 finished kept') &&
+			text.includes('cpu: 0 ready, 0 scheduled, 0 running, 1 finished kept');
+	}`)
 	rows := evaluate[map[string]row](t, ctx, readRows)
 	require.Equal(t, "webapp.fetch", rows[ioID].Task)
 	require.Equal(t, "webapp.primes", rows[cpuID].Task)

@@ -508,7 +508,7 @@ func testPerpetual(t *testing.T, h *harness) {
 	}
 	c := as[snapshotDrainer](t, b)
 	require.NoError(t, c.Drain(ctx), "StopPerpetual ended the chain")
-	require.Equal(t, uint64(2), c.Snapshot().Counters.Perpetuated)
+	require.Equal(t, uint64(2), snapshotOf(t, c).Counters.Perpetuated)
 	again, err := Tick.Enqueue(ctx, b, TickArgs{N: 3, Last: 3})
 	require.NoError(t, err)
 	require.Equal(t, localtasks.Enqueued, again.Disposition(), "the key is free once the chain ended")
@@ -525,7 +525,7 @@ func testCronAutomatic(t *testing.T, h *harness) {
 	defer func() { require.NoError(t, b.Close(ctx)) }()
 	c := as[snapshotDrainer](t, b)
 
-	snap := c.Snapshot()
+	snap := snapshotOf(t, c)
 	require.Len(t, snap.Scheduled, 1, "the automatic task started with the backend")
 	first := snap.Scheduled[0]
 	require.Equal(t, Cron.Name(), first.Task)
@@ -543,12 +543,12 @@ func testCronAutomatic(t *testing.T, h *harness) {
 	require.NoError(t, err)
 	require.Equal(t, first.ID, res.Value)
 	require.NoError(t, clock.BlockUntil(ctx, 1))
-	snap = c.Snapshot()
+	snap = snapshotOf(t, c)
 	require.Len(t, snap.Scheduled, 1)
 	require.Equal(t, at.Add(5*time.Minute), snap.Scheduled[0].RunAfter)
 	clock.Advance(5 * time.Minute)
 	require.NoError(t, c.Drain(ctx), "RunAtMost ends the chain after two runs")
-	snap = c.Snapshot()
+	snap = snapshotOf(t, c)
 	require.Equal(t, uint64(2), snap.Counters.Succeeded)
 	require.Equal(t, uint64(1), snap.Counters.Perpetuated)
 }
@@ -568,7 +568,7 @@ func testSnapshotAndDrain(t *testing.T, h *harness) {
 	require.NoError(t, err)
 	require.NoError(t, c.Strike(localtasks.Strike{Task: Flaky.Name()}))
 
-	snap := c.Snapshot()
+	snap := snapshotOf(t, c)
 	require.Len(t, snap.Running, 1)
 	run := snap.Running[0]
 	require.Equal(t, running.ID(), run.ID)
@@ -598,7 +598,7 @@ func testSnapshotAndDrain(t *testing.T, h *harness) {
 	require.NoError(t, running.Cancel(ctx))
 	require.NoError(t, later.Cancel(ctx))
 	require.NoError(t, <-drained)
-	snap = c.Snapshot()
+	snap = snapshotOf(t, c)
 	require.Empty(t, snap.Running)
 	require.Empty(t, snap.Scheduled)
 	require.Equal(t, uint64(2), snap.Counters.Cancelled)
@@ -607,4 +607,13 @@ func testSnapshotAndDrain(t *testing.T, h *harness) {
 		tasksDone += w.TasksDone
 	}
 	require.GreaterOrEqual(t, tasksDone, 2, "the workers counted their runs")
+}
+
+// snapshotOf lists every run of c, on one page.
+func snapshotOf(t *testing.T, c localtasks.Snapshotter) localtasks.Snapshot {
+	t.Helper()
+	snap, err := c.Snapshot(context.Background(), localtasks.SnapshotOptions{Limit: localtasks.SnapshotLimitMax})
+	require.NoError(t, err)
+	require.Empty(t, snap.NextCursor, "every run listed on one page")
+	return snap
 }

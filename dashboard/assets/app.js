@@ -12,6 +12,8 @@
   const GAP_MS = 5000; // a throughput interval longer than this spans a time nobody watched
   const FINISHED_KEEP = 500; // finished runs kept in the page beyond those of a snapshot
   const WINDOW_MS = 10 * 60 * 1000; // the throughput chart's span
+  const LIMIT_MIN = 100; // runs a snapshot lists a backend: the API's default...
+  const LIMIT_MAX = 10000; // ...and its most
 
   const $ = (id) => document.getElementById(id);
 
@@ -23,6 +25,7 @@
     stats: null, // the last stats event
     samples: new Map(), // backend name -> [{at, finished}], the page's throughput samples
     filter: { status: "", task: "" },
+    limit: LIMIT_MIN, // runs a snapshot lists a backend; "Show more" raises it
     detailId: "",
     opener: null, // what to focus when the detail closes
     loading: null, // events that arrived while a snapshot was loading
@@ -185,6 +188,7 @@
     const q = new URLSearchParams();
     if (state.filter.status) q.set("status", state.filter.status);
     if (state.filter.task) q.set("task", state.filter.task);
+    if (state.limit !== LIMIT_MIN) q.set("limit", String(state.limit));
     const url = "api/snapshot" + (q.toString() ? "?" + q : "");
     if (!state.loading) state.loading = [];
     try {
@@ -252,6 +256,7 @@
     const run = () => {
       pending = false;
       renderTasks();
+      renderMore();
       renderCounters();
       renderThroughput();
       renderWorkers();
@@ -287,6 +292,33 @@
     $("tasks-count").textContent = shown.length === 1 ? "1 run." : shown.length + " runs.";
     $("tasks-empty").hidden = shown.length > 0;
     renderTaskNames();
+  }
+
+  // renderMore says how many runs each backend holds, by the counts every
+  // snapshot brings, and offers to list more where a backend has more runs
+  // that match than the snapshot listed.
+  function renderMore() {
+    const parts = [];
+    let more = false;
+    for (const b of state.backends) {
+      const c = b.counts;
+      if (!c) continue;
+      parts.push(
+        b.name + ": " + c.ready + " ready, " + c.scheduled + " scheduled, " + c.running + " running, " +
+          (c.successful + c.failed + c.cancelled) + " finished kept",
+      );
+      if (b.next_cursor) more = true;
+    }
+    $("tasks-more-text").textContent = parts.length ? "In all: " + parts.join("; ") + "." : "";
+    const button = $("tasks-more-button");
+    button.hidden = !more || state.limit >= LIMIT_MAX;
+    button.textContent = "Show up to " + Math.min(state.limit * 10, LIMIT_MAX) + " runs a backend";
+    $("tasks-more-narrow").hidden = !more || state.limit < LIMIT_MAX;
+  }
+
+  function showMore() {
+    state.limit = Math.min(state.limit * 10, LIMIT_MAX);
+    refresh();
   }
 
   const CELLS = ["task", "status", "backend", "queue", "priority", "attempts", "progress", "enqueued", "finished"];
@@ -938,6 +970,7 @@
     });
 
     $("filters").addEventListener("submit", (e) => e.preventDefault());
+    $("tasks-more-button").addEventListener("click", showMore);
     $("status-filter").addEventListener("change", (e) => {
       state.filter.status = e.target.value;
       render();

@@ -76,6 +76,17 @@ type Counters struct {
 	Perpetuated uint64 `json:"perpetuated"`
 }
 
+// StatusCounts counts a backend's runs by status; see
+// localtasks.StatusCounts.
+type StatusCounts struct {
+	Scheduled  int `json:"scheduled"`
+	Ready      int `json:"ready"`
+	Running    int `json:"running"`
+	Successful int `json:"successful"`
+	Failed     int `json:"failed"`
+	Cancelled  int `json:"cancelled"`
+}
+
 // Strike is a localtasks.Strike on a backend, in the requests and the
 // responses of the strike routes and in snapshots. In a request, an empty
 // Backend means every backend. A number Value or Upper arrives as a
@@ -111,17 +122,23 @@ type Snapshot struct {
 }
 
 // BackendSnapshot describes one backend in a Snapshot. The task lists are
-// filtered by the request's query, and never null.
+// one page of the runs the request's query selects (see
+// localtasks.SnapshotOptions), and never null.
 type BackendSnapshot struct {
-	Name       string   `json:"name"`
-	Queued     []Task   `json:"queued"`
-	Scheduled  []Task   `json:"scheduled"`
-	Running    []Task   `json:"running"`
-	Finished   []Task   `json:"finished"`
-	Workers    []Worker `json:"workers"`
-	Counters   Counters `json:"counters"`
-	Strikes    []Strike `json:"strikes"`
-	Throughput []Point  `json:"throughput"`
+	Name      string `json:"name"`
+	Queued    []Task `json:"queued"`
+	Scheduled []Task `json:"scheduled"`
+	Running   []Task `json:"running"`
+	Finished  []Task `json:"finished"`
+	// NextCursor, when not empty, asks for the next page: give it as
+	// cursor, with the same query and this backend's name as backend.
+	NextCursor string `json:"next_cursor"`
+	// Counts counts all the backend's runs by status, whatever the query.
+	Counts     StatusCounts `json:"counts"`
+	Workers    []Worker     `json:"workers"`
+	Counters   Counters     `json:"counters"`
+	Strikes    []Strike     `json:"strikes"`
+	Throughput []Point      `json:"throughput"`
 }
 
 // TaskEvent is the data of an event named "task" on the event stream.

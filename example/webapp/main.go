@@ -188,16 +188,20 @@ func shutdown(srv *http.Server, pools ...localtasks.Controller) error {
 	}
 	errs = append(errs, closePools(pools...))
 	for _, p := range pools {
-		c := p.Snapshot().Counters
+		c := p.Counters()
 		logger.Printf("stopped pool %s: succeeded %d, failed %d, cancelled %d", p.Name(), c.Succeeded, c.Failed, c.Cancelled)
 	}
 	return errors.Join(errs...)
 }
 
-// unfinished counts p's queued, scheduled and running runs.
+// unfinished counts p's queued, scheduled and running runs: the snapshot's
+// counts, kept as runs change, whatever page of runs it lists.
 func unfinished(p localtasks.Controller) int {
-	snap := p.Snapshot()
-	return len(snap.Queued) + len(snap.Scheduled) + len(snap.Running)
+	snap, err := p.Snapshot(context.Background(), localtasks.SnapshotOptions{Limit: 1})
+	if err != nil {
+		return 0 // not for these options
+	}
+	return snap.Counts.Ready + snap.Counts.Scheduled + snap.Counts.Running
 }
 
 // closePools closes pools, giving the tasks still running closeTimeout to

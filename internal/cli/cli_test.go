@@ -68,6 +68,8 @@ func TestSnapshot(t *testing.T) {
 
 	// The runs: queued, scheduled, running, then finished.
 	require.Contains(t, out, "1 queued, 1 scheduled, 1 running, 1 recently finished\n")
+	require.Contains(t, out, "In all: 1 ready, 1 scheduled, 1 running, 1 successful, 0 failed, 0 cancelled\n")
+	require.NotContains(t, out, "More:", "one page holds them all")
 	require.Equal(t, []string{"ID", "TASK", "STATUS", "ENQUEUED", "RUN", "AFTER", "STARTED", "FINISHED", "PROGRESS"}, strings.Fields(lineWith(t, out, "PROGRESS")))
 	clock := `\d\d:\d\d:\d\d`
 	rows := []struct{ id, pattern string }{
@@ -120,6 +122,38 @@ func TestSnapshotFiltersAndJSON(t *testing.T) {
 	r = e.run(t, "snapshot", "--status", "sleeping")
 	require.Equal(t, cli.ExitError, r.code)
 	require.Contains(t, r.stderr, `localtasks snapshot: status filter: localtasks: unknown task status "sleeping"`)
+}
+
+// With --limit, snapshot lists a page, and prints the command that lists
+// the next; that command goes on where the page ended.
+func TestSnapshotPages(t *testing.T) {
+	t.Parallel()
+	name := uniqueName("cli-pages")
+	e := newEnv(t, envConfig{name: name, workers: 1})
+	var ids []string
+	for range 3 {
+		ids = append(ids, finished(t, e.pool, stepArgs{}))
+	}
+	args := []string{"snapshot", "--limit", "2", "--task", steps.Name()}
+	var seen []string
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 3)
+		r := e.run(t, args...)
+		require.Equal(t, cli.ExitOK, r.code, r.stderr)
+		for _, id := range ids {
+			if strings.Contains(r.stdout, "\n"+id+" ") {
+				seen = append(seen, id)
+			}
+		}
+		more := regexp.MustCompile(`(?m)^More: localtasks (.*)$`).FindStringSubmatch(r.stdout)
+		if more == nil {
+			break
+		}
+		require.Equal(t, "snapshot --task "+steps.Name()+" --limit 2 --backend "+name, strings.Join(strings.Fields(more[1])[:7], " "))
+		args = strings.Fields(more[1])
+	}
+	require.Len(t, seen, 3, "each once")
+	require.ElementsMatch(t, ids, seen)
 }
 
 func TestSnapshotFinishedLimit(t *testing.T) {

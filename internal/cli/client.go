@@ -18,8 +18,9 @@ import (
 // requestTimeout bounds each request but the event stream's.
 const requestTimeout = 30 * time.Second
 
-// maxBody bounds the response body the command reads (the snapshot lists
-// at most 100 finished runs a backend, with their arguments and values).
+// maxBody bounds the response body the command reads (a snapshot lists a
+// page of runs a backend, 100 unless --limit says otherwise, with their
+// arguments and values).
 const maxBody = 64 << 20
 
 // client talks to one dashboard.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -18,23 +19,41 @@ const finishedDefault = 20
 var snapshotCommand = &command{
 	name: "snapshot",
 	summary: `Snapshot prints every backend's counters, workers (with the PID and memory
-of a process pool's workers), strikes, and its runs: queued, scheduled,
-running, then the most recently finished.`,
+of a process pool's workers), strikes, the count of its runs by status, and
+a page of its runs (queued, scheduled, running, then the most recently
+finished). When a backend has more runs than the page lists, it prints the
+command that lists the next page.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		status := fs.String("status", "", "list only runs with these `statuses`, comma-separated, in any case (READY,RUNNING,...)")
 		taskName := fs.String("task", "", "list only runs of the task with this `name`")
-		finished := fs.Int("finished", finishedDefault, "list at most `n` finished runs a backend; 0 for every one the dashboard sends (100 at most)")
+		queue := fs.String("queue", "", "list only runs on this `queue`")
+		key := fs.String("key", "", "list only runs with this `key`")
+		limit := fs.Int("limit", 0, "list at most `n` runs a backend (default the dashboard's, 100; at most 10000)")
+		backendName := fs.String("backend", "", "show only the backend of this `name`")
+		cursor := fs.String("cursor", "", "list the page this `cursor` names, from the line that lists a page's next (needs --backend)")
+		finished := fs.Int("finished", finishedDefault, "print at most `n` finished runs a backend; 0 for every one listed")
 		asJSON := fs.Bool("json", false, "print the dashboard's JSON instead of tables")
 		return func(ctx context.Context, c *client, stdout io.Writer, _ []string) (int, error) {
 			if *finished < 0 {
 				return 0, &usageErr{fmt.Sprintf("--finished %d is negative: give 0 for all, or how many to list", *finished)}
 			}
-			q := url.Values{}
-			if *status != "" {
-				q.Set("status", *status)
+			if *limit < 0 {
+				return 0, &usageErr{fmt.Sprintf("--limit %d is negative: give how many runs to list a backend", *limit)}
 			}
-			if *taskName != "" {
-				q.Set("task", *taskName)
+			q := url.Values{}
+			set := func(k, v string) {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			set("status", *status)
+			set("task", *taskName)
+			set("queue", *queue)
+			set("key", *key)
+			set("backend", *backendName)
+			set("cursor", *cursor)
+			if *limit > 0 {
+				q.Set("limit", strconv.Itoa(*limit))
 			}
 			path := "api/snapshot"
 			if len(q) > 0 {
@@ -47,7 +66,9 @@ running, then the most recently finished.`,
 			if err := c.get(ctx, path, &snap); err != nil {
 				return 0, err
 			}
-			printSnapshot(stdout, &snap, *finished)
+			q.Del("cursor")
+			q.Del("backend")
+			printSnapshot(stdout, &snap, *finished, q)
 			return ExitOK, nil
 		}
 	},
@@ -68,7 +89,9 @@ func printJSON(ctx context.Context, c *client, stdout io.Writer, path string) (i
 	return ExitOK, err
 }
 
-func printSnapshot(w io.Writer, snap *snapshot, finishedMax int) {
+// printSnapshot prints snap; query is the request's, but for backend and
+// cursor, for the command that lists a backend's next page.
+func printSnapshot(w io.Writer, snap *snapshot, finishedMax int, query url.Values) {
 	title := snap.Title
 	if title == "" {
 		title = "localtasks"
@@ -80,11 +103,11 @@ func printSnapshot(w io.Writer, snap *snapshot, finishedMax int) {
 	fmt.Fprintf(w, "%s, %s (%s)\n", cell(title, 0), snap.At.Local().Format("2006-01-02 15:04:05"), actions)
 	for _, b := range snap.Backends {
 		fmt.Fprintf(w, "\n== backend %s ==\n\n", cell(b.Name, 0))
-		printBackend(w, &b, snap, finishedMax)
+		printBackend(w, &b, snap, finishedMax, query)
 	}
 }
 
-func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax int) {
+func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax int, query url.Values) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	k := b.Counters
 	fmt.Fprintln(tw, "ENQUEUED\tSTARTED\tSUCCEEDED\tFAILED\tRETRIED\tCANCELLED\tSTRUCK\tPERPETUATED")
@@ -129,6 +152,12 @@ func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax i
 		fmt.Fprintf(w, " (the latest %d below; --finished 0 for all)", len(finished))
 	}
 	fmt.Fprintln(w)
+	n := b.Counts
+	fmt.Fprintf(w, "In all: %d ready, %d scheduled, %d running, %d successful, %d failed, %d cancelled\n",
+		n.Ready, n.Scheduled, n.Running, n.Successful, n.Failed, n.Cancelled)
+	if b.NextCursor != "" {
+		fmt.Fprintf(w, "More: localtasks snapshot%s --backend %s --cursor %s\n", flagsOf(query), shellWord(b.Name), b.NextCursor)
+	}
 	rows := 0
 	for _, list := range [][]task{b.Queued, b.Scheduled, b.Running, finished} {
 		for i := range list {
@@ -145,4 +174,24 @@ func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax i
 		}
 	}
 	tw.Flush()
+}
+
+// flagsOf renders a snapshot request's query as the command's flags, each
+// with a leading space, in a fixed order.
+func flagsOf(q url.Values) string {
+	var b strings.Builder
+	for _, k := range []string{"status", "task", "queue", "key", "limit"} {
+		if v := q.Get(k); v != "" {
+			fmt.Fprintf(&b, " --%s %s", k, shellWord(v))
+		}
+	}
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell, unless it needs none.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
