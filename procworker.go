@@ -133,7 +133,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	hello := make(chan error, 1)
 	go func() {
 		var m wire.FromWorker
-		err := w.in.Read(&m)
+		err := w.in.ReadFromWorker(&m)
 		switch {
 		case err != nil:
 		case m.Kind != wire.KindHello:
@@ -211,7 +211,7 @@ func (w *procWorker) write() {
 		closed := w.oclosed
 		w.omu.Unlock()
 		for _, m := range batch {
-			if err := w.out.Write(m); err != nil {
+			if err := w.out.WriteToWorker(&m); err != nil {
 				if errors.Is(err, wire.ErrFrameTooLarge) {
 					// Enqueue checked the argument's size against the
 					// same limit; only a race with a smaller limit gets
@@ -247,7 +247,7 @@ func (w *procWorker) read() {
 	defer close(w.readerDone)
 	for {
 		var m wire.FromWorker
-		if err := w.in.Read(&m); err != nil {
+		if err := w.in.ReadFromWorker(&m); err != nil {
 			if !errors.Is(err, io.EOF) {
 				w.kill(fmt.Sprintf("it sent a bad message: %v", err))
 			}

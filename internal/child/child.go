@@ -87,7 +87,7 @@ func Serve(specText string, lookup Lookup) {
 		runs:    make(map[uint64]*workerRun),
 	}
 	w.cond.L = &w.mu
-	if err := w.out.Write(wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
+	if err := w.out.WriteFromWorker(&wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
 		exit(ExitFailed, err)
 	}
 	if err := w.out.Flush(); err != nil {
@@ -132,7 +132,7 @@ type workerRun struct {
 func (w *worker) read(r *wire.Reader) {
 	for {
 		var m wire.ToWorker
-		err := r.Read(&m)
+		err := r.ReadToWorker(&m)
 		w.mu.Lock()
 		if err != nil {
 			// The parent closed the stream, or died: finish what runs, and
@@ -338,10 +338,10 @@ func (w *worker) flushSoon() {
 }
 
 func (w *worker) writeOrFail(m wire.FromWorker) {
-	if err := w.out.Write(m); err != nil {
+	if err := w.out.WriteFromWorker(&m); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
 			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
-			w.out.Write(m)
+			w.out.WriteFromWorker(&m)
 		} else {
 			exit(ExitFailed, err)
 		}
