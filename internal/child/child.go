@@ -176,40 +176,47 @@ func (w *worker) read(r *wire.Reader) {
 	}
 }
 
-// next returns the next run to execute, or nil when the parent is done.
-func (w *worker) next() *workerRun {
+// next returns the next run to execute, or nil when the parent is done,
+// and whether it waited for one.
+func (w *worker) next() (run *workerRun, waited bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.queue) == 0 {
 		if w.closed {
-			return nil
+			return nil, waited
 		}
 		w.cond.Wait()
+		waited = true
 	}
-	run := w.queue[0]
+	run = w.queue[0]
 	w.queue[0] = nil
 	w.queue = w.queue[1:]
-	return run
+	return run, waited
 }
 
 // execute runs the received tasks one at a time.
 func (w *worker) execute() {
+	settled := false // output was settled just now, when the last run ended
 	for {
-		run := w.next()
+		run, waited := w.next()
 		if run == nil {
 			return
 		}
-		done := w.runOne(run)
+		done := w.runOne(run, !settled || waited)
 		w.omu.Lock()
 		w.settleOutputLocked() // the run's output goes out before its done message
 		w.cur = 0
 		// With a run waiting, a later flush takes this one along.
 		w.write(done, !w.pending())
 		w.omu.Unlock()
+		settled = true
 	}
 }
 
-func (w *worker) runOne(run *workerRun) wire.FromWorker {
+// runOne runs run, and returns its done message. It settles the output
+// written before the run started (as no run's) if settle: not when the
+// executor settled the previous run's output a moment ago, on its way here.
+func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 	m := run.msg
 	done := wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq}
 	defer func() {
@@ -236,7 +243,9 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	run.ctx = ctx
 	w.mu.Unlock()
 	w.omu.Lock()
-	w.settleOutputLocked() // output from before the run is not the run's
+	if settle {
+		w.settleOutputLocked() // output from before the run is not the run's
+	}
 	w.cur = m.Seq
 	// Flushed before the run starts, with the previous run's done message
 	// (one system call for both): the parent then knows, whatever this run
