@@ -111,6 +111,11 @@ func (p *procPool) stopTaking(now time.Time) {
 func (s *state) remoteStarted(w *procWorker, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.remoteStartedLocked(w, seq)
+}
+
+// remoteStartedLocked is remoteStarted. Must hold s.mu.
+func (s *state) remoteStartedLocked(w *procWorker, seq uint64) {
 	rec := w.inflight[seq]
 	if rec == nil {
 		return
@@ -175,11 +180,92 @@ func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
 // remoteDone settles the run w finished, or hands its outcome to the
 // middleware chain that settles it.
 func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
+	s.remoteApply(w, []wire.FromWorker{m}, nil)
+}
+
+// remoteFinish is a done message's work between remoteApply's two turns
+// under s.mu.
+type remoteFinish struct {
+	m                   *wire.FromWorker
+	rec                 *record
+	a                   *remoteAttempt
+	supervised, running bool
+	res                 remoteResult
+}
+
+// remoteApply applies the started and done messages w sent, in order, in
+// two turns under s.mu however many there are: the first marks runs
+// started and takes finished ones off w; between the two, the results are
+// decoded; the second settles them, and wakes the dispatchers once. The
+// reader hands over every message its buffer holds at once, so a worker
+// that reported many runs in one write costs the parent two lock turns
+// and one wake-up, not three turns a run. It returns fin, emptied, for
+// the next call to reuse.
+func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteFinish) []remoteFinish {
+	fin = fin[:0]
 	s.mu.Lock()
+	for i := range msgs {
+		switch m := &msgs[i]; m.Kind {
+		case wire.KindStarted:
+			s.remoteStartedLocked(w, m.Seq)
+		case wire.KindDone:
+			if f, ok := s.remoteDoneLocked(w, m); ok {
+				fin = append(fin, f)
+			}
+		}
+	}
+	if len(fin) == 0 {
+		s.mu.Unlock()
+		return fin
+	}
+	s.mu.Unlock()
+
+	for i := range fin {
+		f := &fin[i]
+		if !f.supervised && !f.running {
+			continue
+		}
+		f.res.timedOut = f.a.end()
+		if e := f.m.Err; e != nil {
+			f.res.err = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack}}
+		} else if f.res.val, f.res.err = f.rec.def.decodeResult(f.m.Value); f.res.err != nil {
+			f.res.err = fmt.Errorf("decoding its result in the parent: %w", f.res.err)
+		}
+		if f.supervised {
+			f.a.result <- f.res
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var now time.Time
+	for i := range fin {
+		f := &fin[i]
+		if f.running && f.rec.status == StatusRunning && f.rec.run == attempt(f.a) {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
+			s.settle(f.rec, f.res.timedOut, f.res.val, f.res.err, now, false)
+		}
+		if f.supervised || f.running {
+			w.finished++
+			if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
+				w.retiring = true // its dispatcher stops; the slot starts a fresh worker
+			}
+		}
+		fin[i] = remoteFinish{}
+	}
+	s.maybeShut(w)
+	s.cond.Broadcast() // w has free places, and may be idle
+	return fin
+}
+
+// remoteDoneLocked takes the run m finished off w, and says what is left
+// to do; false if w had no such run. Must hold s.mu.
+func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinish, bool) {
 	rec := w.inflight[m.Seq]
 	if rec == nil {
-		s.mu.Unlock()
-		return
+		return remoteFinish{}, false
 	}
 	delete(w.inflight, m.Seq)
 	a, ours := rec.run.(*remoteAttempt)
@@ -200,33 +286,7 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 		delete(w.startedAt, m.Seq)
 		w.sized(time.Since(t))
 	}
-	s.mu.Unlock()
-
-	var res remoteResult
-	if supervised || running {
-		res.timedOut = a.end()
-		if m.Err != nil {
-			res.err = &failure.Remote{Report: failure.Report{Type: m.Err.Type, Message: m.Err.Message, Stack: m.Err.Stack}}
-		} else if res.val, res.err = rec.def.decodeResult(m.Value); res.err != nil {
-			res.err = fmt.Errorf("decoding its result in the parent: %w", res.err)
-		}
-	}
-	if supervised {
-		a.result <- res
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if running && rec.status == StatusRunning && rec.run == attempt(a) {
-		s.settle(rec, res.timedOut, res.val, res.err, s.clock.Now(), false)
-	}
-	if supervised || running {
-		w.finished++
-		if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
-			w.retiring = true // its dispatcher stops; the slot starts a fresh worker
-		}
-	}
-	s.maybeShut(w)
-	s.cond.Broadcast() // w has a free place, and may be idle
+	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running}, true
 }
 
 // remoteProgress records a progress report of the run w has as m.Seq.

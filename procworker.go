@@ -242,26 +242,50 @@ func (w *procWorker) dispatch() {
 	}
 }
 
-// read handles the worker's messages until its stream ends.
+// maxBatch bounds the messages read handles in one remoteApply.
+const maxBatch = 256
+
+// read handles the worker's messages until its stream ends. Started and
+// done messages are applied in batches: every such message the reader's
+// buffer holds, at once (remoteApply); a log or progress message is handled
+// in its turn, after those before it.
 func (w *procWorker) read() {
 	defer close(w.readerDone)
+	batch := make([]wire.FromWorker, 0, 16)
+	var fin []remoteFinish
+	apply := func() {
+		if len(batch) > 0 {
+			fin = w.p.s.remoteApply(w, batch, fin)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for {
-		var m wire.FromWorker
-		if err := w.in.ReadFromWorker(&m); err != nil {
+		batch = append(batch, wire.FromWorker{})
+		m := &batch[len(batch)-1]
+		if err := w.in.ReadFromWorker(m); err != nil {
+			batch = batch[:len(batch)-1]
+			apply()
 			if !errors.Is(err, io.EOF) {
 				w.kill(fmt.Sprintf("it sent a bad message: %v", err))
 			}
 			return
 		}
 		switch m.Kind {
-		case wire.KindStarted:
-			w.p.s.remoteStarted(w, m.Seq)
-		case wire.KindDone:
-			w.p.s.remoteDone(w, m)
+		case wire.KindStarted, wire.KindDone:
+			if !w.in.Buffered() || len(batch) >= maxBatch {
+				apply()
+			}
+			continue
+		}
+		other := *m
+		batch = batch[:len(batch)-1]
+		apply()
+		switch other.Kind {
 		case wire.KindLog:
-			w.logRecord(m)
+			w.logRecord(other)
 		case wire.KindProgress:
-			w.p.s.remoteProgress(w, m)
+			w.p.s.remoteProgress(w, other)
 		}
 	}
 }
