@@ -16,11 +16,18 @@ import (
 	"github.com/localtasks/localtasks/internal/wire"
 )
 
-// dispatch blocks until a ready record is there and sends it to w: it
-// stays READY until w says it started it. The run message is posted under
+// dispatch blocks until w may take ready records, and sends it as many as
+// its window holds (fill); it returns false once w takes no more. They stay
+// READY until w says it started them. Each run message is posted under
 // s.mu, so that a Cancel, posted under s.mu too, follows it on the stream:
-// a worker never hears of a cancel before the run it cancels. It returns
-// false once w takes no more.
+// a worker never hears of a cancel before the run it cancels. The caller
+// sends what was posted (flushOutbox) once s.mu is released.
+//
+// A dispatcher waits on s.cond for one of three reasons, and is woken for
+// its own: its window is full (remoteApply refills it from the reader, and
+// wakes it only when it could not), another worker is idle and should take
+// the next run first (p.held counts those), or nothing is ready (s.idle
+// counts those; push wakes them).
 func (s *state) dispatch(w *procWorker) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -33,33 +40,75 @@ func (s *state) dispatch(w *procWorker) bool {
 			s.maybeShut(w)
 			return false
 		}
-		// A worker with a task in flight takes another only while no
-		// worker is idle: a task waiting behind a long one on one worker
-		// while another idles would be worse than the round trip saved.
-		if len(w.inflight) >= w.window || len(w.inflight) > 0 && s.proc.otherIdle(w) {
-			s.cond.Wait()
-			continue
-		}
-		if rec, ok := s.ready.Pop(); ok {
-			if rec.status != StatusReady {
-				continue
-			}
-			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
-				continue
-			}
-			w.seq++
-			rec.run = &remoteAttempt{w: w, seq: w.seq}
-			w.inflight[w.seq] = rec
-			w.post(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
-				Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
-			if s.testDispatched != nil {
-				s.testDispatched(rec)
+		n, why := s.fill(w)
+		if n > 0 {
+			if s.ready.Len() > 0 && s.proc.held > 0 {
+				s.cond.Broadcast() // w is no longer idle: the held may take the rest
 			}
 			return true
 		}
-		s.idle++
-		s.cond.Wait()
-		s.idle--
+		switch why {
+		case fullWindow:
+			s.cond.Wait()
+		case heldForIdle:
+			s.proc.held++
+			s.cond.Wait()
+			s.proc.held--
+		default:
+			s.idle++
+			s.cond.Wait()
+			s.idle--
+		}
+	}
+}
+
+// Why fill stopped.
+const (
+	fullWindow  = iota // w has as many runs in flight as its window holds
+	heldForIdle        // w has runs in flight, and another worker none
+	noneReady          // nothing is ready
+)
+
+// fill posts to w ready runs while its window has room, and no other worker
+// idles (a task waiting behind a long one on one worker while another
+// idles would be worse than the round trip saved). It returns how many it
+// posted, and why it stopped. Must hold s.mu.
+func (s *state) fill(w *procWorker) (n, why int) {
+	for {
+		if len(w.inflight) >= w.window {
+			return n, fullWindow
+		}
+		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
+			return n, heldForIdle
+		}
+		rec, ok := s.ready.Pop()
+		if !ok {
+			return n, noneReady
+		}
+		if rec.status != StatusReady {
+			continue
+		}
+		if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
+			continue
+		}
+		w.seq++
+		rec.run = &remoteAttempt{w: w, seq: w.seq}
+		w.inflight[w.seq] = rec
+		w.queue(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
+			Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
+		if s.testDispatched != nil {
+			s.testDispatched(rec)
+		}
+		n++
+	}
+}
+
+// wakeForReady wakes the dispatchers after a run became ready, if one of
+// them may take it: none waits for a free place in its window. Must hold
+// s.mu.
+func (p *procPool) wakeForReady() {
+	if p.s.idle > 0 || p.held > 0 {
+		p.s.cond.Broadcast()
 	}
 }
 
@@ -190,6 +239,7 @@ type remoteFinish struct {
 	rec                 *record
 	a                   *remoteAttempt
 	supervised, running bool
+	requeued            bool // w dropped it before it started: it is READY again
 	res                 remoteResult
 }
 
@@ -237,8 +287,8 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var now time.Time
+	wake := false
 	for i := range fin {
 		f := &fin[i]
 		if f.running && f.rec.status == StatusRunning && f.rec.run == attempt(f.a) {
@@ -251,12 +301,29 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 			w.finished++
 			if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
 				w.retiring = true // its dispatcher stops; the slot starts a fresh worker
+				wake = true
 			}
 		}
+		wake = wake || f.requeued
 		fin[i] = remoteFinish{}
 	}
 	s.maybeShut(w)
-	s.cond.Broadcast() // w has free places, and may be idle
+	// Refill w's window here, on the reader's turn, rather than wake its
+	// dispatcher and then its writer for each run: in a steady stream of
+	// runs nobody else wakes. The dispatchers wake if w's window still
+	// has room (its dispatcher must wait for the right reason), a run was
+	// queued again, or w retires.
+	posted := 0
+	if !w.retiring && !w.gone && !s.closing {
+		posted, _ = s.fill(w)
+	}
+	if wake || len(w.inflight) < w.window {
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+	if posted > 0 {
+		w.flushOutbox()
+	}
 	return fin
 }
 
@@ -275,9 +342,11 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 	}
 	supervised := ours && a.result != nil
 	running := ours && !supervised && rec.status == StatusRunning
+	requeued := false
 	if ours && !supervised && !running {
 		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
 			s.requeue(rec)
+			requeued = true
 		} else {
 			rec.run = nil
 		}
@@ -286,7 +355,7 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 		delete(w.startedAt, m.Seq)
 		w.sized(time.Since(t))
 	}
-	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running}, true
+	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued}, true
 }
 
 // remoteProgress records a progress report of the run w has as m.Seq.

@@ -234,6 +234,8 @@ type procPool struct {
 
 	closing chan struct{} // closed when the pool starts closing
 
+	held int // dispatchers waiting for an idle worker to take a run first; guarded by state.mu
+
 	mu      sync.Mutex               // taken after state.mu; see state for the lock order
 	workers map[*procWorker]struct{} // alive
 }

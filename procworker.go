@@ -33,11 +33,15 @@ type procWorker struct {
 	outPipe *os.File
 	out     *wire.Writer
 
-	// The outbox: messages for the writer goroutine to send.
+	// The outbox: messages to send, by whichever goroutine comes to it
+	// first (flushOutbox), or by the writer goroutine.
 	omu     sync.Mutex // guards the outbox; a leaf, taken under state.mu
 	ocond   sync.Cond
 	outbox  []wire.ToWorker
 	oclosed bool
+	writing bool            // a goroutine is sending the outbox: it sends what comes meanwhile too
+	sending []wire.ToWorker // the batch being sent, kept for reuse; owned by the goroutine writing
+	wfailed bool            // a write failed: the worker is being killed
 
 	// Guarded by state.mu.
 	seq        uint64
@@ -178,7 +182,8 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	return w, nil
 }
 
-// post queues a message for the writer goroutine; it never blocks.
+// post queues a message for the writer goroutine, and wakes it; it never
+// blocks.
 func (w *procWorker) post(m wire.ToWorker) {
 	w.omu.Lock()
 	defer w.omu.Unlock()
@@ -186,7 +191,34 @@ func (w *procWorker) post(m wire.ToWorker) {
 		return
 	}
 	w.outbox = append(w.outbox, m)
-	w.ocond.Signal()
+	if !w.writing {
+		w.ocond.Signal()
+	}
+}
+
+// queue queues a message that the caller sends with flushOutbox once it
+// has released state.mu: the dispatcher and the reader send the runs they
+// hand out themselves, with no writer goroutine to wake. It never blocks.
+func (w *procWorker) queue(m wire.ToWorker) {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	if !w.oclosed {
+		w.outbox = append(w.outbox, m)
+	}
+}
+
+// flushOutbox sends what the outbox holds, unless another goroutine is
+// sending it (which then sends this too). It may block on the pipe: never
+// call it holding state.mu.
+func (w *procWorker) flushOutbox() {
+	w.omu.Lock()
+	if w.writing || w.wfailed || len(w.outbox) == 0 {
+		w.omu.Unlock()
+		return
+	}
+	w.writing = true
+	w.omu.Unlock()
+	w.send()
 }
 
 // closeOutbox makes the writer send what is queued, then end the stream.
@@ -197,41 +229,69 @@ func (w *procWorker) closeOutbox() {
 	w.ocond.Signal()
 }
 
-// write sends the outbox's messages, a batch a system call.
+// send sends the outbox's messages, a batch a system call, until it is
+// empty, then clears w.writing, which the caller set.
+func (w *procWorker) send() {
+	batch := w.sending
+	for {
+		w.omu.Lock()
+		if len(w.outbox) == 0 || w.wfailed {
+			w.writing = false
+			if w.oclosed || w.wfailed {
+				w.ocond.Signal() // the writer goroutine ends the stream
+			}
+			w.sending = batch
+			w.omu.Unlock()
+			return
+		}
+		batch, w.outbox = w.outbox, batch[:0]
+		w.omu.Unlock()
+		if err := w.sendBatch(batch); err != nil {
+			w.omu.Lock()
+			w.wfailed = true
+			w.omu.Unlock()
+			w.kill(fmt.Sprintf("writing to it failed: %v", err))
+		}
+		clear(batch)
+	}
+}
+
+// sendBatch encodes the batch's messages and flushes them.
+func (w *procWorker) sendBatch(batch []wire.ToWorker) error {
+	for i := range batch {
+		m := &batch[i]
+		if err := w.out.WriteToWorker(m); err != nil {
+			if errors.Is(err, wire.ErrFrameTooLarge) {
+				// Enqueue checked the argument's size against the
+				// same limit; only a race with a smaller limit gets
+				// here. The worker answers nothing: fail the run.
+				w.p.s.remoteDone(w, wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq,
+					Err: &wire.Error{Type: "*wire.frameError", Message: err.Error()}})
+				continue
+			}
+			return err
+		}
+	}
+	return w.out.Flush()
+}
+
+// write is the writer goroutine: it sends what post queued, and ends the
+// stream once the outbox is closed and sent.
 func (w *procWorker) write() {
 	defer close(w.writerDone)
 	defer w.outPipe.Close() // the worker reads EOF, and ends
-	var batch []wire.ToWorker
 	for {
 		w.omu.Lock()
-		for len(w.outbox) == 0 && !w.oclosed {
+		for w.writing || len(w.outbox) == 0 && !w.oclosed && !w.wfailed {
 			w.ocond.Wait()
 		}
-		batch, w.outbox = w.outbox, batch[:0]
-		closed := w.oclosed
+		if w.wfailed || w.oclosed && len(w.outbox) == 0 {
+			w.omu.Unlock()
+			return
+		}
+		w.writing = true
 		w.omu.Unlock()
-		for _, m := range batch {
-			if err := w.out.WriteToWorker(&m); err != nil {
-				if errors.Is(err, wire.ErrFrameTooLarge) {
-					// Enqueue checked the argument's size against the
-					// same limit; only a race with a smaller limit gets
-					// here. The worker answers nothing: fail the run.
-					w.p.s.remoteDone(w, wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq,
-						Err: &wire.Error{Type: "*wire.frameError", Message: err.Error()}})
-					continue
-				}
-				w.kill(fmt.Sprintf("writing to it failed: %v", err))
-				return
-			}
-		}
-		clear(batch)
-		if err := w.out.Flush(); err != nil {
-			w.kill(fmt.Sprintf("writing to it failed: %v", err))
-			return
-		}
-		if closed {
-			return
-		}
+		w.send()
 	}
 }
 
@@ -239,6 +299,7 @@ func (w *procWorker) write() {
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
 	for w.p.s.dispatch(w) {
+		w.flushOutbox()
 	}
 }
 
