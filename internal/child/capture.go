@@ -34,6 +34,11 @@ type capture struct {
 	buf     []byte
 }
 
+// pollable makes descriptor fd non-blocking, for os.NewFile to hand it to
+// the runtime's poller; if it cannot, the descriptor stays as it is, and
+// works as well, if at a higher cost.
+func pollable(fd int) { syscall.SetNonblock(fd, true) }
+
 // startCapture redirects the worker's stdout and stderr into pipes it reads.
 func (w *worker) startCapture() error {
 	outR, outW, err := os.Pipe()

@@ -75,6 +75,12 @@ func Serve(specText string, lookup Lookup) {
 	if spec.MemLimit > 0 {
 		watchMemory(spec.MemLimit)
 	}
+	// The pipes come blocking (os/exec's ExtraFiles makes them so): made
+	// non-blocking before os.NewFile, they go to the runtime's poller, and
+	// the reader waits parked, not in a read(2) that holds a thread, which
+	// the runtime's monitor then hands off every 20 µs while a task runs.
+	pollable(wire.InFD)
+	pollable(wire.OutFD)
 	in := os.NewFile(wire.InFD, "localtasks-in")
 	out := os.NewFile(wire.OutFD, "localtasks-out")
 	if in == nil || out == nil {
