@@ -73,9 +73,13 @@ const (
 // idles (a task waiting behind a long one on one worker while another
 // idles would be worse than the round trip saved). It returns how many it
 // posted, and why it stopped. Must hold s.mu.
+//
+// A suspect (procPool.suspects) goes only to a worker with nothing in
+// flight, which then takes nothing else until it is done; it waits at the
+// head of its line meanwhile, and the runs behind it too.
 func (s *state) fill(w *procWorker) (n, why int) {
 	for {
-		if len(w.inflight) >= w.window {
+		if len(w.inflight) >= w.window || w.alone != 0 {
 			return n, fullWindow
 		}
 		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
@@ -85,8 +89,14 @@ func (s *state) fill(w *procWorker) (n, why int) {
 		if !ok {
 			return n, noneReady
 		}
+		_, suspect := s.proc.suspects[rec]
 		if rec.status != StatusReady {
+			delete(s.proc.suspects, rec)
 			continue
+		}
+		if suspect && len(w.inflight) > 0 {
+			s.ready.PushFront(int(rec.priority), rec)
+			return n, fullWindow // the dispatcher wakes when w's window has room again
 		}
 		if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
 			continue
@@ -94,8 +104,12 @@ func (s *state) fill(w *procWorker) (n, why int) {
 		w.seq++
 		rec.run = &remoteAttempt{w: w, seq: w.seq}
 		w.inflight[w.seq] = rec
+		if suspect {
+			delete(s.proc.suspects, rec)
+			w.alone = w.seq
+		}
 		w.queue(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
-			Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
+			Args: rec.payload, Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil, Eager: suspect})
 		if s.testDispatched != nil {
 			s.testDispatched(rec)
 		}
@@ -174,7 +188,6 @@ func (s *state) remoteStartedLocked(w *procWorker, seq uint64) {
 		return
 	}
 	a.begin()
-	w.startedAt[seq] = time.Now()
 	if rec.status != StatusReady {
 		// Cancelled while on its way: the worker has the cancel, and its
 		// grace starts now.
@@ -351,9 +364,11 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 			rec.run = nil
 		}
 	}
-	if t, ok := w.startedAt[m.Seq]; ok {
-		delete(w.startedAt, m.Seq)
-		w.sized(time.Since(t))
+	if w.alone == m.Seq {
+		w.alone = 0
+	}
+	if supervised || running {
+		w.sized(time.Duration(m.Took))
 	}
 	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued}, true
 }
@@ -471,6 +486,13 @@ func (a *remoteAttempt) begin() {
 	a.mu.Lock()
 	a.started = true
 	a.mu.Unlock()
+}
+
+// isStarted reports whether the worker has reported the start.
+func (a *remoteAttempt) isStarted() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.started
 }
 
 // end stops the grace timer and returns the timeout that cancelled the

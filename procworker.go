@@ -48,11 +48,11 @@ type procWorker struct {
 	inflight   map[uint64]*record // dispatched to it, not finished
 	window     int                // how many it may have in flight now
 	runTime    time.Duration      // its runs' recent duration, on average
-	startedAt  map[uint64]time.Time
-	finished   int  // tasks it ran to the end
-	retiring   bool // take no more tasks: recycled, or the pool closes
-	gone       bool // the process has exited
-	dispatched bool // its dispatcher has stopped
+	alone      uint64             // a suspect's seq while it runs here alone; 0 for none
+	finished   int                // tasks it ran to the end
+	retiring   bool               // take no more tasks: recycled, or the pool closes
+	gone       bool               // the process has exited
+	dispatched bool               // its dispatcher has stopped
 	inputShut  bool
 	killedFor  string // why the parent killed it, if it did
 
@@ -117,12 +117,11 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	closeChild()
 	w := &procWorker{
 		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
-		in:        wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
-		outPipe:   toChild,
-		out:       wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
-		inflight:  make(map[uint64]*record),
-		startedAt: make(map[uint64]time.Time),
-		window:    p.cfg.Window,
+		in:       wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
+		outPipe:  toChild,
+		out:      wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
+		inflight: make(map[uint64]*record),
+		window:   p.cfg.Window,
 	}
 	if w.window == 0 {
 		w.window = minWindow
@@ -477,9 +476,19 @@ func (w *procWorker) serve() {
 	s.mu.Lock()
 	w.gone = true
 	now := s.clock.Now()
+	// Workers report lazily (child.execute): if the parent knew a run to
+	// be running, that run died, and the others never started; if not,
+	// any of the runs sent may have run, finished unreported, or died, so
+	// each becomes a suspect, re-run alone (fill). Runs may so run twice:
+	// delivery is at least once.
+	known := false
+	for _, rec := range w.inflight {
+		if a, ours := rec.run.(*remoteAttempt); ours && a.w == w && a.isStarted() {
+			known = true
+		}
+	}
 	for seq, rec := range w.inflight {
 		delete(w.inflight, seq)
-		delete(w.startedAt, seq)
 		a, ours := rec.run.(*remoteAttempt)
 		if !ours || a.w != w {
 			continue
@@ -491,8 +500,11 @@ func (w *procWorker) serve() {
 		switch rec.status {
 		case StatusRunning:
 			s.settle(rec, a.end(), nil, cause, now, false)
-		case StatusReady: // sent, not started: it goes back to the head of its line
+		case StatusReady: // sent, not known to have started: it goes back to the head of its line
 			s.requeue(rec)
+			if !known {
+				s.proc.suspects[rec] = struct{}{}
+			}
 		}
 	}
 	w.retiring = true

@@ -14,11 +14,11 @@ import (
 // bool is a bit of a flags byte. Nothing else is sent: no field names, no
 // types, nothing a previous frame said.
 //
-//	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual)
+//	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager)
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
 //	from worker, KindHello:  PID, Version
 //	from worker, KindStarted: nothing
-//	from worker, KindDone:   Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
+//	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
 //	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
 //	from worker, KindProgress: Done, Total, Line
 //	from worker, KindLog:    Stream, Level, Line, the count of Attrs, then each Key, Value
@@ -52,7 +52,7 @@ func appendToWorker(b []byte, m *ToWorker) []byte {
 		b = binary.AppendVarint(b, int64(m.Attempt))
 		b = appendBytes(b, m.Args)
 		b = binary.AppendVarint(b, int64(m.Timeout))
-		b = append(b, flag(m.Perpetual, 1))
+		b = append(b, flag(m.Perpetual, 1)|flag(m.Eager, 2))
 	case KindCancel:
 		b = binary.AppendVarint(b, int64(m.Timeout))
 		b = append(b, flag(m.TimedOut, 1)|flag(m.Closing, 2))
@@ -71,7 +71,7 @@ func decodeToWorker(d *decoder, m *ToWorker) {
 		m.Args = d.bytes()
 		m.Timeout = time.Duration(d.varint())
 		f := d.byte()
-		m.Perpetual = f&1 != 0
+		m.Perpetual, m.Eager = f&1 != 0, f&2 != 0
 	case KindCancel:
 		m.Timeout = time.Duration(d.varint())
 		f := d.byte()
@@ -89,6 +89,7 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 		b = binary.AppendVarint(b, int64(m.PID))
 		b = binary.AppendVarint(b, int64(m.Version))
 	case KindDone:
+		b = binary.AppendVarint(b, m.Took)
 		b = appendBytes(b, m.Value)
 		b = append(b, flag(m.Err != nil, 1)|flag(m.Next != nil, 2))
 		if e := m.Err; e != nil {
@@ -127,6 +128,7 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 		m.Version = int(d.varint())
 	case KindStarted:
 	case KindDone:
+		m.Took = d.varint()
 		m.Value = d.bytes()
 		f := d.byte()
 		if f&1 != 0 {

@@ -36,6 +36,10 @@ type ToWorker struct {
 	Timeout time.Duration // the attempt's timeout, from its start; zero: none
 	// Perpetual: the task is perpetual, and may ask for its next run (Next)
 	Perpetual bool
+	// Eager: report the start at once, before the task runs, and take
+	// nothing else meanwhile (the parent sends nothing else): a run
+	// suspected of a crash, re-run alone so that a crash is its own.
+	Eager bool
 
 	// KindCancel: why; a plain Cancel if neither
 	TimedOut bool // the attempt's timeout expired
@@ -52,6 +56,7 @@ type FromWorker struct {
 	Version int
 
 	// KindDone
+	Took  int64  // how long the attempt ran in the worker, in nanoseconds
 	Value []byte // the result, encoded on its own (internal/gobcodec)
 	Err   *Error // nil on success
 	Next  *Next  // what a perpetual task asked of its next run; nil for nothing

@@ -19,7 +19,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 3, Closing: true},
-		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2},
+		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2, Eager: true},
 	}
 	for _, m := range sent {
 		require.NoError(t, w.WriteToWorker(&m))
@@ -41,7 +41,7 @@ func TestRoundTrip(t *testing.T) {
 var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
 	{Kind: KindStarted, Seq: 1},
-	{Kind: KindDone, Seq: 1, Value: []byte{3, 4}},
+	{Kind: KindDone, Seq: 1, Took: 1500, Value: []byte{3, 4}},
 	{Kind: KindDone, Seq: 1 << 40},
 	{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
 	{Kind: KindDone, Seq: 3, Value: []byte("v"), Next: &Next{Stop: true, At: -5, Args: []byte{7}, SetArgs: true}},
@@ -99,7 +99,7 @@ func TestMessagesAreSmall(t *testing.T) {
 	stream.Reset()
 	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 1000, Value: []byte{2}}))
 	require.NoError(t, w.Flush())
-	require.Equal(t, 4+1+2+2+1, stream.Len())
+	require.Equal(t, 4+1+2+1+2+1, stream.Len())
 }
 
 // A reader refuses what no writer writes: an unknown kind, a length past
@@ -116,7 +116,7 @@ func TestReadRefusesMalformedMessages(t *testing.T) {
 		"empty frame":      frame(),
 		"string too long":  frame(byte(KindLog), 1, 50, 'a'),
 		"trailing bytes":   frame(byte(KindStarted), 1, 0),
-		"missing flags":    frame(byte(KindDone), 1, 0),
+		"missing flags":    frame(byte(KindDone), 1, 0, 0),
 		"too many attrs":   frame(byte(KindLog), 1, 0, 0, 0, 100, 0, 0),
 		"varint too long":  frame(byte(KindStarted), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
 		"hello without ID": frame(byte(KindHello), 0),
