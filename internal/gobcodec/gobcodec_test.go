@@ -213,3 +213,33 @@ func fuzzBasic[T any](t *testing.T, b []byte) {
 	}
 	require.Equal(t, v, back)
 }
+
+// BenchmarkCodec is one argument's trip: encoded, then decoded, as the
+// parent and a worker do for each run.
+func BenchmarkCodec(b *testing.B) {
+	b.Run("int", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p, err := Encode[int](i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Decode[int](p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("struct", func(b *testing.B) {
+		v := codecStruct{N: 3, S: "s"}
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := Encode[codecStruct](v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Decode[codecStruct](p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
