@@ -79,8 +79,8 @@ const (
 )
 
 // sized takes a run's duration into w's average, and sizes w's window to
-// hold about windowBudget of work, if the pool's Window is adaptive. Must
-// hold s.mu.
+// hold the running run and about windowBudget of work waiting behind it,
+// if the pool's Window is adaptive. Must hold s.mu.
 func (w *procWorker) sized(d time.Duration) {
 	if w.runTime == 0 {
 		w.runTime = d
@@ -92,7 +92,10 @@ func (w *procWorker) sized(d time.Duration) {
 	}
 	n := maxWindow
 	if w.runTime > 0 {
-		n = int(windowBudget / w.runTime)
+		// The running one counts apart: a worker reports lazily, when the
+		// last waiting run starts (child.execute), so what waits behind it
+		// is what spares a round trip to the parent per run.
+		n = 1 + int(windowBudget/w.runTime)
 	}
 	w.window = min(max(n, minWindow), maxWindow)
 }
