@@ -322,8 +322,8 @@ func (s *state) push(rec *record) {
 	s.ready.Push(int(rec.priority), rec)
 	if s.proc != nil {
 		// Process-pool dispatchers choose among themselves who takes it
-		// (the idle first): wake them all; there are few.
-		s.cond.Broadcast()
+		// (the idle first): wake them all, if one may take it.
+		s.proc.wakeForReady()
 		return
 	}
 	// Wake a worker for each ready task that no woken worker is on its

@@ -16,11 +16,18 @@ import (
 	"github.com/localtasks/localtasks/internal/wire"
 )
 
-// dispatch blocks until a ready record is there and sends it to w: it
-// stays READY until w says it started it. The run message is posted under
+// dispatch blocks until w may take ready records, and sends it as many as
+// its window holds (fill); it returns false once w takes no more. They stay
+// READY until w says it started them. Each run message is posted under
 // s.mu, so that a Cancel, posted under s.mu too, follows it on the stream:
-// a worker never hears of a cancel before the run it cancels. It returns
-// false once w takes no more.
+// a worker never hears of a cancel before the run it cancels. The caller
+// sends what was posted (flushOutbox) once s.mu is released.
+//
+// A dispatcher waits on s.cond for one of three reasons, and is woken for
+// its own: its window is full (remoteApply refills it from the reader, and
+// wakes it only when it could not), another worker is idle and should take
+// the next run first (p.held counts those), or nothing is ready (s.idle
+// counts those; push wakes them).
 func (s *state) dispatch(w *procWorker) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -33,33 +40,89 @@ func (s *state) dispatch(w *procWorker) bool {
 			s.maybeShut(w)
 			return false
 		}
-		// A worker with a task in flight takes another only while no
-		// worker is idle: a task waiting behind a long one on one worker
-		// while another idles would be worse than the round trip saved.
-		if len(w.inflight) >= w.window || len(w.inflight) > 0 && s.proc.otherIdle(w) {
-			s.cond.Wait()
-			continue
-		}
-		if rec, ok := s.ready.Pop(); ok {
-			if rec.status != StatusReady {
-				continue
-			}
-			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
-				continue
-			}
-			w.seq++
-			rec.run = &remoteAttempt{w: w, seq: w.seq}
-			w.inflight[w.seq] = rec
-			w.post(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
-				Args: rec.argBytes(), Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil})
-			if s.testDispatched != nil {
-				s.testDispatched(rec)
+		n, why := s.fill(w)
+		if n > 0 {
+			if s.ready.Len() > 0 && s.proc.held > 0 {
+				s.cond.Broadcast() // w is no longer idle: the held may take the rest
 			}
 			return true
 		}
-		s.idle++
-		s.cond.Wait()
-		s.idle--
+		switch why {
+		case fullWindow:
+			s.cond.Wait()
+		case heldForIdle:
+			s.proc.held++
+			s.cond.Wait()
+			s.proc.held--
+		default:
+			s.idle++
+			s.cond.Wait()
+			s.idle--
+		}
+	}
+}
+
+// Why fill stopped.
+const (
+	fullWindow  = iota // w has as many runs in flight as its window holds
+	heldForIdle        // w has runs in flight, and another worker none
+	noneReady          // nothing is ready
+)
+
+// fill posts to w ready runs while its window has room, and no other worker
+// idles (a task waiting behind a long one on one worker while another
+// idles would be worse than the round trip saved). It returns how many it
+// posted, and why it stopped. Must hold s.mu.
+//
+// A suspect (procPool.suspects) goes only to a worker with nothing in
+// flight, which then takes nothing else until it is done; it waits at the
+// head of its line meanwhile, and the runs behind it too.
+func (s *state) fill(w *procWorker) (n, why int) {
+	for {
+		if len(w.inflight) >= w.window || w.alone != 0 {
+			return n, fullWindow
+		}
+		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
+			return n, heldForIdle
+		}
+		rec, ok := s.ready.Pop()
+		if !ok {
+			return n, noneReady
+		}
+		_, suspect := s.proc.suspects[rec]
+		if rec.status != StatusReady {
+			delete(s.proc.suspects, rec)
+			continue
+		}
+		if suspect && len(w.inflight) > 0 {
+			s.ready.PushFront(int(rec.priority), rec)
+			return n, fullWindow // the dispatcher wakes when w's window has room again
+		}
+		if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
+			continue
+		}
+		w.seq++
+		rec.run = &remoteAttempt{w: w, seq: w.seq}
+		w.inflight[w.seq] = rec
+		if suspect {
+			delete(s.proc.suspects, rec)
+			w.alone = w.seq
+		}
+		w.queue(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
+			Args: rec.argBytes(), Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil, Eager: suspect})
+		if s.testDispatched != nil {
+			s.testDispatched(rec)
+		}
+		n++
+	}
+}
+
+// wakeForReady wakes the dispatchers after a run became ready, if one of
+// them may take it: none waits for a free place in its window. Must hold
+// s.mu.
+func (p *procPool) wakeForReady() {
+	if p.s.idle > 0 || p.held > 0 {
+		p.s.cond.Broadcast()
 	}
 }
 
@@ -111,6 +174,11 @@ func (p *procPool) stopTaking(now time.Time) {
 func (s *state) remoteStarted(w *procWorker, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.remoteStartedLocked(w, seq)
+}
+
+// remoteStartedLocked is remoteStarted. Must hold s.mu.
+func (s *state) remoteStartedLocked(w *procWorker, seq uint64) {
 	rec := w.inflight[seq]
 	if rec == nil {
 		return
@@ -120,7 +188,6 @@ func (s *state) remoteStarted(w *procWorker, seq uint64) {
 		return
 	}
 	a.begin()
-	w.startedAt[seq] = time.Now()
 	if rec.status != StatusReady {
 		// Cancelled while on its way: the worker has the cancel, and its
 		// grace starts now.
@@ -175,11 +242,110 @@ func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
 // remoteDone settles the run w finished, or hands its outcome to the
 // middleware chain that settles it.
 func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
+	s.remoteApply(w, []wire.FromWorker{m}, nil)
+}
+
+// remoteFinish is a done message's work between remoteApply's two turns
+// under s.mu.
+type remoteFinish struct {
+	m                   *wire.FromWorker
+	rec                 *record
+	a                   *remoteAttempt
+	supervised, running bool
+	requeued            bool // w dropped it before it started: it is READY again
+	res                 remoteResult
+}
+
+// remoteApply applies the started and done messages w sent, in order, in
+// two turns under s.mu however many there are: the first marks runs
+// started and takes finished ones off w; between the two, the results are
+// decoded; the second settles them, and wakes the dispatchers once. The
+// reader hands over every message its buffer holds at once, so a worker
+// that reported many runs in one write costs the parent two lock turns
+// and one wake-up, not three turns a run. It returns fin, emptied, for
+// the next call to reuse.
+func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteFinish) []remoteFinish {
+	fin = fin[:0]
 	s.mu.Lock()
+	for i := range msgs {
+		switch m := &msgs[i]; m.Kind {
+		case wire.KindStarted:
+			s.remoteStartedLocked(w, m.Seq)
+		case wire.KindDone:
+			if f, ok := s.remoteDoneLocked(w, m); ok {
+				fin = append(fin, f)
+			}
+		}
+	}
+	if len(fin) == 0 {
+		s.mu.Unlock()
+		return fin
+	}
+	s.mu.Unlock()
+
+	for i := range fin {
+		f := &fin[i]
+		if !f.supervised && !f.running {
+			continue
+		}
+		f.res.timedOut = f.a.end()
+		if e := f.m.Err; e != nil {
+			f.res.err = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack}}
+		} else if f.res.val, f.res.err = f.rec.def.decodeResult(f.m.Value); f.res.err != nil {
+			f.res.err = fmt.Errorf("decoding its result in the parent: %w", f.res.err)
+		}
+		if f.supervised {
+			f.a.result <- f.res
+		}
+	}
+
+	s.mu.Lock()
+	var now time.Time
+	wake := false
+	for i := range fin {
+		f := &fin[i]
+		if f.running && f.rec.status == StatusRunning && f.rec.run == attempt(f.a) {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
+			s.settle(f.rec, f.res.timedOut, f.res.val, f.res.err, now, false)
+		}
+		if f.supervised || f.running {
+			w.finished++
+			if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
+				w.retiring = true // its dispatcher stops; the slot starts a fresh worker
+				wake = true
+			}
+		}
+		wake = wake || f.requeued
+		fin[i] = remoteFinish{}
+	}
+	s.maybeShut(w)
+	// Refill w's window here, on the reader's turn, rather than wake its
+	// dispatcher and then its writer for each run: in a steady stream of
+	// runs nobody else wakes. The dispatchers wake if w's window still
+	// has room (its dispatcher must wait for the right reason), a run was
+	// queued again, or w retires.
+	posted := 0
+	if !w.retiring && !w.gone && !s.closing {
+		posted, _ = s.fill(w)
+	}
+	if wake || len(w.inflight) < w.window {
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+	if posted > 0 {
+		w.flushOutbox()
+	}
+	return fin
+}
+
+// remoteDoneLocked takes the run m finished off w, and says what is left
+// to do; false if w had no such run. Must hold s.mu.
+func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinish, bool) {
 	rec := w.inflight[m.Seq]
 	if rec == nil {
-		s.mu.Unlock()
-		return
+		return remoteFinish{}, false
 	}
 	delete(w.inflight, m.Seq)
 	a, ours := rec.run.(*remoteAttempt)
@@ -189,44 +355,22 @@ func (s *state) remoteDone(w *procWorker, m wire.FromWorker) {
 	}
 	supervised := ours && a.result != nil
 	running := ours && !supervised && rec.status == StatusRunning
+	requeued := false
 	if ours && !supervised && !running {
 		if rec.status == StatusReady { // the worker dropped it without a cancel: queue it again
 			s.requeue(rec)
+			requeued = true
 		} else {
 			rec.run = nil
 		}
 	}
-	if t, ok := w.startedAt[m.Seq]; ok {
-		delete(w.startedAt, m.Seq)
-		w.sized(time.Since(t))
-	}
-	s.mu.Unlock()
-
-	var res remoteResult
-	if supervised || running {
-		res.timedOut = a.end()
-		if m.Err != nil {
-			res.err = &failure.Remote{Report: failure.Report{Type: m.Err.Type, Message: m.Err.Message, Stack: m.Err.Stack}}
-		} else if res.val, res.err = rec.def.decodeResult(m.Value); res.err != nil {
-			res.err = fmt.Errorf("decoding its result in the parent: %w", res.err)
-		}
-	}
-	if supervised {
-		a.result <- res
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if running && rec.status == StatusRunning && rec.run == attempt(a) {
-		s.settle(rec, res.timedOut, res.val, res.err, s.clock.Now(), false)
+	if w.alone == m.Seq {
+		w.alone = 0
 	}
 	if supervised || running {
-		w.finished++
-		if n := s.proc.cfg.MaxTasksPerWorker; n > 0 && w.finished >= n && !w.retiring {
-			w.retiring = true // its dispatcher stops; the slot starts a fresh worker
-		}
+		w.sized(time.Duration(m.Took))
 	}
-	s.maybeShut(w)
-	s.cond.Broadcast() // w has a free place, and may be idle
+	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued}, true
 }
 
 // remoteProgress records a progress report of the run w has as m.Seq.
@@ -342,6 +486,13 @@ func (a *remoteAttempt) begin() {
 	a.mu.Lock()
 	a.started = true
 	a.mu.Unlock()
+}
+
+// isStarted reports whether the worker has reported the start.
+func (a *remoteAttempt) isStarted() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.started
 }
 
 // end stops the grace timer and returns the timeout that cancelled the

@@ -175,7 +175,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
 		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0)}
 		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
-			closing: make(chan struct{}), spec: spec.String()}
+			closing: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
 		if err := s.proc.start(); err != nil {
 			return err
 		}
@@ -233,6 +233,12 @@ type procPool struct {
 	log  *slog.Logger
 
 	closing chan struct{} // closed when the pool starts closing
+
+	held int // dispatchers waiting for an idle worker to take a run first; guarded by state.mu
+	// READY runs that were in a worker that died while the parent knew
+	// none of its runs to be running: each runs alone, eagerly reported.
+	// Guarded by state.mu.
+	suspects map[*record]struct{}
 
 	mu      sync.Mutex               // taken after state.mu; see state for the lock order
 	workers map[*procWorker]struct{} // alive

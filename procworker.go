@@ -33,22 +33,26 @@ type procWorker struct {
 	outPipe *os.File
 	out     *wire.Writer
 
-	// The outbox: messages for the writer goroutine to send.
+	// The outbox: messages to send, by whichever goroutine comes to it
+	// first (flushOutbox), or by the writer goroutine.
 	omu     sync.Mutex // guards the outbox; a leaf, taken under state.mu
 	ocond   sync.Cond
 	outbox  []wire.ToWorker
 	oclosed bool
+	writing bool            // a goroutine is sending the outbox: it sends what comes meanwhile too
+	sending []wire.ToWorker // the batch being sent, kept for reuse; owned by the goroutine writing
+	wfailed bool            // a write failed: the worker is being killed
 
 	// Guarded by state.mu.
 	seq        uint64
 	inflight   map[uint64]*record // dispatched to it, not finished
 	window     int                // how many it may have in flight now
 	runTime    time.Duration      // its runs' recent duration, on average
-	startedAt  map[uint64]time.Time
-	finished   int  // tasks it ran to the end
-	retiring   bool // take no more tasks: recycled, or the pool closes
-	gone       bool // the process has exited
-	dispatched bool // its dispatcher has stopped
+	alone      uint64             // a suspect's seq while it runs here alone; 0 for none
+	finished   int                // tasks it ran to the end
+	retiring   bool               // take no more tasks: recycled, or the pool closes
+	gone       bool               // the process has exited
+	dispatched bool               // its dispatcher has stopped
 	inputShut  bool
 	killedFor  string // why the parent killed it, if it did
 
@@ -75,8 +79,8 @@ const (
 )
 
 // sized takes a run's duration into w's average, and sizes w's window to
-// hold about windowBudget of work, if the pool's Window is adaptive. Must
-// hold s.mu.
+// hold the running run and about windowBudget of work waiting behind it,
+// if the pool's Window is adaptive. Must hold s.mu.
 func (w *procWorker) sized(d time.Duration) {
 	if w.runTime == 0 {
 		w.runTime = d
@@ -88,7 +92,10 @@ func (w *procWorker) sized(d time.Duration) {
 	}
 	n := maxWindow
 	if w.runTime > 0 {
-		n = int(windowBudget / w.runTime)
+		// The running one counts apart: a worker reports lazily, when the
+		// last waiting run starts (child.execute), so what waits behind it
+		// is what spares a round trip to the parent per run.
+		n = 1 + int(windowBudget/w.runTime)
 	}
 	w.window = min(max(n, minWindow), maxWindow)
 }
@@ -113,12 +120,11 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	closeChild()
 	w := &procWorker{
 		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
-		in:        wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
-		outPipe:   toChild,
-		out:       wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
-		inflight:  make(map[uint64]*record),
-		startedAt: make(map[uint64]time.Time),
-		window:    p.cfg.Window,
+		in:       wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
+		outPipe:  toChild,
+		out:      wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
+		inflight: make(map[uint64]*record),
+		window:   p.cfg.Window,
 	}
 	if w.window == 0 {
 		w.window = minWindow
@@ -133,7 +139,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	hello := make(chan error, 1)
 	go func() {
 		var m wire.FromWorker
-		err := w.in.Read(&m)
+		err := w.in.ReadFromWorker(&m)
 		switch {
 		case err != nil:
 		case m.Kind != wire.KindHello:
@@ -178,7 +184,8 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	return w, nil
 }
 
-// post queues a message for the writer goroutine; it never blocks.
+// post queues a message for the writer goroutine, and wakes it; it never
+// blocks.
 func (w *procWorker) post(m wire.ToWorker) {
 	w.omu.Lock()
 	defer w.omu.Unlock()
@@ -186,7 +193,34 @@ func (w *procWorker) post(m wire.ToWorker) {
 		return
 	}
 	w.outbox = append(w.outbox, m)
-	w.ocond.Signal()
+	if !w.writing {
+		w.ocond.Signal()
+	}
+}
+
+// queue queues a message that the caller sends with flushOutbox once it
+// has released state.mu: the dispatcher and the reader send the runs they
+// hand out themselves, with no writer goroutine to wake. It never blocks.
+func (w *procWorker) queue(m wire.ToWorker) {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	if !w.oclosed {
+		w.outbox = append(w.outbox, m)
+	}
+}
+
+// flushOutbox sends what the outbox holds, unless another goroutine is
+// sending it (which then sends this too). It may block on the pipe: never
+// call it holding state.mu.
+func (w *procWorker) flushOutbox() {
+	w.omu.Lock()
+	if w.writing || w.wfailed || len(w.outbox) == 0 {
+		w.omu.Unlock()
+		return
+	}
+	w.writing = true
+	w.omu.Unlock()
+	w.send()
 }
 
 // closeOutbox makes the writer send what is queued, then end the stream.
@@ -197,41 +231,69 @@ func (w *procWorker) closeOutbox() {
 	w.ocond.Signal()
 }
 
-// write sends the outbox's messages, a batch a system call.
+// send sends the outbox's messages, a batch a system call, until it is
+// empty, then clears w.writing, which the caller set.
+func (w *procWorker) send() {
+	batch := w.sending
+	for {
+		w.omu.Lock()
+		if len(w.outbox) == 0 || w.wfailed {
+			w.writing = false
+			if w.oclosed || w.wfailed {
+				w.ocond.Signal() // the writer goroutine ends the stream
+			}
+			w.sending = batch
+			w.omu.Unlock()
+			return
+		}
+		batch, w.outbox = w.outbox, batch[:0]
+		w.omu.Unlock()
+		if err := w.sendBatch(batch); err != nil {
+			w.omu.Lock()
+			w.wfailed = true
+			w.omu.Unlock()
+			w.kill(fmt.Sprintf("writing to it failed: %v", err))
+		}
+		clear(batch)
+	}
+}
+
+// sendBatch encodes the batch's messages and flushes them.
+func (w *procWorker) sendBatch(batch []wire.ToWorker) error {
+	for i := range batch {
+		m := &batch[i]
+		if err := w.out.WriteToWorker(m); err != nil {
+			if errors.Is(err, wire.ErrFrameTooLarge) {
+				// Enqueue checked the argument's size against the
+				// same limit; only a race with a smaller limit gets
+				// here. The worker answers nothing: fail the run.
+				w.p.s.remoteDone(w, wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq,
+					Err: &wire.Error{Type: "*wire.frameError", Message: err.Error()}})
+				continue
+			}
+			return err
+		}
+	}
+	return w.out.Flush()
+}
+
+// write is the writer goroutine: it sends what post queued, and ends the
+// stream once the outbox is closed and sent.
 func (w *procWorker) write() {
 	defer close(w.writerDone)
 	defer w.outPipe.Close() // the worker reads EOF, and ends
-	var batch []wire.ToWorker
 	for {
 		w.omu.Lock()
-		for len(w.outbox) == 0 && !w.oclosed {
+		for w.writing || len(w.outbox) == 0 && !w.oclosed && !w.wfailed {
 			w.ocond.Wait()
 		}
-		batch, w.outbox = w.outbox, batch[:0]
-		closed := w.oclosed
+		if w.wfailed || w.oclosed && len(w.outbox) == 0 {
+			w.omu.Unlock()
+			return
+		}
+		w.writing = true
 		w.omu.Unlock()
-		for _, m := range batch {
-			if err := w.out.Write(m); err != nil {
-				if errors.Is(err, wire.ErrFrameTooLarge) {
-					// Enqueue checked the argument's size against the
-					// same limit; only a race with a smaller limit gets
-					// here. The worker answers nothing: fail the run.
-					w.p.s.remoteDone(w, wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq,
-						Err: &wire.Error{Type: "*wire.frameError", Message: err.Error()}})
-					continue
-				}
-				w.kill(fmt.Sprintf("writing to it failed: %v", err))
-				return
-			}
-		}
-		clear(batch)
-		if err := w.out.Flush(); err != nil {
-			w.kill(fmt.Sprintf("writing to it failed: %v", err))
-			return
-		}
-		if closed {
-			return
-		}
+		w.send()
 	}
 }
 
@@ -239,29 +301,54 @@ func (w *procWorker) write() {
 func (w *procWorker) dispatch() {
 	defer close(w.dispDone)
 	for w.p.s.dispatch(w) {
+		w.flushOutbox()
 	}
 }
 
-// read handles the worker's messages until its stream ends.
+// maxBatch bounds the messages read handles in one remoteApply.
+const maxBatch = 256
+
+// read handles the worker's messages until its stream ends. Started and
+// done messages are applied in batches: every such message the reader's
+// buffer holds, at once (remoteApply); a log or progress message is handled
+// in its turn, after those before it.
 func (w *procWorker) read() {
 	defer close(w.readerDone)
+	batch := make([]wire.FromWorker, 0, 16)
+	var fin []remoteFinish
+	apply := func() {
+		if len(batch) > 0 {
+			fin = w.p.s.remoteApply(w, batch, fin)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for {
-		var m wire.FromWorker
-		if err := w.in.Read(&m); err != nil {
+		batch = append(batch, wire.FromWorker{})
+		m := &batch[len(batch)-1]
+		if err := w.in.ReadFromWorker(m); err != nil {
+			batch = batch[:len(batch)-1]
+			apply()
 			if !errors.Is(err, io.EOF) {
 				w.kill(fmt.Sprintf("it sent a bad message: %v", err))
 			}
 			return
 		}
 		switch m.Kind {
-		case wire.KindStarted:
-			w.p.s.remoteStarted(w, m.Seq)
-		case wire.KindDone:
-			w.p.s.remoteDone(w, m)
+		case wire.KindStarted, wire.KindDone:
+			if !w.in.Buffered() || len(batch) >= maxBatch {
+				apply()
+			}
+			continue
+		}
+		other := *m
+		batch = batch[:len(batch)-1]
+		apply()
+		switch other.Kind {
 		case wire.KindLog:
-			w.logRecord(m)
+			w.logRecord(other)
 		case wire.KindProgress:
-			w.p.s.remoteProgress(w, m)
+			w.p.s.remoteProgress(w, other)
 		}
 	}
 }
@@ -392,9 +479,19 @@ func (w *procWorker) serve() {
 	s.mu.Lock()
 	w.gone = true
 	now := s.clock.Now()
+	// Workers report lazily (child.execute): if the parent knew a run to
+	// be running, that run died, and the others never started; if not,
+	// any of the runs sent may have run, finished unreported, or died, so
+	// each becomes a suspect, re-run alone (fill). Runs may so run twice:
+	// delivery is at least once.
+	known := false
+	for _, rec := range w.inflight {
+		if a, ours := rec.run.(*remoteAttempt); ours && a.w == w && a.isStarted() {
+			known = true
+		}
+	}
 	for seq, rec := range w.inflight {
 		delete(w.inflight, seq)
-		delete(w.startedAt, seq)
 		a, ours := rec.run.(*remoteAttempt)
 		if !ours || a.w != w {
 			continue
@@ -406,8 +503,11 @@ func (w *procWorker) serve() {
 		switch rec.status {
 		case StatusRunning:
 			s.settle(rec, a.end(), nil, cause, now, false)
-		case StatusReady: // sent, not started: it goes back to the head of its line
+		case StatusReady: // sent, not known to have started: it goes back to the head of its line
 			s.requeue(rec)
+			if !known {
+				s.proc.suspects[rec] = struct{}{}
+			}
 		}
 	}
 	w.retiring = true

@@ -173,7 +173,6 @@ var failing = localtasks.Define("test.failing", func(ctx context.Context, panick
 // errors.Is and errors.As, whether it was returned or panicked with.
 func TestFailedRunUnwrapsToTaskError(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{})
 	for _, c := range []struct {
 		name      string
@@ -184,6 +183,9 @@ func TestFailedRunUnwrapsToTaskError(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			// The ctx's 30 s start once the subtest runs: a parallel
+			// subtest may wait that long for its turn in a loaded run.
+			ctx := testCtx(t)
 			panicking := c.panicking
 			h, err := failing.Enqueue(ctx, b, panicking)
 			require.NoError(t, err)

@@ -8,3 +8,5 @@ type capture struct{}
 func (w *worker) startCapture() error { return nil }
 
 func (w *worker) settleOutputLocked() {}
+
+func pollable(fd int) {}

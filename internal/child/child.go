@@ -75,6 +75,12 @@ func Serve(specText string, lookup Lookup) {
 	if spec.MemLimit > 0 {
 		watchMemory(spec.MemLimit)
 	}
+	// The pipes come blocking (os/exec's ExtraFiles makes them so): made
+	// non-blocking before os.NewFile, they go to the runtime's poller, and
+	// the reader waits parked, not in a read(2) that holds a thread, which
+	// the runtime's monitor then hands off every 20 µs while a task runs.
+	pollable(wire.InFD)
+	pollable(wire.OutFD)
 	in := os.NewFile(wire.InFD, "localtasks-in")
 	out := os.NewFile(wire.OutFD, "localtasks-out")
 	if in == nil || out == nil {
@@ -87,7 +93,7 @@ func Serve(specText string, lookup Lookup) {
 		runs:    make(map[uint64]*workerRun),
 	}
 	w.cond.L = &w.mu
-	if err := w.out.Write(wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
+	if err := w.out.WriteFromWorker(&wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
 		exit(ExitFailed, err)
 	}
 	if err := w.out.Flush(); err != nil {
@@ -110,9 +116,13 @@ type worker struct {
 	flushes chan struct{} // asks flusher to flush out
 
 	// omu orders output: the captured lines of a run go out between its
-	// started and done messages.
+	// started and done messages. Every flush of out that may carry a
+	// started message happens under it (flushLocked), so that reported
+	// says the truth.
 	omu      sync.Mutex
 	cur      uint64 // the run executing, 0 between runs; guarded by omu
+	reported bool   // the parent has been sent cur's started message; guarded by omu
+	report   *time.Timer
 	captures []*capture
 
 	mu     sync.Mutex
@@ -132,7 +142,7 @@ type workerRun struct {
 func (w *worker) read(r *wire.Reader) {
 	for {
 		var m wire.ToWorker
-		err := r.Read(&m)
+		err := r.ReadToWorker(&m)
 		w.mu.Lock()
 		if err != nil {
 			// The parent closed the stream, or died: finish what runs, and
@@ -176,40 +186,91 @@ func (w *worker) read(r *wire.Reader) {
 	}
 }
 
-// next returns the next run to execute, or nil when the parent is done.
-func (w *worker) next() *workerRun {
+// next returns the next run to execute, or nil when the parent is done,
+// and whether it waited for one.
+func (w *worker) next() (run *workerRun, waited bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.queue) == 0 {
 		if w.closed {
-			return nil
+			return nil, waited
 		}
 		w.cond.Wait()
+		waited = true
 	}
-	run := w.queue[0]
+	run = w.queue[0]
 	w.queue[0] = nil
 	w.queue = w.queue[1:]
-	return run
+	return run, waited
 }
 
+// reportAfter is how long a run may go before the parent hears that it
+// started: its timeout and a cancel's grace count from then.
+const reportAfter = time.Millisecond
+
 // execute runs the received tasks one at a time.
+//
+// A worker reports lazily: a run's started and done messages stay buffered
+// while more runs wait, and go out when the queue runs dry (so that the
+// parent refills it while the last run goes), when a run has gone on for
+// reportAfter, or with a log or progress message. What makes it crash-safe
+// is one rule: once the parent has heard a run start, it hears the run end
+// before the worker starts another. So if the worker dies while the parent
+// knows a run to be running, that run is the one that died, and those sent
+// after it never started; and if it dies with no run known to be running,
+// the parent does not know which of the runs it sent ran, and re-runs
+// each alone, eagerly reported (Eager), so that a crash fails only its own
+// run (internal: procbridge.go, the suspects).
 func (w *worker) execute() {
+	settled := false // output was settled just now, when the last run ended
+	w.report = time.AfterFunc(time.Hour, w.reportRunning)
+	w.report.Stop()
 	for {
-		run := w.next()
+		run, waited := w.next()
 		if run == nil {
 			return
 		}
-		done := w.runOne(run)
+		done := w.runOne(run, !settled || waited)
 		w.omu.Lock()
+		w.report.Stop()
 		w.settleOutputLocked() // the run's output goes out before its done message
-		w.cur = 0
-		// With a run waiting, a later flush takes this one along.
-		w.write(done, !w.pending())
+		reported := w.reported
+		w.cur, w.reported = 0, false
+		w.writeOrFail(done)
+		// The end of a run the parent heard start goes out before
+		// another starts; with none waiting, it goes out now anyway.
+		if reported || !w.pending() {
+			w.flushLocked()
+		}
 		w.omu.Unlock()
+		settled = true
 	}
 }
 
-func (w *worker) runOne(run *workerRun) wire.FromWorker {
+// flushLocked sends what out holds. Must hold w.omu.
+func (w *worker) flushLocked() {
+	if err := w.out.Flush(); err != nil {
+		exit(ExitFailed, fmt.Errorf("the parent is gone: %w", err))
+	}
+	if w.cur != 0 {
+		w.reported = true // its started message was written before anything else of it
+	}
+}
+
+// reportRunning tells the parent that the current run started, if it has
+// not heard yet: the run has gone on for reportAfter.
+func (w *worker) reportRunning() {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	if w.cur != 0 && !w.reported {
+		w.flushLocked()
+	}
+}
+
+// runOne runs run, and returns its done message. It settles the output
+// written before the run started (as no run's) if settle: not when the
+// executor settled the previous run's output a moment ago, on its way here.
+func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 	m := run.msg
 	done := wire.FromWorker{Kind: wire.KindDone, Seq: m.Seq}
 	defer func() {
@@ -236,17 +297,29 @@ func (w *worker) runOne(run *workerRun) wire.FromWorker {
 	run.ctx = ctx
 	w.mu.Unlock()
 	w.omu.Lock()
-	w.settleOutputLocked() // output from before the run is not the run's
-	w.cur = m.Seq
-	// Flushed before the run starts, with the previous run's done message
-	// (one system call for both): the parent then knows, whatever this run
-	// does, that the previous one ended and that this one is the one
-	// running. A run that calls os.Exit, or a kill, cannot take another
-	// run's result down with it, nor have its death blamed on another run.
-	w.write(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq}, true)
+	if settle {
+		w.settleOutputLocked() // output from before the run is not the run's
+	}
+	if !w.pending() {
+		// The last run sent: the parent hears of those before it now, and
+		// sends more while this one goes. This one stays unreported.
+		w.flushLocked()
+	}
+	w.cur, w.reported = m.Seq, false
+	w.writeOrFail(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq})
+	if m.Eager || settle {
+		// A suspect, alone in this worker, or a run the worker waited
+		// for (nothing to batch with): the parent hears it started before
+		// it runs, so that a crash is blamed on it at once.
+		w.flushLocked()
+	} else {
+		w.report.Reset(reportAfter)
+	}
 	w.omu.Unlock()
 
+	began := time.Now()
 	task, val, err := w.call(ctx, m)
+	done.Took = int64(time.Since(began))
 	ctx.End()
 	if err == nil {
 		done.Value, err = task.EncodeResult(val)
@@ -311,17 +384,6 @@ func (w *worker) pending() bool {
 	return len(w.queue) > 0
 }
 
-// write sends a message now, with what is buffered, if flush; else it
-// stays buffered until the next flush.
-func (w *worker) write(m wire.FromWorker, flush bool) {
-	w.writeOrFail(m)
-	if flush {
-		if err := w.out.Flush(); err != nil {
-			exit(ExitFailed, fmt.Errorf("the parent is gone: %w", err))
-		}
-	}
-}
-
 // send writes a log message and asks the flusher to send it soon: what a
 // long run logs reaches the parent while it runs, and messages written
 // meanwhile go out in the same system call.
@@ -338,10 +400,10 @@ func (w *worker) flushSoon() {
 }
 
 func (w *worker) writeOrFail(m wire.FromWorker) {
-	if err := w.out.Write(m); err != nil {
+	if err := w.out.WriteFromWorker(&m); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
 			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
-			w.out.Write(m)
+			w.out.WriteFromWorker(&m)
 		} else {
 			exit(ExitFailed, err)
 		}
@@ -350,8 +412,8 @@ func (w *worker) writeOrFail(m wire.FromWorker) {
 
 func (w *worker) flusher() {
 	for range w.flushes {
-		if err := w.out.Flush(); err != nil {
-			exit(ExitFailed, fmt.Errorf("the parent is gone: %w", err))
-		}
+		w.omu.Lock()
+		w.flushLocked()
+		w.omu.Unlock()
 	}
 }

@@ -1,6 +1,7 @@
-// Package gobcodec gob-encodes each argument and result of a process-pool
-// task on its own, as a standalone stream a fresh decoder can read, and
-// caches what makes that fast.
+// Package gobcodec encodes each argument and result of a process-pool task
+// on its own: a basic type (basic.go) in a few bytes without gob, anything
+// else as a standalone gob stream a fresh decoder can read, with a cache of
+// what makes that fast.
 package gobcodec
 
 import (
@@ -10,10 +11,14 @@ import (
 	"sync"
 )
 
-// Encode gob-encodes v, of type T, on its own: a stream with its own type
-// descriptions. A zero-size T (struct{}) is no bytes: gob refuses a struct
-// with no exported fields, and there is nothing to send.
+// Encode encodes v, of type T, on its own: a basic type as basic.go says,
+// anything else as a gob stream with its own type descriptions. A zero-size
+// T (struct{}) is no bytes: gob refuses a struct with no exported fields,
+// and there is nothing to send.
 func Encode[T any](v any) ([]byte, error) {
+	if b, ok := encodeBasic[T](v); ok {
+		return b, nil
+	}
 	typ := reflect.TypeFor[T]()
 	if typ.Size() == 0 {
 		return nil, nil
@@ -31,6 +36,12 @@ func Encode[T any](v any) ([]byte, error) {
 
 // Decode decodes a stream Encode[T] wrote, in this process or another.
 func Decode[T any](b []byte) (any, error) {
+	if v, ok, err := decodeBasic[T](b); ok {
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	var t T
 	typ := reflect.TypeFor[T]()
 	if typ.Size() == 0 {

@@ -3,6 +3,7 @@ package gobcodec
 import (
 	"bytes"
 	"encoding/gob"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -45,11 +46,81 @@ func roundTrip[T any](t *testing.T, vals ...T) {
 	}
 }
 
+// basicRoundTrip checks that a basic type skips gob, in a few bytes, and
+// decodes back to what a gob round trip gives.
+func basicRoundTrip[T any](t *testing.T, maxLen int, vals ...T) {
+	t.Helper()
+	for _, v := range vals {
+		b, err := Encode[T](v)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(b), maxLen, "%T %v is %d bytes", v, v, len(b))
+		back, err := Decode[T](b)
+		require.NoError(t, err)
+		var viaGob bytes.Buffer
+		require.NoError(t, gob.NewEncoder(&viaGob).Encode(&v))
+		var want T
+		require.NoError(t, gob.NewDecoder(&viaGob).Decode(&want))
+		require.Equal(t, want, back, "%T %v", v, v)
+	}
+}
+
+// A named type of a basic kind, which could have gob methods of its own.
+type namedInt int
+
+func TestBasicTypesSkipGob(t *testing.T) {
+	t.Parallel()
+	basicRoundTrip(t, 10, 0, 1, -7, 1<<40, math.MinInt, math.MaxInt)
+	basicRoundTrip(t, 10, int8(-128), int8(127))
+	basicRoundTrip(t, 10, int16(-1))
+	basicRoundTrip(t, 10, int32(math.MinInt32))
+	basicRoundTrip(t, 10, int64(math.MaxInt64))
+	basicRoundTrip(t, 10, uint(0), uint(math.MaxUint))
+	basicRoundTrip(t, 10, uint8(255))
+	basicRoundTrip(t, 10, uint16(65535))
+	basicRoundTrip(t, 10, uint32(1<<31))
+	basicRoundTrip(t, 10, uint64(math.MaxUint64))
+	basicRoundTrip(t, 10, uintptr(7))
+	basicRoundTrip(t, 1, true, false)
+	basicRoundTrip(t, 8, 0.0, -1.5, math.Inf(1), math.SmallestNonzeroFloat64)
+	basicRoundTrip(t, 4, float32(3.25))
+	basicRoundTrip(t, 6, "", "héllo", "x")
+	basicRoundTrip(t, 3, []byte{1, 2, 3}, []byte{}, nil)
+
+	// A []byte argument is copied: the caller may reuse its slice.
+	arg := []byte{1, 2}
+	b, err := Encode[[]byte](arg)
+	require.NoError(t, err)
+	arg[0] = 9
+	require.Equal(t, []byte{1, 2}, b)
+
+	// The type decides, not the value: an int in an any goes through gob.
+	gob.Register(0)
+	b, err = Encode[any](5)
+	require.NoError(t, err)
+	var viaGob bytes.Buffer
+	var v any = 5
+	require.NoError(t, gob.NewEncoder(&viaGob).Encode(&v))
+	require.Equal(t, viaGob.Bytes(), b)
+	// A named type too.
+	roundTrip(t, namedInt(3))
+
+	// What no encoder writes is an error.
+	for _, bad := range [][]byte{nil, {0x80}, {1, 2}} {
+		_, err := Decode[int](bad)
+		require.Error(t, err, "% x", bad)
+	}
+	_, err = Decode[int8]([]byte{0x80, 0x02}) // 128
+	require.Error(t, err)
+	_, err = Decode[bool]([]byte{2})
+	require.Error(t, err)
+	_, err = Decode[float64]([]byte{1, 2, 3})
+	require.Error(t, err)
+}
+
 func TestCodecMatchesFreshGob(t *testing.T) {
 	t.Parallel()
-	roundTrip(t, 0, 1, -7, 1<<40)
-	roundTrip(t, "", "héllo", "x")
-	roundTrip(t, []byte{1, 2, 3}, []byte{})
+	roundTrip(t, namedInt(0), namedInt(-7))
+	roundTrip(t, time.Second)
 	now := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
 	roundTrip(t, codecStruct{}, codecStruct{N: 3, S: "s", B: []byte{9}, M: map[string][]int{"a": {1, 2}},
 		P: &codecStruct{N: 4}, T: now})
@@ -103,9 +174,72 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add([]byte{0x81, 0xff})
+	f.Add([]byte{0x80, 0x02})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Decode[codecStruct](b)
-		Decode[int](b)
 		lastMessage(b)
+		// The basic types: a value that decodes encodes to the same bytes,
+		// or to a shorter form of them (a varint of redundant length).
+		fuzzBasic[int](t, b)
+		fuzzBasic[int8](t, b)
+		fuzzBasic[uint32](t, b)
+		fuzzBasic[uint64](t, b)
+		fuzzBasic[bool](t, b)
+		fuzzBasic[float32](t, b)
+		fuzzBasic[float64](t, b)
+		fuzzBasic[string](t, b)
+		fuzzBasic[[]byte](t, b)
+	})
+}
+
+// fuzzBasic decodes b as a T: when that succeeds, the value encodes to bytes
+// that decode to it again.
+func fuzzBasic[T any](t *testing.T, b []byte) {
+	v, err := Decode[T](b)
+	if err != nil {
+		return
+	}
+	again, err := Encode[T](v)
+	require.NoError(t, err)
+	back, err := Decode[T](again)
+	require.NoError(t, err)
+	if f, ok := v.(float64); ok && math.IsNaN(f) {
+		require.True(t, math.IsNaN(back.(float64)))
+		return
+	}
+	if f, ok := v.(float32); ok && f != f {
+		require.True(t, back.(float32) != back.(float32))
+		return
+	}
+	require.Equal(t, v, back)
+}
+
+// BenchmarkCodec is one argument's trip: encoded, then decoded, as the
+// parent and a worker do for each run.
+func BenchmarkCodec(b *testing.B) {
+	b.Run("int", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			p, err := Encode[int](i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Decode[int](p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("struct", func(b *testing.B) {
+		v := codecStruct{N: 3, S: "s"}
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := Encode[codecStruct](v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Decode[codecStruct](p); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

@@ -32,10 +32,14 @@ type ToWorker struct {
 	ID      string
 	Task    string
 	Attempt int
-	Args    []byte        // the argument, gob-encoded on its own at enqueue
+	Args    []byte        // the argument, encoded on its own at enqueue (internal/gobcodec)
 	Timeout time.Duration // the attempt's timeout, from its start; zero: none
 	// Perpetual: the task is perpetual, and may ask for its next run (Next)
 	Perpetual bool
+	// Eager: report the start at once, before the task runs, and take
+	// nothing else meanwhile (the parent sends nothing else): a run
+	// suspected of a crash, re-run alone so that a crash is its own.
+	Eager bool
 
 	// KindCancel: why; a plain Cancel if neither
 	TimedOut bool // the attempt's timeout expired
@@ -52,7 +56,8 @@ type FromWorker struct {
 	Version int
 
 	// KindDone
-	Value []byte // the result, gob-encoded on its own
+	Took  int64  // how long the attempt ran in the worker, in nanoseconds
+	Value []byte // the result, encoded on its own (internal/gobcodec)
 	Err   *Error // nil on success
 	Next  *Next  // what a perpetual task asked of its next run; nil for nothing
 
@@ -70,7 +75,7 @@ type FromWorker struct {
 type Next struct {
 	Stop    bool   // StopPerpetual: no run follows
 	At      int64  // SetNextRun: when, in Unix nanoseconds; 0 for unset
-	Args    []byte // SetNextArgs: the argument, gob-encoded on its own
+	Args    []byte // SetNextArgs: the argument, encoded on its own
 	SetArgs bool
 }
 
@@ -87,4 +92,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 1
+const Version = 2

@@ -1,23 +1,18 @@
 // Package wire is the process pool's protocol: a stream of length-prefixed
-// frames, each carrying one gob-encoded message, on a pipe between the
-// parent and a worker process.
+// frames, each carrying one message, on a pipe between the parent and a
+// worker process.
 //
-// A frame is a 4-byte big-endian payload length followed by the payload: the
-// bytes one Encode of the stream's gob.Encoder wrote. The encoder lives as
-// long as the stream, so gob sends each type's description once, not once a
-// message. The reader checks each length against a limit before it reads
-// the payload, so a corrupt or hostile peer cannot make it allocate more.
-//
-// An empty frame means the sender's gob stream starts again: the writer sends
-// one after refusing an oversized message, whose type descriptions its
-// encoder believes sent, and the reader starts a new decoder.
+// A frame is a 4-byte big-endian payload length followed by the payload: one
+// message in a fixed binary layout (codec.go), with no reflection and no
+// state carried from one frame to the next. The reader checks each length
+// against a limit before it reads the payload, so a corrupt or hostile peer
+// cannot make it allocate more, and checks every length inside a message
+// against what is left of its frame.
 package wire
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -31,48 +26,44 @@ var ErrFrameTooLarge = errors.New("frame too large")
 type Writer struct {
 	mu    sync.Mutex
 	w     *bufio.Writer
-	buf   bytes.Buffer // one message's gob bytes
-	enc   *gob.Encoder
+	buf   []byte // one frame: its header, then its message
 	limit int
 }
 
 // NewWriter returns a Writer on w that refuses to write a message whose
 // payload is larger than limit bytes.
 func NewWriter(w io.Writer, limit int) *Writer {
-	wr := &Writer{w: bufio.NewWriterSize(w, 64<<10), limit: limit}
-	wr.enc = gob.NewEncoder(&wr.buf)
-	return wr
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10), limit: limit, buf: make([]byte, 0, 256)}
 }
 
-// Write encodes m as one frame and buffers it; Flush sends what is buffered.
-// A message larger than the limit is not written, and the error matches
-// ErrFrameTooLarge; the stream stays usable.
-func (w *Writer) Write(m any) error {
+// WriteToWorker encodes m as one frame and buffers it; Flush sends what is
+// buffered. A message larger than the limit is not written, and the error
+// matches ErrFrameTooLarge; the stream stays usable.
+func (w *Writer) WriteToWorker(m *ToWorker) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Reset()
-	if err := w.enc.Encode(m); err != nil {
-		// gob may have registered a type description it did not send:
-		// the encoder's state no longer matches the peer's decoder.
-		return fmt.Errorf("wire: encoding %T: %w (the stream is unusable)", m, err)
+	return w.frame(appendToWorker(w.buf[:4], m), m.Kind)
+}
+
+// WriteFromWorker is WriteToWorker for a worker's message.
+func (w *Writer) WriteFromWorker(m *FromWorker) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.frame(appendFromWorker(w.buf[:4], m), m.Kind)
+}
+
+// frame buffers b, a frame whose first 4 bytes are room for its header.
+// Must hold w.mu.
+func (w *Writer) frame(b []byte, kind Kind) error {
+	if cap(b) <= 64<<10 {
+		w.buf = b[:0] // keep the scratch buffer, unless one big message grew it
 	}
-	n := w.buf.Len()
+	n := len(b) - 4
 	if n > w.limit {
-		// The refused bytes may hold type descriptions the encoder now
-		// thinks the peer has: start both ends' gob streams again.
-		w.buf.Reset()
-		w.enc = gob.NewEncoder(&w.buf)
-		if _, err := w.w.Write(make([]byte, 4)); err != nil {
-			return err
-		}
-		return fmt.Errorf("wire: a %T message is %d bytes, above the limit of %d: %w", m, n, w.limit, ErrFrameTooLarge)
+		return fmt.Errorf("wire: a message of kind %d is %d bytes, above the limit of %d: %w", kind, n, w.limit, ErrFrameTooLarge)
 	}
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(n))
-	if _, err := w.w.Write(hdr[:]); err != nil {
-		return err
-	}
-	_, err := w.w.Write(w.buf.Bytes())
+	binary.BigEndian.PutUint32(b, uint32(n))
+	_, err := w.w.Write(b)
 	return err
 }
 
@@ -87,87 +78,89 @@ func (w *Writer) Flush() error {
 type Reader struct {
 	r     *bufio.Reader
 	limit int
-	cur   []byte // the current frame's unread payload
-	buf   []byte
-	dec   *gob.Decoder
+	buf   []byte            // a frame too large for r's buffer
+	names map[string]string // interned task names, log streams, error types
 }
 
 // NewReader returns a Reader on r that refuses a frame longer than limit
 // bytes without reading it.
 func NewReader(r io.Reader, limit int) *Reader {
-	rd := &Reader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
-	rd.dec = gob.NewDecoder(payload{rd})
-	return rd
+	return &Reader{r: bufio.NewReaderSize(r, 64<<10), limit: limit, names: make(map[string]string)}
 }
 
-// Read decodes the next message into m, a pointer. It returns io.EOF at the
-// clean end of the stream, and an error matching ErrFrameTooLarge for a frame
-// above the limit; after any error the stream cannot be read further.
-func (r *Reader) Read(m any) error {
-	if err := r.next(); err != nil {
+// ReadToWorker decodes the next message into m, which it overwrites. It
+// returns io.EOF at the clean end of the stream, and an error matching
+// ErrFrameTooLarge for a frame above the limit; after any error the stream
+// cannot be read further.
+func (r *Reader) ReadToWorker(m *ToWorker) error {
+	p, done, err := r.next()
+	if err != nil {
 		return err
 	}
-	if err := r.dec.Decode(m); err != nil {
-		return fmt.Errorf("wire: decoding a frame into %T: %w", m, err)
-	}
-	if len(r.cur) != 0 {
-		return fmt.Errorf("wire: a frame held %d bytes more than one message", len(r.cur))
-	}
-	return nil
+	defer done()
+	d := decoder{b: p, names: r.names}
+	*m = ToWorker{}
+	decodeToWorker(&d, m)
+	return d.finish(m.Kind)
 }
 
-// next reads the next frame's payload into cur.
-func (r *Reader) next() error {
-	var hdr [4]byte
-	for {
-		if _, err := io.ReadFull(r.r, hdr[:]); err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("wire: stream ended inside a frame header: %w", err)
-			}
-			return err // io.EOF: a clean end
-		}
-		if binary.BigEndian.Uint32(hdr[:]) != 0 {
-			break
-		}
-		r.dec = gob.NewDecoder(payload{r}) // the sender's gob stream starts again
+// ReadFromWorker is ReadToWorker for a worker's message.
+func (r *Reader) ReadFromWorker(m *FromWorker) error {
+	p, done, err := r.next()
+	if err != nil {
+		return err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	defer done()
+	d := decoder{b: p, names: r.names}
+	*m = FromWorker{}
+	decodeFromWorker(&d, m)
+	return d.finish(m.Kind)
+}
+
+// Buffered reports whether the start of another frame has been read from
+// the stream already: the next Read will not wait for the peer, unless the
+// frame is longer than what arrived of it.
+func (r *Reader) Buffered() bool { return r.r.Buffered() > 0 }
+
+// next returns the next frame's payload, and a func to call once it is
+// decoded, after which the payload is no longer valid.
+func (r *Reader) next() ([]byte, func(), error) {
+	hdr, err := r.r.Peek(4)
+	if err != nil {
+		if err == io.EOF && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err == io.ErrUnexpectedEOF {
+			return nil, nil, fmt.Errorf("wire: stream ended inside a frame header: %w", err)
+		}
+		return nil, nil, err // io.EOF: a clean end
+	}
+	n := binary.BigEndian.Uint32(hdr)
 	if int64(n) > int64(r.limit) {
-		return fmt.Errorf("wire: a frame of %d bytes is above the limit of %d: %w", n, r.limit, ErrFrameTooLarge)
+		return nil, nil, fmt.Errorf("wire: a frame of %d bytes is above the limit of %d: %w", n, r.limit, ErrFrameTooLarge)
+	}
+	r.r.Discard(4)
+	if int(n) <= r.r.Size() {
+		// The usual case: decode in place, in the reader's buffer.
+		p, err := r.r.Peek(int(n))
+		if err != nil {
+			return nil, nil, truncated(n, err)
+		}
+		return p, func() { r.r.Discard(int(n)) }, nil
 	}
 	if cap(r.buf) < int(n) {
 		r.buf = make([]byte, n)
 	}
 	r.buf = r.buf[:n]
 	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("wire: stream ended inside a frame of %d bytes: %w", n, err)
+		return nil, nil, truncated(n, err)
 	}
-	r.cur = r.buf
-	return nil
+	return r.buf, func() {}, nil
 }
 
-// payload is the gob decoder's view of the stream: the current frame's
-// payload and nothing past it. It is an io.ByteReader, so gob reads exactly
-// what it needs and never blocks on the next frame.
-type payload struct{ r *Reader }
-
-func (p payload) Read(b []byte) (int, error) {
-	if len(p.r.cur) == 0 {
-		return 0, io.ErrUnexpectedEOF // a message longer than its frame
+func truncated(n uint32, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
 	}
-	n := copy(b, p.r.cur)
-	p.r.cur = p.r.cur[n:]
-	return n, nil
-}
-
-func (p payload) ReadByte() (byte, error) {
-	if len(p.r.cur) == 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	c := p.r.cur[0]
-	p.r.cur = p.r.cur[1:]
-	return c, nil
+	return fmt.Errorf("wire: stream ended inside a frame of %d bytes: %w", n, err)
 }

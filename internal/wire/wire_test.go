@@ -19,55 +19,132 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 3, Closing: true},
-		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2},
+		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2, Eager: true},
 	}
 	for _, m := range sent {
-		require.NoError(t, w.Write(m))
+		require.NoError(t, w.WriteToWorker(&m))
 	}
 	require.NoError(t, w.Flush())
 
 	r := NewReader(&stream, 1<<20)
 	for i, want := range sent {
 		var got ToWorker
-		require.NoError(t, r.Read(&got), "message %d", i)
-		require.Equal(t, want.Kind, got.Kind)
-		require.Equal(t, want.Seq, got.Seq)
-		require.Equal(t, want.ID, got.ID)
-		require.Equal(t, want.Args, got.Args)
-		require.Equal(t, want.Timeout, got.Timeout)
-		require.Equal(t, want.TimedOut, got.TimedOut)
-		require.Equal(t, want.Closing, got.Closing)
+		require.NoError(t, r.ReadToWorker(&got), "message %d", i)
+		require.Equal(t, want, got)
 	}
 	var m ToWorker
-	require.ErrorIs(t, r.Read(&m), io.EOF, "a clean end of stream")
+	require.ErrorIs(t, r.ReadToWorker(&m), io.EOF, "a clean end of stream")
 }
 
-func TestTypesDescribedOnce(t *testing.T) {
+// fromWorkerSamples holds a message of every kind a worker sends, with
+// every field of its kind set, and some with none.
+var fromWorkerSamples = []FromWorker{
+	{Kind: KindHello, PID: 42, Version: Version},
+	{Kind: KindStarted, Seq: 1},
+	{Kind: KindDone, Seq: 1, Took: 1500, Value: []byte{3, 4}},
+	{Kind: KindDone, Seq: 1 << 40},
+	{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
+	{Kind: KindDone, Seq: 3, Value: []byte("v"), Next: &Next{Stop: true, At: -5, Args: []byte{7}, SetArgs: true}},
+	{Kind: KindDone, Seq: 4, Err: &Error{Type: "x"}, Next: &Next{}},
+	{Kind: KindProgress, Seq: 5, Done: 3, Total: -1, Line: "half"},
+	{Kind: KindLog, Seq: 6, Stream: "log", Level: -4, Line: "hello", Attrs: []Attr{{"k", "v"}, {"", ""}}},
+	{Kind: KindLog, Seq: 0, Stream: "stdout", Line: "héllo"},
+}
+
+func TestFromWorkerRoundTrip(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
 	w := NewWriter(&stream, 1<<20)
-	require.NoError(t, w.Write(FromWorker{Kind: KindStarted, Seq: 1}))
+	for _, m := range fromWorkerSamples {
+		require.NoError(t, w.WriteFromWorker(&m))
+	}
 	require.NoError(t, w.Flush())
-	first := stream.Len()
-	require.NoError(t, w.Write(FromWorker{Kind: KindStarted, Seq: 2}))
+	r := NewReader(&stream, 1<<20)
+	for i, want := range fromWorkerSamples {
+		require.Equal(t, i > 0, r.Buffered(), "message %d is buffered once the first was read", i)
+		got := FromWorker{Line: "left from before", Attrs: []Attr{{"old", "x"}}}
+		require.NoError(t, r.ReadFromWorker(&got), "message %d", i)
+		require.Equal(t, want, got, "message %d", i)
+	}
+	require.False(t, r.Buffered())
+	var m FromWorker
+	require.ErrorIs(t, r.ReadFromWorker(&m), io.EOF)
+}
+
+// A message that does not fit in the reader's buffer is read whole.
+func TestLargeFrame(t *testing.T) {
+	t.Parallel()
+	var stream bytes.Buffer
+	w := NewWriter(&stream, 1<<20)
+	big := bytes.Repeat([]byte("ab"), 100<<10)
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 9, Value: big}))
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindStarted, Seq: 10}))
 	require.NoError(t, w.Flush())
-	second := stream.Len() - first
-	require.Less(t, second, first/4, "the second message carries no type description (%d bytes, first %d)", second, first)
+	r := NewReader(&stream, 1<<20)
+	var m FromWorker
+	require.NoError(t, r.ReadFromWorker(&m))
+	require.Equal(t, big, m.Value)
+	require.NoError(t, r.ReadFromWorker(&m))
+	require.Equal(t, FromWorker{Kind: KindStarted, Seq: 10}, m)
+}
+
+// The messages of the hot path are a few bytes: no field names, no types.
+func TestMessagesAreSmall(t *testing.T) {
+	t.Parallel()
+	var stream bytes.Buffer
+	w := NewWriter(&stream, 1<<20)
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindStarted, Seq: 1000}))
+	require.NoError(t, w.Flush())
+	require.Equal(t, 4+1+2, stream.Len())
+	stream.Reset()
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 1000, Value: []byte{2}}))
+	require.NoError(t, w.Flush())
+	require.Equal(t, 4+1+2+1+2+1, stream.Len())
+}
+
+// A reader refuses what no writer writes: an unknown kind, a length past
+// the frame's end, bytes after the message.
+func TestReadRefusesMalformedMessages(t *testing.T) {
+	t.Parallel()
+	frame := func(p ...byte) []byte {
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(p)))
+		return append(hdr[:], p...)
+	}
+	for name, b := range map[string][]byte{
+		"unknown kind":     frame(99, 1),
+		"empty frame":      frame(),
+		"string too long":  frame(byte(KindLog), 1, 50, 'a'),
+		"trailing bytes":   frame(byte(KindStarted), 1, 0),
+		"missing flags":    frame(byte(KindDone), 1, 0, 0),
+		"too many attrs":   frame(byte(KindLog), 1, 0, 0, 0, 100, 0, 0),
+		"varint too long":  frame(byte(KindStarted), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		"hello without ID": frame(byte(KindHello), 0),
+	} {
+		r := NewReader(bytes.NewReader(b), 1<<10)
+		var m FromWorker
+		err := r.ReadFromWorker(&m)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, io.EOF, name)
+	}
+	r := NewReader(bytes.NewReader(frame(byte(KindStarted), 1)), 1<<10)
+	var m ToWorker
+	require.ErrorContains(t, r.ReadToWorker(&m), "unknown kind", "a worker's message is no message to a worker")
 }
 
 func TestWriteRefusesOversizedMessage(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
 	w := NewWriter(&stream, 1024)
-	err := w.Write(FromWorker{Kind: KindDone, Seq: 1, Value: make([]byte, 4000)})
+	err := w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 1, Value: make([]byte, 4000)})
 	require.ErrorIs(t, err, ErrFrameTooLarge)
 	require.Contains(t, err.Error(), "limit of 1024")
 	// The stream is still usable: nothing of the refused message was written.
-	require.NoError(t, w.Write(FromWorker{Kind: KindDone, Seq: 2, Value: []byte("ok")}))
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 2, Value: []byte("ok")}))
 	require.NoError(t, w.Flush())
 	r := NewReader(&stream, 1024)
 	var m FromWorker
-	require.NoError(t, r.Read(&m))
+	require.NoError(t, r.ReadFromWorker(&m))
 	require.Equal(t, uint64(2), m.Seq)
 }
 
@@ -79,7 +156,7 @@ func TestReadRefusesOversizedFrameWithoutReadingIt(t *testing.T) {
 	src := io.MultiReader(bytes.NewReader(hdr[:]), neverEnding{})
 	r := NewReader(src, 1<<20)
 	var m FromWorker
-	err := r.Read(&m)
+	err := r.ReadFromWorker(&m)
 	require.ErrorIs(t, err, ErrFrameTooLarge)
 	require.Contains(t, err.Error(), "2147483648 bytes")
 }
@@ -92,31 +169,39 @@ func TestTruncatedStream(t *testing.T) {
 	t.Parallel()
 	var stream bytes.Buffer
 	w := NewWriter(&stream, 1<<20)
-	require.NoError(t, w.Write(FromWorker{Kind: KindDone, Seq: 1, Value: []byte("value")}))
+	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 1, Value: []byte("value")}))
 	require.NoError(t, w.Flush())
 	whole := stream.Bytes()
 	for cut := 1; cut < len(whole); cut++ {
 		r := NewReader(bytes.NewReader(whole[:cut]), 1<<20)
 		var m FromWorker
-		err := r.Read(&m)
+		err := r.ReadFromWorker(&m)
 		require.Error(t, err, "cut at %d", cut)
 		require.False(t, errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF), "cut at %d must not look like a clean end: %v", cut, err)
 	}
 }
 
-// FuzzReader feeds arbitrary bytes to the parent's side of the protocol: a
-// corrupt or hostile worker must get errors, never a panic or a hang.
+// FuzzReader feeds arbitrary bytes to both sides of the protocol: a corrupt
+// or hostile peer must get errors, never a panic or a hang. A message that
+// decodes encodes to a frame that decodes to it again.
 func FuzzReader(f *testing.F) {
 	var stream bytes.Buffer
 	w := NewWriter(&stream, 1<<16)
-	for _, m := range []FromWorker{
-		{Kind: KindHello, PID: 42, Version: Version},
-		{Kind: KindStarted, Seq: 1},
-		{Kind: KindDone, Seq: 1, Value: []byte{3, 4}},
-		{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
-		{Kind: KindLog, Seq: 2, Stream: "log", Level: 4, Line: "hello", Attrs: []Attr{{"k", "v"}}},
+	for _, m := range fromWorkerSamples {
+		if err := w.WriteFromWorker(&m); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(stream.Bytes())
+	stream.Reset()
+	for _, m := range []ToWorker{
+		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute, Perpetual: true},
+		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 	} {
-		if err := w.Write(m); err != nil {
+		if err := w.WriteToWorker(&m); err != nil {
 			f.Fatal(err)
 		}
 	}
@@ -130,9 +215,28 @@ func FuzzReader(f *testing.F) {
 		r := NewReader(bytes.NewReader(data), 1<<16)
 		for range 1000 {
 			var m FromWorker
-			if err := r.Read(&m); err != nil {
-				return
+			if err := r.ReadFromWorker(&m); err != nil {
+				break
 			}
+			again := appendFromWorker(nil, &m)
+			d := decoder{b: again, names: map[string]string{}}
+			var back FromWorker
+			decodeFromWorker(&d, &back)
+			require.NoError(t, d.finish(back.Kind))
+			require.Equal(t, m, back)
+		}
+		r = NewReader(bytes.NewReader(data), 1<<16)
+		for range 1000 {
+			var m ToWorker
+			if err := r.ReadToWorker(&m); err != nil {
+				break
+			}
+			again := appendToWorker(nil, &m)
+			d := decoder{b: again, names: map[string]string{}}
+			var back ToWorker
+			decodeToWorker(&d, &back)
+			require.NoError(t, d.finish(back.Kind))
+			require.Equal(t, m, back)
 		}
 	})
 }
@@ -146,7 +250,7 @@ func BenchmarkWriteRead(b *testing.B) {
 	go func() {
 		for range n {
 			var m ToWorker
-			if err := r.Read(&m); err != nil {
+			if err := r.ReadToWorker(&m); err != nil {
 				done <- err
 				return
 			}
@@ -156,7 +260,7 @@ func BenchmarkWriteRead(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range n {
-		if err := w.Write(ToWorker{Kind: KindRun, Seq: uint64(i), ID: "2b1f0c1e-9f43-4f5e-8d43-1c2d3e4f5a6b", Task: "bench.noop", Attempt: 1, Args: []byte{3, 4, 0, 2}}); err != nil {
+		if err := w.WriteToWorker(&ToWorker{Kind: KindRun, Seq: uint64(i), ID: "2b1f0c1e-9f43-4f5e-8d43-1c2d3e4f5a6b", Task: "bench.noop", Attempt: 1, Args: []byte{3, 4, 0, 2}}); err != nil {
 			b.Fatal(err)
 		}
 		if i%64 == 63 {

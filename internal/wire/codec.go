@@ -1,0 +1,263 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The layout of a message, the payload of one frame: its Kind (one byte),
+// its Seq (an unsigned varint), then the fields of its kind, in the order
+// below. An integer is a varint (unsigned where it cannot be negative); a
+// string or []byte is its length as an unsigned varint, then its bytes; a
+// bool is a bit of a flags byte. Nothing else is sent: no field names, no
+// types, nothing a previous frame said.
+//
+//	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager)
+//	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
+//	from worker, KindHello:  PID, Version
+//	from worker, KindStarted: nothing
+//	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
+//	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
+//	from worker, KindProgress: Done, Total, Line
+//	from worker, KindLog:    Stream, Level, Line, the count of Attrs, then each Key, Value
+//
+// A decoder checks each length against what is left of the frame, and the
+// frame must end with the message: a corrupt or hostile peer gets an error,
+// never a panic or an allocation larger than its frame.
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendBytes(b, p []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
+}
+
+func flag(on bool, bit byte) byte {
+	if on {
+		return bit
+	}
+	return 0
+}
+
+func appendToWorker(b []byte, m *ToWorker) []byte {
+	b = append(b, byte(m.Kind))
+	b = binary.AppendUvarint(b, m.Seq)
+	switch m.Kind {
+	case KindRun:
+		b = appendString(b, m.ID)
+		b = appendString(b, m.Task)
+		b = binary.AppendVarint(b, int64(m.Attempt))
+		b = appendBytes(b, m.Args)
+		b = binary.AppendVarint(b, int64(m.Timeout))
+		b = append(b, flag(m.Perpetual, 1)|flag(m.Eager, 2))
+	case KindCancel:
+		b = binary.AppendVarint(b, int64(m.Timeout))
+		b = append(b, flag(m.TimedOut, 1)|flag(m.Closing, 2))
+	}
+	return b
+}
+
+func decodeToWorker(d *decoder, m *ToWorker) {
+	m.Kind = Kind(d.byte())
+	m.Seq = d.uvarint()
+	switch m.Kind {
+	case KindRun:
+		m.ID = d.string()
+		m.Task = d.name()
+		m.Attempt = int(d.varint())
+		m.Args = d.bytes()
+		m.Timeout = time.Duration(d.varint())
+		f := d.byte()
+		m.Perpetual, m.Eager = f&1 != 0, f&2 != 0
+	case KindCancel:
+		m.Timeout = time.Duration(d.varint())
+		f := d.byte()
+		m.TimedOut, m.Closing = f&1 != 0, f&2 != 0
+	default:
+		d.fail(fmt.Errorf("unknown kind %d for a message to a worker", m.Kind))
+	}
+}
+
+func appendFromWorker(b []byte, m *FromWorker) []byte {
+	b = append(b, byte(m.Kind))
+	b = binary.AppendUvarint(b, m.Seq)
+	switch m.Kind {
+	case KindHello:
+		b = binary.AppendVarint(b, int64(m.PID))
+		b = binary.AppendVarint(b, int64(m.Version))
+	case KindDone:
+		b = binary.AppendVarint(b, m.Took)
+		b = appendBytes(b, m.Value)
+		b = append(b, flag(m.Err != nil, 1)|flag(m.Next != nil, 2))
+		if e := m.Err; e != nil {
+			b = appendString(b, e.Type)
+			b = appendString(b, e.Message)
+			b = appendString(b, e.Stack)
+		}
+		if n := m.Next; n != nil {
+			b = append(b, flag(n.Stop, 1)|flag(n.SetArgs, 2))
+			b = binary.AppendVarint(b, n.At)
+			b = appendBytes(b, n.Args)
+		}
+	case KindProgress:
+		b = binary.AppendVarint(b, m.Done)
+		b = binary.AppendVarint(b, m.Total)
+		b = appendString(b, m.Line)
+	case KindLog:
+		b = appendString(b, m.Stream)
+		b = binary.AppendVarint(b, int64(m.Level))
+		b = appendString(b, m.Line)
+		b = binary.AppendUvarint(b, uint64(len(m.Attrs)))
+		for _, a := range m.Attrs {
+			b = appendString(b, a.Key)
+			b = appendString(b, a.Value)
+		}
+	}
+	return b
+}
+
+func decodeFromWorker(d *decoder, m *FromWorker) {
+	m.Kind = Kind(d.byte())
+	m.Seq = d.uvarint()
+	switch m.Kind {
+	case KindHello:
+		m.PID = int(d.varint())
+		m.Version = int(d.varint())
+	case KindStarted:
+	case KindDone:
+		m.Took = d.varint()
+		m.Value = d.bytes()
+		f := d.byte()
+		if f&1 != 0 {
+			m.Err = &Error{Type: d.name(), Message: d.string(), Stack: d.string()}
+		}
+		if f&2 != 0 {
+			nf := d.byte()
+			m.Next = &Next{Stop: nf&1 != 0, SetArgs: nf&2 != 0, At: d.varint(), Args: d.bytes()}
+		}
+	case KindProgress:
+		m.Done = d.varint()
+		m.Total = d.varint()
+		m.Line = d.string()
+	case KindLog:
+		m.Stream = d.name()
+		m.Level = int(d.varint())
+		m.Line = d.string()
+		// Each attribute takes two bytes at least: a count above half of
+		// what is left is a lie, and must not size an allocation.
+		n := d.uvarint()
+		if n > uint64(len(d.b)/2) {
+			d.fail(errors.New("more attributes than the frame holds"))
+			return
+		}
+		if n > 0 {
+			m.Attrs = make([]Attr, n)
+			for i := range m.Attrs {
+				m.Attrs[i] = Attr{Key: d.string(), Value: d.string()}
+			}
+		}
+	default:
+		d.fail(fmt.Errorf("unknown kind %d for a message from a worker", m.Kind))
+	}
+}
+
+// decoder reads a message's fields from its frame. After the first error
+// every read returns a zero value, and err keeps that error.
+type decoder struct {
+	b     []byte
+	err   error
+	names map[string]string
+}
+
+var errShort = errors.New("a field runs past the end of its frame")
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail(errShort)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// raw returns the next length-prefixed field, in the frame's memory.
+func (d *decoder) raw() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
+// bytes returns a copy of the next []byte field; nil for an empty one.
+func (d *decoder) bytes() []byte {
+	p := d.raw()
+	if len(p) == 0 {
+		return nil
+	}
+	return append([]byte(nil), p...)
+}
+
+func (d *decoder) string() string { return string(d.raw()) }
+
+// maxNames bounds the strings a Reader interns.
+const maxNames = 256
+
+// name is string for a field with few distinct values (task names, log
+// streams, error types): each is allocated once a stream.
+func (d *decoder) name() string {
+	p := d.raw()
+	if s, ok := d.names[string(p)]; ok {
+		return s
+	}
+	s := string(p)
+	if len(d.names) < maxNames {
+		d.names[s] = s
+	}
+	return s
+}
+
+// finish returns the error of the decoding of a message of kind, if any.
+func (d *decoder) finish(kind Kind) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes after the message", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("wire: decoding a message of kind %d: %w", kind, d.err)
+	}
+	return nil
+}
