@@ -71,7 +71,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	for _, sub := range subs {
 		c := reflect.SelectCase{Dir: reflect.SelectRecv} // no Chan: a case never chosen
 		if sub != nil {
-			c.Chan = reflect.ValueOf(sub.C)
+			c.Chan = reflect.ValueOf(sub.C())
 		}
 		cases = append(cases, c)
 	}
