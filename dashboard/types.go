@@ -17,6 +17,7 @@ type (
 	Snapshot        = dashapi.Snapshot
 	BackendSnapshot = dashapi.BackendSnapshot
 	TaskEvent       = dashapi.TaskEvent
+	Dropped         = dashapi.Dropped
 	Stats           = dashapi.Stats
 	BackendStats    = dashapi.BackendStats
 	Error           = dashapi.Error
@@ -31,5 +32,6 @@ const (
 	CodeMethodNotAllowed     = dashapi.CodeMethodNotAllowed
 	CodeConflict             = dashapi.CodeConflict
 	CodeUnsupportedMediaType = dashapi.CodeUnsupportedMediaType
+	CodeUnavailable          = dashapi.CodeUnavailable
 	CodeInternal             = dashapi.CodeInternal
 )
