@@ -92,9 +92,11 @@ type Handler struct {
 	maxTasks   int // the most runs' news a stream of every run is sent a flush
 
 	maxStreams int
-	hubMu      sync.Mutex // guards what follows
-	streams    int        // open
-	hub        *hub       // while a stream is open
+	hubMu      sync.Mutex     // guards what follows
+	streams    int            // open
+	hub        *hub           // while a stream is open
+	follow     map[string]int // the runs streams of one run follow, with how many streams each
+	followCopy map[string]int // a copy of follow that does not change, for the hub; nil for none yet
 }
 
 // backend is a configured backend, its label, and the optional interfaces

@@ -17,7 +17,7 @@ const (
 	// maxTasksDefault caps the runs a stream is sent news of per flush; a
 	// stream is told how many it was not sent (a "dropped" event), and the
 	// page loads a snapshot instead.
-	maxTasksDefault = 64
+	maxTasksDefault = 32
 )
 
 // serveEvents answers GET api/events with server-sent events: "task" with
@@ -35,19 +35,20 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	hb := h.join()
+	id := r.URL.Query().Get("id")
+	hb := h.join(id)
 	if hb == nil {
 		hd.Set("Retry-After", "5")
 		writeError(w, fail(http.StatusServiceUnavailable, CodeUnavailable,
 			"too many event streams are open (Config.MaxStreams is %d): close a dashboard page, or raise the limit", h.maxStreams))
 		return
 	}
-	defer h.leave()
+	defer h.leave(id)
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no") // tell proxies such as nginx not to buffer
 
-	s := &stream{w: w, rc: http.NewResponseController(w), id: r.URL.Query().Get("id")}
+	s := &stream{w: w, rc: http.NewResponseController(w), id: id}
 	w.WriteHeader(http.StatusOK)
 	next, wake, seen := hb.position()
 	s.seen = seen
@@ -134,12 +135,15 @@ func (s *stream) render(frames []*frame, maxTasks int) []byte {
 	)
 	for _, f := range frames {
 		dropped += f.dropped
+		if s.id == "" {
+			dropped += f.cut
+		}
 		if f.stats != nil {
 			stats = f.stats
 		}
 		ping = ping || f.ping
 		for _, t := range f.tasks {
-			if s.id != "" && t.id != s.id {
+			if s.id != "" && t.id != s.id || s.id == "" && !t.inAll {
 				continue
 			}
 			if i, ok := at[t.id]; ok {

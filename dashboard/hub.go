@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -50,11 +51,12 @@ type hub struct {
 // frame is what the hub sends the streams at once: runs' news, stats, a
 // ping. It never changes once made.
 type frame struct {
-	seq   uint64
-	tasks []taskNews // one per run that changed, oldest news first
+	seq uint64
+	// tasks holds the news a stream may get, one per run, oldest first:
+	// those in all, and those of the runs a stream follows.
+	tasks []taskNews
 	// dropped counts the events the hub could not read in time; cut, the
-	// runs of tasks left out of all by the cap (a stream of one run gets
-	// its news from tasks, which keeps them all).
+	// runs whose news were left out of all by the cap.
 	dropped, cut uint64
 	cum          uint64 // count(), summed over this frame and every one before
 	stats        []byte // a stats message, or nil
@@ -62,43 +64,86 @@ type frame struct {
 	all          []byte // the frame's messages, as a stream of every run gets them
 }
 
-// count is the news the frame carries or says were lost.
-func (f *frame) count() uint64 { return uint64(len(f.tasks)) + f.dropped }
+// count is the news the frame carries or says were lost, for a stream of
+// every run.
+func (f *frame) count() uint64 { return f.cut + f.dropped + uint64(f.maxTasksIn()) }
+
+// maxTasksIn is how many runs' news all carries.
+func (f *frame) maxTasksIn() int {
+	n := 0
+	for _, t := range f.tasks {
+		if t.inAll {
+			n++
+		}
+	}
+	return n
+}
 
 // taskNews is the latest news of one run in a frame: a whole "task"
 // message.
 type taskNews struct {
-	id   string
-	kind localtasks.EventKind
-	msg  []byte
-	ev   localtasks.Event // until the frame is made
-	b    int              // the backend's index
+	id    string
+	kind  localtasks.EventKind
+	inAll bool // in the frame's all: one of the newest maxTasks
+	msg   []byte
+	ev    localtasks.Event // until the frame is made
+	b     int              // the backend's index
 }
 
-// join counts a new stream in, starting the hub if it is the first, and
-// returns the hub; nil if Config.MaxStreams streams are open already.
-func (h *Handler) join() *hub {
+// join counts a new stream in, following the run id ("" for all),
+// starting the hub if it is the first, and returns the hub; nil if
+// Config.MaxStreams streams are open already.
+func (h *Handler) join(id string) *hub {
 	h.hubMu.Lock()
 	defer h.hubMu.Unlock()
 	if h.streams >= h.maxStreams {
 		return nil
 	}
 	h.streams++
+	if id != "" {
+		if h.follow == nil {
+			h.follow = make(map[string]int)
+		}
+		h.follow[id]++
+		h.followCopy = nil
+	}
 	if h.hub == nil {
 		h.hub = newHub(h)
 	}
 	return h.hub
 }
 
-// leave counts a stream out, and stops the hub after the last.
-func (h *Handler) leave() {
+// leave counts out a stream that followed the run id, and stops the hub
+// after the last.
+func (h *Handler) leave(id string) {
 	h.hubMu.Lock()
 	defer h.hubMu.Unlock()
 	h.streams--
+	if id != "" {
+		if h.follow[id]--; h.follow[id] == 0 {
+			delete(h.follow, id)
+		}
+		h.followCopy = nil
+	}
 	if h.streams == 0 {
 		h.hub.close()
 		h.hub = nil
 	}
+}
+
+// followed returns the runs that streams follow, with how many streams
+// each: a map that does not change, made again after a stream of one run
+// joins or leaves.
+func (h *Handler) followed() map[string]int {
+	h.hubMu.Lock()
+	defer h.hubMu.Unlock()
+	if h.followCopy == nil {
+		h.followCopy = maps.Clone(h.follow)
+		if h.followCopy == nil {
+			h.followCopy = map[string]int{}
+		}
+	}
+	return h.followCopy
 }
 
 func newHub(h *Handler) *hub {
@@ -185,13 +230,21 @@ func (hb *hub) flush(stats, ping bool) {
 		}
 	}
 	if len(hb.news) > 0 {
-		f.tasks = make([]taskNews, len(hb.news))
+		// Encoded once, and kept, are the news some stream gets: the
+		// newest maxTasks runs', and those of the runs a stream follows.
+		first := max(len(hb.news)-hb.h.maxTasks, 0)
+		f.cut = uint64(first)
+		followed := hb.h.followed()
 		for i, t := range hb.news {
+			t.inAll = i >= first
+			if !t.inAll && followed[t.id] == 0 {
+				continue
+			}
 			data, err := json.Marshal(TaskEvent{Kind: t.kind.String(), Task: newTask(hb.h.backends[t.b].label, t.ev.Result)})
 			if err != nil {
 				data, _ = json.Marshal(TaskEvent{Kind: t.kind.String(), Task: Task{ID: t.id, Backend: hb.h.backends[t.b].label}})
 			}
-			f.tasks[i] = taskNews{id: t.id, kind: t.kind, msg: message(nil, "task", data)}
+			f.tasks = append(f.tasks, taskNews{id: t.id, kind: t.kind, inAll: t.inAll, msg: message(nil, "task", data)})
 		}
 		clear(hb.news)
 		hb.news = hb.news[:0]
@@ -236,20 +289,17 @@ func (hb *hub) add(i int, ev localtasks.Event) {
 	hb.news = append(hb.news, taskNews{id: id, kind: ev.Kind, ev: ev, b: i})
 }
 
-// render makes f's messages for a stream of every run: at most maxTasks
-// runs' news, the newest, and a dropped event for the rest.
+// render makes f's messages for a stream of every run: the newest
+// maxTasks runs' news, and a dropped event for the rest.
 func (hb *hub) render(f *frame) []byte {
-	tasks := f.tasks
-	if limit := hb.h.maxTasks; len(tasks) > limit {
-		f.cut = uint64(len(tasks) - limit)
-		tasks = tasks[len(tasks)-limit:]
-	}
 	var out []byte
 	if n := f.dropped + f.cut; n > 0 {
 		out = droppedMessage(out, n)
 	}
-	for _, t := range tasks {
-		out = append(out, t.msg...)
+	for _, t := range f.tasks {
+		if t.inAll {
+			out = append(out, t.msg...)
+		}
 	}
 	out = append(out, f.stats...)
 	if f.ping {
