@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"errors"
 	"math/bits"
 	"slices"
 	"sync"
@@ -94,13 +95,7 @@ type Subscription struct {
 // ErrSubscriptionClosed is what Subscription.Read returns once the
 // subscription, or the backend's state, is closed and every event before it
 // has been read.
-var ErrSubscriptionClosed = errSubscriptionClosed{}
-
-type errSubscriptionClosed struct{}
-
-func (errSubscriptionClosed) Error() string {
-	return "localtasks: the subscription is closed: subscribe again, to a backend that is open"
-}
+var ErrSubscriptionClosed = errors.New("localtasks: the subscription is closed, or its backend's state shut down: subscribe again, to a backend that is open")
 
 // Dropped reports how many events this subscriber missed because it read
 // them too late: more than its buffer behind the newest. It counts those
@@ -178,8 +173,8 @@ var closedChan = func() chan struct{} {
 
 // C returns a channel that delivers the subscription's events, for a
 // reader that selects on it among other things. The first call starts a
-// goroutine that moves events from the backend's ring to the channel,
-// pumpBatch at a time: it ends, and closes the channel, when the
+// goroutine that moves events from the backend's ring to the channel, 16
+// at a time (the channel's buffer): it ends, and closes the channel, when the
 // subscription is closed, or when the backend's state is closed and every
 // event before that was delivered. A reader that stops reading C before it
 // is closed must Close the subscription, or the goroutine waits for it.
