@@ -206,8 +206,10 @@ type Receipt struct {
 
 // Subscriber is a Backend that delivers its events.
 type Subscriber interface {
-	// Subscribe returns a subscription to the backend's events, whose C
-	// buffers that many; zero or less means SubscribeBufferDefault.
+	// Subscribe returns a subscription to the backend's events that may
+	// fall buffer events behind the newest before it loses the oldest;
+	// zero or less means SubscribeBufferDefault. See Subscription for the
+	// order of delivery and what a slow reader sees.
 	Subscribe(buffer int) *Subscription
 }
 

@@ -152,12 +152,11 @@ func TestSubscribeDefaultBufferAndAfterClose(t *testing.T) {
 	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{})
 	require.NoError(t, err)
 	sub := b.Subscribe(0)
-	require.Equal(t, localtasks.SubscribeBufferDefault, cap(sub.C))
 	require.NoError(t, b.Close(ctx))
-	_, open := <-sub.C
+	_, open := <-sub.C()
 	require.False(t, open, "Close closes subscriptions")
 	late := b.Subscribe(8)
-	_, open = <-late.C
+	_, open = <-late.C()
 	require.False(t, open, "a subscription to a closed backend is closed at once")
 	late.Close()
 	sub.Close()

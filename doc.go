@@ -315,27 +315,31 @@
 //
 // # Events and middleware
 //
-// Subscribe, on every backend, returns a Subscription whose channel C
-// receives an Event for each thing that happens to any run of the backend's
-// state: EventEnqueued when Enqueue accepts it, EventStarted at the start of
-// each attempt, EventFinished when it reaches its final status. Each event
+// Subscribe, on every backend, returns a Subscription that reads an Event
+// for each thing that happens to any run of the backend's state:
+// EventEnqueued when Enqueue accepts it, EventStarted at the start of each
+// attempt, EventFinished when it reaches its final status. Each event
 // carries a TaskResult snapshot taken right after it happened, and the events
 // of any one run arrive in order.
 //
 //	sub := pool.Subscribe(256)
 //	defer sub.Close()
 //	go func() {
-//		for ev := range sub.C {
+//		for ev := range sub.C() {
 //			log.Printf("%s %s %s", ev.Kind, ev.Result.Task, ev.Result.Status)
 //		}
 //	}()
 //
-// Delivery never blocks the pool: an event for a subscriber whose buffer is
-// full is dropped for that subscriber and counted in Subscription.Dropped.
-// Give C a buffer that covers your bursts and read it promptly; a buffer of
-// zero or less means SubscribeBufferDefault (1024). C is closed by
-// Subscription.Close, and when the backend's state shuts down; a Subscribe
-// after that returns a subscription whose C is already closed.
+// Delivery never blocks the pool, and costs it the same whatever the number
+// of subscribers: the state writes each event once, into one ring that every
+// subscription reads at its own pace, with C or with Read and Ready. A
+// subscription that falls more than its buffer behind the newest event (zero
+// or less means SubscribeBufferDefault, 1024) skips the oldest it has not
+// read, and counts them in Subscription.Dropped; the ring grows to the
+// largest buffer only while a subscriber is that far behind. C is closed by
+// Subscription.Close, and when the backend's state shuts down, once the
+// events before are delivered; a Subscribe after that returns a subscription
+// that is already closed.
 //
 // Config.Middleware wraps every attempt of every task a backend runs, for
 // logging, metrics or tracing. A Middleware gets the attempt's ctx and an

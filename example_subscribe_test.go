@@ -29,9 +29,11 @@ func ExampleThreadPoolBackend_Subscribe() {
 		panic(err)
 	}
 
-	// Subscribe before enqueueing; a buffer large enough that no event
-	// is dropped (see Subscription.Dropped).
+	// Subscribe before enqueueing: a subscription sees the events
+	// published after Subscribe. Its buffer is how far it may fall behind
+	// the newest event before it loses the oldest (see Dropped).
 	sub := pool.Subscribe(16)
+	defer sub.Close()
 
 	h, err := ping.Enqueue(ctx, pool, "db1")
 	if err != nil {
@@ -41,11 +43,12 @@ func ExampleThreadPoolBackend_Subscribe() {
 		panic(err)
 	}
 
-	// Closing the subscription closes C once its buffered events are read.
-	sub.Close()
-	for ev := range sub.C {
+	for ev := range sub.C() {
 		r := ev.Result
 		fmt.Printf("%-8s %-10s attempt %d\n", ev.Kind, r.Status, r.Attempts)
+		if ev.Kind == localtasks.EventFinished {
+			break
+		}
 	}
 	fmt.Println("dropped:", sub.Dropped())
 

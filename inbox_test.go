@@ -122,7 +122,7 @@ func awaitStarted(t *testing.T, ctx context.Context, sub *localtasks.Subscriptio
 	defer sub.Close()
 	for {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Kind == localtasks.EventStarted && ev.Result.ID == id {
 				return
 			}

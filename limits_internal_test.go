@@ -71,7 +71,7 @@ func TestCloseCancelsWaitingRuns(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, hd.ID())
 	}
-	for ev := range sub.C {
+	for ev := range sub.C() {
 		if ev.Kind == EventStarted {
 			require.Equal(t, ids[0], ev.Result.ID)
 			break

@@ -124,7 +124,7 @@ func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 // nextEnqueued returns the next run enqueued other than the one with ID id.
 func nextEnqueued(t *testing.T, sub *localtasks.Subscription, id string) localtasks.TaskResult {
 	t.Helper()
-	for ev := range sub.C {
+	for ev := range sub.C() {
 		if ev.Kind == localtasks.EventEnqueued && ev.Result.ID != id {
 			return ev.Result
 		}

@@ -67,7 +67,7 @@ func TestProcessPoolRequeuesUnstartedTasks(t *testing.T) {
 	var started TaskResult
 	for started.ID != x.ID() {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Kind == EventStarted {
 				started = ev.Result
 			}

@@ -115,7 +115,7 @@ func startedEvent(t *testing.T, ctx context.Context, sub *localtasks.Subscriptio
 	t.Helper()
 	for {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Kind == localtasks.EventStarted && ev.Result.ID == id {
 				return ev.Result
 			}
@@ -135,7 +135,7 @@ func startedEvents(t *testing.T, ctx context.Context, sub *localtasks.Subscripti
 	var got []localtasks.TaskResult
 	for len(got) < len(ids) {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Kind == localtasks.EventStarted && want[ev.Result.ID] {
 				delete(want, ev.Result.ID)
 				got = append(got, ev.Result)
@@ -335,7 +335,7 @@ func TestProcessPoolRefusesUnencodableArguments(t *testing.T) {
 	require.ErrorContains(t, err, "localtasks_test.hidden")
 	require.ErrorContains(t, err, "no exported fields")
 	select {
-	case ev := <-sub.C:
+	case ev := <-sub.C():
 		t.Fatalf("a refused task was queued: %+v", ev)
 	default:
 	}
@@ -503,7 +503,7 @@ func TestProcessPoolPriorityAcrossWindow(t *testing.T) {
 	var order []string
 	for len(order) < 4 {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Kind == localtasks.EventStarted && ev.Result.ID != blocker.ID() {
 				order = append(order, ev.Result.ID)
 			}

@@ -332,8 +332,15 @@ func (h *holder) Wait(ctx context.Context, id string) (TaskResult, error) { retu
 func (h *holder) Cancel(ctx context.Context, id string) error { return h.s.cancelRun(id) }
 
 // Subscribe returns a subscription to the events of every task of the
-// backend's state (every backend of its Name), whose channel buffers that
-// many events; zero or less means SubscribeBufferDefault.
+// backend's state (every backend of its Name), which may fall buffer events
+// behind the newest before it loses the oldest; zero or less means
+// SubscribeBufferDefault. It allocates no buffer of its own: the state keeps
+// one ring of events for all its subscribers, and publishing costs the pool
+// the same whatever their number. The subscription sees the events
+// published after Subscribe returns, those of each run in the order they
+// happened, in one order for every subscription; a reader more than buffer
+// events behind skips the oldest, never delivered late, and counts them in
+// Dropped. See Subscription.
 func (h *holder) Subscribe(buffer int) *Subscription { return h.s.events.Subscribe(buffer) }
 
 // Close releases this backend's hold on its state. The last backend of a

@@ -112,7 +112,7 @@ func (e *events) next(t *testing.T, ctx context.Context, id string) localtasks.E
 	t.Helper()
 	for len(e.pending[id]) == 0 {
 		select {
-		case ev, ok := <-e.sub.C:
+		case ev, ok := <-e.sub.C():
 			require.True(t, ok, "the subscription closed before an event of run %s", id)
 			e.keep(ev)
 		case <-ctx.Done():
@@ -141,7 +141,7 @@ func (e *events) none(t *testing.T, id, what string) {
 	t.Helper()
 	for {
 		select {
-		case ev, ok := <-e.sub.C:
+		case ev, ok := <-e.sub.C():
 			if ok {
 				e.keep(ev)
 				continue

@@ -95,8 +95,10 @@ func CheckRequest(r Request) error {
 }
 
 // Broadcaster delivers a backend's events to its Subscriptions as
-// localtasks' own backends do: in order, never blocking, counting what a
-// full subscriber missed. It is for implementing localtasks.Subscriber.
+// localtasks' own backends do: in order, from one ring that every
+// subscription reads at its own pace, never blocking the publisher, and
+// counting what a subscriber read too late. It is for implementing
+// localtasks.Subscriber.
 // The zero value is not usable; call NewBroadcaster.
 type Broadcaster struct{ b broadcaster }
 
@@ -111,18 +113,20 @@ type broadcaster interface {
 // NewBroadcaster returns a Broadcaster with no subscribers.
 func NewBroadcaster() *Broadcaster { return &Broadcaster{b: newBroadcaster().(broadcaster)} }
 
-// Subscribe returns a new subscription with a buffer of buffer events
-// (localtasks.SubscribeBufferDefault if buffer is 0 or less); once the
-// Broadcaster is closed, one whose C is closed.
+// Subscribe returns a new subscription that may fall buffer events behind
+// the newest (localtasks.SubscribeBufferDefault if buffer is 0 or less)
+// before it loses the oldest; once the Broadcaster is closed, one that is
+// closed at once.
 func (b *Broadcaster) Subscribe(buffer int) *localtasks.Subscription { return b.b.Subscribe(buffer) }
 
-// Publish delivers ev to every subscriber whose buffer has room, and counts
-// it as dropped for the others.
+// Publish adds ev to the ring the subscriptions read, and wakes those
+// waiting; its cost does not depend on the number of subscribers.
 func (b *Broadcaster) Publish(ev localtasks.Event) { b.b.Publish(ev) }
 
 // Subscribed reports whether anyone is subscribed, so that a backend can
 // skip building events nobody reads.
 func (b *Broadcaster) Subscribed() bool { return b.b.Subscribed() }
 
-// Close closes every subscription's C. Closing twice is safe.
+// Close ends every subscription once it has read the events published
+// before. Closing twice is safe.
 func (b *Broadcaster) Close() { b.b.Close() }

@@ -88,17 +88,19 @@ func TestBroadcaster(t *testing.T) {
 	sub := b.Subscribe(1)
 	require.True(t, b.Subscribed())
 	b.Publish(localtasks.Event{Kind: localtasks.EventEnqueued})
-	b.Publish(localtasks.Event{Kind: localtasks.EventStarted}) // the buffer is full
-	require.Equal(t, localtasks.EventEnqueued, (<-sub.C).Kind)
+	b.Publish(localtasks.Event{Kind: localtasks.EventStarted}) // past the buffer: the first is lost
+	require.Equal(t, localtasks.EventStarted, (<-sub.C()).Kind)
 	require.Equal(t, uint64(1), sub.Dropped())
 	sub.Close()
-	_, open := <-sub.C
+	_, open := <-sub.C()
 	require.False(t, open)
 	other := b.Subscribe(0)
+	b.Publish(localtasks.Event{Kind: localtasks.EventFinished})
 	b.Close()
 	b.Close()
-	_, open = <-other.C
+	require.Equal(t, localtasks.EventFinished, (<-other.C()).Kind, "what was published before Close is delivered")
+	_, open = <-other.C()
 	require.False(t, open)
-	_, open = <-b.Subscribe(1).C
+	_, open = <-b.Subscribe(1).C()
 	require.False(t, open, "a subscription after Close is closed")
 }

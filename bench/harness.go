@@ -77,7 +77,7 @@ type workload struct {
 }
 
 // workloads lists W1..W7 in order; each is built in its own file.
-var workloads = []*workload{w1(), w2(), w3(), w4(), w5(), w6(), w7(), w9()}
+var workloads = []*workload{w1(), w2(), w3(), w4(), w5(), w6(), w7(), w9(), w10()}
 
 // childRoles are children that measure nothing: the far end of the W4 gob
 // floor. They run with -child role/<name>.

@@ -40,6 +40,17 @@ func throughputAtLeast(subject, vs string, min float64) target {
 	}}
 }
 
+// extraAtMost: the bound over subject's extra figure key, at least 1.
+func extraAtMost(subject, key string, bound float64, unit string) target {
+	return target{subject: subject, vs: fmt.Sprintf("%g %s", bound, unit), min: 1, ratio: func(m map[string]stats, _ params) (float64, bool) {
+		a, ok := m[subject]
+		if !ok || a.extra[key] <= 0 {
+			return 0, false
+		}
+		return bound / a.extra[key], true
+	}}
+}
+
 // makespanWithin: the makespan of the fastest of peers over subject's, at
 // least min: subject is within 1/min of the best of them in the same run.
 func makespanWithin(subject string, peers []string, min float64) target {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,17 +41,6 @@ func w9() *workload {
 	}
 }
 
-// extraAtMost: the bound over subject's extra figure key, at least 1.
-func extraAtMost(subject, key string, bound float64, unit string) target {
-	return target{subject: subject, vs: fmt.Sprintf("%g %s", bound, unit), min: 1, ratio: func(m map[string]stats, _ params) (float64, bool) {
-		a, ok := m[subject]
-		if !ok || a.extra[key] <= 0 {
-			return 0, false
-		}
-		return bound / a.extra[key], true
-	}}
-}
-
 // w9Block blocks a worker until its run is cancelled: W9's blocked pool.
 var w9Block = localtasks.Define("bench.w9block", func(ctx context.Context, started chan<- struct{}) (int, error) {
 	started <- struct{}{}
@@ -61,13 +48,8 @@ var w9Block = localtasks.Define("bench.w9block", func(ctx context.Context, start
 	return 0, ctx.Err()
 })
 
-func heapAlloc() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
+// heapAlloc is the heap in use after two collections (see heapAfterGC).
+func heapAlloc() uint64 { return heapAfterGC().HeapAlloc }
 
 // w9Loop is what runs beside the prober: a pass of snapshots over the
 // whole backlog (w9Pass), or its control (w9Spin). It returns the runs it

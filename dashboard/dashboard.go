@@ -29,10 +29,12 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/localtasks/localtasks"
@@ -68,12 +70,24 @@ type Config struct {
 	AllowedHosts []string
 	// Title is the page's title. Defaults to TitleDefault.
 	Title string
+	// MaxStreams caps the event streams (GET api/events) open at once,
+	// each page and `localtasks watch` holding one; beyond it, a new
+	// stream is answered 503 with the JSON error CodeUnavailable. All the
+	// streams share one subscription per backend, and an idle stream
+	// costs a few KiB (docs/api.md). Defaults to MaxStreamsDefault; less
+	// than zero is an error.
+	MaxStreams int
 }
 
+// MaxStreamsDefault is the cap of event streams open at once unless
+// Config.MaxStreams says otherwise.
+const MaxStreamsDefault = 256
+
 // Handler serves the dashboard: the page, its assets, the JSON API and the
-// event stream. Build it with New. It is safe for concurrent use, and owns
-// no goroutine: the only ones it starts serve an open event stream, and end
-// with its request.
+// event streams. Build it with New. It is safe for concurrent use. While an
+// event stream is open, it runs one goroutine that reads the backends'
+// events for all the streams, with one subscription per backend; the last
+// stream to end stops it, so that it owns no goroutine otherwise.
 type Handler struct {
 	backends []backend
 	actions  bool
@@ -83,10 +97,20 @@ type Handler struct {
 	root     http.Handler
 
 	samples *sampler
-	// now, statsEvery and pingEvery are fixed by New; the tests change them.
+	// now, statsEvery, pingEvery, flushEvery and maxTasks are fixed by
+	// New; the tests change them.
 	now        func() time.Time
 	statsEvery time.Duration
 	pingEvery  time.Duration
+	flushEvery time.Duration
+	maxTasks   int // the most runs' news a stream of every run is sent a flush
+
+	maxStreams int
+	hubMu      sync.Mutex     // guards what follows
+	streams    int            // open
+	hub        *hub           // while a stream is open
+	follow     map[string]int // the runs streams of one run follow, with how many streams each
+	followCopy map[string]int // a copy of follow that does not change, for the hub; nil for none yet
 }
 
 // backend is a configured backend, its label, and the optional interfaces
@@ -130,6 +154,9 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MaxStreams < 0 {
+		return nil, fmt.Errorf("dashboard: Config.MaxStreams is %d: give the most event streams to serve at once, or 0 for %d", cfg.MaxStreams, MaxStreamsDefault)
+	}
 	h := &Handler{
 		backends:   bs,
 		actions:    cfg.Actions,
@@ -139,6 +166,9 @@ func New(cfg Config) (*Handler, error) {
 		now:        time.Now,
 		statsEvery: statsEveryDefault,
 		pingEvery:  pingEveryDefault,
+		flushEvery: flushEveryDefault,
+		maxTasks:   maxTasksDefault,
+		maxStreams: cmp.Or(cfg.MaxStreams, MaxStreamsDefault),
 	}
 	if h.title == "" {
 		h.title = TitleDefault

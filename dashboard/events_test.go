@@ -108,12 +108,16 @@ func (s *eventStream) firstStats() dashboard.Stats {
 	return st
 }
 
+// The stream sends each run's news coalesced over a flush: its latest
+// snapshot, once, as a start while it started and reported progress since
+// the last flush.
 func TestEventsStreamTaskEvents(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	a := newPool(t, localtasks.ThreadPoolConfig{})
 	b := newPool(t, localtasks.ThreadPoolConfig{})
 	h := newHandler(t, false, named{a, "io"}, named{b, "cpu"})
+	dashboard.SetFlush(h, time.Hour, 64) // flushed by the test alone
 	stream := openEvents(t, h, "")
 
 	stats := stream.firstStats()
@@ -122,36 +126,154 @@ func TestEventsStreamTaskEvents(t *testing.T) {
 	require.Equal(t, "cpu", stats.Backends[1].Name)
 	require.False(t, stats.At.IsZero())
 
+	sub := b.Subscribe(0)
+	defer sub.Close()
 	hd, err := stepsTask.Enqueue(ctx, b, 4)
 	require.NoError(t, err)
-	var kinds []string
-	for len(kinds) < 3 {
-		ev := stream.nextTask()
-		require.Equal(t, hd.ID(), ev.Task.ID)
-		require.Equal(t, "cpu", ev.Task.Backend)
-		kinds = append(kinds, ev.Kind)
-	}
-	require.Equal(t, []string{"enqueued", "started", "progress"}, kinds)
+	waitEvent(t, sub, hd.ID(), localtasks.EventProgress) // enqueued, started, progress: one flush
+	dashboard.FlushEvents(t, h)
+	ev := stream.nextTask()
+	require.Equal(t, hd.ID(), ev.Task.ID)
+	require.Equal(t, "cpu", ev.Task.Backend)
+	require.Equal(t, "started", ev.Kind, "progress does not hide the start")
+	require.Equal(t, "RUNNING", ev.Task.Status)
+	require.Equal(t, "page 3", ev.Task.Progress.Message, "the latest snapshot")
 
 	require.NoError(t, hd.Cancel(ctx))
-	ev := stream.nextTask()
+	_, err = b.Wait(ctx, hd.ID())
+	require.NoError(t, err)
+	dashboard.FlushEvents(t, h)
+	ev = stream.nextTask()
 	require.Equal(t, "finished", ev.Kind)
 	require.Equal(t, "CANCELLED", ev.Task.Status)
 	require.Equal(t, "page 3", ev.Task.Progress.Message)
 
 	done, err := echoTask.Enqueue(ctx, a, shopArgs{Shop: "acme"})
 	require.NoError(t, err)
-	kinds = nil
-	for len(kinds) < 3 {
-		ev := stream.nextTask()
-		require.Equal(t, done.ID(), ev.Task.ID)
-		require.Equal(t, "io", ev.Task.Backend)
-		kinds = append(kinds, ev.Kind)
-		if ev.Kind == "finished" {
-			require.JSONEq(t, `{"Shop": "acme", "N": 0}`, string(ev.Task.Value))
-		}
+	wait(t, a, done.ID())
+	dashboard.FlushEvents(t, h)
+	ev = stream.nextTask()
+	require.Equal(t, done.ID(), ev.Task.ID, "one event for the whole run: no enqueued, no started")
+	require.Equal(t, "io", ev.Task.Backend)
+	require.Equal(t, "finished", ev.Kind)
+	require.JSONEq(t, `{"Shop": "acme", "N": 0}`, string(ev.Task.Value))
+}
+
+// A flush sends the news of maxTasks runs at most, the newest, and says
+// how many it left out; a stream of one run gets its news wherever it is.
+func TestEventsCapPerFlush(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	h := newHandler(t, false, pool)
+	dashboard.SetFlush(h, time.Hour, 3)
+	all := openEvents(t, h, "")
+	all.firstStats()
+	var ids []string
+	for i := range 10 {
+		hd, err := echoTask.Enqueue(ctx, pool, shopArgs{N: i})
+		require.NoError(t, err)
+		ids = append(ids, hd.ID())
 	}
-	require.Equal(t, []string{"enqueued", "started", "finished"}, kinds)
+	one := openEvents(t, h, "?id="+ids[0])
+	one.firstStats()
+	for _, id := range ids {
+		wait(t, pool, id)
+	}
+	dashboard.FlushEvents(t, h)
+
+	m := all.mustNext()
+	for m.event == "stats" {
+		m = all.mustNext()
+	}
+	require.Equal(t, "dropped", m.event)
+	var d dashboard.Dropped
+	require.NoError(t, json.Unmarshal([]byte(m.data), &d))
+	require.Equal(t, uint64(7), d.Events, "10 runs, 3 sent")
+	for _, id := range ids[7:] {
+		ev := all.nextTask()
+		require.Equal(t, id, ev.Task.ID)
+		require.Equal(t, "finished", ev.Kind)
+	}
+
+	ev := one.nextTask()
+	require.Equal(t, ids[0], ev.Task.ID, "the first run, left out of the stream of every run")
+	require.Equal(t, "finished", ev.Kind)
+}
+
+// However many streams are open, the handler holds one subscription per
+// backend, and none once they have all ended.
+func TestEventsShareOneSubscription(t *testing.T) {
+	t.Parallel()
+	a := newPool(t, localtasks.ThreadPoolConfig{})
+	b := newPool(t, localtasks.ThreadPoolConfig{})
+	h := newHandler(t, false, a, b)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(testContext(t))
+	var bodies []io.ReadCloser
+	for range 5 {
+		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+		require.NoError(t, err)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		(&eventStream{t: t, resp: resp, r: bufio.NewReader(resp.Body)}).firstStats()
+		bodies = append(bodies, resp.Body)
+	}
+	require.Equal(t, 2, dashboard.Subscriptions(h), "5 streams, 2 backends")
+	cancel()
+	for _, body := range bodies {
+		io.Copy(io.Discard, body)
+		body.Close()
+	}
+	srv.Close() // waits for the handlers
+	require.Zero(t, dashboard.Subscriptions(h))
+}
+
+// Beyond Config.MaxStreams, a stream is refused with 503 and a JSON error;
+// one that ends makes room.
+func TestEventsMaxStreams(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	_, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, MaxStreams: -1})
+	require.ErrorContains(t, err, "MaxStreams")
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, MaxStreams: 2})
+	require.NoError(t, err)
+	openEvents(t, h, "").firstStats()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(testContext(t))
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	require.NoError(t, err)
+	second, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, second.StatusCode)
+
+	resp, err := srv.Client().Get(srv.URL + "/api/events")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	var e dashboard.Error
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	resp.Body.Close()
+	require.Equal(t, dashboard.CodeUnavailable, e.Code)
+	require.Contains(t, e.Message, "MaxStreams is 2")
+
+	// The second stream ends: once its handler has returned, there is room.
+	cancel()
+	io.Copy(io.Discard, second.Body)
+	second.Body.Close()
+	for {
+		resp, err := srv.Client().Get(srv.URL + "/api/events?id=none")
+		require.NoError(t, err)
+		if resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			break
+		}
+		resp.Body.Close()
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	}
 }
 
 func TestEventsOfOneRun(t *testing.T) {

@@ -14,6 +14,42 @@ func SetNow(h *Handler, now func() time.Time) { h.now = now }
 // Call it before h serves a request.
 func SetIntervals(h *Handler, stats, ping time.Duration) { h.statsEvery, h.pingEvery = stats, ping }
 
+// SetFlush changes how often h's event streams get the runs' news, and how
+// many runs' news at most a flush. Call it before h serves a request.
+func SetFlush(h *Handler, every time.Duration, maxTasks int) {
+	h.flushEvery, h.maxTasks = every, maxTasks
+}
+
+// FlushEvents makes h's hub flush the events it has at once, and returns
+// when the frame is made; it fails the test if no stream is open.
+func FlushEvents(t interface{ Fatal(...any) }, h *Handler) {
+	h.hubMu.Lock()
+	hb := h.hub
+	h.hubMu.Unlock()
+	if hb == nil {
+		t.Fatal("FlushEvents: no event stream is open")
+	}
+	ack := make(chan struct{})
+	hb.flushNow <- ack
+	<-ack
+}
+
+// Subscriptions reports how many subscriptions h's hub holds, none if no
+// stream is open.
+func Subscriptions(h *Handler) int {
+	h.hubMu.Lock()
+	defer h.hubMu.Unlock()
+	n := 0
+	if h.hub != nil {
+		for _, sub := range h.hub.subs {
+			if sub != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // DecodeStrike and ParseStatuses are the API's request parsers, for the
 // fuzz targets.
 var (

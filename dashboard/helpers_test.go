@@ -150,7 +150,7 @@ func waitEvent(t *testing.T, sub *localtasks.Subscription, id string, kind local
 	timeout := time.After(testTimeout)
 	for {
 		select {
-		case ev, ok := <-sub.C:
+		case ev, ok := <-sub.C():
 			require.True(t, ok, "subscription closed before the %v event of %s", kind, id)
 			if ev.Result.ID == id && ev.Kind == kind {
 				return ev

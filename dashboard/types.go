@@ -18,6 +18,7 @@ type (
 	Snapshot        = dashapi.Snapshot
 	BackendSnapshot = dashapi.BackendSnapshot
 	TaskEvent       = dashapi.TaskEvent
+	Dropped         = dashapi.Dropped
 	Stats           = dashapi.Stats
 	BackendStats    = dashapi.BackendStats
 	Error           = dashapi.Error
@@ -33,5 +34,6 @@ const (
 	CodeMethodNotAllowed     = dashapi.CodeMethodNotAllowed
 	CodeConflict             = dashapi.CodeConflict
 	CodeUnsupportedMediaType = dashapi.CodeUnsupportedMediaType
+	CodeUnavailable          = dashapi.CodeUnavailable
 	CodeInternal             = dashapi.CodeInternal
 )

@@ -133,7 +133,7 @@ func started(t *testing.T, ctx context.Context, sub *localtasks.Subscription, id
 	t.Helper()
 	for {
 		select {
-		case ev, ok := <-sub.C:
+		case ev, ok := <-sub.C():
 			require.True(t, ok, "subscription closed before task %s started", id)
 			if ev.Kind == localtasks.EventStarted && ev.Result.ID == id {
 				return
@@ -317,7 +317,7 @@ func testInvalidRequests(t *testing.T, h *harness) {
 		valid, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
 		require.NoError(t, err)
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			require.Equal(t, localtasks.EventEnqueued, ev.Kind)
 			require.Equal(t, valid.ID(), ev.Result.ID, "a refused request must not have been queued")
 		case <-ctx.Done():
@@ -539,7 +539,7 @@ func testProgress(t *testing.T, h *harness) {
 	var seen []int64
 	for {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			if ev.Result.ID != hd.ID() {
 				continue
 			}
@@ -716,7 +716,7 @@ func testEvents(t *testing.T, h *harness) {
 	var statuses []localtasks.Status
 	for len(kinds) < 3 {
 		select {
-		case ev := <-sub.C:
+		case ev := <-sub.C():
 			require.Equal(t, hd.ID(), ev.Result.ID)
 			kinds = append(kinds, ev.Kind)
 			statuses = append(statuses, ev.Result.Status)
@@ -779,10 +779,10 @@ func testCloseCancelsRunning(t *testing.T, h *harness) {
 		require.NoError(t, err)
 		require.Equal(t, localtasks.StatusCancelled, res.Status, "task %s", id)
 	}
-	for range sub.C { // closed once the backend is
+	for range sub.C() { // closed once the backend is
 	}
 	late := b.(localtasks.Subscriber).Subscribe(1)
-	_, open := <-late.C
+	_, open := <-late.C()
 	require.False(t, open, "a subscription made after Close gave up on running tasks is closed at once")
 }
 
@@ -811,7 +811,7 @@ func testCloseReleasesRunning(t *testing.T, h *harness) {
 		require.False(t, res.Status.Finished(), "task %s is left to other workers, not ended: %v", id, res.Status)
 		require.NotEqual(t, localtasks.StatusRunning, res.Status, "task %s is not running once Close returned", id)
 	}
-	for range sub.C { // closed once the backend is
+	for range sub.C() { // closed once the backend is
 	}
 	require.NoError(t, running.Cancel(ctx), "the released run can still be cancelled")
 	res, err := b.GetResult(ctx, running.ID())

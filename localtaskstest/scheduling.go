@@ -95,7 +95,7 @@ func waitFor(t *testing.T, ctx context.Context, sub *localtasks.Subscription, wh
 	t.Helper()
 	for {
 		select {
-		case ev, open := <-sub.C:
+		case ev, open := <-sub.C():
 			require.True(t, open, "subscription closed while waiting for %s", what)
 			if ok(ev) {
 				return ev

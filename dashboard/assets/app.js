@@ -948,6 +948,9 @@
       if (t.id === state.detailId) renderDetail(t);
       render();
     });
+    // The server coalesces the runs' news and caps them per flush: when it
+    // left some out, a snapshot brings them.
+    source.addEventListener("dropped", () => refreshSoon());
     source.addEventListener("stats", (e) => {
       state.stats = JSON.parse(e.data);
       sample(Date.parse(state.stats.at), state.stats.backends);

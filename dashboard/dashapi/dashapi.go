@@ -147,6 +147,14 @@ type TaskEvent struct {
 	Task Task   `json:"task"`
 }
 
+// Dropped is the data of an event named "dropped" on the event stream: at
+// least Events task events were left out since the last ("task" events
+// are coalesced, and capped per flush), or lost because the stream was read
+// too late. Load a snapshot to catch up.
+type Dropped struct {
+	Events uint64 `json:"events"`
+}
+
 // Stats is the data of an event named "stats" on the event stream.
 type Stats struct {
 	At       time.Time      `json:"at"`
@@ -181,6 +189,9 @@ const (
 	CodeConflict = "conflict"
 	// CodeUnsupportedMediaType (415): a POST that is not application/json.
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeUnavailable (503): more event streams than Config.MaxStreams
+	// allows are open; try again later.
+	CodeUnavailable = "unavailable"
 	// CodeInternal (500): a backend failed in a way none of the others
 	// describe; the message says how.
 	CodeInternal = "internal"

@@ -40,7 +40,7 @@ func main() {
 	go func() {
 		defer close(progress)
 		done := 0
-		for ev := range sub.C {
+		for ev := range sub.C() {
 			r := ev.Result
 			switch {
 			case ev.Kind == localtasks.EventStarted && r.Attempts > 1:

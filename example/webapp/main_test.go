@@ -219,7 +219,7 @@ func TestResults(t *testing.T) {
 		sub := ioPool.Subscribe(0)
 		defer sub.Close()
 		id := enqueue(t, h, "/io?steps=100&step_ms=10000")
-		for ev := range sub.C { // until the fetch reports its first progress
+		for ev := range sub.C() { // until the fetch reports its first progress
 			if ev.Kind == localtasks.EventProgress && ev.Result.ID == id {
 				break
 			}

@@ -127,6 +127,11 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 			if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
 				return 0, err
 			}
+		case "dropped":
+			// News were left out, the run's perhaps: look at it again.
+			if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
+				return 0, err
+			}
 		default:
 			continue
 		}
