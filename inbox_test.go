@@ -114,9 +114,8 @@ func TestPostRacesClose(t *testing.T) {
 	}
 }
 
-// awaitStarted waits for the event of the start of run id, and closes sub:
-// with a subscriber, Enqueue takes the lock, and the runs after are the
-// tests' subject.
+// awaitStarted waits for the event of the start of run id, and closes sub,
+// so that the runs after are enqueued with nobody subscribed.
 func awaitStarted(t *testing.T, ctx context.Context, sub *localtasks.Subscription, id string) {
 	t.Helper()
 	defer sub.Close()

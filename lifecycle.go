@@ -141,13 +141,11 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 
 // plain reports whether a request can take the inbox (see post): a
 // thread pool's run that may start now, with no key, limit or perpetual
-// chain, while no strike is in force and nobody subscribes to events. The
-// last two may change at once after: post's runs are checked against strikes
-// when a worker takes them, and their EventEnqueued is sent when a worker
-// takes them in.
+// chain, while no strike is in force. A strike may come at once after:
+// post's runs are checked against strikes when a worker takes them.
 func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
 	return s.mode == modePool && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
-		s.nstrikes.Load() == 0 && !s.events.Subscribed() && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax
+		s.nstrikes.Load() == 0 && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax
 }
 
 // inboxMax bounds the runs the inbox holds, so that whoever takes it in
@@ -169,6 +167,14 @@ func (s *state) post(rec *record) {
 		s.testPosting()
 	}
 	s.inboxLen.Add(1)
+	if s.events.Subscribed() {
+		// Its EventEnqueued, before the push: no other goroutine has rec
+		// yet, so its snapshot needs no lock, and every later event of
+		// the run comes after this one in the ring. Without a subscriber
+		// now, takeInbox sends it, if one has come by then.
+		rec.announced = true
+		s.events.Publish(Event{Kind: EventEnqueued, Result: s.snapshot(rec)})
+	}
 	for {
 		head := s.inbox.Load()
 		rec.inbox = head
@@ -210,7 +216,9 @@ func (s *state) takeInbox() {
 		s.view.count(rec, 0, StatusReady) // post made it READY, uncounted
 		s.counters.Enqueued++
 		s.active++
-		s.emit(EventEnqueued, rec)
+		if !rec.announced {
+			s.emit(EventEnqueued, rec)
+		}
 		if s.closing {
 			s.closeQueued(rec, s.clock.Now())
 		} else {

@@ -24,6 +24,7 @@ type record struct {
 	status     Status
 	priority   int8
 	cancelling bool // Cancel or Close asked the running attempt to stop
+	announced  bool // post sent its EventEnqueued already
 	attempts   int32
 	stored     atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
 	slot       uint32       // its slot in the index, which id carries
