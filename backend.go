@@ -75,6 +75,9 @@ type Capabilities struct {
 	Limits bool
 	// Perpetual: perpetual and cron tasks.
 	Perpetual bool
+	// MaxQueued: a bound on the queued runs (Config.MaxQueued), with
+	// ErrQueueFull and WithWaitForRoom.
+	MaxQueued bool
 }
 
 // checkRequest reports what is wrong with a request to enqueue a run of

@@ -28,6 +28,15 @@ type Config struct {
 	// recently used first out. Queued, scheduled and running tasks are
 	// never evicted and do not count. Defaults to MaxResultsDefault.
 	MaxResults int
+	// MaxQueued bounds the runs waiting to start, READY and SCHEDULED
+	// ones together, across the backend's queues: an Enqueue that would
+	// queue one more fails at once with ErrQueueFull, and queues nothing,
+	// unless the request asks to wait for room (WithWaitForRoom). The runs
+	// the backend queues itself (retries, perpetual successors, runs put
+	// back after a worker died) are never refused, and may take the count
+	// past the bound for a while. 0 (the default) is no bound; an
+	// ImmediateBackend, which has no queue, takes none.
+	MaxQueued int
 	// Queues lists the queue names tasks may be enqueued to; all share the
 	// backend's workers. Defaults to just QueueDefault.
 	Queues []string
@@ -87,6 +96,9 @@ func (c Config) validate(kind string) error {
 	if c.MaxResults < 0 {
 		return configError(kind, "MaxResults %d is negative: use 0 for the default of %d", c.MaxResults, MaxResultsDefault)
 	}
+	if c.MaxQueued < 0 {
+		return configError(kind, "MaxQueued %d is negative: use 0 for no bound", c.MaxQueued)
+	}
 	return nil
 }
 
@@ -121,6 +133,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has MaxWorkers %d, this one asks for %d", a.workers, b.workers)
 	case ac.MaxResults != bc.MaxResults:
 		return fmt.Sprintf("it has MaxResults %d, this one asks for %d", ac.MaxResults, bc.MaxResults)
+	case ac.MaxQueued != bc.MaxQueued:
+		return fmt.Sprintf("it has MaxQueued %d, this one asks for %d", ac.MaxQueued, bc.MaxQueued)
 	case !slices.Equal(ac.Queues, bc.Queues):
 		return fmt.Sprintf("it has Queues %q, this one asks for %q", ac.Queues, bc.Queues)
 	case ac.Logger != bc.Logger:

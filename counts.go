@@ -85,6 +85,26 @@ func (s *state) setStatus(rec *record, to Status) {
 	from := rec.status
 	rec.status = to
 	s.view.count(rec, from, to)
+	if s.roomWaiters > 0 && queued(from) && !queued(to) {
+		s.madeRoom()
+	}
+}
+
+// queued reports whether st is READY or SCHEDULED: what Config.MaxQueued
+// bounds.
+func queued(st Status) bool { return st == StatusReady || st == StatusScheduled }
+
+// queuedRuns counts the READY and SCHEDULED runs. Must hold s.mu.
+func (s *state) queuedRuns() int {
+	return s.view.unfinished[StatusReady-1] + s.view.unfinished[StatusScheduled-1]
+}
+
+// madeRoom wakes the enqueues waiting for room. Must hold s.mu.
+func (s *state) madeRoom() {
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
 }
 
 // count moves rec, in the counts, from status from to status to; 0 is no

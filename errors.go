@@ -40,6 +40,11 @@ var (
 	// ErrFinished: Cancel was called on a task that had already finished.
 	ErrFinished = errors.New("task already finished")
 
+	// ErrQueueFull: Enqueue found the backend's queue full
+	// (Config.MaxQueued) and queued nothing. Retry later, or enqueue with
+	// WithWaitForRoom to wait for room.
+	ErrQueueFull = errors.New("queue full")
+
 	// ErrMemoryLimit: a process-pool worker died over its memory limit
 	// (ProcessPoolConfig.MemoryLimit) while it ran the task.
 	ErrMemoryLimit = errors.New("worker over its memory limit")

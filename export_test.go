@@ -18,6 +18,17 @@ func DispatchedForTest(b *ProcessPoolBackend) <-chan string {
 	return c
 }
 
+// RoomWaitForTest returns a channel that receives a value each time an
+// Enqueue on b is about to wait for room (Config.MaxQueued), from now on.
+// The channel holds 16; a waiter blocks while it is full.
+func RoomWaitForTest(b *ThreadPoolBackend) <-chan struct{} {
+	c := make(chan struct{}, 16)
+	b.s.mu.Lock()
+	b.s.testRoomWait = func() { c <- struct{}{} }
+	b.s.mu.Unlock()
+	return c
+}
+
 // CheckCountsForTest counts every run b's state holds, by status, in all
 // and per chunk of the index, and returns an error if the counts the state
 // keeps differ: the view that Snapshot relies on.

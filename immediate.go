@@ -28,6 +28,9 @@ func NewImmediate(cfg Config) (*ImmediateBackend, error) {
 	if err := cfg.validate("immediate"); err != nil {
 		return nil, err
 	}
+	if cfg.MaxQueued != 0 {
+		return nil, configError("immediate", "MaxQueued is %d, but an ImmediateBackend queues nothing: it runs each task in Enqueue; leave it 0", cfg.MaxQueued)
+	}
 	s, err := open(settings{kind: "immediate", cfg: cfg}, modeInline, immediateCapabilities, func(s *state) error {
 		s.startWorkers(0)
 		return nil

@@ -87,6 +87,13 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		return Receipt{}, s.closedError(def)
 	}
 	s.takeInbox() // runs posted before this one are queued before it
+	if s.set.cfg.MaxQueued > 0 && s.needsRoom(rec, &opts) {
+		if err := s.awaitRoom(ctx, rec.def, opts.WaitForRoom); err != nil {
+			s.mu.Unlock()
+			s.index.del(rec)
+			return Receipt{}, err
+		}
+	}
 	disp := Enqueued
 	if rec.x != nil || lim != nil || len(s.strikes) > 0 {
 		r, at, done := s.enqueueChecks(rec, &opts, lim, now, runAfter)
@@ -139,13 +146,69 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 	return lim, payload, nil
 }
 
+// needsRoom reports whether a request would add a run to the queue: not if
+// a strike cancels it, nor if its key is held by a run it cannot replace or
+// by a queued one it replaces (one out, one in). Must hold s.mu.
+func (s *state) needsRoom(rec *record, opts *Options) bool {
+	if len(s.strikes) > 0 && s.struck(rec.def, rec.args) != nil {
+		return false
+	}
+	if opts.Key != "" {
+		if old := s.keys[keyOf{rec.def.Name(), opts.Key}]; old != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitRoom returns once the queue has room for one more run (see
+// Config.MaxQueued), at once with an error matching ErrQueueFull unless
+// wait, or with the ctx's error once ctx ends. It may unlock s.mu while it
+// waits, and holds it again when it returns. Must hold s.mu.
+func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error {
+	max := s.set.cfg.MaxQueued
+	for s.queuedRuns() >= max {
+		if !wait {
+			s.counters.QueueFull++
+			return fmt.Errorf("localtasks: enqueue %q: backend %q has %d runs queued, its MaxQueued: "+
+				"retry later, or enqueue with WithWaitForRoom to wait for room; nothing was queued: %w", def.Name(), s.name, max, ErrQueueFull)
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room := s.room
+		s.roomWaiters++
+		if s.testRoomWait != nil {
+			s.testRoomWait()
+		}
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.roomWaiters--
+		if s.closing {
+			return s.closedError(def)
+		}
+		if err := ctx.Err(); err != nil && s.queuedRuns() >= max {
+			s.counters.QueueFull++
+			return fmt.Errorf("localtasks: enqueue %q: waited for room on backend %q (MaxQueued %d) until the caller's ctx ended; nothing was queued: %w: %w",
+				def.Name(), s.name, max, ErrQueueFull, err)
+		}
+		s.takeInbox()
+	}
+	return nil
+}
+
 // plain reports whether a request can take the inbox (see post): a
 // thread pool's run that may start now, with no key, limit or perpetual
-// chain, while no strike is in force. A strike may come at once after:
-// post's runs are checked against strikes when a worker takes them.
+// chain, on a state without MaxQueued, while no strike is in force. A
+// strike may come at once after: post's runs are checked against strikes
+// when a worker takes them.
 func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
 	return s.mode == modePool && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
-		s.nstrikes.Load() == 0 && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax
+		s.nstrikes.Load() == 0 && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax && s.set.cfg.MaxQueued == 0
 }
 
 // inboxMax bounds the runs the inbox holds, so that whoever takes it in

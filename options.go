@@ -59,6 +59,10 @@ type Options struct {
 	Cooldown    Cooldown
 	// Perpetual makes the task reschedule itself; see Perpetual.
 	Perpetual Perpetual
+	// WaitForRoom makes Enqueue wait, until its ctx ends, for room in a
+	// backend whose queue is full (Config.MaxQueued) instead of failing
+	// with ErrQueueFull; see WithWaitForRoom.
+	WaitForRoom bool
 
 	invalid string // what an Option found wrong, reported by validate
 }
@@ -163,6 +167,13 @@ func (o *Options) validate() error {
 
 // MaxKeyLength bounds a task key, in bytes.
 const MaxKeyLength = 256
+
+// WithWaitForRoom makes Enqueue wait for room when the backend's queue is
+// full (Config.MaxQueued), until the caller's ctx ends, instead of failing
+// at once with ErrQueueFull: backpressure for a producer that may slow
+// down. Waiters are let in as runs leave the queue, in no set order. It
+// has no effect on a backend without a bound.
+func WithWaitForRoom() Option { return func(o *Options) { o.WaitForRoom = true } }
 
 // WithKey gives the run a key: while a run of the task with that key is
 // queued, scheduled or running, Enqueue with the key enqueues nothing and

@@ -16,7 +16,8 @@ type RecordingBackend struct {
 
 var _ Controller = (*RecordingBackend)(nil)
 
-var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true, Limits: true, Perpetual: true}
+var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true, Limits: true,
+	Perpetual: true, MaxQueued: true}
 
 // NewRecording builds a RecordingBackend, or joins the state of the ones
 // already built under cfg.Name.
@@ -71,6 +72,7 @@ func (b *RecordingBackend) Clear() {
 	clear(s.keys)
 	s.gates = nil
 	s.active = 0
+	s.madeRoom()
 	s.mu.Unlock()
 	for _, rec := range recorded {
 		s.results.remove(rec) // first: its slot is freed by the last of the two

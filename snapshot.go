@@ -106,6 +106,10 @@ type Counters struct {
 	Struck uint64
 	// Perpetuated counts the runs perpetual tasks enqueued for themselves.
 	Perpetuated uint64
+	// QueueFull counts the Enqueue calls refused with ErrQueueFull
+	// (Config.MaxQueued); a wait for room that ends with its ctx counts
+	// too.
+	QueueFull uint64
 }
 
 // WorkerInfo describes one worker: a goroutine of a ThreadPoolBackend or a

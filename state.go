@@ -27,7 +27,7 @@ const (
 
 // poolCapabilities are the two pools': everything.
 var poolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true,
-	Retry: true, Timeout: true, Limits: true, Perpetual: true}
+	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true}
 
 // states is the named state registry.
 var states = struct {
@@ -88,6 +88,7 @@ func (s *state) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.closingNow.Store(true)
+	s.madeRoom()  // enqueues waiting for room give up
 	s.takeInbox() // cancelled, as closing is set
 	now := s.clock.Now()
 	cancel := func(rec *record) {
@@ -181,14 +182,18 @@ type state struct {
 	timer    Timer // wakes fire for the earliest of timed
 	timerAt  time.Time
 	timerGen uint64
-	idle     int           // workers waiting on cond
-	waking   int           // of those, the ones signalled that have not woken yet
-	closing  bool          // no more tasks taken
-	closed   bool          // shutdown is over
-	recorded []*record     // modeRecord: every run, in enqueue order
-	running  int           // workers (or process-pool slots) still in their loop
-	stopped  chan struct{} // closed when running drops to zero
-	proc     *procPool     // the worker processes, in modeProcess
+	idle     int  // workers waiting on cond
+	waking   int  // of those, the ones signalled that have not woken yet
+	closing  bool // no more tasks taken
+	// room is closed, and set to nil, when a queued run leaves the queue
+	// while roomWaiters enqueues wait for room (Config.MaxQueued).
+	room        chan struct{}
+	roomWaiters int
+	closed      bool          // shutdown is over
+	recorded    []*record     // modeRecord: every run, in enqueue order
+	running     int           // workers (or process-pool slots) still in their loop
+	stopped     chan struct{} // closed when running drops to zero
+	proc        *procPool     // the worker processes, in modeProcess
 
 	keys       map[keyOf]*record // the unfinished runs with a key
 	strikes    []*strikeRule
@@ -204,6 +209,7 @@ type state struct {
 
 	testDispatched func(*record) // a test's signal: a run went to a worker
 	testPosting    func()        // a test's hook: post is about to push a run
+	testRoomWait   func()        // a test's hook: an enqueue is about to wait for room, under s.mu
 }
 
 func newState(st settings, m mode, caps Capabilities) *state {

@@ -194,6 +194,9 @@ func (h *harness) cases() []testCase {
 	if h.caps.Timeout {
 		cs = append(cs, testCase{"Timeout", testTimeout})
 	}
+	if h.caps.MaxQueued && h.caps.Defer && h.caps.Cancel {
+		cs = append(cs, testCase{"MaxQueued", testMaxQueued})
+	}
 	if h.caps.Defer {
 		cs = append(cs, testCase{"Deferred", testDeferred})
 		if h.caps.Retry {
@@ -892,4 +895,37 @@ func testMiddleware(t *testing.T, h *harness) {
 	require.ErrorContains(t, err, "failed in the task")
 	require.Equal(t, []string{"outer before " + Flaky.Name(), "inner before", "inner after failed in the task", "outer after failed in the task"},
 		trace(failed.ID()), "the task's error reaches the chain as next's")
+}
+
+// testMaxQueued fills a queue of two with scheduled runs: a third Enqueue
+// fails with ErrQueueFull and queues nothing; one that waits for room gets
+// it when a queued run is cancelled.
+func testMaxQueued(t *testing.T, h *harness) {
+	b, _, ctx := h.setupWith(t, localtasks.Config{MaxQueued: 2})
+	later := Echo.Using(localtasks.WithDelay(time.Hour))
+	var ids []string
+	for i := range 2 {
+		hd, err := later.Enqueue(ctx, b, EchoArgs{N: i})
+		require.NoError(t, err)
+		ids = append(ids, hd.ID())
+	}
+	_, err := Echo.Enqueue(ctx, b, EchoArgs{N: 3})
+	require.ErrorIs(t, err, localtasks.ErrQueueFull, "a third run over MaxQueued 2")
+	if s, ok := b.(localtasks.Snapshotter); ok {
+		require.EqualValues(t, 1, s.Counters().QueueFull)
+		snap, err := s.Snapshot(ctx, localtasks.SnapshotOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 2, snap.Counts.Scheduled, "the refused run was not queued")
+		require.Zero(t, snap.Counts.Ready)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := later.Using(localtasks.WithWaitForRoom()).Enqueue(ctx, b, EchoArgs{N: 4})
+		done <- err
+	}()
+	require.NoError(t, b.Cancel(ctx, ids[0]))
+	require.NoError(t, <-done, "room made by a cancel")
+	_, err = Echo.Enqueue(ctx, b, EchoArgs{N: 5})
+	require.ErrorIs(t, err, localtasks.ErrQueueFull, "full again")
 }

@@ -399,7 +399,7 @@
     }
   }
 
-  const COUNTERS = ["enqueued", "started", "succeeded", "failed", "retried", "cancelled", "struck", "perpetuated"];
+  const COUNTERS = ["enqueued", "started", "succeeded", "failed", "retried", "cancelled", "struck", "perpetuated", "queue_full"];
 
   // The counters and the server's throughput come from the newest of the
   // last snapshot and the last stats event.

@@ -74,6 +74,7 @@ type Counters struct {
 	Cancelled   uint64 `json:"cancelled"`
 	Struck      uint64 `json:"struck"`
 	Perpetuated uint64 `json:"perpetuated"`
+	QueueFull   uint64 `json:"queue_full"`
 }
 
 // StatusCounts counts a backend's runs by status; see

@@ -51,11 +51,11 @@ func TestSnapshot(t *testing.T) {
 
 	// The counters: a header and a row of numbers under it.
 	header := lineWith(t, out, "ENQUEUED")
-	require.Equal(t, []string{"ENQUEUED", "STARTED", "SUCCEEDED", "FAILED", "RETRIED", "CANCELLED", "STRUCK", "PERPETUATED"}, strings.Fields(header))
+	require.Equal(t, []string{"ENQUEUED", "STARTED", "SUCCEEDED", "FAILED", "RETRIED", "CANCELLED", "STRUCK", "PERPETUATED", "QUEUE", "FULL"}, strings.Fields(header))
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
 		if l == header {
-			require.Equal(t, []string{"4", "2", "1", "0", "0", "0", "0", "0"}, strings.Fields(lines[i+1]))
+			require.Equal(t, []string{"4", "2", "1", "0", "0", "0", "0", "0", "0"}, strings.Fields(lines[i+1]))
 		}
 	}
 

@@ -110,8 +110,8 @@ func printSnapshot(w io.Writer, snap *snapshot, finishedMax int, query url.Value
 func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax int, query url.Values) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	k := b.Counters
-	fmt.Fprintln(tw, "ENQUEUED\tSTARTED\tSUCCEEDED\tFAILED\tRETRIED\tCANCELLED\tSTRUCK\tPERPETUATED")
-	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Enqueued, k.Started, k.Succeeded, k.Failed, k.Retried, k.Cancelled, k.Struck, k.Perpetuated)
+	fmt.Fprintln(tw, "ENQUEUED\tSTARTED\tSUCCEEDED\tFAILED\tRETRIED\tCANCELLED\tSTRUCK\tPERPETUATED\tQUEUE FULL")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k.Enqueued, k.Started, k.Succeeded, k.Failed, k.Retried, k.Cancelled, k.Struck, k.Perpetuated, k.QueueFull)
 	tw.Flush()
 
 	fmt.Fprintln(w)
