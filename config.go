@@ -61,6 +61,9 @@ type TestConfig struct {
 	RunAtMost map[string]int
 }
 
+// maxQueues bounds Config.Queues: a record holds its queue as a uint16.
+const maxQueues = 1 << 16
+
 // withDefaults returns a copy of c with every default applied.
 func (c Config) withDefaults() Config {
 	c.MaxResults = cmp.Or(c.MaxResults, MaxResultsDefault)
@@ -75,6 +78,9 @@ func (c Config) withDefaults() Config {
 
 // validate checks c, as withDefaults returned it, for a backend of kind.
 func (c Config) validate(kind string) error {
+	if len(c.Queues) > maxQueues {
+		return configError(kind, "%d queues are listed, more than the %d a backend takes: group tasks into fewer queues", len(c.Queues), maxQueues)
+	}
 	for i, q := range c.Queues {
 		if q == "" {
 			return configError(kind, "queue name %d is empty: give every queue a name", i)

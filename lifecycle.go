@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
@@ -296,7 +297,11 @@ func (s *state) takeInbox() {
 // no status yet: Enqueue's, and a perpetual run's successor's. Its ID holds
 // a slot of the index, which put fills and del frees.
 func (s *state) newRecord(def Definition, args any, payload []byte, opts *Options, now time.Time) *record {
-	rec := &record{def: def, args: args, queue: opts.Queue, priority: int8(opts.Priority),
+	queue := slices.Index(s.set.cfg.Queues, opts.Queue)
+	if queue < 0 {
+		panic(fmt.Sprintf("localtasks: a run of queue %q, which checkRequest did not check", opts.Queue)) // a bug of this package
+	}
+	rec := &record{def: def, args: args, queue: uint16(queue), priority: int8(opts.Priority),
 		timeout: opts.Timeout, enqueuedAt: s.offset(now)}
 	if payload != nil {
 		rec.payload = &payload

@@ -40,6 +40,7 @@ const groupFinished = len(listGroups)
 type query struct {
 	statuses         [StatusCancelled + 1]bool // wanted
 	task, queue, key string
+	queueIndex       int // queue's in Config.Queues, -1 if none: as a record holds it
 	limit            int
 	group            int    // in listGroups, or groupFinished
 	shard            int    // unfinished groups: the next place, in shard...
@@ -120,7 +121,7 @@ func (q *query) parseCursor(c string) error {
 // pre reports whether rec's task and queue are those q lists, fields that
 // never change: it needs no lock.
 func (q *query) pre(rec *record) bool {
-	return (q.task == "" || rec.def.Name() == q.task) && (q.queue == "" || rec.queue == q.queue)
+	return (q.task == "" || rec.def.Name() == q.task) && (q.queue == "" || int(rec.queue) == q.queueIndex)
 }
 
 // match reports whether rec is one q lists, but for its status. Must hold
@@ -135,6 +136,7 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 	if err != nil {
 		return Snapshot{}, err
 	}
+	q.queueIndex = slices.Index(s.set.cfg.Queues, q.queue)
 	s.mu.Lock()
 	s.takeInbox()
 	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters, Counts: s.view.counts()}
@@ -313,7 +315,7 @@ func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, pre
 				// warm reads the run's fields that never change around its
 				// status, whose cache lines the check under the lock needs.
 				p := place{rec: rec, shard: shard, slot: slot - 1, match: pre(rec),
-					warm: uintptr(len(rec.queue)) + uintptr(rec.timeout) + uintptr(rec.enqueuedAt)}
+					warm: uintptr(rec.queue) + uintptr(rec.timeout) + uintptr(rec.enqueuedAt)}
 				places = append(places, p)
 				if p.match {
 					matches++

@@ -60,7 +60,7 @@ func (s *state) executeChain(rec *record, ctx *taskctx.Ctx) (val any, err error)
 func (s *state) chain(ctx *taskctx.Ctx, rec *record, run func(context.Context) error) (err error) {
 	defer failure.Catch(&err)
 	mw := s.set.cfg.Middleware
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.Number, Queue: rec.queue, Priority: int(rec.priority), Args: rec.args}
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.Number, Queue: s.queueOf(rec), Priority: int(rec.priority), Args: rec.args}
 	next := run
 	for i := len(mw) - 1; i >= 0; i-- {
 		m, inner := mw[i], next

@@ -8,8 +8,8 @@ import (
 	"github.com/localtasks/localtasks/internal/timeheap"
 )
 
-// record is the backend's own copy of a task run: 200 bytes (the 208-byte
-// size class), kept small because the store holds many of them and the
+// record is the backend's own copy of a task run: 192 bytes (a size class
+// of the allocator), kept small because the store holds many of them and the
 // garbage collector scans each (see docs/design.md). Its fields are guarded
 // by state.mu, but for slot, id, def, args, payload and timeout, which never
 // change.
@@ -18,7 +18,6 @@ type record struct {
 	def     Definition
 	args    any
 	value   any // what a successful attempt returned
-	queue   string
 	timeout time.Duration
 
 	status     Status
@@ -28,6 +27,7 @@ type record struct {
 	attempts   int32
 	stored     atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
 	slot       uint32       // its slot in the index, which id carries
+	queue      uint16       // its queue, as an index in Config.Queues (see state.queueOf)
 
 	// The times, as offsets from the state's epoch (see state.offset).
 	enqueuedAt, runAfter, lastAttemptedAt, finishedAt offset
@@ -93,6 +93,9 @@ func (rec *record) startedAt() offset {
 	return rec.lastAttemptedAt
 }
 
+// queueOf is the name of rec's queue. It needs no lock.
+func (s *state) queueOf(rec *record) string { return s.set.cfg.Queues[rec.queue] }
+
 // lastWorker is the worker of rec's latest attempt. Must hold s.mu.
 func (rec *record) lastWorker() string {
 	if x := rec.x; x != nil && len(x.workers) > 0 {
@@ -139,7 +142,7 @@ func (s *state) time(o offset) time.Time {
 // snapshot copies rec for a caller. Must hold s.mu.
 func (s *state) snapshot(rec *record) TaskResult {
 	res := TaskResult{
-		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: rec.queue, Priority: int(rec.priority),
+		ID: rec.id, Task: rec.def.Name(), Backend: s.name, Queue: s.queueOf(rec), Priority: int(rec.priority),
 		Status: rec.status, EnqueuedAt: s.time(rec.enqueuedAt), RunAfter: s.time(rec.runAfter), StartedAt: s.time(rec.startedAt()),
 		LastAttemptedAt: s.time(rec.lastAttemptedAt), FinishedAt: s.time(rec.finishedAt), Attempts: int(rec.attempts),
 		Args: rec.args, Value: rec.value,

@@ -10,7 +10,7 @@ import (
 
 // recordSize64 is a record's size on a 64-bit platform, as record.go's
 // comment and docs/design.md ("Inside a state") give it.
-const recordSize64 = 200
+const recordSize64 = 192
 
 // The store holds up to MaxResults finished records and every unfinished
 // one, so the docs state a record's size; this keeps them true.

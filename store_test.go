@@ -32,7 +32,7 @@ var internalStored = Define("internal.stored", func(ctx context.Context, n int) 
 // newRunning makes a RUNNING run and puts it in s's index, as Enqueue and
 // start would have.
 func newRunning(s *state) *record {
-	rec := s.newRecord(internalStored.Definition(), 0, nil, &Options{}, s.clock.Now())
+	rec := s.newRecord(internalStored.Definition(), 0, nil, &Options{Queue: QueueDefault}, s.clock.Now())
 	s.index.put(rec)
 	s.mu.Lock()
 	rec.status = StatusRunning
