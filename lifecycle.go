@@ -226,19 +226,21 @@ const inboxMax = 4096
 // spent waiting for state.mu.
 func (s *state) post(rec *record) {
 	rec.status = StatusReady
+	if s.events.Subscribed() {
+		// Its EventEnqueued, before the index has it: no other goroutine
+		// has rec yet, so its snapshot needs no lock (once in the index, a
+		// Cancel of a listed run could change it meanwhile), and every
+		// later event of the run comes after this one in the ring.
+		// Without a subscriber now, takeInbox sends it, if one has come
+		// by then.
+		rec.announced = true
+		s.events.Publish(Event{Kind: EventEnqueued, Result: s.snapshot(rec)})
+	}
 	s.index.put(rec)
 	if s.testPosting != nil {
 		s.testPosting()
 	}
 	s.inboxLen.Add(1)
-	if s.events.Subscribed() {
-		// Its EventEnqueued, before the push: no other goroutine has rec
-		// yet, so its snapshot needs no lock, and every later event of
-		// the run comes after this one in the ring. Without a subscriber
-		// now, takeInbox sends it, if one has come by then.
-		rec.announced = true
-		s.events.Publish(Event{Kind: EventEnqueued, Result: s.snapshot(rec)})
-	}
 	for {
 		head := s.inbox.Load()
 		rec.inbox = head
