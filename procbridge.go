@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/gobcodec"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
 )
@@ -252,7 +253,8 @@ type remoteFinish struct {
 	rec                 *record
 	a                   *remoteAttempt
 	supervised, running bool
-	requeued            bool // w dropped it before it started: it is READY again
+	requeued            bool  // w dropped it before it started: it is READY again
+	nextErr             error // decoding the next run's argument panicked: the attempt's error
 	res                 remoteResult
 }
 
@@ -292,7 +294,9 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 		if e := f.m.Err; e != nil {
 			f.res.err = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack}}
 		} else if f.res.val, f.res.err = f.rec.def.decodeResult(f.m.Value); f.res.err != nil {
-			f.res.err = fmt.Errorf("decoding its result in the parent: %w", f.res.err)
+			f.res.val, f.res.err = nil, decodeFailure("its result", f.res.err)
+		} else if f.nextErr != nil {
+			f.res.val, f.res.err = nil, f.nextErr
 		}
 		if f.supervised {
 			f.a.result <- f.res
@@ -350,8 +354,11 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 	delete(w.inflight, m.Seq)
 	a, ours := rec.run.(*remoteAttempt)
 	ours = ours && a.w == w && a.seq == m.Seq
+	var nextErr error
 	if ours && m.Next != nil && rec.x != nil && rec.x.perp != nil {
-		rec.x.perp.next.Merge(s.remoteNext(rec, m.Next))
+		var next *taskctx.Next
+		next, nextErr = s.remoteNext(rec, m.Next)
+		rec.x.perp.next.Merge(next)
 	}
 	supervised := ours && a.result != nil
 	running := ours && !supervised && rec.status == StatusRunning
@@ -370,7 +377,7 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 	if supervised || running {
 		w.sized(time.Duration(m.Took))
 	}
-	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued}, true
+	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued, nextErr: nextErr}, true
 }
 
 // remoteProgress records a progress report of the run w has as m.Seq.
@@ -388,21 +395,39 @@ func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
 }
 
 // remoteNext decodes what a worker's perpetual run asked of its next run.
-func (s *state) remoteNext(rec *record, m *wire.Next) *taskctx.Next {
+// An argument that cannot be decoded is logged, and the next run keeps
+// this one's; one whose decoding panicked (the type's own GobDecode) is
+// also returned, to fail the attempt as a panic would.
+func (s *state) remoteNext(rec *record, m *wire.Next) (*taskctx.Next, error) {
 	n := &taskctx.Next{Stop: m.Stop}
 	if m.At != 0 {
 		n.At = time.Unix(0, m.At)
 	}
 	if m.SetArgs {
 		args, err := rec.def.decodeArgs(m.Args)
+		if _, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+			return n, decodeFailure("the next run's argument", err)
+		}
 		if err != nil {
 			s.logger.Error("localtasks: a perpetual task's next argument from its worker cannot be decoded: the next run keeps this one's",
 				"task", rec.def.Name(), "task_id", rec.id, "error", err)
-			return n
+			return n, nil
 		}
 		n.Args, n.HasArgs, n.Payload = args, true, m.Args
 	}
-	return n
+	return n, nil
+}
+
+// decodeFailure is the error of an attempt whose outcome (what) the parent
+// could not decode. A panic of the type's own decoding method stays a
+// panic, with its stack, as a task's own panic would: TaskError shows
+// where it happened.
+func decodeFailure(what string, err error) error {
+	err = fmt.Errorf("decoding %s in the parent: %w", what, err)
+	if p, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+		return &failure.Recovered{Value: err, Stack: p.Stack}
+	}
+	return err
 }
 
 // inflightRun returns the ID and task of the run w has as seq, if any.

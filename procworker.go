@@ -326,7 +326,7 @@ func (w *procWorker) read() {
 	for {
 		batch = append(batch, wire.FromWorker{})
 		m := &batch[len(batch)-1]
-		if err := w.in.ReadFromWorker(m); err != nil {
+		if err := w.readMessage(m); err != nil {
 			batch = batch[:len(batch)-1]
 			apply()
 			if !errors.Is(err, io.EOF) {
@@ -351,6 +351,18 @@ func (w *procWorker) read() {
 			w.p.s.remoteProgress(w, other)
 		}
 	}
+}
+
+// readMessage reads the worker's next message into m. A panic decoding it
+// is the worker's bad message, not the parent's end: the frames come from
+// another process, which may be hostile.
+func (w *procWorker) readMessage(m *wire.FromWorker) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("decoding its message panicked: %v", v)
+		}
+	}()
+	return w.in.ReadFromWorker(m)
 }
 
 // logRecord passes a task's log record, or a line it printed, to the pool's

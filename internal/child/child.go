@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/gobcodec"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
 )
@@ -324,7 +325,7 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 	if err == nil {
 		done.Value, err = task.EncodeResult(val)
 		if err != nil {
-			err = fmt.Errorf("its %T result cannot be sent to the parent: %w", val, err)
+			err = keepPanic(fmt.Errorf("its %T result cannot be sent to the parent: %w", val, err))
 		}
 	}
 	if err != nil {
@@ -370,11 +371,21 @@ func (w *worker) call(ctx *taskctx.Ctx, m wire.ToWorker) (task Task, val any, er
 	}
 	args, err := task.DecodeArgs(m.Args)
 	if err != nil {
-		return task, nil, fmt.Errorf("decoding the argument of task %q: %w", m.Task, err)
+		return task, nil, keepPanic(fmt.Errorf("decoding the argument of task %q: %w", m.Task, err))
 	}
 	defer failure.Catch(&err)
 	val, err = task.Call(ctx, args)
 	return task, val, err
+}
+
+// keepPanic returns err, which may wrap a panic of a type's own encoding or
+// decoding method, as a panic with its stack if it does, as the attempt's
+// error: the parent shows it as it shows a task's panic.
+func keepPanic(err error) error {
+	if p, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+		return &failure.Recovered{Value: err, Stack: p.Stack}
+	}
+	return err
 }
 
 // pending reports whether a received run waits to start.
