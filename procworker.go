@@ -389,26 +389,53 @@ func (w *procWorker) logRecord(m wire.FromWorker) {
 // pool's logger, a line a record: the worker captures its tasks' output
 // itself, so this is what bypasses that, a runtime crash report above all,
 // tagged with the run the worker had started when the line came.
+//
+// A line longer than its buffer (64 KiB) goes in parts, each but the last
+// marked wire.LineContinues: it never stops the reading, which would leave
+// the worker's next write to a closed pipe, and kill it.
 func (w *procWorker) forward(r *os.File, stream string) {
 	defer w.outputDone.Done()
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if stream == "stderr" {
-			w.keepStderr(line)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var carry []byte // the start of a character that a part's end cut in two
+	for {
+		chunk, err := br.ReadSlice('\n')
+		part := append(carry, chunk...)
+		carry = nil
+		var line string
+		switch {
+		case err == nil:
+			line = strings.TrimSuffix(string(part[:len(part)-1]), "\r")
+		case errors.Is(err, bufio.ErrBufferFull):
+			k := wire.Cut(part, len(part))
+			carry = append(carry, part[k:]...)
+			line = string(part[:k]) + wire.LineContinues
+		case len(part) == 0:
+			return
+		default: // the last line, with no newline
+			line = string(part)
 		}
-		attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
-		if id, task := w.p.s.runningOn(w); id != "" {
-			attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+		w.forwardLine(stream, line)
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
 		}
-		level := slog.LevelInfo
-		if stream == "stderr" {
-			level = slog.LevelWarn // a crash report, mostly: tasks' own stderr is captured
-		}
-		w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 	}
+}
+
+// forwardLine logs a line that reached the worker's real stdout or stderr.
+func (w *procWorker) forwardLine(stream, line string) {
+	if stream == "stderr" {
+		w.keepStderr(line)
+	}
+	attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
+	if id, task := w.p.s.runningOn(w); id != "" {
+		attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+	}
+	level := slog.LevelInfo
+	if stream == "stderr" {
+		level = slog.LevelWarn // a crash report, mostly: tasks' own stderr is captured
+	}
+	w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 }
 
 func (w *procWorker) waitOutput() {

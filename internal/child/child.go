@@ -89,6 +89,7 @@ func Serve(specText string, lookup Lookup) {
 	}
 	w := &worker{
 		lookup:  lookup,
+		limit:   spec.FrameLimit,
 		out:     wire.NewWriter(out, spec.FrameLimit),
 		flushes: make(chan struct{}, 1),
 		runs:    make(map[uint64]*workerRun),
@@ -113,6 +114,7 @@ func Serve(specText string, lookup Lookup) {
 // worker is the worker process's side of the protocol.
 type worker struct {
 	lookup  Lookup
+	limit   int // the frame limit
 	out     *wire.Writer
 	flushes chan struct{} // asks flusher to flush out
 
@@ -399,7 +401,20 @@ func (w *worker) pending() bool {
 // long run logs reaches the parent while it runs, and messages written
 // meanwhile go out in the same system call.
 func (w *worker) send(m wire.FromWorker) {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	w.sendLocked(m)
+}
+
+// sendLocked is send. Must hold w.omu. The current run's started message,
+// written before, goes out with this one: soon, or at once if it fills the
+// buffer (a long line does), which then flushes itself. So the run counts
+// as reported from here, and its done goes out before another starts.
+func (w *worker) sendLocked(m wire.FromWorker) {
 	w.writeOrFail(m)
+	if w.cur != 0 {
+		w.reported = true
+	}
 	w.flushSoon()
 }
 
@@ -410,14 +425,26 @@ func (w *worker) flushSoon() {
 	}
 }
 
+// writeOrFail writes m, or exits if the parent is gone. A message too
+// large for a frame is not the parent's loss: a result fails its run, and a
+// log record or progress message too long is cut to fit (wire.Fit).
 func (w *worker) writeOrFail(m wire.FromWorker) {
-	if err := w.out.WriteFromWorker(&m); err != nil {
-		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
+	err := w.out.WriteFromWorker(&m)
+	if errors.Is(err, wire.ErrFrameTooLarge) {
+		switch m.Kind {
+		case wire.KindDone:
 			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
-			w.out.WriteFromWorker(&m)
-		} else {
-			exit(ExitFailed, err)
+			if m.Next != nil {
+				m.Next.Args, m.Next.SetArgs = nil, false // the next run keeps this one's
+			}
+			err = w.out.WriteFromWorker(&m)
+		case wire.KindLog, wire.KindProgress:
+			wire.Fit(&m, w.limit)
+			err = w.out.WriteFromWorker(&m)
 		}
+	}
+	if err != nil {
+		exit(ExitFailed, err)
 	}
 }
 
