@@ -49,6 +49,9 @@ type procWorker struct {
 	window     int                // how many it may have in flight now
 	runTime    time.Duration      // its runs' recent duration, on average
 	alone      uint64             // a suspect's seq while it runs here alone; 0 for none
+	started    uint64             // the seq of the run it reported started and not done; 0 for none
+	recalled   map[uint64]bool    // the runs asked back (recall), not answered or done yet
+	stalled    bool               // runs were recalled from behind its running run: it takes none until that ends
 	finished   int                // tasks it ran to the end
 	retiring   bool               // take no more tasks: recycled, or the pool closes
 	gone       bool               // the process has exited
@@ -335,7 +338,7 @@ func (w *procWorker) read() {
 			return
 		}
 		switch m.Kind {
-		case wire.KindStarted, wire.KindDone:
+		case wire.KindStarted, wire.KindDone, wire.KindRecalled:
 			if !w.in.Buffered() || len(batch) >= maxBatch {
 				apply()
 			}

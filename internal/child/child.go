@@ -3,7 +3,7 @@
 // pipes until the parent closes them. localtasks.Init hands over to Serve
 // when the process was started as a worker.
 //
-// The worker reads run and cancel messages (internal/wire), runs one task at
+// The worker reads run, cancel and recall messages (internal/wire), runs one task at
 // a time on its executor goroutine, and sends started, done, log and
 // progress messages back; it captures what its tasks print (capture.go),
 // enforces its memory limit (memwatch.go), and exits through exit alone,
@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -183,6 +184,17 @@ func (w *worker) read(r *wire.Reader) {
 				} else {
 					run.cancelled = true
 				}
+			}
+		case wire.KindRecall:
+			// Taken off the queue under w.mu, where next takes the runs
+			// it starts: either the executor has it, and it runs, or it
+			// is given back, and never runs here. Nothing in between.
+			if i := slices.IndexFunc(w.queue, func(r *workerRun) bool { return r.msg.Seq == m.Seq }); i >= 0 {
+				w.queue = slices.Delete(w.queue, i, i+1)
+				delete(w.runs, m.Seq)
+				w.mu.Unlock()
+				w.send(wire.FromWorker{Kind: wire.KindRecalled, Seq: m.Seq})
+				continue
 			}
 		}
 		w.mu.Unlock()
@@ -397,9 +409,9 @@ func (w *worker) pending() bool {
 	return len(w.queue) > 0
 }
 
-// send writes a log message and asks the flusher to send it soon: what a
-// long run logs reaches the parent while it runs, and messages written
-// meanwhile go out in the same system call.
+// send writes a log, progress or recalled message and asks the flusher to
+// send it soon: what a long run logs reaches the parent while it runs, and
+// messages written meanwhile go out in the same system call.
 func (w *worker) send(m wire.FromWorker) {
 	w.omu.Lock()
 	defer w.omu.Unlock()

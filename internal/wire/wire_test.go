@@ -24,6 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 3, Closing: true},
 		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2, Eager: true},
+		{Kind: KindRecall, Seq: 2},
 	}
 	for _, m := range sent {
 		require.NoError(t, w.WriteToWorker(&m))
@@ -45,6 +46,7 @@ func TestRoundTrip(t *testing.T) {
 var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
 	{Kind: KindStarted, Seq: 1},
+	{Kind: KindRecalled, Seq: 7},
 	{Kind: KindDone, Seq: 1, Took: 1500, Value: []byte{3, 4}},
 	{Kind: KindDone, Seq: 1 << 40},
 	{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
@@ -204,6 +206,7 @@ func FuzzReader(f *testing.F) {
 	for _, m := range []ToWorker{
 		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute, Perpetual: true},
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
+		{Kind: KindRecall, Seq: 2},
 	} {
 		if err := w.WriteToWorker(&m); err != nil {
 			f.Fatal(err)
