@@ -1,6 +1,9 @@
 package localtasks
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // What the external tests (package localtasks_test) need of the package's
 // insides. They cannot be internal tests: localtaskstest, which they use,
@@ -27,6 +30,17 @@ func RoomWaitForTest(b *ThreadPoolBackend) <-chan struct{} {
 	b.s.testRoomWait = func() { c <- struct{}{} }
 	b.s.mu.Unlock()
 	return c
+}
+
+// CountRecallsForTest makes b count the runs its workers give back
+// unstarted, asked to by the parent for an idle worker (recall), from now
+// on, and returns a func that reads the count.
+func CountRecallsForTest(b *ProcessPoolBackend) func() int {
+	var n atomic.Int64
+	b.s.mu.Lock()
+	b.s.proc.testRecalled = func(*record) { n.Add(1) }
+	b.s.mu.Unlock()
+	return func() int { return int(n.Load()) }
 }
 
 // CheckCountsForTest counts every run b's state holds, by status, in all

@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/gobcodec"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
 )
@@ -55,6 +57,9 @@ func (s *state) dispatch(w *procWorker) bool {
 			s.cond.Wait()
 			s.proc.held--
 		default:
+			if len(w.inflight) == 0 {
+				s.proc.recallFor(w)
+			}
 			s.idle++
 			s.cond.Wait()
 			s.idle--
@@ -79,7 +84,7 @@ const (
 // head of its line meanwhile, and the runs behind it too.
 func (s *state) fill(w *procWorker) (n, why int) {
 	for {
-		if len(w.inflight) >= w.window || w.alone != 0 {
+		if len(w.inflight) >= w.window || w.alone != 0 || w.stalled {
 			return n, fullWindow
 		}
 		if len(w.inflight) > 0 && s.proc.otherIdle(w) {
@@ -115,6 +120,90 @@ func (s *state) fill(w *procWorker) (n, why int) {
 		}
 		n++
 	}
+}
+
+// Recall. A window holds about a millisecond of work, going by the
+// worker's recent runs; but a run may be much longer than those before it,
+// and the runs sent behind it then wait for it to end. When a worker is
+// idle (nothing in flight, nothing ready), the runs waiting behind a run
+// another worker is known to run are asked back (KindRecall); the worker
+// gives back those it has not started (KindRecalled), and they go back to
+// the front of their line, for the idle worker to take. The worker decides,
+// under the lock where it takes its next run, so a run is given back or
+// run there, never both; the parent queues it again only once it is given
+// back. That worker then takes nothing more until its long run ends
+// (stalled). So no run waits behind a long one while a worker is free.
+
+// recallFor asks the other workers for the runs waiting behind a run they
+// are known to run, for w, which is idle. Must hold s.mu.
+func (p *procPool) recallFor(w *procWorker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for o := range p.workers {
+		if o != w && o.waitingBehind() {
+			p.s.recall(o)
+		}
+	}
+}
+
+// waitingBehind reports whether runs not asked back yet wait in w's window
+// behind a run it is known to run. Must hold s.mu.
+func (w *procWorker) waitingBehind() bool {
+	return w.started != 0 && !w.gone && len(w.inflight)-1-len(w.recalled) > 0
+}
+
+// recall asks w for the runs waiting behind the one it runs, and makes it
+// take no more until that one ends. Must hold s.mu.
+func (s *state) recall(w *procWorker) {
+	var seqs []uint64
+	for seq, rec := range w.inflight {
+		a, ours := rec.run.(*remoteAttempt)
+		if seq > w.started && !w.recalled[seq] && rec.status == StatusReady && ours && a.w == w && a.seq == seq {
+			seqs = append(seqs, seq)
+		}
+	}
+	if len(seqs) == 0 {
+		return
+	}
+	if w.recalled == nil {
+		w.recalled = make(map[uint64]bool)
+	}
+	w.stalled = true
+	// The worker answers in this order, and each run given back goes to
+	// the front of its line: the last asked for first, so that they keep
+	// their order there.
+	slices.Sort(seqs)
+	slices.Reverse(seqs)
+	for _, seq := range seqs {
+		w.recalled[seq] = true
+		w.post(wire.ToWorker{Kind: wire.KindRecall, Seq: seq})
+	}
+}
+
+// remoteRecalledLocked takes off w a run it gave back before it started:
+// READY, it goes back to the front of its line; cancelled meanwhile, it is
+// settled already. It reports whether the run is READY again. Must hold
+// s.mu.
+func (s *state) remoteRecalledLocked(w *procWorker, seq uint64) bool {
+	delete(w.recalled, seq)
+	rec := w.inflight[seq]
+	if rec == nil {
+		return false
+	}
+	delete(w.inflight, seq)
+	a, ours := rec.run.(*remoteAttempt)
+	if !ours || a.w != w || a.seq != seq {
+		return false
+	}
+	if rec.status != StatusReady {
+		rec.run = nil
+		return false
+	}
+	s.requeue(rec)
+	if s.proc.testRecalled != nil {
+		s.proc.testRecalled(rec)
+	}
+	return true
 }
 
 // wakeForReady wakes the dispatchers after a run became ready, if one of
@@ -188,6 +277,7 @@ func (s *state) remoteStartedLocked(w *procWorker, seq uint64) {
 		return
 	}
 	a.begin()
+	w.started = seq
 	if rec.status != StatusReady {
 		// Cancelled while on its way: the worker has the cancel, and its
 		// grace starts now.
@@ -252,7 +342,8 @@ type remoteFinish struct {
 	rec                 *record
 	a                   *remoteAttempt
 	supervised, running bool
-	requeued            bool // w dropped it before it started: it is READY again
+	requeued            bool  // w dropped it before it started: it is READY again
+	nextErr             error // decoding the next run's argument panicked: the attempt's error
 	res                 remoteResult
 }
 
@@ -266,6 +357,7 @@ type remoteFinish struct {
 // the next call to reuse.
 func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteFinish) []remoteFinish {
 	fin = fin[:0]
+	recalled := false
 	s.mu.Lock()
 	for i := range msgs {
 		switch m := &msgs[i]; m.Kind {
@@ -275,9 +367,18 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 			if f, ok := s.remoteDoneLocked(w, m); ok {
 				fin = append(fin, f)
 			}
+		case wire.KindRecalled:
+			recalled = s.remoteRecalledLocked(w, m.Seq) || recalled
 		}
 	}
+	if w.waitingBehind() && s.proc.otherIdle(w) {
+		s.recall(w) // w runs a run long enough to be reported, and another worker is idle
+	}
 	if len(fin) == 0 {
+		if recalled {
+			s.cond.Broadcast() // the idle dispatchers take what w gave back
+		}
+		s.maybeShut(w)
 		s.mu.Unlock()
 		return fin
 	}
@@ -292,7 +393,9 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 		if e := f.m.Err; e != nil {
 			f.res.err = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack}}
 		} else if f.res.val, f.res.err = f.rec.def.decodeResult(f.m.Value); f.res.err != nil {
-			f.res.err = fmt.Errorf("decoding its result in the parent: %w", f.res.err)
+			f.res.val, f.res.err = nil, decodeFailure("its result", f.res.err)
+		} else if f.nextErr != nil {
+			f.res.val, f.res.err = nil, f.nextErr
 		}
 		if f.supervised {
 			f.a.result <- f.res
@@ -301,7 +404,7 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 
 	s.mu.Lock()
 	var now time.Time
-	wake := false
+	wake := recalled
 	for i := range fin {
 		f := &fin[i]
 		if f.running && f.rec.status == StatusRunning && f.rec.run == attempt(f.a) {
@@ -348,10 +451,17 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 		return remoteFinish{}, false
 	}
 	delete(w.inflight, m.Seq)
+	delete(w.recalled, m.Seq) // it had started when the recall came
+	if w.started == m.Seq {
+		w.started, w.stalled = 0, false
+	}
 	a, ours := rec.run.(*remoteAttempt)
 	ours = ours && a.w == w && a.seq == m.Seq
+	var nextErr error
 	if ours && m.Next != nil && rec.x != nil && rec.x.perp != nil {
-		rec.x.perp.next.Merge(s.remoteNext(rec, m.Next))
+		var next *taskctx.Next
+		next, nextErr = s.remoteNext(rec, m.Next)
+		rec.x.perp.next.Merge(next)
 	}
 	supervised := ours && a.result != nil
 	running := ours && !supervised && rec.status == StatusRunning
@@ -370,7 +480,7 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 	if supervised || running {
 		w.sized(time.Duration(m.Took))
 	}
-	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued}, true
+	return remoteFinish{m: m, rec: rec, a: a, supervised: supervised, running: running, requeued: requeued, nextErr: nextErr}, true
 }
 
 // remoteProgress records a progress report of the run w has as m.Seq.
@@ -388,21 +498,39 @@ func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
 }
 
 // remoteNext decodes what a worker's perpetual run asked of its next run.
-func (s *state) remoteNext(rec *record, m *wire.Next) *taskctx.Next {
+// An argument that cannot be decoded is logged, and the next run keeps
+// this one's; one whose decoding panicked (the type's own GobDecode) is
+// also returned, to fail the attempt as a panic would.
+func (s *state) remoteNext(rec *record, m *wire.Next) (*taskctx.Next, error) {
 	n := &taskctx.Next{Stop: m.Stop}
 	if m.At != 0 {
 		n.At = time.Unix(0, m.At)
 	}
 	if m.SetArgs {
 		args, err := rec.def.decodeArgs(m.Args)
+		if _, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+			return n, decodeFailure("the next run's argument", err)
+		}
 		if err != nil {
 			s.logger.Error("localtasks: a perpetual task's next argument from its worker cannot be decoded: the next run keeps this one's",
 				"task", rec.def.Name(), "task_id", rec.id, "error", err)
-			return n
+			return n, nil
 		}
 		n.Args, n.HasArgs, n.Payload = args, true, m.Args
 	}
-	return n
+	return n, nil
+}
+
+// decodeFailure is the error of an attempt whose outcome (what) the parent
+// could not decode. A panic of the type's own decoding method stays a
+// panic, with its stack, as a task's own panic would: TaskError shows
+// where it happened.
+func decodeFailure(what string, err error) error {
+	err = fmt.Errorf("decoding %s in the parent: %w", what, err)
+	if p, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+		return &failure.Recovered{Value: err, Stack: p.Stack}
+	}
+	return err
 }
 
 // inflightRun returns the ID and task of the run w has as seq, if any.

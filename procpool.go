@@ -240,6 +240,8 @@ type procPool struct {
 	// Guarded by state.mu.
 	suspects map[*record]struct{}
 
+	testRecalled func(*record) // a test's signal: a worker gave back a run it had not started; called under state.mu
+
 	mu      sync.Mutex               // taken after state.mu; see state for the lock order
 	workers map[*procWorker]struct{} // alive
 }

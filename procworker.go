@@ -49,6 +49,9 @@ type procWorker struct {
 	window     int                // how many it may have in flight now
 	runTime    time.Duration      // its runs' recent duration, on average
 	alone      uint64             // a suspect's seq while it runs here alone; 0 for none
+	started    uint64             // the seq of the run it reported started and not done; 0 for none
+	recalled   map[uint64]bool    // the runs asked back (recall), not answered or done yet
+	stalled    bool               // runs were recalled from behind its running run: it takes none until that ends
 	finished   int                // tasks it ran to the end
 	retiring   bool               // take no more tasks: recycled, or the pool closes
 	gone       bool               // the process has exited
@@ -326,7 +329,7 @@ func (w *procWorker) read() {
 	for {
 		batch = append(batch, wire.FromWorker{})
 		m := &batch[len(batch)-1]
-		if err := w.in.ReadFromWorker(m); err != nil {
+		if err := w.readMessage(m); err != nil {
 			batch = batch[:len(batch)-1]
 			apply()
 			if !errors.Is(err, io.EOF) {
@@ -335,7 +338,7 @@ func (w *procWorker) read() {
 			return
 		}
 		switch m.Kind {
-		case wire.KindStarted, wire.KindDone:
+		case wire.KindStarted, wire.KindDone, wire.KindRecalled:
 			if !w.in.Buffered() || len(batch) >= maxBatch {
 				apply()
 			}
@@ -351,6 +354,18 @@ func (w *procWorker) read() {
 			w.p.s.remoteProgress(w, other)
 		}
 	}
+}
+
+// readMessage reads the worker's next message into m. A panic decoding it
+// is the worker's bad message, not the parent's end: the frames come from
+// another process, which may be hostile.
+func (w *procWorker) readMessage(m *wire.FromWorker) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("decoding its message panicked: %v", v)
+		}
+	}()
+	return w.in.ReadFromWorker(m)
 }
 
 // logRecord passes a task's log record, or a line it printed, to the pool's
@@ -377,26 +392,53 @@ func (w *procWorker) logRecord(m wire.FromWorker) {
 // pool's logger, a line a record: the worker captures its tasks' output
 // itself, so this is what bypasses that, a runtime crash report above all,
 // tagged with the run the worker had started when the line came.
+//
+// A line longer than its buffer (64 KiB) goes in parts, each but the last
+// marked wire.LineContinues: it never stops the reading, which would leave
+// the worker's next write to a closed pipe, and kill it.
 func (w *procWorker) forward(r *os.File, stream string) {
 	defer w.outputDone.Done()
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if stream == "stderr" {
-			w.keepStderr(line)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var carry []byte // the start of a character that a part's end cut in two
+	for {
+		chunk, err := br.ReadSlice('\n')
+		part := append(carry, chunk...)
+		carry = nil
+		var line string
+		switch {
+		case err == nil:
+			line = strings.TrimSuffix(string(part[:len(part)-1]), "\r")
+		case errors.Is(err, bufio.ErrBufferFull):
+			k := wire.Cut(part, len(part))
+			carry = append(carry, part[k:]...)
+			line = string(part[:k]) + wire.LineContinues
+		case len(part) == 0:
+			return
+		default: // the last line, with no newline
+			line = string(part)
 		}
-		attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
-		if id, task := w.p.s.runningOn(w); id != "" {
-			attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+		w.forwardLine(stream, line)
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
 		}
-		level := slog.LevelInfo
-		if stream == "stderr" {
-			level = slog.LevelWarn // a crash report, mostly: tasks' own stderr is captured
-		}
-		w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 	}
+}
+
+// forwardLine logs a line that reached the worker's real stdout or stderr.
+func (w *procWorker) forwardLine(stream, line string) {
+	if stream == "stderr" {
+		w.keepStderr(line)
+	}
+	attrs := []slog.Attr{slog.String("stream", stream), slog.String("worker", w.name)}
+	if id, task := w.p.s.runningOn(w); id != "" {
+		attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
+	}
+	level := slog.LevelInfo
+	if stream == "stderr" {
+		level = slog.LevelWarn // a crash report, mostly: tasks' own stderr is captured
+	}
+	w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 }
 
 func (w *procWorker) waitOutput() {

@@ -102,14 +102,7 @@ func (c *capture) drainLocked() (int, error) {
 		if n > 0 {
 			total += n
 			c.partial = append(c.partial, c.buf[:n]...)
-			for {
-				i := bytes.IndexByte(c.partial, '\n')
-				if i < 0 {
-					break
-				}
-				c.forwardLocked(string(c.partial[:i]))
-				c.partial = c.partial[i+1:]
-			}
+			c.forwardLinesLocked()
 		}
 		if err != nil {
 			return total, err
@@ -120,8 +113,33 @@ func (c *capture) drainLocked() (int, error) {
 	}
 }
 
+// forwardLinesLocked forwards the whole lines c.partial holds. A line
+// longer than a frame holds goes in parts as long as one, each but the last
+// marked wire.LineContinues, as soon as a part's worth has come: so an
+// endless line never ends the worker, nor grows its memory by more than a
+// frame. Must hold w.omu.
+func (c *capture) forwardLinesLocked() {
+	most := c.w.limit - wire.LineReserve
+	p := c.partial
+	for {
+		i := bytes.IndexByte(p, '\n')
+		switch {
+		case i >= 0 && i <= most:
+			c.forwardLocked(string(p[:i]))
+			p = p[i+1:]
+		case i > most || i < 0 && len(p) > most:
+			k := wire.Cut(p, most)
+			c.forwardLocked(string(p[:k]) + wire.LineContinues)
+			p = p[k:]
+		default:
+			c.partial = p
+			return
+		}
+	}
+}
+
 func (c *capture) forwardLocked(line string) {
-	c.w.send(wire.FromWorker{Kind: wire.KindLog, Seq: c.w.cur, Stream: c.stream, Line: line})
+	c.w.sendLocked(wire.FromWorker{Kind: wire.KindLog, Seq: c.w.cur, Stream: c.stream, Line: line})
 }
 
 // settleOutputLocked drains every capture and sends the lines of the run

@@ -3,7 +3,7 @@
 // pipes until the parent closes them. localtasks.Init hands over to Serve
 // when the process was started as a worker.
 //
-// The worker reads run and cancel messages (internal/wire), runs one task at
+// The worker reads run, cancel and recall messages (internal/wire), runs one task at
 // a time on its executor goroutine, and sends started, done, log and
 // progress messages back; it captures what its tasks print (capture.go),
 // enforces its memory limit (memwatch.go), and exits through exit alone,
@@ -17,10 +17,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/failure"
+	"github.com/localtasks/localtasks/internal/gobcodec"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
 )
@@ -88,6 +90,7 @@ func Serve(specText string, lookup Lookup) {
 	}
 	w := &worker{
 		lookup:  lookup,
+		limit:   spec.FrameLimit,
 		out:     wire.NewWriter(out, spec.FrameLimit),
 		flushes: make(chan struct{}, 1),
 		runs:    make(map[uint64]*workerRun),
@@ -112,6 +115,7 @@ func Serve(specText string, lookup Lookup) {
 // worker is the worker process's side of the protocol.
 type worker struct {
 	lookup  Lookup
+	limit   int // the frame limit
 	out     *wire.Writer
 	flushes chan struct{} // asks flusher to flush out
 
@@ -180,6 +184,17 @@ func (w *worker) read(r *wire.Reader) {
 				} else {
 					run.cancelled = true
 				}
+			}
+		case wire.KindRecall:
+			// Taken off the queue under w.mu, where next takes the runs
+			// it starts: either the executor has it, and it runs, or it
+			// is given back, and never runs here. Nothing in between.
+			if i := slices.IndexFunc(w.queue, func(r *workerRun) bool { return r.msg.Seq == m.Seq }); i >= 0 {
+				w.queue = slices.Delete(w.queue, i, i+1)
+				delete(w.runs, m.Seq)
+				w.mu.Unlock()
+				w.send(wire.FromWorker{Kind: wire.KindRecalled, Seq: m.Seq})
+				continue
 			}
 		}
 		w.mu.Unlock()
@@ -324,7 +339,7 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 	if err == nil {
 		done.Value, err = task.EncodeResult(val)
 		if err != nil {
-			err = fmt.Errorf("its %T result cannot be sent to the parent: %w", val, err)
+			err = keepPanic(fmt.Errorf("its %T result cannot be sent to the parent: %w", val, err))
 		}
 	}
 	if err != nil {
@@ -370,11 +385,21 @@ func (w *worker) call(ctx *taskctx.Ctx, m wire.ToWorker) (task Task, val any, er
 	}
 	args, err := task.DecodeArgs(m.Args)
 	if err != nil {
-		return task, nil, fmt.Errorf("decoding the argument of task %q: %w", m.Task, err)
+		return task, nil, keepPanic(fmt.Errorf("decoding the argument of task %q: %w", m.Task, err))
 	}
 	defer failure.Catch(&err)
 	val, err = task.Call(ctx, args)
 	return task, val, err
+}
+
+// keepPanic returns err, which may wrap a panic of a type's own encoding or
+// decoding method, as a panic with its stack if it does, as the attempt's
+// error: the parent shows it as it shows a task's panic.
+func keepPanic(err error) error {
+	if p, ok := errors.AsType[*gobcodec.PanicError](err); ok {
+		return &failure.Recovered{Value: err, Stack: p.Stack}
+	}
+	return err
 }
 
 // pending reports whether a received run waits to start.
@@ -384,11 +409,24 @@ func (w *worker) pending() bool {
 	return len(w.queue) > 0
 }
 
-// send writes a log message and asks the flusher to send it soon: what a
-// long run logs reaches the parent while it runs, and messages written
-// meanwhile go out in the same system call.
+// send writes a log, progress or recalled message and asks the flusher to
+// send it soon: what a long run logs reaches the parent while it runs, and
+// messages written meanwhile go out in the same system call.
 func (w *worker) send(m wire.FromWorker) {
+	w.omu.Lock()
+	defer w.omu.Unlock()
+	w.sendLocked(m)
+}
+
+// sendLocked is send. Must hold w.omu. The current run's started message,
+// written before, goes out with this one: soon, or at once if it fills the
+// buffer (a long line does), which then flushes itself. So the run counts
+// as reported from here, and its done goes out before another starts.
+func (w *worker) sendLocked(m wire.FromWorker) {
 	w.writeOrFail(m)
+	if w.cur != 0 {
+		w.reported = true
+	}
 	w.flushSoon()
 }
 
@@ -399,14 +437,26 @@ func (w *worker) flushSoon() {
 	}
 }
 
+// writeOrFail writes m, or exits if the parent is gone. A message too
+// large for a frame is not the parent's loss: a result fails its run, and a
+// log record or progress message too long is cut to fit (wire.Fit).
 func (w *worker) writeOrFail(m wire.FromWorker) {
-	if err := w.out.WriteFromWorker(&m); err != nil {
-		if errors.Is(err, wire.ErrFrameTooLarge) && m.Kind == wire.KindDone {
+	err := w.out.WriteFromWorker(&m)
+	if errors.Is(err, wire.ErrFrameTooLarge) {
+		switch m.Kind {
+		case wire.KindDone:
 			m.Value, m.Err = nil, &wire.Error{Type: "*localtasks.frameError", Message: err.Error()}
-			w.out.WriteFromWorker(&m)
-		} else {
-			exit(ExitFailed, err)
+			if m.Next != nil {
+				m.Next.Args, m.Next.SetArgs = nil, false // the next run keeps this one's
+			}
+			err = w.out.WriteFromWorker(&m)
+		case wire.KindLog, wire.KindProgress:
+			wire.Fit(&m, w.limit)
+			err = w.out.WriteFromWorker(&m)
 		}
+	}
+	if err != nil {
+		exit(ExitFailed, err)
 	}
 }
 

@@ -7,15 +7,48 @@ package gobcodec
 import (
 	"bytes"
 	"encoding/gob"
+	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sync"
 )
+
+// PanicError is a panic of a type's own encoding or decoding method
+// (GobEncode, GobDecode, MarshalBinary, UnmarshalBinary, ...), recovered by
+// Encode or Decode: the bytes a worker sends are decoded in the parent, and
+// a hostile or buggy type must fail its value there, not the process.
+type PanicError struct {
+	Op    string       // "encoding" or "decoding"
+	Type  reflect.Type // the type of the value
+	Value any          // what it panicked with
+	Stack string       // where it panicked
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("gobcodec: %s a %v panicked: %v", e.Op, e.Type, e.Value)
+}
+
+// Unwrap returns the panic value if it is an error, else nil.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+func panicked[T any](op string, v any) *PanicError {
+	return &PanicError{Op: op, Type: reflect.TypeFor[T](), Value: v, Stack: string(debug.Stack())}
+}
 
 // Encode encodes v, of type T, on its own: a basic type as basic.go says,
 // anything else as a gob stream with its own type descriptions. A zero-size
 // T (struct{}) is no bytes: gob refuses a struct with no exported fields,
-// and there is nothing to send.
-func Encode[T any](v any) ([]byte, error) {
+// and there is nothing to send. A panic of T's own methods is returned as
+// a *PanicError.
+func Encode[T any](v any) (_ []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicked[T]("encoding", p)
+		}
+	}()
 	if b, ok := encodeBasic[T](v); ok {
 		return b, nil
 	}
@@ -34,8 +67,15 @@ func Encode[T any](v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Decode decodes a stream Encode[T] wrote, in this process or another.
-func Decode[T any](b []byte) (any, error) {
+// Decode decodes a stream Encode[T] wrote, in this process or another. A
+// panic of T's own methods (GobDecode, say) is returned as a *PanicError:
+// b comes from another process, which may be hostile.
+func Decode[T any](b []byte) (_ any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicked[T]("decoding", p)
+		}
+	}()
 	if v, ok, err := decodeBasic[T](b); ok {
 		if err != nil {
 			return nil, err
@@ -194,7 +234,18 @@ func (c *typeCodec) decode(b []byte, into any) (bool, error) {
 		return true, nil
 	}
 	d.in.Reset(b[n:])
-	return true, d.dec.Decode(into)
+	ok = false
+	defer func() {
+		if !ok {
+			// A decode that failed or panicked (a type's GobDecode) may
+			// have left the decoder inside a message: the next stream
+			// with this prefix primes a fresh one.
+			delete(c.decs, string(b[:n]))
+		}
+	}()
+	err := d.dec.Decode(into)
+	ok = err == nil
+	return true, err
 }
 
 // lastMessage returns where the last gob message of stream b begins: a

@@ -3,8 +3,10 @@ package gobcodec
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -241,5 +243,125 @@ func BenchmarkCodec(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// fickle has its own gob methods: its GobDecode fails, panics, or takes the
+// bytes, as they say, as a hostile or buggy type's may. Its GobEncode
+// panics on "panic".
+type fickle struct{ B []byte }
+
+func (f fickle) GobEncode() ([]byte, error) {
+	if string(f.B) == "panic" {
+		panic("fickle: will not encode")
+	}
+	return f.B, nil
+}
+
+func (f *fickle) GobDecode(b []byte) error {
+	if len(b) > 0 {
+		switch b[0] {
+		case 'p':
+			panic("fickle: " + string(b))
+		case 'e':
+			return errors.New("fickle: refused")
+		case 'n':
+			var m map[string]int
+			m[string(b)] = 1 // a runtime error: a nil map
+		case 'i':
+			_ = b[int(b[len(b)-1])+len(b)] // a runtime error: out of range
+		}
+	}
+	f.B = bytes.Clone(b)
+	return nil
+}
+
+// fickleHolder holds fickles every way gob reaches them.
+type fickleHolder struct {
+	F fickle
+	P *fickle
+	S []fickle
+	M map[string]fickle
+	N int
+}
+
+// A panic of a type's own GobDecode or GobEncode is an error that keeps its
+// stack, and the cached codec of the type goes on decoding right.
+func TestPanickingMethods(t *testing.T) {
+	t.Parallel()
+	good, err := Encode[fickleHolder](fickleHolder{F: fickle{B: []byte("ok")}, N: 1})
+	require.NoError(t, err)
+	bad, err := Encode[fickleHolder](fickleHolder{F: fickle{B: []byte("p: boom")}, N: 2})
+	require.NoError(t, err)
+	for range 3 {
+		v, err := Decode[fickleHolder](good)
+		require.NoError(t, err)
+		require.Equal(t, fickleHolder{F: fickle{B: []byte("ok")}, N: 1}, v)
+
+		_, err = Decode[fickleHolder](bad)
+		p, ok := errors.AsType[*PanicError](err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, "decoding", p.Op)
+		require.Equal(t, "fickle: p: boom", p.Value)
+		require.Contains(t, p.Stack, "GobDecode")
+		require.ErrorContains(t, err, "gobcodec: decoding a gobcodec.fickleHolder panicked: fickle: p: boom")
+	}
+	for _, b := range [][]byte{[]byte("n"), []byte("i\x05")} {
+		enc, err := Encode[fickle](fickle{B: b})
+		require.NoError(t, err)
+		_, err = Decode[fickle](enc)
+		p, ok := errors.AsType[*PanicError](err)
+		require.True(t, ok, "%v", err)
+		_, isRuntime := p.Value.(runtime.Error)
+		require.True(t, isRuntime, "a runtime error, unwrapped: %v", p.Value)
+		require.ErrorAs(t, err, new(runtime.Error))
+	}
+	_, err = Encode[fickle](fickle{B: []byte("panic")})
+	p, ok := errors.AsType[*PanicError](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "encoding", p.Op)
+	enc, err := Encode[fickle](fickle{B: []byte("fine")})
+	require.NoError(t, err, "the cached encoder goes on")
+	v, err := Decode[fickle](enc)
+	require.NoError(t, err)
+	require.Equal(t, fickle{B: []byte("fine")}, v)
+}
+
+// FuzzDecodeGobDecoder decodes what a hostile worker may send as a result
+// whose type has its own GobDecode: never a panic, and a good value of the
+// type still decodes right after whatever came before.
+func FuzzDecodeGobDecoder(f *testing.F) {
+	for _, v := range []fickleHolder{
+		{F: fickle{B: []byte("ok")}, N: 1},
+		{F: fickle{B: []byte("p")}, P: &fickle{B: []byte("e")}},
+		{S: []fickle{{B: []byte("x")}, {B: []byte("n")}}, M: map[string]fickle{"k": {B: []byte("i\x01")}}},
+	} {
+		b, err := Encode[fickleHolder](v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	good := fickleHolder{F: fickle{B: []byte("good")}, S: []fickle{{B: []byte("s")}}, N: 7}
+	goodBytes, err := Encode[fickleHolder](good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := Decode[fickleHolder](b)
+		if p, ok := errors.AsType[*PanicError](err); ok {
+			require.NotEmpty(t, p.Stack)
+		}
+		v, err := Decode[fickle](b)
+		if err == nil {
+			again, err := Encode[fickle](v)
+			require.NoError(t, err)
+			back, err := Decode[fickle](again)
+			require.NoError(t, err)
+			require.Equal(t, v, back)
+		}
+		back, err := Decode[fickleHolder](goodBytes)
+		require.NoError(t, err)
+		require.Equal(t, good, back)
 	})
 }

@@ -16,8 +16,9 @@ import (
 //
 //	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager)
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
+//	to worker, KindRecall:   nothing
 //	from worker, KindHello:  PID, Version
-//	from worker, KindStarted: nothing
+//	from worker, KindStarted, KindRecalled: nothing
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
 //	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
 //	from worker, KindProgress: Done, Total, Line
@@ -76,6 +77,7 @@ func decodeToWorker(d *decoder, m *ToWorker) {
 		m.Timeout = time.Duration(d.varint())
 		f := d.byte()
 		m.TimedOut, m.Closing = f&1 != 0, f&2 != 0
+	case KindRecall:
 	default:
 		d.fail(fmt.Errorf("unknown kind %d for a message to a worker", m.Kind))
 	}
@@ -126,7 +128,7 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	case KindHello:
 		m.PID = int(d.varint())
 		m.Version = int(d.varint())
-	case KindStarted:
+	case KindStarted, KindRecalled:
 	case KindDone:
 		m.Took = d.varint()
 		m.Value = d.bytes()

@@ -21,6 +21,14 @@ const (
 	KindLog
 	// KindProgress: a run's progress report (worker to parent).
 	KindProgress
+	// KindRecall: give the run back if it has not started (parent to
+	// worker): another worker is idle.
+	KindRecall
+	// KindRecalled: the worker gave a run back: it took it off its queue
+	// before it started, and never will (worker to parent). A run that had
+	// started when the recall came gets no answer: it runs, and ends as
+	// any run.
+	KindRecalled
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -92,4 +100,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 2
+const Version = 3

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -20,6 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 		{Kind: KindCancel, Seq: 3, Closing: true},
 		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2, Eager: true},
+		{Kind: KindRecall, Seq: 2},
 	}
 	for _, m := range sent {
 		require.NoError(t, w.WriteToWorker(&m))
@@ -41,6 +46,7 @@ func TestRoundTrip(t *testing.T) {
 var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
 	{Kind: KindStarted, Seq: 1},
+	{Kind: KindRecalled, Seq: 7},
 	{Kind: KindDone, Seq: 1, Took: 1500, Value: []byte{3, 4}},
 	{Kind: KindDone, Seq: 1 << 40},
 	{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
@@ -200,6 +206,7 @@ func FuzzReader(f *testing.F) {
 	for _, m := range []ToWorker{
 		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute, Perpetual: true},
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
+		{Kind: KindRecall, Seq: 2},
 	} {
 		if err := w.WriteToWorker(&m); err != nil {
 			f.Fatal(err)
@@ -224,6 +231,12 @@ func FuzzReader(f *testing.F) {
 			decodeFromWorker(&d, &back)
 			require.NoError(t, d.finish(back.Kind))
 			require.Equal(t, m, back)
+			// Whatever a log or progress message holds, Fit makes it fit.
+			back.Attrs = slices.Clone(back.Attrs)
+			Fit(&back, 4096)
+			if back.Kind == KindLog || back.Kind == KindProgress {
+				require.LessOrEqual(t, len(appendFromWorker(nil, &back)), 4096)
+			}
 		}
 		r = NewReader(bytes.NewReader(data), 1<<16)
 		for range 1000 {
@@ -275,4 +288,72 @@ func BenchmarkWriteRead(b *testing.B) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+}
+
+func TestCut(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		b    string
+		n    int
+		want int
+	}{
+		{"abcdef", 3, 3},
+		{"abcdef", 10, 6},
+		{"aé", 2, 1},         // é is 2 bytes: not cut in two
+		{"aé", 3, 3},         // whole
+		{"a€b", 3, 1},        // € is 3 bytes
+		{"a€", 10, 4},        // whole, at the end
+		{"a\xe2\x82", 10, 1}, // ends inside a character: keep it for the next part
+		{"\xff\xff\xff\xff\xff", 2, 2},
+	} {
+		require.Equal(t, c.want, Cut([]byte(c.b), c.n), "Cut(%q, %d)", c.b, c.n)
+	}
+}
+
+// Fit cuts a log or progress message to fit a frame, marking each cut, and
+// leaves one that fits as it is.
+func TestFit(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	big := strings.Repeat("é", 100<<10) // 200 KiB, 2 bytes a character
+	manyAttrs := make([]Attr, 5000)
+	for i := range manyAttrs {
+		manyAttrs[i] = Attr{Key: fmt.Sprint("k", i), Value: "v"}
+	}
+	for _, c := range []struct {
+		name string
+		m    FromWorker
+	}{
+		{"a long line", FromWorker{Kind: KindLog, Seq: 1, Stream: "log", Line: big}},
+		{"a long attribute", FromWorker{Kind: KindLog, Seq: 1, Stream: "log", Line: "short", Attrs: []Attr{{"k", big}, {"small", "v"}}}},
+		{"a long key", FromWorker{Kind: KindLog, Seq: 1, Stream: "log", Line: big, Attrs: []Attr{{big, "v"}}}},
+		{"many attributes", FromWorker{Kind: KindLog, Seq: 1, Stream: "log", Line: big, Attrs: manyAttrs}},
+		{"a long progress message", FromWorker{Kind: KindProgress, Seq: 1, Done: 1, Total: 2, Line: big}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m
+			m.Attrs = slices.Clone(c.m.Attrs)
+			require.True(t, Fit(&m, limit))
+			require.LessOrEqual(t, len(appendFromWorker(nil, &m)), limit)
+			require.Greater(t, len(appendFromWorker(nil, &m)), limit*3/4, "it keeps most of what fits")
+			require.True(t, utf8.ValidString(m.Line))
+			if len(c.m.Line) > limit {
+				require.Regexp(t, ` …\[cut \d+ bytes\]$`, m.Line)
+			}
+			if c.m.Line == "short" {
+				require.Equal(t, "short", m.Line, "the shortest texts keep whole")
+			}
+			for _, a := range m.Attrs {
+				require.True(t, utf8.ValidString(a.Key) && utf8.ValidString(a.Value))
+			}
+			if len(c.m.Attrs) > limit/128 {
+				require.Len(t, m.Attrs, limit/128)
+				require.Equal(t, Attr{"localtasks.dropped", fmt.Sprint(len(c.m.Attrs)-limit/128+1, " attributes")}, m.Attrs[len(m.Attrs)-1])
+			}
+			again := m
+			require.False(t, Fit(&again, limit), "what fits is left as it is")
+		})
+	}
+	done := FromWorker{Kind: KindDone, Seq: 1, Value: []byte(big)}
+	require.False(t, Fit(&done, limit), "only log and progress messages")
 }
