@@ -18,6 +18,7 @@ import (
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
 //	from worker, KindHello:  PID, Version
 //	from worker, KindStarted: nothing
+//	from worker, KindHeartbeat: nothing
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
 //	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
 //	from worker, KindProgress: Done, Total, Line
@@ -126,7 +127,7 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	case KindHello:
 		m.PID = int(d.varint())
 		m.Version = int(d.varint())
-	case KindStarted:
+	case KindStarted, KindHeartbeat:
 	case KindDone:
 		m.Took = d.varint()
 		m.Value = d.bytes()

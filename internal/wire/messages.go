@@ -21,6 +21,9 @@ const (
 	KindLog
 	// KindProgress: a run's progress report (worker to parent).
 	KindProgress
+	// KindHeartbeat: the worker is alive, and a run is in progress in it
+	// (worker to parent); sent every Spec.Heartbeat while a run goes.
+	KindHeartbeat
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -92,4 +95,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 2
+const Version = 3
