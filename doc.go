@@ -188,7 +188,11 @@
 // attempt it was running with a *WorkerExitError, and is replaced; the runs it
 // had been sent but not started go back to the queue. A timeout or Cancel
 // cancels the task's ctx in the worker, and kills the worker if the task has
-// not returned ProcessPoolConfig.CancelGrace later. What a task prints, and
+// not returned ProcessPoolConfig.CancelGrace later, with the worker's process
+// group: the programs a task starts die with its worker, unless they leave
+// the group (SysProcAttr Setsid). A worker that sends nothing for
+// ProcessPoolConfig.LivenessTimeout while it has tasks in flight is killed
+// and replaced. What a task prints, and
 // what it logs with Logger(ctx), reaches the pool's Config.Logger tagged
 // with the task. Middleware runs in the parent, around the remote attempt.
 //

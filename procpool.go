@@ -35,7 +35,14 @@ const (
 	// ProcessPoolNiceParent, as ProcessPoolConfig.Nice, keeps the workers
 	// at the parent's scheduling priority.
 	ProcessPoolNiceParent = -1
+	// ProcessPoolLivenessTimeoutDefault is how long a worker with tasks in
+	// flight may send nothing before it is killed.
+	ProcessPoolLivenessTimeoutDefault = 30 * time.Second
 )
+
+// livenessTimeoutMin is the shortest LivenessTimeout: a worker sends a
+// heartbeat every fifth of it, and must be scheduled to.
+const livenessTimeoutMin = 100 * time.Millisecond
 
 // ProcessPoolConfig configures a ProcessPoolBackend.
 type ProcessPoolConfig struct {
@@ -70,7 +77,8 @@ type ProcessPoolConfig struct {
 	Nice int
 	// CancelGrace is how long a task may take to return once its ctx is
 	// cancelled (by Cancel, its timeout or Close) before its worker is
-	// killed. Defaults to ProcessPoolCancelGraceDefault.
+	// killed, with the processes the task started that stayed in the
+	// worker's process group. Defaults to ProcessPoolCancelGraceDefault.
 	CancelGrace time.Duration
 	// StartTimeout is how long a new worker may take to reach Init.
 	// Defaults to ProcessPoolStartTimeoutDefault.
@@ -78,6 +86,15 @@ type ProcessPoolConfig struct {
 	// MaxFrameBytes bounds each message to or from a worker, and so each
 	// argument and result, gob-encoded. Defaults to ProcessPoolMaxFrameBytesDefault.
 	MaxFrameBytes int
+	// LivenessTimeout is how long a worker that has tasks in flight may
+	// send the parent nothing before it is killed, and its running task
+	// fails with a *WorkerExitError that says so. A worker sends a
+	// heartbeat every fifth of it while a task runs, whatever the task
+	// does, so only a worker that is wedged, stopped (SIGSTOP, a
+	// debugger), or whose stream broke off inside a message stays silent so
+	// long. It does not bound a task's run time: WithTimeout does. At least
+	// 100 ms. Defaults to ProcessPoolLivenessTimeoutDefault (30 s).
+	LivenessTimeout time.Duration
 	// Env is added to the workers' environment, which is the parent's.
 	Env []string
 }
@@ -87,7 +104,7 @@ type ProcessPoolConfig struct {
 type procSettings struct {
 	window, maxTasks, nice, frame int
 	mem                           int64
-	grace, start                  time.Duration
+	grace, start, liveness        time.Duration
 	env                           string
 }
 
@@ -98,6 +115,7 @@ func (cfg ProcessPoolConfig) withDefaults() ProcessPoolConfig {
 	cfg.CancelGrace = cmp.Or(cfg.CancelGrace, ProcessPoolCancelGraceDefault)
 	cfg.StartTimeout = cmp.Or(cfg.StartTimeout, ProcessPoolStartTimeoutDefault)
 	cfg.MaxFrameBytes = cmp.Or(cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
+	cfg.LivenessTimeout = cmp.Or(cfg.LivenessTimeout, ProcessPoolLivenessTimeoutDefault)
 	cfg.Nice = cmp.Or(cfg.Nice, ProcessPoolNiceDefault)
 	return cfg
 }
@@ -125,6 +143,9 @@ func (cfg ProcessPoolConfig) validate() error {
 		return bad("MaxFrameBytes %d is negative: use 0 for the default of %d", cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
 	case cfg.MaxFrameBytes < 64<<10:
 		return bad("MaxFrameBytes %d is below 64 KiB, too small for the protocol's own messages", cfg.MaxFrameBytes)
+	case cfg.LivenessTimeout < livenessTimeoutMin:
+		return bad("LivenessTimeout %v is below %v: use 0 for the default of %v",
+			cfg.LivenessTimeout, livenessTimeoutMin, ProcessPoolLivenessTimeoutDefault)
 	}
 	return cfg.Config.validate("procpool")
 }
@@ -136,7 +157,10 @@ func (cfg ProcessPoolConfig) validate() error {
 // ProcessPoolBackend, without its weaknesses: a worker that dies fails only
 // the task it ran and is replaced; a task is RUNNING only once its worker
 // says it started it; timeouts and Cancel stop even a task that ignores its
-// ctx, by killing its worker after a grace period.
+// ctx, by killing its worker after a grace period. Each worker leads a
+// process group of its own, which dies with it: the programs a task starts
+// die with its worker, unless they leave the group (SysProcAttr Setsid or
+// Setpgid; see docs/process-pool.md).
 //
 // The program must call Init first thing in main. Arguments and results
 // cross the process boundary gob-encoded: they must be gob-encodable
@@ -171,11 +195,13 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	}
 	st := settings{kind: "procpool", workers: cfg.MaxWorkers, cfg: cfg.Config,
 		extra: procSettings{window: cfg.Window, maxTasks: cfg.MaxTasksPerWorker, nice: cfg.Nice, frame: cfg.MaxFrameBytes,
-			mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, env: fmt.Sprint(cfg.Env)}}
+			mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, liveness: cfg.LivenessTimeout,
+			env: fmt.Sprint(cfg.Env)}}
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
-		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0)}
+		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0),
+			Heartbeat: cfg.LivenessTimeout / 5}
 		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
-			closing: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
+			closing: make(chan struct{}), killed: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
 		if err := s.proc.start(); err != nil {
 			return err
 		}
@@ -233,6 +259,7 @@ type procPool struct {
 	log  *slog.Logger
 
 	closing chan struct{} // closed when the pool starts closing
+	killed  chan struct{} // closed by killAll: a worker being started is killed too
 
 	held int // dispatchers waiting for an idle worker to take a run first; guarded by state.mu
 	// READY runs that were in a worker that died while the parent knew
@@ -310,11 +337,17 @@ func (p *procPool) runSlot(i int, w *procWorker) {
 	}
 }
 
-// killAll kills every worker process; the slots reap them.
+// killAll kills every worker process, and those being started, with their
+// process groups; the slots reap them.
 func (p *procPool) killAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case <-p.killed:
+	default:
+		close(p.killed)
+	}
 	for w := range p.workers {
-		w.cmd.Process.Kill()
+		w.signal()
 	}
 }

@@ -355,6 +355,8 @@ func TestProcessPoolConfigErrors(t *testing.T) {
 		{"memory limit below 16 MiB", localtasks.ProcessPoolConfig{MemoryLimit: 1 << 20}, "16 MiB"},
 		{"frame limit below 64 KiB", localtasks.ProcessPoolConfig{MaxFrameBytes: 1000}, "64 KiB"},
 		{"negative cancel grace", localtasks.ProcessPoolConfig{CancelGrace: -time.Second}, "CancelGrace"},
+		{"liveness timeout below 100 ms", localtasks.ProcessPoolConfig{LivenessTimeout: time.Millisecond}, "LivenessTimeout 1ms"},
+		{"negative liveness timeout", localtasks.ProcessPoolConfig{LivenessTimeout: -time.Second}, "LivenessTimeout -1s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

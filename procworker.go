@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,8 +31,20 @@ type procWorker struct {
 	pid  int
 
 	in      *wire.Reader
+	inPipe  *osproc.ExitReader // the worker's messages, under in
 	outPipe *os.File
 	out     *wire.Writer
+
+	// Whether the process is known to have exited: from then on its
+	// process group is not signalled, since the group's ID, the worker's
+	// PID, is another process's to take once the worker is reaped.
+	gmu   sync.Mutex
+	ended bool
+
+	// For the liveness check (watch): the messages read, and whether the
+	// frame reader waits for one (rather than handling one).
+	heard   atomic.Uint64
+	waiting atomic.Bool
 
 	// The outbox: messages to send, by whichever goroutine comes to it
 	// first (flushOutbox), or by the writer goroutine.
@@ -67,8 +80,10 @@ type procWorker struct {
 	stderrTail []string
 	stderrMore bool // lines were dropped between head and tail
 
-	exited     chan struct{} // closed once the process has exited
+	outputs    [2]*osproc.ExitReader // its stdout and stderr; forward closes them
+	exited     chan struct{}         // closed once the process has exited
 	readerDone chan struct{}
+	watchDone  chan struct{}
 	dispDone   chan struct{}
 	writerDone chan struct{}
 	outputDone sync.WaitGroup // the stdout and stderr readers
@@ -106,7 +121,7 @@ func (w *procWorker) sized(d time.Duration) {
 // spawn starts a worker process for slot and waits for it to reach Init.
 func (p *procPool) spawn(slot int) (*procWorker, error) {
 	cmd := exec.Command(p.exe, os.Args[1:]...)
-	toChild, toParentW, outR, errR, closeChild, err := osproc.Pipes(cmd)
+	toChild, fromChild, outR, errR, closeChild, err := osproc.Pipes(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: starting a worker process: %w", err)
 	}
@@ -115,7 +130,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	if err := cmd.Start(); err != nil {
 		closeChild()
 		toChild.Close()
-		toParentW.Close()
+		fromChild.Close()
 		outR.Close()
 		errR.Close()
 		return nil, fmt.Errorf("localtasks: starting worker process %s: %w", p.exe, err)
@@ -123,21 +138,24 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	closeChild()
 	w := &procWorker{
 		p: p, slot: slot, cmd: cmd, pid: cmd.Process.Pid,
-		in:       wire.NewReader(toParentW, p.cfg.MaxFrameBytes),
+		inPipe:   osproc.NewExitReader(fromChild),
 		outPipe:  toChild,
 		out:      wire.NewWriter(toChild, p.cfg.MaxFrameBytes),
+		outputs:  [2]*osproc.ExitReader{osproc.NewExitReader(outR), osproc.NewExitReader(errR)},
 		inflight: make(map[uint64]*record),
 		window:   p.cfg.Window,
 	}
+	w.in = wire.NewReader(w.inPipe, p.cfg.MaxFrameBytes)
 	if w.window == 0 {
 		w.window = minWindow
 	}
 	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp.Or(p.s.name, "private"), slot, w.pid)
 	w.ocond.L = &w.omu
 	w.exited, w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	w.watchDone = make(chan struct{})
 	w.outputDone.Add(2)
-	go w.forward(outR, "stdout")
-	go w.forward(errR, "stderr")
+	go w.forward(w.outputs[0], "stdout")
+	go w.forward(w.outputs[1], "stderr")
 
 	hello := make(chan error, 1)
 	go func() {
@@ -163,13 +181,16 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	case err = <-hello:
 	case <-timer.C:
 		err = fmt.Errorf("it did not report ready within %v (ProcessPoolConfig.StartTimeout)", p.cfg.StartTimeout)
+	case <-p.killed:
+		err = errors.New("the pool was closed meanwhile")
 	}
 	if err != nil {
-		cmd.Process.Kill()
-		state, _ := cmd.Process.Wait()
+		w.signal()
+		state := w.reap()
 		<-w.readerDone
-		toChild.Close()
 		w.waitOutput()
+		w.inPipe.Close()
+		toChild.Close()
 		if state != nil && state.ExitCode() == child.ExitSettings {
 			return nil, fmt.Errorf("localtasks: worker process %s (pid %d) could not apply the pool's settings to itself%s: "+
 				"check ProcessPoolConfig.Nice, and the limits the system puts on this program (ulimit -e, RLIMIT_NICE)", p.exe, w.pid, w.tailText())
@@ -184,6 +205,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	p.mu.Unlock()
 	go w.write()
 	go w.dispatch()
+	go w.watch()
 	return w, nil
 }
 
@@ -329,7 +351,11 @@ func (w *procWorker) read() {
 	for {
 		batch = append(batch, wire.FromWorker{})
 		m := &batch[len(batch)-1]
-		if err := w.readMessage(m); err != nil {
+		w.waiting.Store(true)
+		err := w.readMessage(m)
+		w.waiting.Store(false)
+		w.heard.Add(1)
+		if err != nil {
 			batch = batch[:len(batch)-1]
 			apply()
 			if !errors.Is(err, io.EOF) {
@@ -396,7 +422,7 @@ func (w *procWorker) logRecord(m wire.FromWorker) {
 // A line longer than its buffer (64 KiB) goes in parts, each but the last
 // marked wire.LineContinues: it never stops the reading, which would leave
 // the worker's next write to a closed pipe, and kill it.
-func (w *procWorker) forward(r *os.File, stream string) {
+func (w *procWorker) forward(r *osproc.ExitReader, stream string) {
 	defer w.outputDone.Done()
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -441,18 +467,10 @@ func (w *procWorker) forwardLine(stream, line string) {
 	w.p.log.LogAttrs(context.Background(), level, line, attrs...)
 }
 
-func (w *procWorker) waitOutput() {
-	done := make(chan struct{})
-	go func() { w.outputDone.Wait(); close(done) }()
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		// A process the task started still holds the pipes open: stop
-		// reading them rather than wait for it.
-	}
-}
+// waitOutput waits for the stdout and stderr readers, which end soon after
+// reap: they read what the pipes hold, and stop, even if a process the task
+// started still holds their write ends.
+func (w *procWorker) waitOutput() { w.outputDone.Wait() }
 
 const stderrHeadLines, stderrTailLines = 12, 8
 
@@ -485,15 +503,110 @@ func (w *procWorker) tailText() string {
 	return "; its stderr said:\n\t" + strings.Join(lines, "\n\t")
 }
 
-// kill ends the worker process at once, for why.
+// kill ends the worker process at once, for why, and with it the processes
+// its tasks started that stayed in its process group.
 func (w *procWorker) kill(why string) {
+	w.gmu.Lock()
+	ended := w.ended
+	w.gmu.Unlock()
+	if ended {
+		return // it ended of itself: a failed write or a cut stream is not why
+	}
 	s := w.p.s
 	s.mu.Lock()
 	if w.killedFor == "" {
 		w.killedFor = why
 	}
 	s.mu.Unlock()
-	w.cmd.Process.Kill()
+	w.signal()
+}
+
+// signal sends SIGKILL to the worker's process group, the worker and what
+// its tasks started that stayed in it, unless the worker has ended.
+func (w *procWorker) signal() {
+	w.gmu.Lock()
+	defer w.gmu.Unlock()
+	if w.ended {
+		return
+	}
+	if osproc.KillGroup(w.pid) != nil {
+		w.cmd.Process.Kill() // the worker itself at least
+	}
+}
+
+// reap waits for the worker process to exit, kills what is left of its
+// process group, and reaps it; then it tells the pipe readers that no more
+// is coming. A task's descendants that stayed in the worker's process group
+// die with it, whatever ended it: a timeout, a cancel, a crash, Close, or a
+// clean exit. One that must live on leaves the group (SysProcAttr Setsid or
+// Setpgid).
+//
+// The worker's end is known from its exit, not from EOF on its pipes: a
+// process the task started may hold their write ends for as long as it
+// lives.
+func (w *procWorker) reap() *os.ProcessState {
+	if osproc.WaitExited(w.pid) {
+		// A zombie now: its PID, and so its group's ID, is still its
+		// own. The group is swept before the PID is given up.
+		w.gmu.Lock()
+		osproc.KillGroup(w.pid)
+		w.ended = true
+		w.gmu.Unlock()
+	}
+	state, _ := w.cmd.Process.Wait()
+	w.gmu.Lock()
+	w.ended = true
+	w.gmu.Unlock()
+	w.inPipe.Exited()
+	for _, r := range w.outputs {
+		r.Exited()
+	}
+	// A write waiting on a pipe that nobody reads (a descendant of the
+	// worker holds its read end) fails at once.
+	w.outPipe.SetWriteDeadline(time.Unix(1, 0))
+	return state
+}
+
+// watch is the worker's liveness check: it kills the worker if it sends
+// nothing for LivenessTimeout while it has runs in flight. A worker sends a
+// heartbeat every fifth of that while a run goes (internal/child), so only
+// one that is wedged, stopped, or stuck inside a frame stays silent so long;
+// its death then settles its runs as any other. An idle worker is expected
+// to say nothing, and a frame reader busy with a message (a slow logger) is
+// not the worker's silence.
+//
+// It samples, a quarter of the timeout apart, the count of messages read:
+// the reader pays two atomic stores a message, and no clock read.
+func (w *procWorker) watch() {
+	defer close(w.watchDone)
+	limit := w.p.cfg.LivenessTimeout
+	t := time.NewTicker(limit / 4)
+	defer t.Stop()
+	s := w.p.s
+	quiet := time.Now() // when the silence began, as far as the samples tell
+	var heard uint64
+	for {
+		var now time.Time
+		select {
+		case <-w.exited:
+			return
+		case now = <-t.C:
+		}
+		s.mu.Lock()
+		busy := len(w.inflight) > 0
+		s.mu.Unlock()
+		n := w.heard.Load()
+		if !busy || n != heard || !w.waiting.Load() {
+			quiet, heard = now, n
+			continue
+		}
+		if d := now.Sub(quiet); d > limit {
+			w.kill(fmt.Sprintf("it sent nothing for %v while it had tasks in flight: it is wedged, stopped, "+
+				"or its stream is stuck inside a message (ProcessPoolConfig.LivenessTimeout is %v)",
+				d.Round(time.Millisecond), limit))
+			return
+		}
+	}
 }
 
 // killIfStill kills the worker if attempt a is still running on it: the
@@ -512,10 +625,12 @@ func (w *procWorker) killIfStill(a *remoteAttempt) {
 // serve runs the worker until its process has exited and everything about
 // it is settled: its running task failed, its dispatched ones queued again.
 func (w *procWorker) serve() {
-	state, _ := w.cmd.Process.Wait()
+	state := w.reap()
 	close(w.exited)
 	w.waitOutput()
 	<-w.readerDone
+	w.inPipe.Close() // now, not when a GC finds the file
+	<-w.watchDone
 	s := w.p.s
 	cause := w.deathError(state)
 	s.mu.Lock()

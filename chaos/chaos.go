@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ type Config struct {
 	Ledger    string        // a fresh directory for the tasks' ledger
 	Stuck     time.Duration // how long the pools may take to finish once the producers are done
 	Work      time.Duration // the most an execution of a good task takes
+	EachToxic bool          // enqueue one toxic task of each kind at the start, besides those drawn
 }
 
 // The chances of each fault at each draw.
@@ -84,6 +86,7 @@ type Report struct {
 	Succeeded, Cancelled, Failed       int
 	ExecutedOnce, ExecutedMore, Replay int
 	MaxExecutions                      int
+	Children                           int // child processes the orphan tasks started, each checked gone
 	Elapsed                            time.Duration
 	Problems                           []string
 }
@@ -142,6 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			problem("worker process %d outlived its pool", pid)
 		}
 	}
+	rep.Children = c.checkChildren(problem)
 	if err := goleak.Find(before); err != nil {
 		problem("goroutines are left: %v", err)
 	}
@@ -172,6 +176,11 @@ func (c *chaos) produceUnderFire(ctx context.Context, problem func(string, ...an
 		close(quiet)
 	}()
 
+	if c.cfg.EachToxic {
+		for _, kind := range toxicKinds {
+			c.enqueueToxic(ctx, kind, problem)
+		}
+	}
 	rng := rand.New(rand.NewPCG(c.cfg.Seed, 0xc4a05))
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
@@ -237,20 +246,7 @@ func (c *chaos) fault(ctx context.Context, rng *rand.Rand, problem func(string, 
 		c.killWorker(rng)
 	}
 	if rng.Float64() < toxicChance {
-		kind := toxicKinds[rng.IntN(len(toxicKinds))]
-		task := toxic
-		if kind == toxicAlloc {
-			task = toxic.Using(localtasks.WithTimeout(toxicAllocTimeout))
-		}
-		h, err := task.Enqueue(ctx, c.pools[1], kind)
-		if err != nil {
-			problem("enqueue of a toxic task: %v", err)
-		} else {
-			c.mu.Lock()
-			c.add(&taskRun{id: h.ID(), pool: 1, kind: kindToxic, toxic: kind})
-			c.faults.toxic++
-			c.mu.Unlock()
-		}
+		c.enqueueToxic(ctx, toxicKinds[rng.IntN(len(toxicKinds))], problem)
 	}
 	if rng.Float64() < cancelChance {
 		c.cancelOne(ctx, rng, problem)
@@ -258,6 +254,31 @@ func (c *chaos) fault(ctx context.Context, rng *rand.Rand, problem func(string, 
 	if rng.Float64() < strikeChance {
 		c.toggleStrike(problem)
 	}
+}
+
+// enqueueToxic enqueues a toxic task of kind on the process pool.
+func (c *chaos) enqueueToxic(ctx context.Context, kind string, problem func(string, ...any)) {
+	if kind == toxicFork && !forkSwept {
+		kind = toxicOrphan
+	}
+	var h localtasks.Handle[int]
+	var err error
+	switch kind {
+	case toxicAlloc:
+		h, err = toxic.Using(localtasks.WithTimeout(toxicAllocTimeout)).Enqueue(ctx, c.pools[1], kind)
+	case toxicOrphan, toxicFork:
+		h, err = orphan.Enqueue(ctx, c.pools[1], OrphanArgs{Ledger: c.cfg.Ledger, Wait: kind == toxicOrphan})
+	default:
+		h, err = toxic.Enqueue(ctx, c.pools[1], kind)
+	}
+	if err != nil {
+		problem("enqueue of a toxic task: %v", err)
+		return
+	}
+	c.mu.Lock()
+	c.add(&taskRun{id: h.ID(), pool: 1, kind: kindToxic, toxic: kind})
+	c.faults.toxic++
+	c.mu.Unlock()
 }
 
 // seeWorkers records the process pool's workers, and returns those that
@@ -460,20 +481,25 @@ func ledgerCounts(path string) (execs, replays int) {
 	return execs, replays
 }
 
-// checkToxic checks that a toxic run FAILED for its own reason, or was
-// killed by the chaos (which avoids that, but a worker may take a toxic
-// task between the look and the kill).
+// checkToxic checks that a toxic run FAILED for its own reason (a fork
+// SUCCEEDED), or was killed by the chaos (which avoids that, but a worker
+// may take a toxic task between the look and the kill).
 func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(string, ...any)) {
+	if r.toxic == toxicFork && res.Status == localtasks.StatusSuccessful {
+		return
+	}
 	if res.Status != localtasks.StatusFailed || len(res.Errors) == 0 {
 		problem("toxic run %s (%s) ended %v, not FAILED", r.id, r.toxic, res.Status)
 		return
 	}
 	last := res.Errors[len(res.Errors)-1]
 	want := map[string]string{
-		toxicExit:  "exited with code 3",
-		toxicPanic: "chaos: a toxic panic",
-		toxicLoop:  "timed out after",
-		toxicAlloc: "memory limit",
+		toxicExit:   "exited with code 3",
+		toxicPanic:  "chaos: a toxic panic",
+		toxicLoop:   "timed out after",
+		toxicAlloc:  "memory limit",
+		toxicOrphan: "timed out after",
+		toxicFork:   "(a fork succeeds)",
 	}[r.toxic]
 	if strings.Contains(last.Message, want) {
 		return
@@ -495,6 +521,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  outcomes: %d SUCCESSFUL, %d CANCELLED, %d FAILED\n", r.Succeeded, r.Cancelled, r.Failed)
 	fmt.Fprintf(w, "  good runs: %d executed once, %d more than once (at most %d), %d replays of a recorded success\n",
 		r.ExecutedOnce, r.ExecutedMore, r.MaxExecutions, r.Replay)
+	fmt.Fprintf(w, "  tasks' child processes: %d started, to outlive their tasks; each checked gone with its worker\n", r.Children)
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  every check passed: no run lost, none stuck, every good run succeeded once, both pools serve, nothing leaked")
 		return
@@ -508,4 +535,30 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(w, "  -", p)
 	}
 	fmt.Fprintf(w, "  replay with: go run ./chaos -seed %d\n", r.Seed)
+}
+
+// childGrace bounds the wait for a task's child to be gone once the pools
+// are closed: SIGKILL was sent to it before its worker was reaped.
+const childGrace = 10 * time.Second
+
+// checkChildren checks that every child process the orphan task started
+// (its ledger's child.<pid> files) is gone: it died with its worker's
+// process group. It returns how many it checked.
+func (c *chaos) checkChildren(problem func(string, ...any)) int {
+	files, err := filepath.Glob(filepath.Join(c.cfg.Ledger, "child.*"))
+	if err != nil {
+		problem("listing the tasks' children: %v", err)
+		return 0
+	}
+	for _, f := range files {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), "."))
+		if err != nil {
+			problem("a bad child file %s", f)
+			continue
+		}
+		if err := waitGone(pid, childGrace); err != nil {
+			problem("a task's child process %d outlived its worker: %v", pid, err)
+		}
+	}
+	return len(files)
 }

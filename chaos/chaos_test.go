@@ -29,7 +29,7 @@ func TestChaosShort(t *testing.T) {
 		}
 	}
 	cfg := Config{Tasks: 3000, Producers: 4, Interval: 20 * time.Millisecond, Seed: seed, Workers: 2,
-		Ledger: t.TempDir(), Stuck: 20 * time.Second, Work: time.Millisecond}
+		Ledger: t.TempDir(), Stuck: 20 * time.Second, Work: time.Millisecond, EachToxic: true}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestChaosShort(t *testing.T) {
 	if len(rep.Problems) > 0 {
 		t.Fatalf("the chaos found %d problems; replay with LOCALTASKS_CHAOS_SEED=%d", len(rep.Problems), seed)
 	}
-	if rep.Kills == 0 || rep.ToxicFaults == 0 || rep.Cancels == 0 {
+	if rep.Kills == 0 || rep.ToxicFaults == 0 || rep.Cancels == 0 || rep.Children == 0 {
 		t.Fatalf("too few faults to mean anything: %+v", rep)
 	}
 }

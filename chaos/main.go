@@ -2,12 +2,14 @@
 // and checks that no task is lost: producers enqueue good tasks (with
 // jittered run-after times, mixed priorities, some with keys) into both
 // pools while, at every interval, the chaos may SIGKILL a worker process
-// (8%), enqueue a toxic task that exits, panics, loops past its timeout or
-// allocates past the memory limit (5%), cancel a random run, or strike and
-// restore a task. At the end every run must be in a final status, every
-// good run SUCCESSFUL with exactly one successful execution, every toxic
-// run FAILED for its reason, both pools still serving, and no goroutine or
-// process left. It exits 1 and prints the seed to replay when a check
+// (8%), enqueue a toxic task that exits, panics, loops past its timeout,
+// allocates past the memory limit, waits past its timeout for a child
+// process that outlives it, or succeeds leaving a child running (5%),
+// cancel a random run, or strike and restore a task. At the end every run
+// must be in a final status, every good run SUCCESSFUL with exactly one
+// successful execution, every toxic run FAILED for its reason (a fork
+// SUCCESSFUL), both pools still serving, and no goroutine, worker process or
+// task's child process left. It exits 1 and prints the seed to replay when a check
 // fails.
 //
 //	go run ./chaos               # 20,000 tasks, a fault draw every 250 ms
@@ -43,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "the seed, to replay a run")
 	fs.DurationVar(&cfg.Work, "work", 5*time.Millisecond, "the most an execution of a good task takes")
 	fs.DurationVar(&cfg.Stuck, "stuck", 2*time.Minute, "how long the pools may take to finish after the producers")
+	fs.BoolVar(&cfg.EachToxic, "each-toxic", true, "enqueue one toxic task of each kind at the start, besides those drawn")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -92,13 +93,15 @@ func appendLine(path, line string) error {
 
 // The toxic kinds, and the toxic task.
 const (
-	toxicExit  = "exit"  // os.Exit in the worker
-	toxicPanic = "panic" // a panic
-	toxicLoop  = "loop"  // a loop that ignores its ctx, past its timeout
-	toxicAlloc = "alloc" // memory past the pool's limit
+	toxicExit   = "exit"   // os.Exit in the worker
+	toxicPanic  = "panic"  // a panic
+	toxicLoop   = "loop"   // a loop that ignores its ctx, past its timeout
+	toxicAlloc  = "alloc"  // memory past the pool's limit
+	toxicOrphan = "orphan" // a child process that outlives its task, which waits for it past its timeout (the orphan task)
+	toxicFork   = "fork"   // a child process left running by a task that succeeds (the orphan task)
 )
 
-var toxicKinds = []string{toxicExit, toxicPanic, toxicLoop, toxicAlloc}
+var toxicKinds = []string{toxicExit, toxicPanic, toxicLoop, toxicAlloc, toxicOrphan, toxicFork}
 
 // toxicTimeout bounds every toxic run; the loop outlives it. The alloc
 // kind has longer, to reach the memory limit first even under -race.
@@ -133,4 +136,30 @@ var toxic = localtasks.Define("chaos.toxic", func(ctx context.Context, kind stri
 		}
 	}
 	return 0, fmt.Errorf("unknown toxic kind %q", kind)
+}, localtasks.WithTimeout(toxicTimeout))
+
+// OrphanArgs is the argument of the orphan task.
+type OrphanArgs struct {
+	Ledger string // where it records its child's PID, as the file child.<pid>
+	Wait   bool   // wait for the child, ignoring the ctx, past the timeout; or succeed at once, leaving it running
+}
+
+// orphan starts a child process that outlives it: a worker's process group
+// dies with the worker, so the child must be gone once its worker is, and
+// the child must not hold the worker's pipes meanwhile (it did: the parent,
+// waiting for EOF on them, never learnt of the worker's death, and the run,
+// its slot and Close were stuck).
+var orphan = localtasks.Define("chaos.orphan", func(ctx context.Context, a OrphanArgs) (int, error) {
+	cmd := exec.Command("sleep", "3600")
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	pid := cmd.Process.Pid
+	if err := os.WriteFile(filepath.Join(a.Ledger, fmt.Sprintf("child.%d", pid)), nil, 0o644); err != nil {
+		return 0, err
+	}
+	if a.Wait {
+		return pid, cmd.Wait() // ignores ctx: the pool kills the worker, and its group, after the grace
+	}
+	return pid, nil
 }, localtasks.WithTimeout(toxicTimeout))

@@ -83,6 +83,8 @@ func Serve(specText string, lookup Lookup) {
 	// the runtime's monitor then hands off every 20 µs while a task runs.
 	pollable(wire.InFD)
 	pollable(wire.OutFD)
+	closeOnExec(wire.InFD)
+	closeOnExec(wire.OutFD)
 	in := os.NewFile(wire.InFD, "localtasks-in")
 	out := os.NewFile(wire.OutFD, "localtasks-out")
 	if in == nil || out == nil {
@@ -106,6 +108,9 @@ func Serve(specText string, lookup Lookup) {
 		exit(ExitFailed, fmt.Errorf("capturing the output of tasks: %w", err))
 	}
 	go w.flusher()
+	if spec.Heartbeat > 0 {
+		go w.heartbeat(spec.Heartbeat)
+	}
 	go w.read(wire.NewReader(in, spec.FrameLimit))
 	w.execute()
 	w.out.Flush()

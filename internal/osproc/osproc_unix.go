@@ -16,3 +16,9 @@ func SysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: t
 
 // ResidentMemory: outside Linux the pool does not read a worker's memory.
 func ResidentMemory(int) int64 { return 0 }
+
+// WaitExited: outside Linux the pool learns of a worker's exit from
+// Process.Wait alone, which reaps it; it then does not sweep the worker's
+// process group, whose ID the system may already have given to another
+// process.
+func WaitExited(int) bool { return false }

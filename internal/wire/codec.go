@@ -18,7 +18,7 @@ import (
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
 //	to worker, KindRecall:   nothing
 //	from worker, KindHello:  PID, Version
-//	from worker, KindStarted, KindRecalled: nothing
+//	from worker, KindStarted, KindRecalled, KindHeartbeat: nothing
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
 //	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
 //	from worker, KindProgress: Done, Total, Line
@@ -128,7 +128,7 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	case KindHello:
 		m.PID = int(d.varint())
 		m.Version = int(d.varint())
-	case KindStarted, KindRecalled:
+	case KindStarted, KindRecalled, KindHeartbeat:
 	case KindDone:
 		m.Took = d.varint()
 		m.Value = d.bytes()

@@ -29,6 +29,9 @@ const (
 	// started when the recall came gets no answer: it runs, and ends as
 	// any run.
 	KindRecalled
+	// KindHeartbeat: the worker is alive, and a run is in progress in it
+	// (worker to parent); sent every Spec.Heartbeat while a run goes.
+	KindHeartbeat
 )
 
 // ToWorker is a message from the parent to a worker.

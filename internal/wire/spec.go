@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SpecEnv is set in the environment of a worker process: its value is the
@@ -23,11 +24,14 @@ type Spec struct {
 	FrameLimit int   // the largest message either side may send
 	MemLimit   int64 // the worker's memory limit, in bytes; 0 for none
 	Nice       int   // how much the worker raises its niceness over what it inherited; 0 for nothing
+	// Heartbeat is how often the worker sends a KindHeartbeat while a run
+	// is in progress; 0 for never.
+	Heartbeat time.Duration
 }
 
 // String encodes s for SpecEnv.
 func (s Spec) String() string {
-	return fmt.Sprintf("v=%d;frame=%d;mem=%d;nice=%d", s.Version, s.FrameLimit, s.MemLimit, s.Nice)
+	return fmt.Sprintf("v=%d;frame=%d;mem=%d;nice=%d;beat=%d", s.Version, s.FrameLimit, s.MemLimit, s.Nice, int64(s.Heartbeat))
 }
 
 // ParseSpec decodes what Spec.String wrote, and checks that the parent
@@ -49,6 +53,8 @@ func ParseSpec(text string) (Spec, error) {
 			s.MemLimit = n
 		case "nice":
 			s.Nice = int(n)
+		case "beat":
+			s.Heartbeat = time.Duration(n)
 		}
 	}
 	if s.Version != Version {

@@ -2,13 +2,14 @@ package wire
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
 func TestSpecRoundTrip(t *testing.T) {
 	t.Parallel()
-	want := Spec{Version: Version, FrameLimit: 1 << 20, MemLimit: 64 << 20, Nice: 19}
+	want := Spec{Version: Version, FrameLimit: 1 << 20, MemLimit: 64 << 20, Nice: 19, Heartbeat: 5 * time.Second}
 	got, err := ParseSpec(want.String())
 	require.NoError(t, err)
 	require.Equal(t, want, got)

@@ -47,6 +47,7 @@ var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
 	{Kind: KindStarted, Seq: 1},
 	{Kind: KindRecalled, Seq: 7},
+	{Kind: KindHeartbeat},
 	{Kind: KindDone, Seq: 1, Took: 1500, Value: []byte{3, 4}},
 	{Kind: KindDone, Seq: 1 << 40},
 	{Kind: KindDone, Seq: 2, Err: &Error{Type: "string", Message: "boom", Stack: "goroutine 1"}},
