@@ -139,7 +139,7 @@ func (s *state) fill(w *procWorker) (n, why int) {
 func (p *procPool) recallFor(w *procWorker) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for o := range p.workers {
+	for _, o := range p.workers {
 		if o != w && o.waitingBehind() {
 			p.s.recall(o)
 		}
@@ -220,7 +220,7 @@ func (p *procPool) wakeForReady() {
 func (p *procPool) otherIdle(w *procWorker) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for o := range p.workers {
+	for _, o := range p.workers {
 		if o != w && !o.retiring && !o.gone && len(o.inflight) == 0 {
 			return true
 		}
@@ -248,7 +248,7 @@ func (p *procPool) stopTaking(now time.Time) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for w := range p.workers {
+	for _, w := range p.workers {
 		w.retiring = true
 		for _, rec := range w.inflight {
 			if rec.status == StatusReady {

@@ -200,7 +200,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
 		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0),
 			Heartbeat: cfg.LivenessTimeout / 5}
-		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger, workers: make(map[*procWorker]struct{}),
+		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger,
 			closing: make(chan struct{}), killed: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
 		if err := s.proc.start(); err != nil {
 			return err
@@ -269,8 +269,8 @@ type procPool struct {
 
 	testRecalled func(*record) // a test's signal: a worker gave back a run it had not started; called under state.mu
 
-	mu      sync.Mutex               // taken after state.mu; see state for the lock order
-	workers map[*procWorker]struct{} // alive
+	mu      sync.Mutex    // taken after state.mu; see state for the lock order
+	workers []*procWorker // alive, in the order they started: a slice, as the dispatch looks at them all often
 }
 
 // start spawns every slot's first worker, all at once, and runs the slots.
@@ -347,7 +347,7 @@ func (p *procPool) killAll() {
 	default:
 		close(p.killed)
 	}
-	for w := range p.workers {
+	for _, w := range p.workers {
 		w.signal()
 	}
 }

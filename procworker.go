@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,7 +202,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 			"and Init is where a worker starts serving%s", p.exe, w.pid, err, exitText(state), w.tailText())
 	}
 	p.mu.Lock()
-	p.workers[w] = struct{}{}
+	p.workers = append(p.workers, w)
 	p.mu.Unlock()
 	go w.write()
 	go w.dispatch()
@@ -674,7 +675,7 @@ func (w *procWorker) serve() {
 	<-w.dispDone
 	<-w.writerDone
 	w.p.mu.Lock()
-	delete(w.p.workers, w)
+	w.p.workers = slices.DeleteFunc(w.p.workers, func(o *procWorker) bool { return o == w })
 	w.p.mu.Unlock()
 }
 

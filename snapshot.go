@@ -140,7 +140,7 @@ func (s *state) workerInfo() []WorkerInfo {
 		}
 	case s.proc != nil:
 		s.proc.mu.Lock()
-		for w := range s.proc.workers {
+		for _, w := range s.proc.workers {
 			info := WorkerInfo{ID: w.name, PID: w.pid, TasksDone: w.finished}
 			ws = append(ws, info)
 		}
