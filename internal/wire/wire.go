@@ -148,15 +148,29 @@ func (r *Reader) next() ([]byte, func(), error) {
 		}
 		return p, func() { r.r.Discard(int(n)) }, nil
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
+	// A frame larger than the buffer: read it into r.buf, grown as its
+	// bytes come, so that a header announcing a large frame costs memory
+	// only for what follows it (a worker that falls silent after one
+	// costs 64 KiB, not the frame's size).
+	buf := r.buf[:0]
+	for len(buf) < int(n) {
+		want := min(int(n), max(2*len(buf), growFrom))
+		if cap(buf) < want {
+			buf = append(make([]byte, 0, want), buf...)
+		}
+		k, err := io.ReadFull(r.r, buf[len(buf):want])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			r.buf = buf[:0]
+			return nil, nil, truncated(n, err)
+		}
 	}
-	r.buf = r.buf[:n]
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		return nil, nil, truncated(n, err)
-	}
+	r.buf = buf
 	return r.buf, func() {}, nil
 }
+
+// growFrom is the first size of the buffer a large frame is read into.
+const growFrom = 64 << 10
 
 func truncated(n uint32, err error) error {
 	if err == io.EOF {

@@ -358,3 +358,18 @@ func TestFit(t *testing.T) {
 	done := FromWorker{Kind: KindDone, Seq: 1, Value: []byte(big)}
 	require.False(t, Fit(&done, limit), "only log and progress messages")
 }
+
+// A header announcing a large frame, within the limit, costs memory only for
+// the bytes that follow it: a worker that falls silent after one (a hostile
+// or broken one) does not make the parent hold the whole frame's size.
+func TestLargeFrameHeaderCostsWhatFollows(t *testing.T) {
+	t.Parallel()
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], 60<<20)
+	r := NewReader(io.MultiReader(bytes.NewReader(hdr[:]), bytes.NewReader(make([]byte, 1000))), 64<<20)
+	var m FromWorker
+	err := r.ReadFromWorker(&m)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.Contains(t, err.Error(), "inside a frame of 62914560 bytes")
+	require.LessOrEqual(t, cap(r.buf), growFrom, "the buffer grew with what came, not with the header")
+}
