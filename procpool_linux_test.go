@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/internal/crashtest"
+	"github.com/localtasks/localtasks/internal/osproc"
 )
 
 var segvTask = localtasks.Define("proc.segv", func(ctx context.Context, _ struct{}) (struct{}, error) {
@@ -84,30 +84,4 @@ func TestProcessPoolWorkersDieWithParent(t *testing.T) {
 
 // waitExit waits for a process that is not our child to exit, on a pidfd,
 // without polling.
-func waitExit(pid int, timeout time.Duration) error {
-	const sysPidfdOpen, pidfdNonblock = 434, syscall.O_NONBLOCK
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), pidfdNonblock, 0)
-	if errno == syscall.ESRCH {
-		return nil // gone already
-	}
-	if errno != 0 {
-		return errno
-	}
-	f := os.NewFile(fd, "pidfd")
-	defer f.Close()
-	if err := f.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	first := true
-	return rc.Read(func(uintptr) bool {
-		if first { // wait for the pidfd to become readable: the process exited
-			first = false
-			return false
-		}
-		return true
-	})
-}
+func waitExit(pid int, timeout time.Duration) error { return osproc.WaitGone(pid, timeout) }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"os"
-	"syscall"
 	"time"
+
+	"github.com/localtasks/localtasks/internal/osproc"
 )
 
 // forkSwept: the pool kills what is left of a worker's process group
@@ -12,32 +12,5 @@ import (
 const forkSwept = true
 
 // waitGone waits up to timeout for process pid, which is not our child, to
-// exit, on a pidfd: a zombie that its new parent has not reaped counts as
-// gone.
-func waitGone(pid int, timeout time.Duration) error {
-	const sysPidfdOpen = 434 // the same number on every architecture
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), syscall.O_NONBLOCK, 0)
-	if errno == syscall.ESRCH {
-		return nil
-	}
-	if errno != 0 {
-		return errno
-	}
-	f := os.NewFile(fd, "pidfd")
-	defer f.Close()
-	if err := f.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	first := true
-	return rc.Read(func(uintptr) bool {
-		if first { // wait until the pidfd is readable: the process exited
-			first = false
-			return false
-		}
-		return true
-	})
-}
+// exit.
+func waitGone(pid int, timeout time.Duration) error { return osproc.WaitGone(pid, timeout) }
