@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"time"
 )
 
 // MaxResultsDefault is how many finished results a backend keeps unless
@@ -46,6 +47,19 @@ type Config struct {
 	// Middleware wraps every attempt, the first outermost. Defaults to
 	// none.
 	Middleware []Middleware
+	// Journal, if set, keeps the backend's runs on disk, so that queued
+	// runs and finished results survive a restart: a backend built again
+	// with the same Name and Journal resumes them. See Journal and
+	// docs/durability.md. Only the pools take one. Defaults to none: runs
+	// live in memory only.
+	Journal Journal
+	// JournalMode says when Enqueue returns on a backend with a Journal:
+	// once its run is on disk (JournalDurable, the default), or at once
+	// (JournalBatched).
+	JournalMode JournalMode
+	// JournalWindow is how often a JournalBatched backend commits, and so
+	// the most a crash can lose. Defaults to JournalWindowDefault.
+	JournalWindow time.Duration
 	// Test holds settings for tests; leave it zero in production.
 	Test TestConfig
 }
@@ -73,6 +87,9 @@ func (c Config) withDefaults() Config {
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Test.Clock = cmp.Or(c.Test.Clock, Clock(systemClock{}))
 	c.Test.RunAtMost = maps.Clone(c.Test.RunAtMost)
+	if c.Journal != nil && c.JournalMode == JournalBatched {
+		c.JournalWindow = cmp.Or(c.JournalWindow, JournalWindowDefault)
+	}
 	return c
 }
 
@@ -101,6 +118,12 @@ func (c Config) validate(kind string) error {
 	}
 	if c.MaxResults < 0 {
 		return configError(kind, "MaxResults %d is negative: use 0 for the default of %d", c.MaxResults, MaxResultsDefault)
+	}
+	if c.JournalMode > JournalBatched {
+		return configError(kind, "JournalMode %d is unknown: use JournalDurable or JournalBatched", c.JournalMode)
+	}
+	if c.JournalWindow < 0 {
+		return configError(kind, "JournalWindow %v is negative: use 0 for the default of %v", c.JournalWindow, JournalWindowDefault)
 	}
 	if c.MaxQueued < 0 {
 		return configError(kind, "MaxQueued %d is negative: use 0 for no bound", c.MaxQueued)
@@ -143,6 +166,10 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has MaxQueued %d, this one asks for %d", ac.MaxQueued, bc.MaxQueued)
 	case !slices.Equal(ac.Queues, bc.Queues):
 		return fmt.Sprintf("it has Queues %q, this one asks for %q", ac.Queues, bc.Queues)
+	case !sameValue(ac.Journal, bc.Journal):
+		return "it has another Journal"
+	case ac.JournalMode != bc.JournalMode || ac.JournalWindow != bc.JournalWindow:
+		return fmt.Sprintf("it has JournalMode %d and JournalWindow %v, this one asks for %d and %v", ac.JournalMode, ac.JournalWindow, bc.JournalMode, bc.JournalWindow)
 	case ac.Logger != bc.Logger:
 		return "it has another Logger"
 	case !sameValue(ac.Test.Clock, bc.Test.Clock):
