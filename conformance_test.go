@@ -5,6 +5,7 @@ package localtasks_test
 // it in adapters/river/conformance_test.go.
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,6 +48,46 @@ func TestConformanceProcessPool(t *testing.T) {
 	}
 	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
 		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg, MaxWorkers: 2})
+		require.NoError(t, err)
+		return b
+	})
+}
+
+// journalFor returns one MemoryJournal per test and backend Name, so that
+// backends of one Name share theirs, as they must.
+func journalFor() func(t *testing.T, cfg localtasks.Config) localtasks.Config {
+	var mu sync.Mutex
+	js := make(map[string]*localtaskstest.MemoryJournal)
+	return func(t *testing.T, cfg localtasks.Config) localtasks.Config {
+		mu.Lock()
+		defer mu.Unlock()
+		k := t.Name() + "\x00" + cfg.Name
+		if js[k] == nil {
+			js[k] = localtaskstest.NewMemoryJournal()
+		}
+		cfg.Journal = js[k]
+		return cfg
+	}
+}
+
+func TestConformanceThreadPoolJournal(t *testing.T) {
+	t.Parallel()
+	withJournal := journalFor()
+	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
+		b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: withJournal(t, cfg), MaxWorkers: 4})
+		require.NoError(t, err)
+		return b
+	})
+}
+
+func TestConformanceProcessPoolJournal(t *testing.T) {
+	t.Parallel()
+	if !processPoolSupported {
+		t.Skip("the process pool runs on Unix only: NewProcessPool fails with errors.ErrUnsupported here")
+	}
+	withJournal := journalFor()
+	localtaskstest.RunConformance(t, func(t *testing.T, cfg localtasks.Config) localtasks.Backend {
+		b, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: withJournal(t, cfg), MaxWorkers: 2})
 		require.NoError(t, err)
 		return b
 	})

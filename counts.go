@@ -85,6 +85,9 @@ func (s *state) setStatus(rec *record, to Status) {
 	from := rec.status
 	rec.status = to
 	s.view.count(rec, from, to)
+	if s.jr != nil {
+		s.mark(rec)
+	}
 	if s.roomWaiters > 0 && queued(from) && !queued(to) {
 		s.madeRoom()
 	}

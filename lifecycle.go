@@ -109,7 +109,16 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	}
 	s.counters.Enqueued++
 	s.place(rec, runAfter, now)
+	var cw *commitWait
+	if s.jr != nil && s.jr.mode == JournalDurable {
+		cw = s.jr.pending()
+	}
 	s.mu.Unlock()
+	if cw != nil {
+		if err := s.jr.await(cw); err != nil {
+			return Receipt{}, s.unjournaled(rec, err)
+		}
+	}
 
 	if s.mode == modeInline {
 		s.runInline(rec)
@@ -132,10 +141,17 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 	if err != nil {
 		return nil, nil, fmt.Errorf("localtasks: enqueue %q: %v: %w", name, err, ErrInvalidTask)
 	}
-	if s.proc == nil {
+	if s.proc == nil && s.jr == nil {
 		return lim, nil, nil
 	}
 	payload, err := def.encodeArgs(args)
+	if err != nil && s.proc == nil {
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be written to the backend's journal (%v): "+
+			"use a type of exported fields without funcs or chans, or a backend without a journal; nothing was queued: %w", name, args, err, ErrInvalidTask)
+	}
+	if s.proc == nil {
+		return lim, payload, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
 			"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
@@ -204,11 +220,11 @@ func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error 
 
 // plain reports whether a request can take the inbox (see post): a
 // thread pool's run that may start now, with no key, limit or perpetual
-// chain, on a state without MaxQueued, while no strike is in force. A
+// chain, on a state without MaxQueued or a journal, while no strike is in force. A
 // strike may come at once after: post's runs are checked against strikes
 // when a worker takes them.
 func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
-	return s.mode == modePool && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
+	return s.mode == modePool && s.jr == nil && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
 		s.nstrikes.Load() == 0 && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax && s.set.cfg.MaxQueued == 0
 }
 
@@ -569,6 +585,7 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 func (s *state) cancelRetry(rec *record, now time.Time, stored bool) {
 	rec.extra().cancelReason = "the backend closed before the task could be retried"
 	s.finalize(rec, StatusCancelled, now, stored)
+	s.kept(rec, StatusReady)
 }
 
 // finalize gives rec its final status and moves it to the result store,
@@ -613,6 +630,9 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		s.results.add(rec)
 	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
 		s.view.dropped(rec)
+		if s.jr != nil {
+			s.jr.forget(rec)
+		}
 		s.index.del(rec) // evicted while we published it
 	}
 	if rec.done != nil {
@@ -631,7 +651,9 @@ func (s *state) cancelQueued(rec *record, reason string, now time.Time) {
 // closeQueued ends a READY or SCHEDULED rec CANCELLED as the backend closes
 // (transitions 7 and 8). Must hold s.mu.
 func (s *state) closeQueued(rec *record, now time.Time) {
+	was := rec.status
 	s.cancelQueuedFor(rec, "the backend closed before the task started", ErrClosed, now)
+	s.kept(rec, was)
 }
 
 func (s *state) cancelQueuedFor(rec *record, reason string, cause error, now time.Time) {
@@ -675,4 +697,5 @@ func (s *state) abandon(rec *record, now time.Time) {
 	rec.extra().cancelReason = "the backend closed while the task was running"
 	rec.run.Cancel(context.Canceled, ErrClosed)
 	s.finalize(rec, StatusCancelled, now, false)
+	s.kept(rec, StatusRunning)
 }

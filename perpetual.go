@@ -152,7 +152,7 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	x := rec.x
 	p := x.perp
 	name := rec.def.Name()
-	if p.next.Stop || s.closing {
+	if p.next.Stop || (s.closing && s.jr == nil) {
 		return
 	}
 	if limit, ok := s.set.cfg.Test.RunAtMost[name]; ok {
@@ -177,10 +177,10 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	args, payload := rec.args, rec.argBytes()
 	if p.next.HasArgs {
 		args, payload = p.next.Args, p.next.Payload
-		if s.proc != nil && payload == nil {
+		if (s.proc != nil || s.jr != nil) && payload == nil {
 			b, err := rec.def.encodeArgs(args)
 			if err != nil {
-				s.logger.Error("localtasks: perpetual task's next argument cannot be sent to a worker process: its chain ends",
+				s.logger.Error("localtasks: perpetual task's next argument cannot be encoded for a worker process or the journal: its chain ends",
 					"task", name, "error", err)
 				return
 			}
@@ -188,6 +188,13 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 		}
 	}
 	next := s.newRecord(rec.def, args, payload, opts, now)
+	if s.closing {
+		// Only into the journal, for the chain to go on when a backend
+		// opens it again.
+		next.status, next.runAfter = StatusScheduled, s.offset(at)
+		s.kept(next, StatusScheduled)
+		return
+	}
 	s.index.put(next)
 	if x.plan != nil {
 		s.attachGates(next, x.plan)

@@ -28,6 +28,8 @@ type record struct {
 	stored     atomic.Int32 // storedNot, storedPublished or storedEvicted; see store.go
 	slot       uint32       // its slot in the index, which id carries
 	queue      uint16       // its queue, as an index in Config.Queues (see state.queueOf)
+	jdirty     bool         // it changed since the journal's last commit (see state.mark)
+	jstatus    Status       // if set, the status its journal row keeps (see state.kept)
 
 	// The times, as offsets from the state's epoch (see state.offset).
 	enqueuedAt, runAfter, lastAttemptedAt, finishedAt offset

@@ -53,6 +53,16 @@ func open(st settings, m mode, caps Capabilities, start func(*state) error) (*st
 		return s, nil
 	}
 	s := newState(st, m, caps)
+	if s.jr != nil {
+		if m != modePool && m != modeProcess {
+			states.Unlock()
+			return nil, configError(st.kind, "a Journal is for the thread and process pools, which queue runs: leave it out")
+		}
+		if err := s.restoreJournal(context.Background()); err != nil {
+			states.Unlock()
+			return nil, err
+		}
+	}
 	if err := start(s); err != nil {
 		states.Unlock()
 		s.shutdown(context.Background())
@@ -88,6 +98,9 @@ func (s *state) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.closingNow.Store(true)
+	if s.jr != nil {
+		defer s.jr.finish() // commits what the closing changed
+	}
 	s.madeRoom()  // enqueues waiting for room give up
 	s.takeInbox() // cancelled, as closing is set
 	now := s.clock.Now()
@@ -166,6 +179,7 @@ type state struct {
 	index   index    // every run the store holds; see store.go
 	results *results // the finished ones
 	events  broadcaster
+	jr      *journaler // nil without a Config.Journal
 
 	// Read without s.mu by Enqueue's lock-free path (post); each is also
 	// written under s.mu.
@@ -220,7 +234,15 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	}
 	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu
-	s.results = newResults(st.cfg.MaxResults, &s.index, s.view.dropped)
+	dropped := s.view.dropped
+	if st.cfg.Journal != nil {
+		s.jr = newJournaler(&st.cfg)
+		dropped = func(rec *record) {
+			s.view.dropped(rec)
+			s.jr.forget(rec)
+		}
+	}
+	s.results = newResults(st.cfg.MaxResults, &s.index, dropped)
 	s.keys = make(map[keyOf]*record)
 	s.chainRuns = make(map[string]int)
 	s.gatesSweep = 64

@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,4 +249,43 @@ func (r *results) remove(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lru.Remove(rec.slot)
+}
+
+// maxRestoredSlot bounds the slot numbers, within a shard, that restore
+// takes: 2^24 a shard is 268 million runs held at once.
+const maxRestoredSlot = 1 << 24
+
+// restore fills the index, still empty, with runs taken back from a
+// journal, each in the slot its ID carries; the slots between them are
+// free. It fails if two IDs carry one slot.
+func (ix *index) restore(recs []*record) error {
+	taken := make([]map[uint32]bool, indexShards)
+	for _, rec := range recs {
+		shard, n := slotOf(rec.slot)
+		if n >= maxRestoredSlot {
+			return fmt.Errorf("the run %s carries the slot %d, beyond any this package hands out: the journal was written by another program", rec.id, rec.slot)
+		}
+		if taken[shard] == nil {
+			taken[shard] = make(map[uint32]bool)
+		}
+		if taken[shard][n] {
+			return fmt.Errorf("two runs carry the slot %d, one of them %s: the journal was written by another program", rec.slot, rec.id)
+		}
+		taken[shard][n] = true
+		sh := &ix.shards[shard]
+		for sh.next <= n {
+			sh.take()
+		}
+		ix.put(rec)
+	}
+	for i := range ix.shards {
+		sh := &ix.shards[i]
+		sh.free = sh.free[:0]
+		for n := sh.next; n > 0; n-- { // in reverse, so that take hands out the lowest first
+			if !taken[i][n-1] {
+				sh.free = append(sh.free, n-1)
+			}
+		}
+	}
+	return nil
 }

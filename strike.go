@@ -60,6 +60,7 @@ type strikeRule struct {
 	Strike
 	idx    []int
 	lo, hi reflect.Value // Value and Upper converted to the field's type
+	jkey   string        // its key in the journal, if the state has one
 }
 
 // compileStrike checks st and readies it for matching.
@@ -170,6 +171,10 @@ func (s *state) strike(st Strike) error {
 	}
 	s.strikes = append(s.strikes, r)
 	s.nstrikes.Store(int32(len(s.strikes)))
+	if s.jr != nil {
+		r.jkey = st.String()
+		s.jr.strike(r.jkey, st, false)
+	}
 	return nil
 }
 
@@ -185,6 +190,9 @@ func (s *state) restore(st Strike) error {
 		if o.same(r) {
 			s.strikes = slices.Delete(s.strikes, i, i+1)
 			s.nstrikes.Store(int32(len(s.strikes)))
+			if s.jr != nil {
+				s.jr.strike(o.jkey, st, true)
+			}
 			return nil
 		}
 	}
