@@ -90,8 +90,10 @@ func (s *state) runInline(rec *record) {
 		val, err := s.execute(rec, ctx)
 		timedOut := ctx.End()
 		s.mu.Lock()
-		if n := ctx.TakeNext(); n != nil && rec.x != nil && rec.x.perp != nil { // a run of RunOnce
-			rec.x.perp.next.Merge(n)
+		if rec.x != nil && rec.x.perp != nil { // a run of RunOnce
+			if n := ctx.TakeNext(); n != nil {
+				rec.x.perp.next.Merge(n)
+			}
 		}
 		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
 		s.mu.Unlock()
