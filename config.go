@@ -41,6 +41,14 @@ type Config struct {
 	// Queues lists the queue names tasks may be enqueued to; all share the
 	// backend's workers. Defaults to just QueueDefault.
 	Queues []string
+	// Automatic names the automatic perpetual tasks (WithCron, or
+	// Perpetual.Automatic) that the backend starts when it is built: one
+	// run of each, with the zero argument, once per state. Each must be
+	// defined by then (a package-level Define is), be automatic, and be on
+	// a queue that Queues lists, or the constructor fails with ErrConfig.
+	// Defaults to none: no task starts by itself, whatever its queue. An
+	// ImmediateBackend takes none; a RecordingBackend records their runs.
+	Automatic []string
 	// Logger is the logger tasks get from Logger(ctx). Defaults to
 	// slog.Default() at the time the backend is built.
 	Logger *slog.Logger
@@ -84,6 +92,7 @@ func (c Config) withDefaults() Config {
 	if len(c.Queues) == 0 {
 		c.Queues = []string{QueueDefault}
 	}
+	c.Automatic = slices.Clone(c.Automatic)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Test.Clock = cmp.Or(c.Test.Clock, Clock(systemClock{}))
 	c.Test.RunAtMost = maps.Clone(c.Test.RunAtMost)
@@ -105,6 +114,9 @@ func (c Config) validate(kind string) error {
 		if slices.Index(c.Queues, q) != i {
 			return configError(kind, "queue %q is listed twice: list each queue once", q)
 		}
+	}
+	if err := checkAutomatic(kind, c.Automatic, c.Queues); err != nil {
+		return err
 	}
 	for i, m := range c.Middleware {
 		if m == nil {
@@ -166,6 +178,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has MaxQueued %d, this one asks for %d", ac.MaxQueued, bc.MaxQueued)
 	case !slices.Equal(ac.Queues, bc.Queues):
 		return fmt.Sprintf("it has Queues %q, this one asks for %q", ac.Queues, bc.Queues)
+	case !slices.Equal(ac.Automatic, bc.Automatic):
+		return fmt.Sprintf("it has Automatic %q, this one asks for %q", ac.Automatic, bc.Automatic)
 	case !sameValue(ac.Journal, bc.Journal):
 		return "it has another Journal"
 	case ac.JournalMode != bc.JournalMode || ac.JournalWindow != bc.JournalWindow:

@@ -305,8 +305,10 @@
 // with a value, at enqueue and again before each attempt, until Restore
 // lifts it. WithPerpetual and WithCron make a task reschedule itself, on an
 // interval or a cron expression in a time zone; StopPerpetual, SetNextRun
-// and SetNextArgs steer it from inside, and an automatic one starts with
-// every pool whose Config.Queues hold its queue. WithConcurrencyLimit,
+// and SetNextArgs steer it from inside; an automatic one starts with the
+// backends whose Config.Automatic names it, and no others. CronTimes lists
+// the times an expression names, and RunOnce on the immediate and recording
+// backends runs one run of a perpetual task in a test. WithConcurrencyLimit,
 // WithRateLimit, WithDebounce and WithCooldown limit a task's runs, over all
 // of them or per value of a field of the argument. Every backend of this
 // package is a Controller: a Backend that is also a Subscriber, a Striker

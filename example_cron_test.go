@@ -19,8 +19,8 @@ var newYork = func() *time.Location {
 }()
 
 // dailyReport runs at 9:00 in New York on weekdays. WithCron makes it
-// automatic: every pool whose Queues hold its queue starts it. It has a
-// queue of its own, so that only the pools meant to run it do.
+// automatic: a pool whose Config.Automatic names it starts it, and no other.
+// It has a queue of its own, which that pool lists in its Queues.
 var dailyReport = localtasks.Define("example.cron.report",
 	func(ctx context.Context, _ struct{}) (string, error) {
 		return "report sent", nil
@@ -36,7 +36,11 @@ func ExampleWithCron() {
 	// Thursday 3 January 2030, 18:00 in New York.
 	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 3, 23, 0, 0, 0, time.UTC))
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}, Queues: []string{localtasks.QueueDefault, "example.cron"}},
+		Config: localtasks.Config{
+			Queues:    []string{localtasks.QueueDefault, "example.cron"},
+			Automatic: []string{dailyReport.Name()}, // start it with this pool
+			Test:      localtasks.TestConfig{Clock: clock},
+		},
 	})
 	if err != nil {
 		panic(err)

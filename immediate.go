@@ -1,6 +1,10 @@
 package localtasks
 
-import "github.com/localtasks/localtasks/internal/taskctx"
+import (
+	"context"
+
+	"github.com/localtasks/localtasks/internal/taskctx"
+)
 
 // ImmediateBackend runs each task in the goroutine that enqueues it, before
 // Enqueue returns, like Django's ImmediateBackend: for tests and scripts
@@ -28,6 +32,10 @@ func NewImmediate(cfg Config) (*ImmediateBackend, error) {
 	if err := cfg.validate("immediate"); err != nil {
 		return nil, err
 	}
+	if len(cfg.Automatic) > 0 {
+		return nil, configError("immediate", "Automatic names %q, but an ImmediateBackend runs no perpetual task: leave Automatic empty, "+
+			"and run one run of a task with RunOnce", cfg.Automatic)
+	}
 	if cfg.MaxQueued != 0 {
 		return nil, configError("immediate", "MaxQueued is %d, but an ImmediateBackend queues nothing: it runs each task in Enqueue; leave it 0", cfg.MaxQueued)
 	}
@@ -39,6 +47,27 @@ func NewImmediate(cfg Config) (*ImmediateBackend, error) {
 		return nil, err
 	}
 	return &ImmediateBackend{holder{s: s}}, nil
+}
+
+// RunOnce runs one run of a perpetual or cron task now, in the caller's
+// goroutine, as a pool runs a run of the task's chain: with the task's
+// options as Define set them, through the Config's middleware, with a task
+// ctx (TaskID, Attempt, Logger, SetProgress, and SetNextArgs, SetNextRun and
+// StopPerpetual) and the task's timeout, retries back to back. It returns
+// once the run has finished, with its ID, by which GetResult and Wait give
+// its result, and with what would follow it in the chain (see
+// RunOnceResult); it enqueues no successor. Keys, strikes and limits do not
+// apply to the run, and it counts in Counters as an enqueued run. ctx
+// bounds the call, not the run.
+//
+// It is for tests of what a perpetual task does, which Enqueue refuses on
+// this backend. The task's queue must be in Config.Queues. A task that is
+// not perpetual is an error matching ErrInvalidTask.
+func (b *ImmediateBackend) RunOnce(ctx context.Context, task Definition, args any) (RunOnceResult, error) {
+	if b.closed.Load() {
+		return RunOnceResult{}, b.s.closedError(task)
+	}
+	return b.s.runOnce(ctx, task, args)
 }
 
 // runInline runs a record's attempts in the caller's goroutine.
@@ -61,6 +90,11 @@ func (s *state) runInline(rec *record) {
 		val, err := s.execute(rec, ctx)
 		timedOut := ctx.End()
 		s.mu.Lock()
+		if rec.x != nil && rec.x.perp != nil { // a run of RunOnce
+			if n := ctx.TakeNext(); n != nil {
+				rec.x.perp.next.Merge(n)
+			}
+		}
 		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
 		s.mu.Unlock()
 		if !again {

@@ -527,7 +527,7 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 
 // settle records the outcome of an attempt: the final status, or a retry
 // (transitions 9 to 13). stored says the caller put rec in the result store
-// already. In modeInline it reports whether the caller should run the
+// already. In modeInline, and for a run of RunOnce, it reports whether the caller should run the
 // attempt again at once, instead of queueing it. Must hold s.mu.
 func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err error, now time.Time, stored bool) (again bool) {
 	if x := rec.x; x != nil && x.timer != nil {
@@ -566,8 +566,8 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 		return false
 	}
 	s.counters.Retried++
-	if s.mode == modeInline {
-		s.setStatus(rec, StatusReady) // retried at once, without the delay: see ImmediateBackend
+	if s.mode == modeInline || x.perp != nil && x.perp.once != nil {
+		s.setStatus(rec, StatusReady) // retried at once, without the delay: see ImmediateBackend and RunOnce
 		return true
 	}
 	p := &x.retry

@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -16,14 +17,24 @@ import (
 // CANCELLED ends the chain, as does StopPerpetual. From inside, a run can
 // change its successor's arguments (SetNextArgs) and time (SetNextRun).
 //
-// An Automatic task starts with the backend: every ThreadPoolBackend and
-// ProcessPoolBackend whose Queues hold the task's queue enqueues one run of
-// it, with the zero argument, when it starts. A perpetual task without a key
-// has its name as key, so a backend never holds two chains of it.
+// An Automatic task may be started by a backend rather than by an Enqueue:
+// a backend whose Config.Automatic names the task enqueues one run of it,
+// with the zero argument, when it is built. Nothing starts it otherwise,
+// whatever its queue: a test pool, or any pool built without the task's name
+// in Config.Automatic, leaves it alone. A perpetual task without a key has
+// its name as key, so a backend never holds two chains of it.
+//
+// To test one run of a perpetual or cron task, and what it asks of the run
+// that follows it, use ImmediateBackend.RunOnce or RecordingBackend.RunOnce.
 type Perpetual struct {
-	Every     time.Duration
-	Cron      string
-	Location  *time.Location
+	// Every is the time from the end of one run to the start of the next.
+	Every time.Duration
+	// Cron is a cron expression naming the times runs start; see WithCron.
+	// Give Every or Cron, not both.
+	Cron string
+	// Location is the time zone Cron is read in. Defaults to UTC.
+	Location *time.Location
+	// Automatic lets a backend start the task: see Config.Automatic.
 	Automatic bool
 }
 
@@ -57,15 +68,53 @@ func WithPerpetual(p Perpetual) Option { return func(o *Options) { o.Perpetual =
 // WithCron makes the task an automatic perpetual task that runs at the
 // times the cron expression names, in loc (UTC if nil). The expression has
 // five fields, "minute hour day-of-month month day-of-week", or is one of
-// @hourly, @daily, @weekly, @monthly and @yearly.
+// @hourly, @daily, @weekly, @monthly and @yearly. CronTimes lists the times
+// an expression names, to check it.
+//
+// The task starts only on the backends whose Config.Automatic names it; on
+// any other, a run starts its chain only when enqueued.
 func WithCron(expr string, loc *time.Location) Option {
 	return WithPerpetual(Perpetual{Cron: expr, Location: loc, Automatic: true})
 }
 
+// CronTimes returns the first n times after after that the cron expression
+// expr names, in loc (UTC if nil): the times a task defined WithCron(expr,
+// loc) would run, to check an expression before a program relies on it.
+// The times are read as wall-clock times in loc, as a cron task's are: one
+// that a daylight-saving change skips is left out, and one that it repeats
+// comes once. A bad expression, or one that names no time in the years
+// ahead (such as February 30), is an error matching ErrInvalidTask, the one
+// Define and Enqueue give for it; so is an n below 1. Fewer than n times
+// come back only if the expression names no more in the eight years after
+// the last one.
+func CronTimes(expr string, loc *time.Location, after time.Time, n int) ([]time.Time, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("localtasks: CronTimes(%q) asked for %d times: ask for 1 or more: %w", expr, n, ErrInvalidTask)
+	}
+	sched, err := cron.Cached(expr)
+	if err != nil {
+		return nil, fmt.Errorf("localtasks: CronTimes: %v: fix the expression: %w", err, ErrInvalidTask)
+	}
+	p := Perpetual{Cron: expr, Location: loc}
+	times := make([]time.Time, 0, min(n, 1024))
+	for t := after; len(times) < n; {
+		if t = cronNext(&p, t); t.IsZero() {
+			break
+		}
+		times = append(times, t)
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("localtasks: CronTimes: cron expression %q names no time in the years after %v (such as February 30): check its day and month fields: %w",
+			sched, after, ErrInvalidTask)
+	}
+	return times, nil
+}
+
 // perpetual is what a run of a perpetual task carries for its successor.
 type perpetual struct {
-	opts Options      // the run's options, which its successor gets
-	next taskctx.Next // what the run asked for from inside
+	opts Options        // the run's options, which its successor gets
+	next taskctx.Next   // what the run asked for from inside
+	once *RunOnceResult // set for a run of RunOnce: its successor is described here, not enqueued
 }
 
 // perpetualCtx returns the controls of the perpetual run ctx belongs to.
@@ -147,7 +196,8 @@ func cronNext(p *Perpetual, after time.Time) time.Time {
 }
 
 // perpetuate enqueues the run that follows rec, a perpetual run that just
-// finished, if its chain goes on. Must hold s.mu.
+// finished, if its chain goes on; for a run of RunOnce it only describes
+// that run. Must hold s.mu.
 func (s *state) perpetuate(rec *record, now time.Time) {
 	x := rec.x
 	p := x.perp
@@ -155,7 +205,7 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	if p.next.Stop || (s.closing && s.jr == nil) {
 		return
 	}
-	if limit, ok := s.set.cfg.Test.RunAtMost[name]; ok {
+	if limit, ok := s.set.cfg.Test.RunAtMost[name]; ok && p.once == nil {
 		s.chainRuns[name]++
 		if s.chainRuns[name] >= limit {
 			return
@@ -187,6 +237,10 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 			payload = b
 		}
 	}
+	if p.once != nil {
+		p.once.Next, p.once.NextArgs = at, args
+		return
+	}
 	next := s.newRecord(rec.def, args, payload, opts, now)
 	if s.closing {
 		// Only into the journal, for the chain to go on when a backend
@@ -206,23 +260,42 @@ func (s *state) perpetuate(rec *record, now time.Time) {
 	s.place(next, at, now)
 }
 
-// startAutomatic enqueues a run of every automatic perpetual task whose
-// queue s has, as the backend starts.
-func (s *state) startAutomatic() error {
-	for _, name := range Names() {
-		def, _ := Lookup(name)
+// checkAutomatic checks Config.Automatic, names, against the tasks defined
+// now and the backend's queues, for a backend of kind.
+func checkAutomatic(kind string, names, queues []string) error {
+	for i, name := range names {
+		if name == "" {
+			return configError(kind, "Automatic name %d is empty: give the name of an automatic task, such as Report.Name()", i)
+		}
+		if slices.Index(names, name) != i {
+			return configError(kind, "Automatic lists task %q twice: list each task once", name)
+		}
+		def, ok := Lookup(name)
+		if !ok {
+			return configError(kind, "Automatic names task %q, which is not defined: check the name, "+
+				"and define the task before building the backend (a package-level Define is)", name)
+		}
 		opts := def.Options()
 		if !opts.Perpetual.Automatic {
-			continue
+			return configError(kind, "Automatic names task %q, which is not automatic: define it WithCron, or WithPerpetual with Automatic: true, "+
+				"or enqueue it yourself and leave it out of Automatic", name)
 		}
-		q := opts.Queue
-		if q == "" {
-			q = QueueDefault
+		if q := cmp.Or(opts.Queue, QueueDefault); !slices.Contains(queues, q) {
+			return configError(kind, "Automatic names task %q, whose queue %q is not one of Queues %q: add the queue to Queues", name, q, queues)
 		}
-		if !slices.Contains(s.set.cfg.Queues, q) {
-			continue
+	}
+	return nil
+}
+
+// startAutomatic enqueues a run of every task Config.Automatic names, as
+// the backend starts.
+func (s *state) startAutomatic() error {
+	for _, name := range s.set.cfg.Automatic {
+		def, ok := Lookup(name)
+		if !ok { // checked by checkAutomatic
+			return fmt.Errorf("localtasks: starting automatic perpetual task %q: it is not defined: %w", name, ErrConfig)
 		}
-		if _, err := s.enqueue(context.Background(), def, def.zeroArgs(), opts); err != nil {
+		if _, err := s.enqueue(context.Background(), def, def.zeroArgs(), def.Options()); err != nil {
 			return fmt.Errorf("localtasks: starting automatic perpetual task %q: %w", name, err)
 		}
 	}

@@ -37,8 +37,8 @@ var (
 		return err.Error(), localtasks.StopPerpetual(ctx)
 	}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Hour}))
 
-	// heartbeat starts with every backend that has heartbeatQueue, and
-	// runs every millisecond.
+	// heartbeat is automatic, on a queue of its own, and runs every
+	// millisecond.
 	heartbeat = localtasks.Define("test.heartbeat", func(ctx context.Context, _ struct{}) (int, error) {
 		return localtasks.Attempt(ctx), nil
 	}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Millisecond, Automatic: true}), localtasks.WithQueue(heartbeatQueue))
@@ -95,13 +95,13 @@ func TestPerpetualControlsRefuseBadUse(t *testing.T) {
 	require.ErrorContains(t, err, "not perpetual")
 }
 
-// An automatic perpetual task starts with a backend whose queues hold its
-// queue, once per backend state, and Config.Test.RunAtMost ends its chain.
+// An automatic perpetual task that Config.Automatic names starts with the
+// backend, once per backend state, and Config.Test.RunAtMost ends its chain.
 func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	cfg := localtasks.Config{Name: "test.automatic", Queues: []string{localtasks.QueueDefault, heartbeatQueue},
-		Test: localtasks.TestConfig{RunAtMost: map[string]int{heartbeat.Name(): 5}}}
+		Automatic: []string{heartbeat.Name()}, Test: localtasks.TestConfig{RunAtMost: map[string]int{heartbeat.Name(): 5}}}
 	b1 := newPool(t, localtasks.ThreadPoolConfig{Config: cfg})
 	b2 := newPool(t, localtasks.ThreadPoolConfig{Config: cfg})
 	require.NoError(t, b1.Drain(ctx))
@@ -109,9 +109,6 @@ func TestAutomaticPerpetualRunAtMost(t *testing.T) {
 	require.Equal(t, uint64(5), c.Succeeded, "one chain for the two backends of one state, five runs")
 	require.Equal(t, uint64(4), c.Perpetuated)
 	require.Equal(t, uint64(1), c.Enqueued)
-
-	plain := newPool(t, localtasks.ThreadPoolConfig{})
-	require.Zero(t, plain.Counters().Enqueued, "a backend without the task's queue does not start it")
 
 	other := cfg
 	other.Test.RunAtMost = map[string]int{heartbeat.Name(): 6}
@@ -131,4 +128,163 @@ func nextEnqueued(t *testing.T, sub *localtasks.Subscription, id string) localta
 	}
 	t.Fatal("the subscription closed before another run was enqueued")
 	return localtasks.TaskResult{}
+}
+
+// hourly is automatic, on the default queue: Config.Automatic alone decides
+// where it starts.
+var hourly = localtasks.Define("test.hourly", func(ctx context.Context, _ struct{}) (string, error) {
+	return localtasks.TaskID(ctx), nil
+}, localtasks.WithCron("0 * * * *", nil))
+
+// Nothing starts an automatic task but Config.Automatic: not the default
+// queue, not its own queue listed in Queues; and a backend starts just the
+// tasks it names.
+func TestAutomaticStartsOnlyWhereAsked(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	start := time.Date(2030, 3, 1, 10, 20, 0, 0, time.UTC)
+	queues := []string{localtasks.QueueDefault, heartbeatQueue}
+
+	plain := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Queues: queues,
+		Test: localtasks.TestConfig{Clock: localtaskstest.NewFakeClock(start)}}})
+	require.Zero(t, plain.Counters().Enqueued, "without Automatic, no automatic task starts, on any queue")
+
+	asked := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Queues: queues, Automatic: []string{hourly.Name()},
+		Test: localtasks.TestConfig{Clock: localtaskstest.NewFakeClock(start)}}})
+	snap, err := asked.Snapshot(ctx, localtasks.SnapshotOptions{})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), snap.Counters.Enqueued, "the named task, and not heartbeat, whose queue is listed too")
+	require.Len(t, snap.Scheduled, 1)
+	require.Equal(t, hourly.Name(), snap.Scheduled[0].Task)
+	require.Equal(t, time.Date(2030, 3, 1, 11, 0, 0, 0, time.UTC), snap.Scheduled[0].RunAfter)
+
+	// A recording backend records the runs it starts.
+	rec, err := localtasks.NewRecording(localtasks.Config{Automatic: []string{hourly.Name()},
+		Test: localtasks.TestConfig{Clock: localtaskstest.NewFakeClock(start)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rec.Close(testCtx(t))) })
+	runs := rec.Recorded()
+	require.Len(t, runs, 1)
+	require.Equal(t, hourly.Name(), runs[0].Task)
+	require.Equal(t, hourly.Name(), runs[0].Key)
+	require.Equal(t, localtasks.StatusScheduled, runs[0].Status)
+	bare, err := localtasks.NewRecording(localtasks.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, bare.Close(testCtx(t))) })
+	require.Empty(t, bare.Recorded(), "nor does a recording backend start one unasked")
+}
+
+// Config.Automatic names tasks that are defined, automatic and on a listed
+// queue; anything else is an ErrConfig that says what to do, from every
+// constructor.
+func TestAutomaticConfigErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		automatic []string
+		want      string
+	}{
+		{"undefined", []string{"test.no-such-task"}, `task "test.no-such-task", which is not defined: check the name, and define the task before building the backend`},
+		{"perpetual, not automatic", []string{nightly.Name()}, `task "test.nightly", which is not automatic: define it WithCron`},
+		{"not perpetual", []string{notPerpetual.Name()}, "which is not automatic"},
+		{"queue not listed", []string{heartbeat.Name()}, `queue "test.heartbeat" is not one of Queues ["default"]: add the queue to Queues`},
+		{"empty name", []string{""}, "Automatic name 0 is empty"},
+		{"twice", []string{hourly.Name(), hourly.Name()}, `lists task "test.hourly" twice: list each task once`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := localtasks.Config{Automatic: c.automatic}
+			_, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: cfg})
+			require.ErrorIs(t, err, localtasks.ErrConfig)
+			require.ErrorContains(t, err, c.want)
+			_, err = localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: cfg})
+			require.ErrorIs(t, err, localtasks.ErrConfig)
+			require.ErrorContains(t, err, c.want)
+			_, err = localtasks.NewRecording(cfg)
+			require.ErrorIs(t, err, localtasks.ErrConfig)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+
+	_, err := localtasks.NewImmediate(localtasks.Config{Automatic: []string{hourly.Name()}})
+	require.ErrorIs(t, err, localtasks.ErrConfig)
+	require.ErrorContains(t, err, "an ImmediateBackend runs no perpetual task: leave Automatic empty")
+
+	// Backends of one Name start the tasks once, so they must agree.
+	cfg := localtasks.Config{Name: "test.automatic-differs", Automatic: []string{hourly.Name()}}
+	newPool(t, localtasks.ThreadPoolConfig{Config: cfg})
+	cfg.Automatic = nil
+	_, err = localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: cfg})
+	require.ErrorIs(t, err, localtasks.ErrConfig)
+	require.ErrorContains(t, err, `it has Automatic ["test.hourly"], this one asks for []`)
+}
+
+var paris = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+func TestCronTimes(t *testing.T) {
+	t.Parallel()
+	at := func(loc *time.Location, s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		require.NoError(t, err)
+		return v
+	}
+	cases := []struct {
+		name string
+		expr string
+		loc  *time.Location
+		from string
+		n    int
+		want []string // in loc, with the zone's abbreviation
+	}{
+		{"nil is UTC", "*/15 * * * *", nil, "2030-01-01 23:40", 3, []string{"2030-01-01 23:45 UTC", "2030-01-02 00:00 UTC", "2030-01-02 00:15 UTC"}},
+		{"a descriptor", "@monthly", time.UTC, "2030-01-15 00:00", 2, []string{"2030-02-01 00:00 UTC", "2030-03-01 00:00 UTC"}},
+		{"Paris, spring forward: 02:30 does not exist on 31 March", "30 2 * * *", paris, "2024-03-29 12:00", 3,
+			[]string{"2024-03-30 02:30 CET", "2024-04-01 02:30 CEST", "2024-04-02 02:30 CEST"}},
+		{"Paris, fall back: 02:30 comes once on 27 October", "30 2 * * *", paris, "2024-10-26 12:00", 2,
+			[]string{"2024-10-27 02:30 CEST", "2024-10-28 02:30 CET"}},
+		{"Paris, every hour across the fall back", "0 * * * *", paris, "2024-10-27 01:30", 3,
+			[]string{"2024-10-27 02:00 CEST", "2024-10-27 03:00 CET", "2024-10-27 04:00 CET"}},
+		{"leap days", "0 0 29 2 *", time.UTC, "2024-03-01 00:00", 2, []string{"2028-02-29 00:00 UTC", "2032-02-29 00:00 UTC"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			loc := c.loc
+			if loc == nil {
+				loc = time.UTC
+			}
+			times, err := localtasks.CronTimes(c.expr, c.loc, at(loc, c.from), c.n)
+			require.NoError(t, err)
+			var got []string
+			for _, v := range times {
+				require.Equal(t, loc, v.Location(), "times in the location")
+				got = append(got, v.Format("2006-01-02 15:04 MST"))
+			}
+			require.Equal(t, c.want, got)
+		})
+	}
+
+	bad := []struct {
+		expr string
+		n    int
+		want string
+	}{
+		{"61 * * * *", 1, `minute field "61": value 61 out of range 0-59: fix the expression`},
+		{"* * *", 1, "expected 5 fields"},
+		{"@fortnightly", 1, "unknown descriptor"},
+		{"0 0 30 2 *", 1, `cron expression "0 0 30 2 *" names no time in the years after`},
+		{"0 * * * *", 0, "asked for 0 times: ask for 1 or more"},
+	}
+	for _, c := range bad {
+		_, err := localtasks.CronTimes(c.expr, nil, time.Now(), c.n)
+		require.ErrorIs(t, err, localtasks.ErrInvalidTask, c.expr)
+		require.ErrorContains(t, err, c.want, c.expr)
+	}
 }

@@ -9,7 +9,9 @@ import (
 // RecordingBackend accepts tasks and never runs them, like Django's
 // DummyBackend: for tests that check what a program enqueues. Runs stay
 // READY (or SCHEDULED, for a future run-after time) until cancelled;
-// Recorded lists them.
+// Recorded lists them. The tasks its Config.Automatic names are enqueued
+// when it is built, as on a pool, and recorded; RunOnce runs one run of a
+// perpetual task.
 type RecordingBackend struct {
 	holder
 }
@@ -28,12 +30,26 @@ func NewRecording(cfg Config) (*RecordingBackend, error) {
 	}
 	s, err := open(settings{kind: "recording", cfg: cfg}, modeRecord, recordingCapabilities, func(s *state) error {
 		s.startWorkers(0)
-		return nil
+		return s.startAutomatic()
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &RecordingBackend{holder{s: s}}, nil
+}
+
+// RunOnce runs one run of a perpetual or cron task now, in the caller's
+// goroutine, although the backend runs nothing else: see
+// ImmediateBackend.RunOnce, which it does the same, retries back to back
+// included. Recorded does not list the run; GetResult and Wait know it by
+// its ID. It is for tests that check what a program enqueues and what one
+// run of its perpetual task does, such as an automatic task Config.Automatic
+// started, whose first run Recorded lists.
+func (b *RecordingBackend) RunOnce(ctx context.Context, task Definition, args any) (RunOnceResult, error) {
+	if b.closed.Load() {
+		return RunOnceResult{}, b.s.closedError(task)
+	}
+	return b.s.runOnce(ctx, task, args)
 }
 
 // Wait returns an error at once for a run that has not finished: the

@@ -518,7 +518,7 @@ func testPerpetual(t *testing.T, h *harness) {
 
 func testCronAutomatic(t *testing.T, h *harness) {
 	clock := NewFakeClock(Epoch)
-	b := h.newBackend(t, localtasks.Config{Queues: []string{localtasks.QueueDefault, AutomaticQueue},
+	b := h.newBackend(t, localtasks.Config{Queues: []string{localtasks.QueueDefault, AutomaticQueue}, Automatic: []string{Cron.Name()},
 		Test: localtasks.TestConfig{Clock: clock, RunAtMost: map[string]int{Cron.Name(): 2}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -526,7 +526,7 @@ func testCronAutomatic(t *testing.T, h *harness) {
 	c := as[snapshotDrainer](t, b)
 
 	snap := snapshotOf(t, c)
-	require.Len(t, snap.Scheduled, 1, "the automatic task started with the backend")
+	require.Len(t, snap.Scheduled, 1, "the automatic task Config.Automatic names started with the backend")
 	first := snap.Scheduled[0]
 	require.Equal(t, Cron.Name(), first.Task)
 	require.Equal(t, Cron.Name(), first.Key)

@@ -85,15 +85,16 @@ var (
 		}
 		return a.N, nil
 	}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Minute}))
-	// Cron runs every five minutes, and starts with every backend whose
-	// queues hold AutomaticQueue.
+	// Cron runs every five minutes, on AutomaticQueue, and starts with
+	// every backend whose Config.Automatic names it.
 	Cron = localtasks.Define("localtaskstest.cron", func(ctx context.Context, _ struct{}) (string, error) {
 		return localtasks.TaskID(ctx), nil
 	}, localtasks.WithCron("*/5 * * * *", nil), localtasks.WithQueue(AutomaticQueue))
 )
 
-// AutomaticQueue is the queue of the suite's automatic perpetual task: a
-// backend starts it only if its Config.Queues holds this queue.
+// AutomaticQueue is the queue of the suite's automatic perpetual task,
+// Cron: a backend that starts it (Config.Automatic) lists this queue in
+// Config.Queues.
 const AutomaticQueue = "localtaskstest.automatic"
 
 func customer(ctx context.Context, a CustomerArgs) (int, error) { return a.Customer, nil }
