@@ -18,7 +18,11 @@ import (
 type jGate struct {
 	started chan string
 	release chan struct{}
+	once    sync.Once
 }
+
+// open releases the gate's runs, once.
+func (g *jGate) open() { g.once.Do(func() { close(g.release) }) }
 
 var jGates sync.Map // name → *jGate
 
@@ -96,13 +100,19 @@ func TestJournalRestartResumesEverything(t *testing.T) {
 	require.NoError(t, err)
 	_, err = fin.Wait(ctx)
 	require.NoError(t, err)
+	// The clock moves between enqueues: a restart queues the runs again
+	// in the order of their enqueue times.
+	clock.Advance(time.Millisecond)
 	running, err := journaled.Enqueue(ctx, b, jArgs{Name: "running", Gate: gate})
 	require.NoError(t, err)
 	require.Equal(t, "running", <-jGateOf(gate).started)
+	clock.Advance(time.Millisecond)
 	ready, err := journaled.Enqueue(ctx, b, jArgs{Name: "ready"})
 	require.NoError(t, err)
+	clock.Advance(time.Millisecond)
 	keyed, err := journaled.Using(localtasks.WithKey("k")).Enqueue(ctx, b, jArgs{Name: "keyed"})
 	require.NoError(t, err)
+	clock.Advance(time.Millisecond)
 	later, err := journaled.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, jArgs{Name: "later"})
 	require.NoError(t, err)
 
@@ -113,6 +123,7 @@ func TestJournalRestartResumesEverything(t *testing.T) {
 	clock2 := localtaskstest.NewFakeClock(localtaskstest.Epoch.Add(time.Minute))
 	b2 := journalPool(t, t.Name(), j2, clock2, 1)
 	defer b2.Close(ctx)
+	defer jGateOf(gate).open() // before Close, should the test fail
 
 	res, err := b2.GetResult(ctx, fin.ID())
 	require.NoError(t, err)
@@ -129,9 +140,9 @@ func TestJournalRestartResumesEverything(t *testing.T) {
 	res, err = b2.GetResult(ctx, later.ID())
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusScheduled, res.Status)
-	require.Equal(t, localtaskstest.Epoch.Add(time.Hour), res.RunAfter)
+	require.Equal(t, localtaskstest.Epoch.Add(time.Hour+4*time.Millisecond), res.RunAfter)
 
-	close(jGateOf(gate).release)
+	jGateOf(gate).open()
 	for _, h := range []localtasks.Handle[string]{running, ready, keyed} {
 		res, err := b2.Wait(ctx, h.ID())
 		require.NoError(t, err)
@@ -181,7 +192,7 @@ func TestJournalCloseKeepsQueued(t *testing.T) {
 		require.True(t, r.FinishedAt.IsZero())
 	}
 
-	close(jGateOf(gate).release)
+	jGateOf(gate).open()
 	b2 := journalPool(t, t.Name(), j, clock, 1)
 	defer b2.Close(ctx)
 	for _, id := range []string{running.ID(), ready.ID()} {
@@ -228,6 +239,7 @@ func TestJournalCommitFailure(t *testing.T) {
 	j := localtaskstest.NewMemoryJournal()
 	b := journalPool(t, t.Name(), j, nil, 1)
 	defer b.Close(ctx)
+	defer jGateOf(gate).open()
 	_, err := journaled.Enqueue(ctx, b, jArgs{Name: "blocker", Gate: gate})
 	require.NoError(t, err)
 	<-jGateOf(gate).started
@@ -244,7 +256,7 @@ func TestJournalCommitFailure(t *testing.T) {
 	require.Equal(t, 1, snap.Counts.Cancelled)
 
 	j.FailCommits(nil)
-	close(jGateOf(gate).release)
+	jGateOf(gate).open()
 	h, err := journaled.Enqueue(ctx, b, jArgs{Name: "kept"})
 	require.NoError(t, err)
 	v, err := h.Wait(ctx)
@@ -433,4 +445,85 @@ func TestJournalProcessPool(t *testing.T) {
 	res, err = b2.Wait(ctx, later.ID())
 	require.NoError(t, err)
 	require.Equal(t, "done later", res.Value)
+}
+
+var journaledAuto = localtasks.Define("test.journaled-auto", func(ctx context.Context, _ struct{}) (struct{}, error) {
+	return struct{}{}, nil
+}, localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Hour, Automatic: true}))
+
+// An automatic chain that a backend started resumes from the journal, and
+// the next backend's start of it finds it there: no second chain.
+func TestJournalAutomaticChainNoDuplicate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := localtaskstest.NewMemoryJournal()
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	open := func() *localtasks.ThreadPoolBackend {
+		b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{
+			Name: t.Name(), Journal: j, Automatic: []string{journaledAuto.Name()}, Test: localtasks.TestConfig{Clock: clock}}})
+		require.NoError(t, err)
+		return b
+	}
+	chain := func() []localtasks.JournalRun {
+		var runs []localtasks.JournalRun
+		for _, r := range j.Runs() {
+			if r.Task == journaledAuto.Name() && !r.Status.Finished() {
+				runs = append(runs, r)
+			}
+		}
+		return runs
+	}
+	b := open()
+	require.NoError(t, clock.BlockUntil(ctx, 1)) // the first run ran, its successor waits an hour
+	require.NoError(t, b.Close(ctx))
+	first := chain()
+	require.Len(t, first, 1)
+
+	for range 2 {
+		b := open()
+		require.NoError(t, b.Close(ctx))
+		require.Equal(t, first, chain(), "a start found the chain, and made no other")
+	}
+}
+
+// In the batched mode Enqueue does not wait for the commit, which comes
+// within the window, and at the latest as the backend closes.
+func TestJournalBatched(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	open := func(j localtasks.Journal) *localtasks.ThreadPoolBackend {
+		b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{
+			Name: t.Name(), Journal: j, JournalMode: localtasks.JournalBatched, JournalWindow: time.Millisecond}})
+		require.NoError(t, err)
+		return b
+	}
+	j := localtaskstest.NewMemoryJournal()
+	b := open(j)
+	var ids []string
+	for i := range 50 {
+		h, err := journaled.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, jArgs{Name: string(rune('a' + i))})
+		require.NoError(t, err)
+		ids = append(ids, h.ID())
+	}
+	require.NoError(t, b.Close(ctx))
+	c := b.Counters()
+	require.Positive(t, c.JournalCommits)
+	require.LessOrEqual(t, c.JournalCommits, uint64(51))
+	require.GreaterOrEqual(t, c.JournalRows, uint64(50))
+	require.Len(t, j.Runs(), 50)
+	for i, r := range j.Runs() {
+		require.Equal(t, ids[i], r.ID)
+		require.Equal(t, localtasks.StatusScheduled, r.Status)
+	}
+
+	// A failing journal does not fail a batched Enqueue: it counts and
+	// logs the failure.
+	j = localtaskstest.NewMemoryJournal()
+	j.FailCommits(errors.New("disk full"))
+	b = open(j)
+	_, err := journaled.Enqueue(ctx, b, jArgs{Name: "x"})
+	require.NoError(t, err)
+	require.NoError(t, b.Close(ctx))
+	require.Positive(t, b.Counters().JournalFailures)
+	require.Empty(t, j.Runs())
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,8 @@ type journaler struct {
 	kick   chan struct{} // capacity 1: something is dirty
 	stop   chan struct{} // closed by shutdown: commit what is left and exit
 	exited chan struct{} // closed when the committer has exited
+
+	commits, rows, failures atomic.Uint64 // see Counters
 
 	// mu guards what follows. It is a leaf: taken under state.mu by marks,
 	// and under results.mu by evictions.
@@ -186,8 +189,12 @@ func (s *state) commitDirty() {
 		s.encodeRow(&rows[i], &b.Runs[i])
 	}
 	if err := s.jr.j.Commit(context.Background(), b); err != nil {
+		jr.failures.Add(1)
 		cw.err = fmt.Errorf("localtasks: backend %q: writing %d runs to the journal: %w: %w", s.name, len(rows), ErrJournal, err)
 		s.logger.Error("localtasks: the journal failed: the runs of this commit do not survive a restart", "backend", s.name, "error", err)
+	} else {
+		jr.commits.Add(1)
+		jr.rows.Add(uint64(len(rows)))
 	}
 	close(cw.done)
 }

@@ -110,6 +110,10 @@ type Counters struct {
 	// (Config.MaxQueued); a wait for room that ends with its ctx counts
 	// too.
 	QueueFull uint64
+	// JournalCommits counts the commits of the backend's journal (see
+	// Config.Journal), JournalRows the runs' rows they wrote, and
+	// JournalFailures the commits that failed.
+	JournalCommits, JournalRows, JournalFailures uint64
 }
 
 // WorkerInfo describes one worker: a goroutine of a ThreadPoolBackend or a
@@ -206,7 +210,11 @@ func (h *holder) Counters() Counters {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	h.s.takeInbox()
-	return h.s.counters
+	c := h.s.counters
+	if jr := h.s.jr; jr != nil {
+		c.JournalCommits, c.JournalRows, c.JournalFailures = jr.commits.Load(), jr.rows.Load(), jr.failures.Load()
+	}
+	return c
 }
 
 // Drain blocks until no run is queued, scheduled or running, for batch
