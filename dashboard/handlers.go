@@ -114,9 +114,12 @@ func (h *Handler) find(ctx context.Context, id string) (backend, localtasks.Task
 	switch {
 	case err != nil && strings.Trim(id, "0123456789abcdefABCDEF-") == "":
 		return backend{}, localtasks.TaskResult{}, badRequest("%v", err) // too short or too long
-	case err != nil || len(digits) == 32:
+	case err != nil:
 		return backend{}, localtasks.TaskResult{}, notFound(
-			"no run %q on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps); give a whole ID, or its first %d or more hex digits", id, localtasks.IDPrefixMin)
+			"no run %q on any backend: it is not an ID; give a run's ID, or its first %d or more hex digits", id, localtasks.IDPrefixMin)
+	case len(digits) == 32:
+		return backend{}, localtasks.TaskResult{}, notFound(
+			"no run %q on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps)", id)
 	}
 	var found []candidate
 	for _, b := range h.backends {

@@ -35,7 +35,7 @@ func TestIDPrefixes(t *testing.T) {
 	e = requireError(t, serve(h, "GET", "/api/results/"+otherPrefix(id), ""), http.StatusNotFound, dashboard.CodeNotFound)
 	require.Contains(t, e.Message, "no run's ID begins with")
 	e = requireError(t, serve(h, "GET", "/api/results/not-an-id", ""), http.StatusNotFound, dashboard.CodeNotFound)
-	require.Contains(t, e.Message, "give a whole ID, or its first 8 or more hex digits")
+	require.Contains(t, e.Message, "it is not an ID; give a run's ID, or its first 8 or more hex digits")
 
 	rec := serve(h, "POST", "/api/results/"+id[:8]+"/cancel", "")
 	task := decode[dashboard.Task](t, rec)
