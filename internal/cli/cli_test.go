@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -663,4 +664,24 @@ func TestFlagsReadTheSameEverywhere(t *testing.T) {
 	}
 	require.Contains(t, first, "backend")
 	require.Contains(t, first, "json")
+}
+
+// docs/operations.md's reference is what help prints, word for word.
+func TestReferenceInDocsIsTheHelp(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/operations.md")
+	require.NoError(t, err)
+	_, ref, ok := strings.Cut(string(doc), "### Reference\n")
+	require.True(t, ok, "docs/operations.md has no Reference section")
+	blocks := regexp.MustCompile("(?s)```text\n(.*?)```\n").FindAllStringSubmatch(ref, -1)
+	cmds := []string{"", "snapshot", "result", "watch", "cancel", "retry", "strike", "restore"}
+	require.Len(t, blocks, len(cmds), "a block for the usage and one for each command's help")
+	for i, cmd := range cmds {
+		args := []string{"help"}
+		if cmd != "" {
+			args = append(args, cmd)
+		}
+		r := runCLI(t, context.Background(), args, nil)
+		require.Equal(t, r.stdout, blocks[i][1], "localtasks %s: run it and paste its output in docs/operations.md", strings.Join(args, " "))
+	}
 }
