@@ -374,7 +374,11 @@
     $("tasks-older").hidden = !older;
     $("tasks-newer").hidden = state.page === 0;
     $("tasks-page").textContent =
-      state.page === 0 ? (older ? "Page 1 (live)" : "") : "Page " + (state.page + 1) + (older ? "" : ", the last");
+      state.page === 0
+        ? older
+          ? "Page 1 (live)"
+          : ""
+        : "Page " + (state.page + 1) + (state.loaded && !older ? ", the last" : "");
   }
 
   const CELLS = ["id", "task", "args", "status", "backend", "queue", "priority", "attempts", "progress", "enqueued", "finished"];
