@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +42,9 @@ const reports = 150
 
 // TestDashboardPagesSearchAndDeepLinks serves a dashboard of a thread pool
 // holding 150 finished runs and one scheduled two days ahead, and checks
-// in Chromium that the table shows each run's short ID (the whole one in
+// in Chromium that the table says "Loading…", not that no run matches,
+// while the counters show and the first snapshot is held back; that it
+// shows each run's short ID (the whole one in
 // its title) and its argument; that Older and Newer go through every run,
 // a page at a time; that the key and task filters and the ID search find
 // runs; that a #task= link, whole or by the first 8 digits, shows the
@@ -51,7 +54,7 @@ const reports = 150
 // LOCALTASKS_DOCS_SHOTS=1).
 func TestDashboardPagesSearchAndDeepLinks(t *testing.T) {
 	chromium := findChromium(t)
-	base, ids, nightly := serveReports(t)
+	base, ids, nightly, release := serveReports(t)
 
 	ctx := newBrowser(t, chromium)
 	console := watchConsole(t, ctx)
@@ -60,6 +63,14 @@ func TestDashboardPagesSearchAndDeepLinks(t *testing.T) {
 		chromedp.Navigate(base+"/tasks/"),
 		chromedp.WaitVisible(chromedp.CSS("#tasks")),
 	)
+
+	// The snapshots are held back: the counters come first, from the event
+	// stream, and the table says it is loading, not that no run matches.
+	poll[bool](t, ctx, "the counters to show 151 enqueued", dumpTable, `() =>
+		document.querySelector('#counters tbody td')?.textContent === '151'`)
+	require.Equal(t, "Loading…", evaluate[string](t, ctx,
+		`(() => { const e = document.querySelector('#tasks-empty'); return e.hidden ? 'hidden' : e.textContent; })()`))
+	release()
 
 	// The first page: the scheduled run, then the 99 latest finishes,
 	// newest first.
@@ -141,8 +152,9 @@ func TestDashboardPagesSearchAndDeepLinks(t *testing.T) {
 // each keyed by its shop, and holds a run of e2e.nightly scheduled two days
 // ahead (another day, whatever the time). It returns the base URL (the
 // dashboard is under /tasks/), the reports' IDs in the order they
-// finished, and the scheduled run's ID.
-func serveReports(t *testing.T) (string, []string, string) {
+// finished, the scheduled run's ID, and a function that lets the
+// dashboard answer GET api/snapshot, which waits for it until then.
+func serveReports(t *testing.T) (string, []string, string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -165,11 +177,22 @@ func serveReports(t *testing.T) (string, []string, string) {
 
 	dash, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Title: "reports"})
 	require.NoError(t, err)
+	held := make(chan struct{})
+	release := sync.OnceFunc(func() { close(held) })
 	mux := http.NewServeMux()
 	mux.Handle("/tasks/", http.StripPrefix("/tasks", dash))
+	mux.HandleFunc("/tasks/api/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		}
+		http.StripPrefix("/tasks", dash).ServeHTTP(w, r)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close) // after the browser's cleanup, which ends the page's event stream
-	return srv.URL, ids, later.ID()
+	t.Cleanup(release)
+	return srv.URL, ids, later.ID(), release
 }
 
 func month(i int) int { return i%12 + 1 }
