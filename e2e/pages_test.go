@@ -44,10 +44,10 @@ const reports = 150
 // holding 150 finished runs and one scheduled two days ahead, and checks
 // in Chromium that the table says "Loading…", not that no run matches,
 // while the counters show and the first snapshot is held back; that it
-// shows each run's short ID (the whole one in
-// its title) and its argument; that Older and Newer go through every run,
-// a page at a time; that the key and task filters and the ID search find
-// runs; that a #task= link, whole or by the first 8 digits, shows the
+// shows each run's short ID (the whole one in its title) and its
+// argument; that Older and Newer go through every run, a page at a time;
+// that the key and task filters and the ID search find runs; that a
+// #task= link, whole or by the first 8 digits, shows the
 // detail of a run that is not on the first page, scrolled into view; and
 // that a time on another day than today shows its date. It saves the
 // screenshots docs/operations.md shows (under docs/ with
