@@ -112,8 +112,9 @@ func (h *Handler) find(ctx context.Context, id string) (backend, localtasks.Task
 	}
 	digits, err := localtasks.ParseIDPrefix(id)
 	switch {
-	case err != nil && strings.Trim(id, "0123456789abcdefABCDEF-") == "":
-		return backend{}, localtasks.TaskResult{}, badRequest("%v", err) // too short or too long
+	case err != nil && strings.Trim(id, "0123456789abcdefABCDEF-") == "" && h.findsIDs():
+		// Too short or too long: no backend's whole ID, nor a prefix.
+		return backend{}, localtasks.TaskResult{}, badRequest("no run %q on any backend; %v", id, err)
 	case err != nil:
 		return backend{}, localtasks.TaskResult{}, notFound(
 			"no run %q on any backend: it is not an ID; give a run's ID, or its first %d or more hex digits", id, localtasks.IDPrefixMin)
@@ -151,6 +152,16 @@ func (h *Handler) find(ctx context.Context, id string) (backend, localtasks.Task
 		return c.b, res, nil
 	}
 	return backend{}, localtasks.TaskResult{}, ambiguous(id, found)
+}
+
+// findsIDs reports whether a backend can find runs by an ID prefix.
+func (h *Handler) findsIDs() bool {
+	for _, b := range h.backends {
+		if _, ok := b.c.(localtasks.IDFinder); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // candidatesMax bounds the runs an ambiguous ID prefix's error lists.

@@ -104,3 +104,25 @@ func TestArgsSummary(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(task.Args), strings.TrimSuffix(task.ArgsSummary, "…")), task.ArgsSummary)
 	require.True(t, strings.HasSuffix(task.ArgsSummary, "…"))
 }
+
+// plain is a backend with none of the optional interfaces, as another
+// package's backend may be, whose IDs need not be UUIDs (River's are
+// numbers).
+type plain struct{ localtasks.Backend }
+
+// Without a backend that finds runs by prefix, an ID no backend knows is
+// a 404, however short: on another backend "42" may be a whole ID.
+func TestIDPrefixWithoutFinders(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	hd, err := echoTask.Enqueue(ctx, pool, shopArgs{})
+	require.NoError(t, err)
+	wait(t, pool, hd.ID())
+	h := newHandler(t, false, plain{pool})
+	requireError(t, serve(h, "GET", "/api/results/42", ""), http.StatusNotFound, dashboard.CodeNotFound)
+	e := requireError(t, serve(h, "GET", "/api/results/"+hd.ID()[:8], ""), http.StatusNotFound, dashboard.CodeNotFound)
+	require.Contains(t, e.Message, "no run's ID begins with")
+	task := decode[dashboard.Task](t, serve(h, "GET", "/api/results/"+hd.ID(), ""))
+	require.Equal(t, hd.ID(), task.ID, "a whole ID, as ever")
+}
