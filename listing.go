@@ -327,9 +327,9 @@ func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, pre
 }
 
 // listFinished lists the most recent finishes that q matches, newest first,
-// below q.below. It goes a trip of at most listSlots finishes at a time
-// under s.mu, and yields between trips, as walk does: the ring holds
-// SnapshotFinishedMax of them. A finish's number never changes, so a trip
+// below q.below. It goes a trip at a time under s.mu, as walk does: at
+// most listSlots finishes of the ring (which holds SnapshotFinishedMax),
+// and listCopies copies, then it yields. A finish's number never changes, so a trip
 // goes on where the one before stopped, however many runs finished
 // meanwhile. Must not hold s.mu.
 func (s *state) listFinished(q *query) {
@@ -338,13 +338,14 @@ func (s *state) listFinished(q *query) {
 		v := &s.view
 		oldest := v.finishes - min(v.finishes, SnapshotFinishedMax)
 		k := min(q.below, v.finishes)
-		for trip := 0; k > oldest && trip < listSlots; k, trip = k-1, trip+1 {
+		for trip, copies := 0, 0; k > oldest && trip < listSlots && copies < listCopies; k, trip = k-1, trip+1 {
 			rec := v.recent[(k-1)%SnapshotFinishedMax]
 			// Evicted since it finished? Then the store holds it no more.
 			if !q.statuses[rec.status] || s.index.at(rec.slot) != rec || !q.match(rec) {
 				continue
 			}
 			q.out.Finished = append(q.out.Finished, s.snapshot(rec))
+			copies++
 			if q.listed++; q.listed == q.limit {
 				q.full, q.below = true, k-1
 				s.mu.Unlock()
