@@ -85,3 +85,22 @@ func BenchmarkFindIDs(b *testing.B) {
 	places := float64((runs/16 + 1023) / 1024 * 1024)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/places, "ns/place")
 }
+
+// FuzzParseIDPrefix: a prefix parses to its hex digits in lower case,
+// without dashes, 8 to 32 of them; anything else is an error matching
+// ErrInvalidIDPrefix.
+func FuzzParseIDPrefix(f *testing.F) {
+	for _, s := range []string{"", "1b4e28ba", "1B4E28BA-2FA1", "1b4e28ba-2fa1-41d2-883f-0016d3cca427", "1b4e28b", "zzzzzzzz", "----", "1b4e28ba-2fa1-41d2-883f-0016d3cca4270"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		digits, err := localtasks.ParseIDPrefix(s)
+		if err != nil {
+			require.ErrorIs(t, err, localtasks.ErrInvalidIDPrefix)
+			require.Empty(t, digits)
+			return
+		}
+		require.Equal(t, strings.ToLower(strings.ReplaceAll(s, "-", "")), digits)
+		require.Regexp(t, `^[0-9a-f]{8,32}$`, digits)
+	})
+}
