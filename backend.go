@@ -251,4 +251,5 @@ type Controller interface {
 	Striker
 	Snapshotter
 	Drainer
+	IDFinder
 }

@@ -1,6 +1,28 @@
 // Package localtasks runs background tasks inside one Go program, with no
 // infrastructure: no broker, no database, no second service to deploy.
 //
+// # Common tasks
+//
+// Each has a runnable example, with its output: run it with go test -run
+// and the example's name, or read it on pkg.go.dev under the name linked.
+//
+//   - Enqueue from an HTTP handler, answer 202 with the run's ID, and serve
+//     the outcome by that ID in a later request: Example_handler, the
+//     package's example.
+//   - Fetch a run's result by its ID: ExampleTask_GetResult, under
+//     [Task.GetResult]; enqueue and wait: ExampleTask_Enqueue, under
+//     [Task.Enqueue].
+//   - Retry a failed attempt with exponential backoff: ExampleWithRetry,
+//     under [WithRetry].
+//   - Run a task on a cron schedule: ExampleWithCron, under [WithCron].
+//   - CPU-bound work on a pool of worker processes: ExampleNewProcessPool,
+//     under [NewProcessPool].
+//   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
+//     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
+//     recorded, none run).
+//
+// # Overview
+//
 // Use localtasks if you want to hand work off from a request to the
 // background, answer at once with an ID, and fetch the outcome later by that
 // ID; and if you want the things a goroutine pool does not give you, namely
@@ -312,8 +334,9 @@
 // WithRateLimit, WithDebounce and WithCooldown limit a task's runs, over all
 // of them or per value of a field of the argument. Every backend of this
 // package is a Controller: a Backend that is also a Subscriber, a Striker
-// (Strike, Restore, Strikes), a Snapshotter (Snapshot, Counters) and a
-// Drainer (Drain), the optional interfaces that code taking a Backend can
+// (Strike, Restore, Strikes), a Snapshotter (Snapshot, Counters), a
+// Drainer (Drain) and an IDFinder (FindIDs: runs by the first 8 or more
+// hex digits of their IDs), the optional interfaces that code taking a Backend can
 // check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
 // Drain returns. Capabilities.Limits and
 // Capabilities.Perpetual say which backends take limits and perpetual

@@ -327,23 +327,37 @@ func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, pre
 }
 
 // listFinished lists the most recent finishes that q matches, newest first,
-// below q.below. Must not hold s.mu.
+// below q.below. It goes a trip at a time under s.mu, as walk does: at
+// most listSlots finishes of the ring (which holds SnapshotFinishedMax),
+// and listCopies copies, then it yields. A finish's number never changes, so a trip
+// goes on where the one before stopped, however many runs finished
+// meanwhile. Must not hold s.mu.
 func (s *state) listFinished(q *query) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v := &s.view
-	oldest := v.finishes - min(v.finishes, SnapshotFinishedMax)
-	for k := min(q.below, v.finishes); k > oldest; k-- {
-		rec := v.recent[(k-1)%SnapshotFinishedMax]
-		// Evicted since it finished? Then the store holds it no more.
-		if !q.statuses[rec.status] || s.index.at(rec.slot) != rec || !q.match(rec) {
-			continue
+	for {
+		s.mu.Lock()
+		v := &s.view
+		oldest := v.finishes - min(v.finishes, SnapshotFinishedMax)
+		k := min(q.below, v.finishes)
+		for trip, copies := 0, 0; k > oldest && trip < listSlots && copies < listCopies; k, trip = k-1, trip+1 {
+			rec := v.recent[(k-1)%SnapshotFinishedMax]
+			// Evicted since it finished? Then the store holds it no more.
+			if !q.statuses[rec.status] || s.index.at(rec.slot) != rec || !q.match(rec) {
+				continue
+			}
+			q.out.Finished = append(q.out.Finished, s.snapshot(rec))
+			copies++
+			if q.listed++; q.listed == q.limit {
+				q.full, q.below = true, k-1
+				s.mu.Unlock()
+				return
+			}
 		}
-		q.out.Finished = append(q.out.Finished, s.snapshot(rec))
-		if q.listed++; q.listed == q.limit {
-			q.full, q.below = true, k-1
+		s.mu.Unlock()
+		if k <= oldest {
 			return
 		}
+		q.below = k
+		runtime.Gosched()
 	}
 }
 

@@ -18,8 +18,12 @@ const (
 	SnapshotLimitMax = 10_000
 	// SnapshotFinishedMax is how many of the most recently finished runs a
 	// listing goes through: finished runs further back are still in the
-	// result store, for GetResult, but no Snapshot lists them.
-	SnapshotFinishedMax = 100
+	// result store, for GetResult, but no Snapshot lists them. It is
+	// MaxResultsDefault, so that a backend of the default MaxResults can
+	// page through every finished run it keeps. The ring of those finishes
+	// keeps a run evicted from the store in memory until as many more have
+	// finished.
+	SnapshotFinishedMax = MaxResultsDefault
 )
 
 // SnapshotOptions selects the runs a Snapshot lists, and pages through

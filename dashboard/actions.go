@@ -78,11 +78,12 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, body []byte) (i
 	if err := decodeNothing(body); err != nil {
 		return 0, nil, err
 	}
-	ctx, id := r.Context(), r.PathValue("id")
-	b, _, err := h.find(ctx, id)
+	ctx := r.Context()
+	b, res, err := h.find(ctx, r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}
+	id := res.ID // the path may hold a prefix of it
 	if err := b.c.Cancel(ctx, id); err != nil {
 		switch {
 		case errors.Is(err, localtasks.ErrFinished):
@@ -101,11 +102,12 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, body []byte) (in
 	if err := decodeNothing(body); err != nil {
 		return 0, nil, err
 	}
-	ctx, id := r.Context(), r.PathValue("id")
-	b, res, err := h.find(ctx, id)
+	ctx := r.Context()
+	b, res, err := h.find(ctx, r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}
+	id := res.ID // the path may hold a prefix of it
 	if !res.Status.Finished() {
 		return 0, nil, conflict("run %s is %v: only a finished run can be retried; cancel it first to run it again", id, res.Status)
 	}

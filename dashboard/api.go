@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/dashboard/dashapi"
 )
 
 // newTask converts a run of the backend labelled label.
@@ -20,6 +22,7 @@ func newTask(label string, res localtasks.TaskResult) Task {
 		Args: renderValue(res.Args), Value: renderValue(res.Value),
 		Errors: make([]TaskError, len(res.Errors)), CancelReason: res.CancelReason,
 	}
+	t.ArgsSummary = summary(t.Args, dashapi.ArgsSummaryMax)
 	for i, e := range res.Errors {
 		t.Errors[i] = TaskError{Attempt: e.Attempt, At: e.At, Type: e.Type, Message: e.Message, Stack: e.Stack}
 	}
@@ -27,6 +30,22 @@ func newTask(label string, res localtasks.TaskResult) Task {
 		t.Progress = &Progress{Done: p.Done, Total: p.Total, Message: p.Message, At: p.At}
 	}
 	return t
+}
+
+// summary returns the JSON v, which json.Marshal made (so on one line),
+// cut to max runes, the last an ellipsis, where it is longer.
+func summary(v json.RawMessage, max int) string {
+	if utf8.RuneCount(v) <= max {
+		return string(v)
+	}
+	n := 0
+	for i := range string(v) {
+		if n == max-1 {
+			return string(v[:i]) + "…"
+		}
+		n++
+	}
+	return string(v) // not reached: v has more than max runes
 }
 
 func newTasks(label string, rs []localtasks.TaskResult) []Task {

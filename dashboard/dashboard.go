@@ -11,8 +11,10 @@
 //	}
 //	mux.Handle("/tasks/", http.StripPrefix("/tasks", h))
 //
-// The page lists the queued, scheduled, running and finished runs, with
-// filters by status and task name and a detail view per run; it updates
+// The page lists the queued, scheduled, running and finished runs, a page
+// at a time, each with its short ID and its argument, with filters by
+// status, task and key, a search by ID (whole, or its first 8 or more hex
+// digits), and a detail view per run that a #task=<ID> link opens; it updates
 // through server-sent events, and needs nothing but the handler: its
 // scripts and styles are embedded, and it loads nothing from elsewhere.
 //

@@ -85,7 +85,18 @@ func TestPageHasTheContractsHooks(t *testing.T) {
 		`<svg id="throughput"`,
 		`<table id="workers">`,
 		`id="live" class="live" role="status" aria-live="polite"`,
+		`<input id="key-filter"`,
+		`<input id="id-search"`,
+		`<button type="button" id="tasks-older"`,
+		`<button type="button" id="tasks-newer"`,
+		`<th scope="col">ID</th>`,
+		`<th scope="col">Arguments</th>`,
+		// Until the first snapshot, the table says it is loading, not
+		// that no run matches.
+		`<p id="tasks-empty" class="empty" role="status">Loading…</p>`,
 		// Accessible markup.
+		`<label for="key-filter">`,
+		`<label for="id-search">`,
 		`<label for="status-filter">`,
 		`<label for="task-filter">`,
 		`<label for="detail-progress">`,

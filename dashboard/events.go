@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/localtasks/localtasks"
 )
 
 const (
@@ -22,9 +24,9 @@ const (
 
 // serveEvents answers GET api/events with server-sent events: "task" with
 // the news of each run that changed since the last flush (or only of the
-// run the query's id names), "stats" at once and every statsEvery,
-// "dropped" when runs' news were left out, and a ping comment every
-// pingEvery. The events come from the handler's hub, which every stream
+// run the query's id names, whole or by its first 8 or more hex digits),
+// "stats" at once and every statsEvery, "dropped" when runs' news were
+// left out, and a ping comment every pingEvery. The events come from the handler's hub, which every stream
 // shares; the stream ends when the client goes away or a backend's state
 // shuts down. Beyond Config.MaxStreams streams, it answers 503.
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +38,15 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.URL.Query().Get("id")
+	if digits, err := localtasks.ParseIDPrefix(id); err == nil && len(digits) < 32 {
+		// The first digits of an ID: the run's whose ID they begin.
+		_, res, err := h.find(r.Context(), id)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		id = res.ID
+	}
 	hb := h.join(id)
 	if hb == nil {
 		hd.Set("Retry-After", "5")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/localtasks/localtasks"
@@ -96,7 +97,9 @@ func (h *Handler) serveResult(w http.ResponseWriter, r *http.Request) (int, any,
 	return http.StatusOK, newTask(b.label, res), nil
 }
 
-// find looks for the run with that ID on every backend, in order.
+// find looks for the run with that ID on every backend, in order; an ID
+// that no backend knows may be the first IDPrefixMin or more hex digits of
+// one, which every backend that is a localtasks.IDFinder is asked for.
 func (h *Handler) find(ctx context.Context, id string) (backend, localtasks.TaskResult, error) {
 	for _, b := range h.backends {
 		res, err := b.c.GetResult(ctx, id)
@@ -107,6 +110,81 @@ func (h *Handler) find(ctx context.Context, id string) (backend, localtasks.Task
 			return backend{}, localtasks.TaskResult{}, fmt.Errorf("dashboard: looking up run %s on backend %q: %w", id, b.label, err)
 		}
 	}
-	return backend{}, localtasks.TaskResult{}, notFound(
-		"no run %q on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps)", id)
+	digits, err := localtasks.ParseIDPrefix(id)
+	switch {
+	case err != nil && strings.Trim(id, "0123456789abcdefABCDEF-") == "" && h.findsIDs():
+		// Too short or too long: no backend's whole ID, nor a prefix.
+		return backend{}, localtasks.TaskResult{}, badRequest("no run %q on any backend; %v", id, err)
+	case err != nil:
+		return backend{}, localtasks.TaskResult{}, notFound(
+			"no run %q on any backend: it is not an ID; give a run's ID, or its first %d or more hex digits", id, localtasks.IDPrefixMin)
+	case len(digits) == 32:
+		return backend{}, localtasks.TaskResult{}, notFound(
+			"no run %q on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps)", id)
+	}
+	var found []candidate
+	for _, b := range h.backends {
+		f, ok := b.c.(localtasks.IDFinder)
+		if !ok {
+			continue
+		}
+		ids, err := f.FindIDs(ctx, id, candidatesMax+1)
+		if err != nil {
+			return backend{}, localtasks.TaskResult{}, fmt.Errorf("dashboard: finding the runs whose IDs begin with %q on backend %q: %w", id, b.label, err)
+		}
+		for _, full := range ids {
+			found = append(found, candidate{b, full})
+		}
+	}
+	switch len(found) {
+	case 0:
+		return backend{}, localtasks.TaskResult{}, notFound(
+			"no run's ID begins with %q on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps)", id)
+	case 1:
+		c := found[0]
+		res, err := c.b.c.GetResult(ctx, c.id)
+		if err != nil {
+			if errors.Is(err, localtasks.ErrResultNotFound) {
+				return backend{}, localtasks.TaskResult{}, notFound("run %s, the one whose ID begins with %q, is gone from backend %q: its result was evicted", c.id, id, c.b.label)
+			}
+			return backend{}, localtasks.TaskResult{}, fmt.Errorf("dashboard: looking up run %s on backend %q: %w", c.id, c.b.label, err)
+		}
+		return c.b, res, nil
+	}
+	return backend{}, localtasks.TaskResult{}, ambiguous(id, found)
+}
+
+// findsIDs reports whether a backend can find runs by an ID prefix.
+func (h *Handler) findsIDs() bool {
+	for _, b := range h.backends {
+		if _, ok := b.c.(localtasks.IDFinder); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// candidatesMax bounds the runs an ambiguous ID prefix's error lists.
+const candidatesMax = 5
+
+// candidate is a run an ID prefix may mean.
+type candidate struct {
+	b  backend
+	id string
+}
+
+// ambiguous is the error of an ID prefix that begins several runs' IDs.
+func ambiguous(prefix string, found []candidate) error {
+	var list strings.Builder
+	for i, c := range found[:min(len(found), candidatesMax)] {
+		if i > 0 {
+			list.WriteString(", ")
+		}
+		fmt.Fprintf(&list, "%s (backend %s)", c.id, c.b.label)
+	}
+	if len(found) > candidatesMax {
+		list.WriteString(", and more")
+	}
+	return fail(http.StatusConflict, CodeAmbiguousID,
+		"the ID prefix %q begins the IDs of more than one run: %s; give more of the ID", prefix, list.String())
 }

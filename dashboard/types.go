@@ -24,6 +24,9 @@ type (
 	Error           = dashapi.Error
 )
 
+// ArgsSummaryMax is the most characters (runes) of Task.ArgsSummary.
+const ArgsSummaryMax = dashapi.ArgsSummaryMax
+
 // The codes of the API's errors, in Error.Code; see dashapi.
 const (
 	CodeBadRequest           = dashapi.CodeBadRequest
@@ -31,6 +34,7 @@ const (
 	CodeCrossOrigin          = dashapi.CodeCrossOrigin
 	CodeHostNotAllowed       = dashapi.CodeHostNotAllowed
 	CodeNotFound             = dashapi.CodeNotFound
+	CodeAmbiguousID          = dashapi.CodeAmbiguousID
 	CodeMethodNotAllowed     = dashapi.CodeMethodNotAllowed
 	CodeConflict             = dashapi.CodeConflict
 	CodeUnsupportedMediaType = dashapi.CodeUnsupportedMediaType

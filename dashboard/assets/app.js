@@ -12,8 +12,6 @@
   const GAP_MS = 5000; // a throughput interval longer than this spans a time nobody watched
   const FINISHED_KEEP = 500; // finished runs kept in the page beyond those of a snapshot
   const WINDOW_MS = 10 * 60 * 1000; // the throughput chart's span
-  const LIMIT_MIN = 100; // runs a snapshot lists a backend: the API's default...
-  const LIMIT_MAX = 10000; // ...and its most
 
   const $ = (id) => document.getElementById(id);
 
@@ -24,8 +22,11 @@
     latest: 0, // the server's time of the newest finish the page knows of, in ms
     stats: null, // the last stats event
     samples: new Map(), // backend name -> [{at, finished}], the page's throughput samples
-    filter: { status: "", task: "" },
-    limit: LIMIT_MIN, // runs a snapshot lists a backend; "Show more" raises it
+    filter: { status: "", task: "", key: "" },
+    loaded: false, // a snapshot of the page shown has arrived
+    page: 0, // the page of runs shown: 0 is the first, kept live
+    cursors: [null], // for each page, the cursor of each backend that has runs on it (null: the first page)
+    next: {}, // the cursors of the page after the one shown, by backend
     detailId: "",
     opener: null, // what to focus when the detail closes
     loading: null, // events that arrived while a snapshot was loading
@@ -50,9 +51,15 @@
     while (node.firstChild) node.removeChild(node.firstChild);
   }
 
+  // timeText shows the time of day alone for today, else the date too.
+  function timeText(d) {
+    const time = d.toLocaleTimeString();
+    return d.toDateString() === new Date().toDateString() ? time : d.toLocaleDateString() + " " + time;
+  }
+
   function timeEl(iso) {
     if (!iso) return el("span", "—");
-    const t = el("time", new Date(iso).toLocaleTimeString());
+    const t = el("time", timeText(new Date(iso)));
     t.dateTime = iso;
     t.title = new Date(iso).toLocaleString();
     return t;
@@ -110,7 +117,11 @@
 
   function matches(t) {
     const ss = statuses();
-    return (ss.length === 0 || ss.includes(t.status)) && (!state.filter.task || t.task === state.filter.task);
+    return (
+      (ss.length === 0 || ss.includes(t.status)) &&
+      (!state.filter.task || t.task === state.filter.task) &&
+      (!state.filter.key || t.key === state.filter.key)
+    );
   }
 
   // Group order: running, queued, scheduled, finished.
@@ -120,7 +131,7 @@
     const ra = RANK[a.status] ?? 3;
     const rb = RANK[b.status] ?? 3;
     if (ra !== rb) return ra - rb;
-    const by = (x, y) => (x || "").localeCompare(y || "");
+    const by = (x, y) => timeKey(x).localeCompare(timeKey(y));
     switch (ra) {
       case 0:
         return by(a.last_attempted_at, b.last_attempted_at);
@@ -133,6 +144,15 @@
     }
   }
 
+  // timeKey makes a time of the server's sort as a string: RFC 3339 with
+  // the fraction of a second padded to nanoseconds (Go leaves out its
+  // trailing zeros, and "05.1Z" would sort after "05.12Z").
+  function timeKey(iso) {
+    if (!iso) return "";
+    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso);
+    return m ? m[1] + "." + (m[2] || "").padEnd(9, "0") + m[3] : iso;
+  }
+
   // stale reports whether t is older news than what the page has of its
   // run: a run never leaves its final status, so an unfinished t of a
   // finished run is (an action's answer can come after the run's events).
@@ -142,9 +162,12 @@
   }
 
   // applyTask records news of a run, and returns what the page now has of it.
+  // On a page after the first, only the runs it lists are kept up to
+  // date: the news of others belongs to the first.
   function applyTask(t) {
-    if (state.loading) state.loading.push(t);
     if (t.finished_at) state.latest = Math.max(state.latest, Date.parse(t.finished_at));
+    if (state.page > 0 && !state.runs.has(t.id)) return t;
+    if (state.loading) state.loading.push(t);
     if (!stale(t, state.runs)) state.runs.set(t.id, t);
     return state.runs.get(t.id);
   }
@@ -185,20 +208,10 @@
     soon = 0;
     loads++;
     const began = performance.now();
-    const q = new URLSearchParams();
-    if (state.filter.status) q.set("status", state.filter.status);
-    if (state.filter.task) q.set("task", state.filter.task);
-    if (state.limit !== LIMIT_MIN) q.set("limit", String(state.limit));
-    const url = "api/snapshot" + (q.toString() ? "?" + q : "");
     if (!state.loading) state.loading = [];
+    const page = state.page;
     try {
-      const res = await fetch(url, { headers: { Accept: "application/json" } });
-      if (seq !== refreshes) return;
-      if (!res.ok) {
-        say("Could not load the runs: " + (await errorText(res)));
-        return;
-      }
-      const snap = await res.json();
+      const snap = await loadPage();
       if (seq !== refreshes) return;
       const runs = new Map();
       for (const b of snap.backends) {
@@ -208,8 +221,11 @@
         for (const t of b.finished) if (t.finished_at) state.latest = Math.max(state.latest, Date.parse(t.finished_at));
       }
       // Events that came while the snapshot loaded are as new as it, or newer.
-      for (const t of state.loading) if (!stale(t, runs)) runs.set(t.id, t);
+      for (const t of state.loading) if (!stale(t, runs) && (page === 0 || runs.has(t.id))) runs.set(t.id, t);
       state.runs = runs;
+      state.loaded = true;
+      state.next = {};
+      for (const b of snap.backends) if (b.next_cursor) state.next[b.name] = b.next_cursor;
       state.backends = snap.backends;
       state.snapAt = Date.parse(snap.at);
       sample(state.snapAt, snap.backends);
@@ -226,6 +242,50 @@
         refreshSoon();
       }
     }
+  }
+
+  function snapshotURL(extra) {
+    const q = new URLSearchParams();
+    if (state.filter.status) q.set("status", state.filter.status);
+    if (state.filter.task) q.set("task", state.filter.task);
+    if (state.filter.key) q.set("key", state.filter.key);
+    for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+    const s = q.toString();
+    return "api/snapshot" + (s ? "?" + s : "");
+  }
+
+  async function getJSON(url) {
+    const res = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!res.ok) throw new Error(await errorText(res));
+    return res.json();
+  }
+
+  // loadPage loads the page of runs shown: the first in one snapshot of
+  // every backend; a later one in a snapshot of each backend that had more,
+  // from its cursor. A backend whose runs ended on an earlier page keeps
+  // its overview (workers, counters), with no runs.
+  async function loadPage() {
+    const cursors = state.cursors[state.page];
+    if (!cursors) return getJSON(snapshotURL());
+    const names = Object.keys(cursors);
+    const snaps = await Promise.all(names.map((name) => getJSON(snapshotURL({ backend: name, cursor: cursors[name] }))));
+    const got = new Map(snaps.map((s) => [s.backends[0].name, s.backends[0]]));
+    const none = (b) => Object.assign({}, b, { queued: [], scheduled: [], running: [], finished: [], next_cursor: "" });
+    const at = Math.max(...snaps.map((s) => Date.parse(s.at)));
+    return { at: new Date(at).toISOString(), backends: state.backends.map((b) => got.get(b.name) || none(b)) };
+  }
+
+  // showPage shows page n of the runs, 0 the first; a filter's change
+  // goes back to the first.
+  function showPage(n) {
+    if (n === 0) state.cursors = [null];
+    else if (n > state.page) state.cursors[n] = state.next;
+    state.cursors.length = n + 1;
+    state.page = n;
+    state.runs = new Map();
+    state.loaded = false;
+    render();
+    refresh();
   }
 
   // workerNews moves a run between its backend's workers as its event
@@ -290,16 +350,17 @@
       if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
     });
     $("tasks-count").textContent = shown.length === 1 ? "1 run." : shown.length + " runs.";
-    $("tasks-empty").hidden = shown.length > 0;
+    const empty = $("tasks-empty");
+    empty.textContent = state.loaded ? "No runs match the filters." : "Loading…";
+    empty.hidden = state.loaded && shown.length > 0;
     renderTaskNames();
   }
 
   // renderMore says how many runs each backend holds, by the counts every
-  // snapshot brings, and offers to list more where a backend has more runs
-  // that match than the snapshot listed.
+  // snapshot brings, and offers the pages of runs beyond the first where a
+  // backend has more that match than a page lists.
   function renderMore() {
     const parts = [];
-    let more = false;
     for (const b of state.backends) {
       const c = b.counts;
       if (!c) continue;
@@ -307,38 +368,46 @@
         b.name + ": " + c.ready + " ready, " + c.scheduled + " scheduled, " + c.running + " running, " +
           (c.successful + c.failed + c.cancelled) + " finished kept",
       );
-      if (b.next_cursor) more = true;
     }
     $("tasks-more-text").textContent = parts.length ? "In all: " + parts.join("; ") + "." : "";
-    const button = $("tasks-more-button");
-    button.hidden = !more || state.limit >= LIMIT_MAX;
-    button.textContent = "Show up to " + Math.min(state.limit * 10, LIMIT_MAX) + " runs a backend";
-    $("tasks-more-narrow").hidden = !more || state.limit < LIMIT_MAX;
+    const older = state.loaded && Object.keys(state.next).length > 0;
+    $("tasks-older").hidden = !older;
+    $("tasks-newer").hidden = state.page === 0;
+    $("tasks-page").textContent =
+      state.page === 0
+        ? older
+          ? "Page 1 (live)"
+          : ""
+        : "Page " + (state.page + 1) + (state.loaded && !older ? ", the last" : "");
   }
 
-  function showMore() {
-    state.limit = Math.min(state.limit * 10, LIMIT_MAX);
-    refresh();
-  }
-
-  const CELLS = ["task", "status", "backend", "queue", "priority", "attempts", "progress", "enqueued", "finished"];
+  const CELLS = ["id", "task", "args", "status", "backend", "queue", "priority", "attempts", "progress", "enqueued", "finished"];
 
   function newRow(id) {
     const tr = document.createElement("tr");
     tr.dataset.id = id;
     tr.tabIndex = -1; // focusable for Enter, but not a tab stop: its link is
     for (const c of CELLS) tr.appendChild(el("td", "", c));
+    const code = el("code", id.slice(0, 8));
+    code.title = id;
+    const copy = el("button", "Copy", "copy");
+    copy.type = "button";
+    copy.setAttribute("aria-label", "Copy the ID " + id);
+    tr.cells[0].append(code, " ", copy);
     const a = el("a");
     a.href = "#task=" + encodeURIComponent(id);
-    tr.cells[0].appendChild(a);
+    tr.cells[1].appendChild(a);
+    tr.cells[2].appendChild(el("code"));
     return tr;
   }
 
   function fillRow(tr, t) {
-    const [task, status, backend, queue, priority, attempts, progress, enqueued, done] = tr.cells;
+    const [, task, args, status, backend, queue, priority, attempts, progress, enqueued, done] = tr.cells;
     const a = task.firstChild;
     if (a.textContent !== t.task) a.textContent = t.task;
     a.setAttribute("aria-label", t.task + ", " + t.status.toLowerCase() + ", run " + t.id.slice(0, 8));
+    const summary = t.args_summary ?? JSON.stringify(t.args);
+    if (args.firstChild.textContent !== summary) args.firstChild.textContent = summary;
     status.textContent = t.status;
     status.dataset.status = t.status;
     backend.textContent = t.backend;
@@ -348,6 +417,36 @@
     fillProgress(progress, t);
     setTime(enqueued, t.enqueued_at);
     setTime(done, t.finished_at);
+  }
+
+  // copyText puts text on the clipboard, by the Clipboard API where the
+  // page may use it, else by a selection and the copy command, and says
+  // how it went on button.
+  async function copyText(text, button) {
+    let ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text);
+        ok = true;
+      }
+    } catch (_) {
+      // refused (no focus, no permission): try the other way
+    }
+    if (!ok) {
+      const area = el("textarea", text, "offscreen");
+      area.readOnly = true;
+      document.body.appendChild(area);
+      area.select();
+      try {
+        ok = document.execCommand("copy");
+      } catch (_) {
+        ok = false;
+      }
+      area.remove();
+    }
+    say(ok ? "Copied the ID " + text + "." : "Could not copy the ID: select it in the run's details, and copy it.");
+    button.textContent = ok ? "Copied" : "Copy";
+    setTimeout(() => (button.textContent = "Copy"), 1500);
   }
 
   function fillProgress(td, t) {
@@ -707,6 +806,7 @@
     if (known) renderDetail(known);
     else showMissing("Loading run " + id + "…");
     if (changed) $("detail-heading").focus();
+    let resolved = id; // the whole ID, once the server said which run id begins the ID of
     try {
       const res = await fetch("api/results/" + encodeURIComponent(id), { headers: { Accept: "application/json" } });
       if (state.detailId !== id) return;
@@ -714,11 +814,17 @@
         showMissing(await errorText(res));
         return;
       }
-      const t = applyTask(await res.json());
+      const got = await res.json();
+      if (got.id !== id) {
+        // id was the first digits of the ID: show the whole one.
+        state.detailId = resolved = got.id;
+        if (fragmentId() === id) window.history.replaceState(null, "", "#task=" + encodeURIComponent(got.id));
+      }
+      const t = applyTask(got);
       renderDetail(t);
       render();
     } catch (err) {
-      if (state.detailId === id && !known) showMissing("Could not load run " + id + ": " + err.message);
+      if ((state.detailId === id || state.detailId === resolved) && !known) showMissing("Could not load run " + id + ": " + err.message);
     }
   }
 
@@ -801,7 +907,7 @@
     if (!state.detailId) return;
     state.detailId = "";
     $("detail").hidden = true;
-    if (fragmentId()) history.replaceState(null, "", location.pathname + location.search);
+    if (fragmentId()) window.history.replaceState(null, "", location.pathname + location.search);
     const back = state.opener && state.opener.isConnected ? state.opener : $("tasks-heading");
     state.opener = null;
     back.focus();
@@ -812,6 +918,11 @@
   function activate(e) {
     const tr = e.target.closest("tr[data-id]");
     if (!tr) return;
+    const copy = e.target.closest("button.copy");
+    if (copy) {
+      if (e.type === "click") copyText(tr.dataset.id, copy);
+      return;
+    }
     state.opener = tr.querySelector("a");
     const id = tr.dataset.id;
     if (id === fragmentId()) {
@@ -973,21 +1084,43 @@
     });
 
     $("filters").addEventListener("submit", (e) => e.preventDefault());
-    $("tasks-more-button").addEventListener("click", showMore);
+    $("tasks-older").addEventListener("click", () => showPage(state.page + 1));
+    $("tasks-newer").addEventListener("click", () => showPage(state.page - 1));
     $("status-filter").addEventListener("change", (e) => {
       state.filter.status = e.target.value;
-      render();
-      refresh();
-    });
-    let typing = 0;
-    $("task-filter").addEventListener("input", (e) => {
-      clearTimeout(typing);
-      typing = setTimeout(() => {
-        state.filter.task = e.target.value.trim();
+      if (state.page > 0) showPage(0);
+      else {
         render();
         refresh();
-      }, 250);
+      }
     });
+    const typing = {}; // a timer for each input
+    for (const name of ["task", "key"]) {
+      $(name + "-filter").addEventListener("input", (e) => {
+        clearTimeout(typing[name]);
+        typing[name] = setTimeout(() => {
+          state.filter[name] = e.target.value.trim();
+          if (state.page > 0) showPage(0);
+          else {
+            render();
+            refresh();
+          }
+        }, 250);
+      });
+    }
+    $("id-search-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const id = $("id-search").value.trim();
+      if (!id) return;
+      if (/^[0-9a-fA-F-]*$/.test(id) && id.replace(/-/g, "").length < 8) {
+        say('ID "' + id + '" is too short: give at least 8 hex digits of the ID (the part before its first dash).');
+        return;
+      }
+      state.opener = $("id-search");
+      if (fragmentId() === id) openDetail(id);
+      else location.hash = "task=" + encodeURIComponent(id);
+    });
+    $("detail-copy").addEventListener("click", (e) => copyText(state.detailId, e.currentTarget));
 
     if (ACTIONS) {
       $("detail-cancel").addEventListener("click", cancelRun);

@@ -30,12 +30,18 @@ type Task struct {
 	WorkerIDs       []string   `json:"worker_ids"`
 	// Args and Value are the Go values as encoding/json renders them; a
 	// value it cannot render is a string holding fmt.Sprint of it.
-	Args         json.RawMessage `json:"args"`
+	Args json.RawMessage `json:"args"`
+	// ArgsSummary is Args on one line, cut to ArgsSummaryMax characters
+	// (the last of them an ellipsis) where it is longer: for a table cell.
+	ArgsSummary  string          `json:"args_summary"`
 	Value        json.RawMessage `json:"value"`
 	Errors       []TaskError     `json:"errors"`
 	CancelReason string          `json:"cancel_reason"`
 	Progress     *Progress       `json:"progress"`
 }
+
+// ArgsSummaryMax is the most characters (runes) of Task.ArgsSummary.
+const ArgsSummaryMax = 80
 
 // TaskError is one failed attempt of a run.
 type TaskError struct {
@@ -172,7 +178,8 @@ type BackendStats struct {
 // The codes of the API's errors, in Error.Code.
 const (
 	// CodeBadRequest (400): malformed JSON, an unknown field, a bad
-	// strike, a bad query, an unknown backend.
+	// strike, a bad query, an unknown backend, an ID prefix of fewer than
+	// 8 hex digits.
 	CodeBadRequest = "bad_request"
 	// CodeActionsDisabled (403): an action while Config.Actions is off.
 	CodeActionsDisabled = "actions_disabled"
@@ -181,8 +188,12 @@ const (
 	// CodeHostNotAllowed (403): an action for a Host that is not a
 	// loopback name, an IP address or in Config.AllowedHosts.
 	CodeHostNotAllowed = "host_not_allowed"
-	// CodeNotFound (404): an unknown or evicted ID, an unknown path.
+	// CodeNotFound (404): an unknown or evicted ID, an ID prefix that
+	// begins no run's ID, an unknown path.
 	CodeNotFound = "not_found"
+	// CodeAmbiguousID (409): an ID prefix that begins the IDs of more
+	// than one run; the message lists some of them.
+	CodeAmbiguousID = "ambiguous_id"
 	// CodeMethodNotAllowed (405): a method the route does not take.
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeConflict (409): cancel of a finished run, retry of an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"strings"
 )
 
@@ -51,6 +52,9 @@ Commands:
 Global flags (before or after the command):
   --url URL   the dashboard's base URL, the path the program mounts it under
               (default $LOCALTASKS_URL, else http://127.0.0.1:8080/tasks)
+
+ID is a run's ID, or its first 8 or more hex digits: snapshot prints
+whole IDs, the dashboard's page the first 8.
 
 cancel, retry, strike and restore need the program to build its dashboard
 with dashboard.Config{Actions: true}.
@@ -105,9 +109,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err != nil:
 		return usageError(stderr, name, err.Error())
 	case cmd.arg != "" && len(pos) == 0:
-		return usageError(stderr, name, fmt.Sprintf("no %s given: give the run's %s, as snapshot lists them", cmd.arg, cmd.arg))
+		return usageError(stderr, name, fmt.Sprintf("no %s given: give the run's %s, as snapshot lists them, or its first %d or more hex digits", cmd.arg, cmd.arg, idPrefixMin))
 	case cmd.arg != "" && len(pos) > 1:
 		return usageError(stderr, name, fmt.Sprintf("%d arguments %q: give one %s", len(pos), pos, cmd.arg))
+	case cmd.arg == "ID" && shortID(pos[0]):
+		return usageError(stderr, name, fmt.Sprintf("ID %q is too short: give the run's ID, as snapshot lists it, or its first %d or more hex digits", pos[0], idPrefixMin))
 	case cmd.arg == "" && len(pos) != 0:
 		return usageError(stderr, name, fmt.Sprintf("unexpected arguments %q: %s takes flags only", pos, name))
 	}
@@ -166,9 +172,46 @@ func (cmd *command) printHelp(w io.Writer, fs *flag.FlagSet) {
 		synopsis += " " + cmd.arg
 	}
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n", synopsis, cmd.summary)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
+}
+
+// printFlags lists fs's flags as flag.PrintDefaults does, but spelled
+// --name, as the usage text and the error messages spell them.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		switch {
+		case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0":
+		case reflect.TypeOf(f.Value).Elem().Kind() == reflect.String:
+			usage += fmt.Sprintf(" (default %q)", f.DefValue)
+		default:
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
+	})
+}
+
+// idPrefixMin is the fewest hex digits of an ID the dashboard looks a run
+// up by (localtasks.IDPrefixMin, which this package does not import).
+const idPrefixMin = 8
+
+// shortID reports whether id is hex digits and dashes, as an ID is, but
+// fewer than idPrefixMin digits: a prefix too short to look a run up by.
+func shortID(id string) bool {
+	digits := 0
+	for _, c := range id {
+		switch {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+			digits++
+		case c != '-':
+			return false // not an ID at all: the dashboard says so
+		}
+	}
+	return digits < idPrefixMin
 }
 
 const urlUsage = "the dashboard's base `URL`, the path the program mounts it under; $" + URLEnv + " when set"

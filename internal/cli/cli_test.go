@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -276,9 +277,9 @@ func TestWatchQueuedRunCancelled(t *testing.T) {
 	require.NoError(t, err)
 
 	out, errOut := newSyncBuffer(), newSyncBuffer()
-	done := e.startCLI(context.Background(), out, errOut, "watch", h.ID())
+	done := e.startCLI(context.Background(), out, errOut, "watch", h.ID()[:8]) // by the first 8 digits, as the page shows it
 	out.waitFor(t, "READY\n")
-	r := e.run(t, "cancel", h.ID())
+	r := e.run(t, "cancel", strings.ToUpper(h.ID()[:13]))
 	require.Equal(t, cli.ExitOK, r.code, r.stderr)
 	require.Equal(t, "Cancelled "+h.ID()+" (cli_test.steps).\n", r.stdout)
 
@@ -438,6 +439,27 @@ func TestActionsDisabled(t *testing.T) {
 	}
 }
 
+// Every command that takes an ID takes its first 8 or more hex digits.
+func TestIDPrefix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{workers: 1, actions: true})
+	id := finished(t, e.pool, stepArgs{Shop: "acme"})
+	r := e.run(t, "result", id[:8])
+	require.Equal(t, cli.ExitOK, r.code, r.stderr)
+	require.Equal(t, "ID: "+id, strings.Join(strings.Fields(lineWith(t, r.stdout, "ID:")), " "))
+	r = e.run(t, "retry", id[:8])
+	require.Equal(t, cli.ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "a new run of cli_test.steps")
+
+	other := "00000000"
+	if id[0] == '0' {
+		other = "10000000"
+	}
+	r = e.run(t, "result", other)
+	require.Equal(t, cli.ExitError, r.code)
+	require.Equal(t, "localtasks result: no run's ID begins with \""+other+"\" on any backend: the ID is unknown, or its result was evicted (Config.MaxResults bounds how many finished runs a backend keeps)\n", r.stderr)
+}
+
 func TestUnknownID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envConfig{workers: 1, actions: true})
@@ -517,7 +539,8 @@ func TestUsage(t *testing.T) {
 		{nil, "localtasks: no command given\nRun 'localtasks help' for usage.\n"},
 		{[]string{"frobnicate"}, "localtasks: unknown command \"frobnicate\"\nRun 'localtasks help' for usage.\n"},
 		{[]string{"help", "frobnicate"}, "localtasks: no help for \"frobnicate\": there is no such command\nRun 'localtasks help' for usage.\n"},
-		{[]string{"result"}, "localtasks result: no ID given: give the run's ID, as snapshot lists them\nRun 'localtasks help result' for usage.\n"},
+		{[]string{"result"}, "localtasks result: no ID given: give the run's ID, as snapshot lists them, or its first 8 or more hex digits\nRun 'localtasks help result' for usage.\n"},
+		{[]string{"cancel", "3f0c-12a"}, "localtasks cancel: ID \"3f0c-12a\" is too short: give the run's ID, as snapshot lists it, or its first 8 or more hex digits\nRun 'localtasks help cancel' for usage.\n"},
 		{[]string{"watch", "a", "b"}, "localtasks watch: 2 arguments [\"a\" \"b\"]: give one ID\nRun 'localtasks help watch' for usage.\n"},
 		{[]string{"snapshot", "x"}, "localtasks snapshot: unexpected arguments [\"x\"]: snapshot takes flags only\nRun 'localtasks help snapshot' for usage.\n"},
 		{[]string{"snapshot", "--finished", "-1"}, "localtasks snapshot: --finished -1 is negative: give 0 for all, or how many to list\nRun 'localtasks help snapshot' for usage.\n"},
@@ -604,5 +627,61 @@ func TestOutputCleansControlCharacters(t *testing.T) {
 		require.NotContains(t, r.stdout, "\u009b", args[0])
 		require.Contains(t, r.stdout, " [2J cleared", args[0])
 		require.Regexp(t, `\n +second line\n`, r.stdout, "%s: the message's lines are kept, indented", args[0])
+	}
+}
+
+// A flag that several commands have reads the same in each one's help:
+// the same argument name, and the same words for what it is (before a
+// semicolon, where a command says what it does with it); every flag is
+// spelled --name, as the usage text and the errors spell flags.
+func TestFlagsReadTheSameEverywhere(t *testing.T) {
+	t.Parallel()
+	flagLine := regexp.MustCompile(`^  (-+)(\S+)( \S+)?$`)
+	type seen struct{ cmd, arg, concept string }
+	first := map[string]seen{}
+	for _, cmd := range []string{"snapshot", "result", "watch", "cancel", "retry", "strike", "restore"} {
+		r := runCLI(t, context.Background(), []string{"help", cmd}, nil)
+		require.Equal(t, cli.ExitOK, r.code)
+		_, flags, ok := strings.Cut(r.stdout, "\nFlags:\n")
+		require.True(t, ok, "help %s has no Flags section:\n%s", cmd, r.stdout)
+		lines := strings.Split(strings.TrimRight(flags, "\n"), "\n")
+		require.Zero(t, len(lines)%2, "help %s: a line for each flag, and one for its usage:\n%s", cmd, flags)
+		for i := 0; i < len(lines); i += 2 {
+			m := flagLine.FindStringSubmatch(lines[i])
+			require.NotNil(t, m, "help %s: %q is not a flag's line", cmd, lines[i])
+			require.Equal(t, "--", m[1], "help %s spells %q with one dash", cmd, lines[i])
+			usage := strings.TrimSpace(lines[i+1])
+			concept, _, _ := strings.Cut(usage, ";")
+			concept, _, _ = strings.Cut(concept, " (default")
+			s := seen{cmd, m[3], concept}
+			if f, ok := first[m[2]]; ok {
+				require.Equal(t, f.arg, s.arg, "--%s's argument in help %s and help %s", m[2], f.cmd, cmd)
+				require.Equal(t, f.concept, s.concept, "--%s's words in help %s and help %s", m[2], f.cmd, cmd)
+			} else {
+				first[m[2]] = s
+			}
+		}
+	}
+	require.Contains(t, first, "backend")
+	require.Contains(t, first, "json")
+}
+
+// docs/operations.md's reference is what help prints, word for word.
+func TestReferenceInDocsIsTheHelp(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/operations.md")
+	require.NoError(t, err)
+	_, ref, ok := strings.Cut(string(doc), "### Reference\n")
+	require.True(t, ok, "docs/operations.md has no Reference section")
+	blocks := regexp.MustCompile("(?s)```text\n(.*?)```\n").FindAllStringSubmatch(ref, -1)
+	cmds := []string{"", "snapshot", "result", "watch", "cancel", "retry", "strike", "restore"}
+	require.Len(t, blocks, len(cmds), "a block for the usage and one for each command's help")
+	for i, cmd := range cmds {
+		args := []string{"help"}
+		if cmd != "" {
+			args = append(args, cmd)
+		}
+		r := runCLI(t, context.Background(), args, nil)
+		require.Equal(t, r.stdout, blocks[i][1], "localtasks %s: run it and paste its output in docs/operations.md", strings.Join(args, " "))
 	}
 }

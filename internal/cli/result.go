@@ -17,7 +17,7 @@ var resultCommand = &command{
 attempts and workers, its progress, argument and value, and the error of
 each failed attempt, with the stack of a panic.`,
 	setup: func(fs *flag.FlagSet) runFunc {
-		asJSON := fs.Bool("json", false, "print the dashboard's JSON instead")
+		asJSON := fs.Bool("json", false, jsonUsage)
 		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
 			if *asJSON {
 				return printJSON(ctx, c, stdout, resultPath(pos[0], ""))

@@ -25,14 +25,14 @@ finished). When a backend has more runs than the page lists, it prints the
 command that lists the next page.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		status := fs.String("status", "", "list only runs with these `statuses`, comma-separated, in any case (READY,RUNNING,...)")
-		taskName := fs.String("task", "", "list only runs of the task with this `name`")
-		queue := fs.String("queue", "", "list only runs on this `queue`")
-		key := fs.String("key", "", "list only runs with this `key`")
+		taskName := fs.String("task", "", taskUsage+"; list only its runs")
+		queue := fs.String("queue", "", "the `queue`'s name; list only its runs")
+		key := fs.String("key", "", "the runs' `key`; list only runs with it")
 		limit := fs.Int("limit", 0, "list at most `n` runs a backend (default the dashboard's, 100; at most 10000)")
-		backendName := fs.String("backend", "", "show only the backend of this `name`")
+		backendName := fs.String("backend", "", backendUsage+"; show only it, default every backend")
 		cursor := fs.String("cursor", "", "list the page this `cursor` names, from the line that lists a page's next (needs --backend)")
 		finished := fs.Int("finished", finishedDefault, "print at most `n` finished runs a backend; 0 for every one listed")
-		asJSON := fs.Bool("json", false, "print the dashboard's JSON instead of tables")
+		asJSON := fs.Bool("json", false, jsonUsage)
 		return func(ctx context.Context, c *client, stdout io.Writer, _ []string) (int, error) {
 			if *finished < 0 {
 				return 0, &usageErr{fmt.Sprintf("--finished %d is negative: give 0 for all, or how many to list", *finished)}
@@ -73,6 +73,15 @@ command that lists the next page.`,
 		}
 	},
 }
+
+// The usage of the flags that more than one command has, so that each
+// reads the same in every help text (TestFlagsReadTheSameEverywhere). A
+// command may add what the flag does for it after a semicolon.
+const (
+	jsonUsage    = "print the dashboard's JSON instead of text"
+	taskUsage    = "the task's `name`"
+	backendUsage = "the backend's `name`"
+)
 
 // printJSON prints the JSON the dashboard answers a GET of path with.
 func printJSON(ctx context.Context, c *client, stdout io.Writer, path string) (int, error) {

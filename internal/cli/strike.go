@@ -35,8 +35,8 @@ dashboard must have actions on (dashboard.Config{Actions: true}).
 	}
 	cmd.setup = func(fs *flag.FlagSet) runFunc {
 		var st strike
-		fs.StringVar(&st.Backend, "backend", "", "the `backend`'s name; default every backend")
-		fs.StringVar(&st.Task, "task", "", "the task's `name` (required)")
+		fs.StringVar(&st.Backend, "backend", "", backendUsage+"; default every backend")
+		fs.StringVar(&st.Task, "task", "", taskUsage+"; required")
 		fs.StringVar(&st.Field, "field", "", "the `field` of the task's argument to compare, with dots between nested fields; default none, for every run")
 		fs.StringVar(&st.Op, "op", "", "the `operator`: ==, !=, <, <=, >, >= or between; default == when --field is given")
 		value := fs.String("value", "", "the `value` to compare with: JSON if it parses (42, 2.5, true, \"quoted\"), else a plain string")

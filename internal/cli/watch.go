@@ -42,6 +42,7 @@ func watch(ctx context.Context, c *client, id string, v *progressView) (int, err
 	if err := c.get(ctx, resultPath(id, ""), &t); err != nil {
 		return 0, err
 	}
+	id = t.ID // id may be the first digits of it
 	if ended(&t) {
 		return v.finish(&t), nil
 	}
