@@ -527,3 +527,39 @@ func TestJournalBatched(t *testing.T) {
 	require.Positive(t, b.Counters().JournalFailures)
 	require.Empty(t, j.Runs())
 }
+
+var journaledCron = localtasks.Define("test.journaled-cron", func(ctx context.Context, _ struct{}) (struct{}, error) {
+	return struct{}{}, nil
+}, localtasks.WithPerpetual(localtasks.Perpetual{Cron: "0 * * * *"}))
+
+// The catch-up policy: a cron chain whose times passed while no program
+// ran makes one run for all of them as the backend starts, and goes on at
+// the next time its expression names.
+func TestJournalCronCatchUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := localtaskstest.NewMemoryJournal()
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch) // 03:04:05
+	b := journalPool(t, t.Name(), j, clock, 1)
+	h, err := journaledCron.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	require.NoError(t, b.Close(ctx))
+
+	later := localtaskstest.Epoch.Add(72 * time.Hour) // 72 missed hours
+	clock2 := localtaskstest.NewFakeClock(later)
+	b2 := journalPool(t, t.Name(), j, clock2, 1)
+	defer b2.Close(ctx)
+	res, err := b2.Wait(ctx, h.ID())
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	require.Equal(t, later, res.StartedAt, "the missed times make one run, at the start")
+	require.Equal(t, localtaskstest.Epoch.Truncate(time.Hour).Add(time.Hour), res.RunAfter)
+
+	require.NoError(t, clock2.BlockUntil(ctx, 1))
+	snap, err := b2.Snapshot(ctx, localtasks.SnapshotOptions{Task: journaledCron.Name(),
+		Statuses: []localtasks.Status{localtasks.StatusScheduled}})
+	require.NoError(t, err)
+	require.Len(t, snap.Scheduled, 1)
+	require.Equal(t, later.Truncate(time.Hour).Add(time.Hour), snap.Scheduled[0].RunAfter, "then the next time the expression names")
+	require.Equal(t, 1, snap.Counts.Successful)
+}

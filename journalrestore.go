@@ -122,7 +122,13 @@ func (s *state) resume(rec *record, now time.Time) {
 		s.push(rec)
 		return
 	case StatusScheduled:
-		s.schedule(rec, s.time(rec.runAfter))
+		// A time that passed while no program ran comes once: a cron
+		// task's missed times make one run, now (see docs/durability.md).
+		if at := s.time(rec.runAfter); at.After(now) {
+			s.schedule(rec, at)
+		} else {
+			s.push(rec)
+		}
 		return
 	}
 	// It was running when the program stopped: its attempt is recorded as
