@@ -1,0 +1,157 @@
+package sqlitejournal
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/localtasks/localtasks"
+)
+
+// Commit writes b in one transaction: the runs (each replacing the row of
+// its ID), then the deletions, then the strikes; it returns once SQLite has
+// synced the write-ahead log (synchronous=FULL), or, on any error, after
+// rolling all of b back. A batch with nothing in it returns nil at once.
+//
+// The cost is one fsync, a few milliseconds on a disk, plus some
+// microseconds a row, so the backend commits many runs at once when it can
+// (MEASUREMENTS.md). A batch that deletes runs may also give back a bounded
+// number of free pages to the file system (incremental_vacuum), so that the
+// file shrinks after many runs are dropped.
+func (j *Journal) Commit(ctx context.Context, b *localtasks.JournalBatch) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable("committing to"); err != nil {
+		return err
+	}
+	if len(b.Runs) == 0 && len(b.Deleted) == 0 && len(b.Strikes) == 0 {
+		return nil
+	}
+	tx, err := j.db.BeginTx(ctx, nil)
+	if err != nil {
+		return j.commitError("beginning the transaction", err)
+	}
+	// A no-op once Commit has succeeded.
+	defer tx.Rollback()
+	if err := j.write(ctx, tx, b); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return j.commitError("committing", err)
+	}
+	return nil
+}
+
+// write runs the statements of b in tx. Must hold mu.
+func (j *Journal) write(ctx context.Context, tx *sql.Tx, b *localtasks.JournalBatch) error {
+	if len(b.Runs) > 0 {
+		stmt := tx.StmtContext(ctx, j.upsertRun)
+		for i := range b.Runs {
+			r := &b.Runs[i]
+			status, err := statusName(r.Status)
+			if err != nil {
+				return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
+			}
+			times := [3]any{}
+			for k, t := range [3]time.Time{r.EnqueuedAt, r.RunAfter, r.FinishedAt} {
+				if times[k], err = unixNano(t); err != nil {
+					return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
+				}
+			}
+			_, err = stmt.ExecContext(ctx, r.ID, r.Task, r.Queue, status, int64(r.Priority), r.Key, int64(r.Attempts),
+				times[0], times[1], times[2], r.Args, r.Value, r.Detail)
+			if err != nil {
+				return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
+			}
+		}
+	}
+	if len(b.Deleted) > 0 {
+		stmt := tx.StmtContext(ctx, j.deleteRun)
+		for _, id := range b.Deleted {
+			if _, err := stmt.ExecContext(ctx, id); err != nil {
+				return j.commitError(fmt.Sprintf("deleting run %q", id), err)
+			}
+		}
+	}
+	lifted := false
+	if len(b.Strikes) > 0 {
+		upsert := tx.StmtContext(ctx, j.upsertStrike)
+		remove := tx.StmtContext(ctx, j.deleteStrike)
+		for i := range b.Strikes {
+			s := &b.Strikes[i]
+			var err error
+			if s.Lifted {
+				lifted = true
+				_, err = remove.ExecContext(ctx, s.Key)
+			} else {
+				_, err = upsert.ExecContext(ctx, s.Key, s.Data)
+			}
+			if err != nil {
+				return j.commitError(fmt.Sprintf("writing strike %q", s.Key), err)
+			}
+		}
+	}
+	if len(b.Deleted) > 0 || lifted {
+		return j.reclaim(ctx, tx)
+	}
+	return nil
+}
+
+// Incremental vacuum: once more than vacuumMinFree pages, and more than
+// 1/vacuumFraction of the file, are free, a batch that deletes gives
+// vacuumStep of them back to the file system, in the batch's transaction,
+// so with no fsync of its own. So a
+// file stays within about a quarter of what its rows need, and no batch
+// moves more than vacuumStep pages (4 MiB of 4 KiB pages) for it.
+const (
+	vacuumMinFree  = 256
+	vacuumFraction = 4
+	vacuumStep     = 1024
+)
+
+// reclaim gives free pages back to the file system, a bounded number at a
+// time, if enough of the file is free. Must hold mu.
+func (j *Journal) reclaim(ctx context.Context, tx *sql.Tx) error {
+	var free, pages int64
+	if err := tx.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
+		return j.commitError("counting free pages", err)
+	}
+	if free <= vacuumMinFree {
+		return nil
+	}
+	if err := tx.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		return j.commitError("counting pages", err)
+	}
+	if free*vacuumFraction <= pages {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumStep)); err != nil {
+		return j.commitError("reclaiming free pages", err)
+	}
+	return nil
+}
+
+// unixNano returns t as a runs row holds it: nil (NULL) for the zero time,
+// else nanoseconds since 1970 UTC, which int64 holds for the years 1678 to
+// 2262.
+func unixNano(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, fmt.Errorf("time %v is outside the years 1678 to 2262 the journal holds", t)
+	}
+	return t.UnixNano(), nil
+}
+
+// The times int64 nanoseconds since 1970 hold.
+var (
+	minTime = time.Unix(0, -1<<63)
+	maxTime = time.Unix(0, 1<<63-1)
+)
+
+// commitError is the error of a Commit that failed doing what.
+func (j *Journal) commitError(what string, err error) error {
+	return fmt.Errorf("sqlitejournal: committing to %s: %s: %w: %w", j.path, what, err, localtasks.ErrJournal)
+}
