@@ -18,7 +18,7 @@ import (
 
 // setup opens a new journal in a temporary directory, claimed by the
 // backend "test", and closes it when the test ends.
-func setup(t *testing.T) (*sqlitejournal.Journal, string) {
+func setup(t testing.TB) (*sqlitejournal.Journal, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "journal.db")
 	j := openJournal(t, path)
@@ -29,7 +29,7 @@ func setup(t *testing.T) (*sqlitejournal.Journal, string) {
 }
 
 // openJournal opens the journal at path and closes it when the test ends.
-func openJournal(t *testing.T, path string) *sqlitejournal.Journal {
+func openJournal(t testing.TB, path string) *sqlitejournal.Journal {
 	t.Helper()
 	j, err := sqlitejournal.Open(path)
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ type contents struct {
 }
 
 // load reads everything j holds.
-func load(t *testing.T, j *sqlitejournal.Journal) contents {
+func load(t testing.TB, j *sqlitejournal.Journal) contents {
 	t.Helper()
 	c := contents{runs: map[string]localtasks.JournalRun{}, strikes: map[string][]byte{}}
 	err := j.Load(t.Context(), func(r *localtasks.JournalRun) error {
@@ -62,7 +62,7 @@ func load(t *testing.T, j *sqlitejournal.Journal) contents {
 }
 
 // commit commits b and requires it to succeed.
-func commit(t *testing.T, j *sqlitejournal.Journal, b localtasks.JournalBatch) {
+func commit(t testing.TB, j *sqlitejournal.Journal, b localtasks.JournalBatch) {
 	t.Helper()
 	require.NoError(t, j.Commit(t.Context(), &b))
 }
