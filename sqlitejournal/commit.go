@@ -45,34 +45,47 @@ func (j *Journal) Commit(ctx context.Context, b *localtasks.JournalBatch) error 
 
 // write runs the statements of b in tx. Must hold mu.
 func (j *Journal) write(ctx context.Context, tx *sql.Tx, b *localtasks.JournalBatch) error {
-	if len(b.Runs) > 0 {
-		stmt := tx.StmtContext(ctx, j.upsertRun)
-		for i := range b.Runs {
-			r := &b.Runs[i]
+	args := make([]any, 0, 13*min(len(b.Runs), chunk))
+	for runs := b.Runs; len(runs) > 0; {
+		n := 1
+		if len(runs) >= chunk {
+			n = chunk
+		}
+		args = args[:0]
+		for i := range runs[:n] {
+			r := &runs[i]
 			status, err := statusName(r.Status)
 			if err != nil {
 				return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
 			}
-			times := [3]any{}
-			for k, t := range [3]time.Time{r.EnqueuedAt, r.RunAfter, r.FinishedAt} {
-				if times[k], err = unixNano(t); err != nil {
+			args = append(args, r.ID, r.Task, r.Queue, status, int64(r.Priority), r.Key, int64(r.Attempts))
+			for _, t := range [3]time.Time{r.EnqueuedAt, r.RunAfter, r.FinishedAt} {
+				ns, err := unixNano(t)
+				if err != nil {
 					return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
 				}
+				args = append(args, ns)
 			}
-			_, err = stmt.ExecContext(ctx, r.ID, r.Task, r.Queue, status, int64(r.Priority), r.Key, int64(r.Attempts),
-				times[0], times[1], times[2], r.Args, r.Value, r.Detail)
-			if err != nil {
-				return j.commitError(fmt.Sprintf("writing run %q", r.ID), err)
-			}
+			args = append(args, r.Args, r.Value, r.Detail)
 		}
+		if _, err := tx.StmtContext(ctx, j.upsertRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
+			return j.commitError(runsWhat("writing", runs[:n], func(r localtasks.JournalRun) string { return r.ID }), err)
+		}
+		runs = runs[n:]
 	}
-	if len(b.Deleted) > 0 {
-		stmt := tx.StmtContext(ctx, j.deleteRun)
-		for _, id := range b.Deleted {
-			if _, err := stmt.ExecContext(ctx, id); err != nil {
-				return j.commitError(fmt.Sprintf("deleting run %q", id), err)
-			}
+	for ids := b.Deleted; len(ids) > 0; {
+		n := 1
+		if len(ids) >= chunk {
+			n = chunk
 		}
+		args = args[:0]
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := tx.StmtContext(ctx, j.deleteRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
+			return j.commitError(runsWhat("deleting", ids[:n], func(id string) string { return id }), err)
+		}
+		ids = ids[n:]
 	}
 	lifted := false
 	if len(b.Strikes) > 0 {
@@ -130,6 +143,14 @@ func (j *Journal) reclaim(ctx context.Context, tx *sql.Tx) error {
 		return j.commitError("reclaiming free pages", err)
 	}
 	return nil
+}
+
+// runsWhat says what a statement on the runs of rows was doing.
+func runsWhat[T any](doing string, rows []T, id func(T) string) string {
+	if len(rows) == 1 {
+		return fmt.Sprintf("%s run %q", doing, id(rows[0]))
+	}
+	return fmt.Sprintf("%s the %d runs %q to %q", doing, len(rows), id(rows[0]), id(rows[len(rows)-1]))
 }
 
 // unixNano returns t as a runs row holds it: nil (NULL) for the zero time,

@@ -28,7 +28,7 @@ const crashChildEnv = "SQLITEJOURNAL_CRASH_CHILD"
 // of batch i and lifts that of batch i-1. Each batch spans many pages, so
 // that a kill can come in the middle of writing one.
 const (
-	crashRuns = 20
+	crashRuns = 40
 	crashArgs = 2000
 	crashKeep = 5
 )

@@ -20,8 +20,9 @@ var _ localtasks.Journal = (*Journal)(nil)
 // it in a backend's Config, and Close it after the backend.
 //
 // The backend calls Open, Load and Commit from one goroutine at a time, as
-// the contract says; Close and Compact may come from any goroutine. Close
-// waits for a Commit under way and stops a Load under way.
+// the contract says; Close and Compact may come from any goroutine, though
+// not from within Load's callbacks. Close waits for a Commit under way and
+// stops a Load under way.
 type Journal struct {
 	path string
 	db   *sql.DB
@@ -33,8 +34,10 @@ type Journal struct {
 	// mu serialises the calls on the one connection, and Close with them.
 	mu     sync.Mutex
 	closed bool // under mu
-	// The prepared statements Commit uses, on the one connection.
-	upsertRun, deleteRun, upsertStrike, deleteStrike *sql.Stmt
+	// The prepared statements Commit uses, on the one connection: of runs,
+	// [0] for one row and [1] for chunk rows.
+	upsertRuns, deleteRuns     [2]*sql.Stmt
+	upsertStrike, deleteStrike *sql.Stmt
 }
 
 // busyTimeoutMillis is how long a statement waits for a lock another
@@ -113,8 +116,10 @@ func (j *Journal) init() error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&j.upsertRun, upsertRunSQL},
-		{&j.deleteRun, deleteRunSQL},
+		{&j.upsertRuns[0], upsertRunsSQL(1)},
+		{&j.upsertRuns[1], upsertRunsSQL(chunk)},
+		{&j.deleteRuns[0], deleteRunsSQL(1)},
+		{&j.deleteRuns[1], deleteRunsSQL(chunk)},
 		{&j.upsertStrike, upsertStrikeSQL},
 		{&j.deleteStrike, deleteStrikeSQL},
 	} {

@@ -167,11 +167,18 @@ func TestUpsertReplaces(t *testing.T) {
 	requireSameRun(t, second, got.runs["a"])
 	requireSameRun(t, other, got.runs["b"])
 
-	// The same ID twice in one batch: the later row wins.
-	third := second
-	third.Attempts = 9
-	commit(t, j, localtasks.JournalBatch{Runs: []localtasks.JournalRun{second, third}})
-	require.Equal(t, 9, load(t, j).runs["a"].Attempts)
+	// The same ID twice in one batch, in one statement or in two: the
+	// later row wins.
+	var runs []localtasks.JournalRun
+	for i := range 70 {
+		r := second
+		r.Attempts = i
+		runs = append(runs, r, testRun(fmt.Sprint("other-", i)))
+	}
+	commit(t, j, localtasks.JournalBatch{Runs: runs})
+	got = load(t, j)
+	require.Len(t, got.runs, 72)
+	require.Equal(t, 69, got.runs["a"].Attempts)
 }
 
 func TestDelete(t *testing.T) {
@@ -261,12 +268,15 @@ func TestClaim(t *testing.T) {
 func TestRollback(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		name string
-		bad  localtasks.JournalRun
-		msg  string
+		name   string
+		before int // good new runs before the bad one
+		bad    localtasks.JournalRun
+		msg    string
 	}{
-		{"status", localtasks.JournalRun{ID: "bad", Status: 0}, `writing run "bad": status UNKNOWN is not one a run can be in`},
-		{"time", localtasks.JournalRun{ID: "bad", Status: localtasks.StatusReady, RunAfter: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, `writing run "bad": time 3000-01-01`},
+		{"status", 1, localtasks.JournalRun{ID: "bad", Status: 0}, `writing run "bad": status UNKNOWN is not one a run can be in`},
+		{"time", 1, localtasks.JournalRun{ID: "bad", Status: localtasks.StatusReady, RunAfter: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, `writing run "bad": time 3000-01-01`},
+		// After a statement of many rows, and within one.
+		{"status-late", 100, localtasks.JournalRun{ID: "bad", Status: 0}, `writing run "bad": status UNKNOWN`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -278,8 +288,12 @@ func TestRollback(t *testing.T) {
 			// replaced one: none of the batch may stay.
 			changed := kept
 			changed.Status = localtasks.StatusRunning
+			var runs []localtasks.JournalRun
+			for i := range tt.before {
+				runs = append(runs, testRun(fmt.Sprint("new-", i)))
+			}
 			err := j.Commit(t.Context(), &localtasks.JournalBatch{
-				Runs:    []localtasks.JournalRun{testRun("new"), changed, tt.bad},
+				Runs:    append(runs, changed, tt.bad),
 				Deleted: []string{"kept"},
 				Strikes: []localtasks.JournalStrike{{Key: "s", Lifted: true}},
 			})

@@ -10,6 +10,8 @@
 //	measure compact -path P                     Compact
 //	measure schema  -path P -n N                bytes a run: rowid table or WITHOUT ROWID
 //
+// -fdatasync makes SQLite sync with fdatasync(2) rather than fsync(2).
+//
 // Each prints one line of figures. It is a measuring tool, not a test:
 // run it by hand, on an idle machine if you can.
 package main
@@ -28,6 +30,8 @@ import (
 	"time"
 
 	"github.com/localtasks/localtasks"
+	"modernc.org/sqlite"
+
 	"github.com/localtasks/localtasks/sqlitejournal"
 )
 
@@ -45,7 +49,14 @@ func main() {
 	n := fs.Int("n", 1_000_000, "fill, delete, schema: runs")
 	unfinished := fs.Int("unfinished", 300_000, "fill: how many of the last runs are unfinished")
 	batch := fs.Int("batch", 10_000, "fill, delete: runs a commit")
+	fdatasync := fs.Bool("fdatasync", false, "sync with fdatasync(2) rather than fsync(2) (sqlite.Fdatasync)")
 	fs.Parse(os.Args[2:])
+	if *fdatasync {
+		if _, err := sqlite.Fdatasync(true); err != nil {
+			fmt.Fprintln(os.Stderr, "measure:", err)
+			os.Exit(1)
+		}
+	}
 	var err error
 	switch cmd {
 	case "group":

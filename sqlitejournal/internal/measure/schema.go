@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	_ "modernc.org/sqlite"
 )
 
 // A variant of the runs table, to compare the bytes a run takes.
