@@ -46,6 +46,14 @@ func (j *Journal) Commit(ctx context.Context, b *localtasks.JournalBatch) error 
 // write runs the statements of b in tx. Must hold mu.
 func (j *Journal) write(ctx context.Context, tx *sql.Tx, b *localtasks.JournalBatch) error {
 	args := make([]any, 0, 13*min(len(b.Runs), chunk))
+	// The statements bound to tx, made as they are first needed.
+	var stmts [4]*sql.Stmt
+	stmt := func(k int, s *sql.Stmt) *sql.Stmt {
+		if stmts[k] == nil {
+			stmts[k] = tx.StmtContext(ctx, s)
+		}
+		return stmts[k]
+	}
 	for runs := b.Runs; len(runs) > 0; {
 		n := 1
 		if len(runs) >= chunk {
@@ -68,7 +76,7 @@ func (j *Journal) write(ctx context.Context, tx *sql.Tx, b *localtasks.JournalBa
 			}
 			args = append(args, r.Args, r.Value, r.Detail)
 		}
-		if _, err := tx.StmtContext(ctx, j.upsertRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
+		if _, err := stmt(n/chunk, j.upsertRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
 			return j.commitError(runsWhat("writing", runs[:n], func(r localtasks.JournalRun) string { return r.ID }), err)
 		}
 		runs = runs[n:]
@@ -82,7 +90,7 @@ func (j *Journal) write(ctx context.Context, tx *sql.Tx, b *localtasks.JournalBa
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
-		if _, err := tx.StmtContext(ctx, j.deleteRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
+		if _, err := stmt(2+n/chunk, j.deleteRuns[n/chunk]).ExecContext(ctx, args...); err != nil {
 			return j.commitError(runsWhat("deleting", ids[:n], func(id string) string { return id }), err)
 		}
 		ids = ids[n:]

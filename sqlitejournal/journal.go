@@ -66,7 +66,8 @@ func Open(path string) (*Journal, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlitejournal: the path is empty: give Open the path of a journal file, or of a file to create: %w", localtasks.ErrJournal)
 	}
-	dsn := fileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)&_pragma=journal_size_limit(%d)&_txlock=immediate", busyTimeoutMillis, journalSizeLimit)
+	dsn := fileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)&_pragma=journal_size_limit(%d)&_txlock=immediate",
+		busyTimeoutMillis, journalSizeLimit)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, openError(path, err)

@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -50,7 +51,17 @@ func main() {
 	unfinished := fs.Int("unfinished", 300_000, "fill: how many of the last runs are unfinished")
 	batch := fs.Int("batch", 10_000, "fill, delete: runs a commit")
 	fdatasync := fs.Bool("fdatasync", false, "sync with fdatasync(2) rather than fsync(2) (sqlite.Fdatasync)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	fs.Parse(os.Args[2:])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "measure:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if *fdatasync {
 		if _, err := sqlite.Fdatasync(true); err != nil {
 			fmt.Fprintln(os.Stderr, "measure:", err)
@@ -77,6 +88,7 @@ func main() {
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)
 	}
