@@ -14,11 +14,14 @@ import (
 // synced the write-ahead log (synchronous=FULL), or, on any error, after
 // rolling all of b back. A batch with nothing in it returns nil at once.
 //
-// The cost is one fsync, a few milliseconds on a disk, plus some
-// microseconds a row, so the backend commits many runs at once when it can
-// (MEASUREMENTS.md). A batch that deletes runs may also give back a bounded
-// number of free pages to the file system (incremental_vacuum), so that the
-// file shrinks after many runs are dropped.
+// The cost is one fsync (half a millisecond for a batch of one run on the
+// virtual disk of MEASUREMENTS.md, more on a slow disk) plus 12 to 80
+// microseconds of CPU a row, the more the larger the journal, so the
+// backend commits many runs at once when it can: 1 200 runs/s one at a
+// time, 15 000 runs/s in batches of 150 (MEASUREMENTS.md). A batch that
+// deletes runs may also give back a bounded number of free pages to the
+// file system (incremental_vacuum), so that the file shrinks after many runs
+// are dropped.
 func (j *Journal) Commit(ctx context.Context, b *localtasks.JournalBatch) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
