@@ -14,6 +14,15 @@ import (
 // synced the write-ahead log (synchronous=FULL), or, on any error, after
 // rolling all of b back. A batch with nothing in it returns nil at once.
 //
+// An error does not prove that b is absent: when the fsync of the
+// write-ahead log fails, its frames may still reach the disk, and a restart
+// then finds b whole (never in part: the frames are checksummed, and the
+// commit frame comes last). Committing the same batch again is harmless:
+// rows are whole, and deleting a run or lifting a strike that is not there
+// is no error. After an I/O error, though, treat the journal as failed:
+// Linux may have dropped the pages whose fsync failed, and a later fsync
+// that succeeds does not bring them back.
+//
 // The cost is one fsync (half a millisecond for a batch of one run on the
 // virtual disk of MEASUREMENTS.md, more on a slow disk) plus 12 to 80
 // microseconds of CPU a row, the more the larger the journal, so the
