@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -439,6 +440,40 @@ func TestCloseDuringLoad(t *testing.T) {
 	require.ErrorIs(t, err, localtasks.ErrClosed)
 	require.Equal(t, 1, calls)
 	require.NoError(t, <-closed)
+}
+
+// TestCloseDuringCommits closes a journal while another goroutine commits:
+// each Commit either is whole on disk or fails with ErrClosed.
+func TestCloseDuringCommits(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := sqlitejournal.Open(path)
+	require.NoError(t, err)
+	_, err = j.Open(t.Context(), "test", 1)
+	require.NoError(t, err)
+	var committed atomic.Int64
+	first := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for i := 0; ; i++ {
+			err := j.Commit(context.Background(), &localtasks.JournalBatch{Runs: []localtasks.JournalRun{testRun(fmt.Sprint(i))}})
+			if err != nil {
+				done <- err
+				return
+			}
+			if committed.Add(1) == 1 {
+				close(first)
+			}
+		}
+	}()
+	<-first // one commit, at least, before Close
+	require.NoError(t, j.Close())
+	require.ErrorIs(t, <-done, localtasks.ErrClosed)
+
+	j = openJournal(t, path)
+	_, err = j.Open(t.Context(), "test", 1)
+	require.NoError(t, err)
+	require.Len(t, load(t, j).runs, int(committed.Load()))
 }
 
 func TestLoadStopsAtCallbackError(t *testing.T) {
