@@ -151,6 +151,10 @@ type Definition interface {
 	definedAt() string
 	checkArgs(args any) error
 	zeroArgs() any
+	// checkCodec reports whether the argument and result types can cross
+	// to another process whole: the process pool's check, once a task.
+	checkCodec() error
+	definedAfterInit() bool
 	// The process pool's codec: each value gob-encoded on its own.
 	encodeArgs(args any) ([]byte, error)
 	decodeArgs(b []byte) (any, error)

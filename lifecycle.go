@@ -135,10 +135,13 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 	if s.proc == nil {
 		return lim, nil, nil
 	}
+	if err := s.proc.checkTask(def); err != nil {
+		return nil, nil, err
+	}
 	payload, err := def.encodeArgs(args)
 	if err != nil {
-		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
-			"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process: %v; nothing was queued: %w",
+			name, args, err, ErrInvalidTask)
 	}
 	if limit := s.proc.cfg.MaxFrameBytes - 4096; len(payload) > limit {
 		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+

@@ -227,6 +227,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 // there. Tasks must be defined at package level, so that the worker, which
 // runs no more of main than Init, knows them.
 func Init() {
+	markInit()
 	spec, ok := os.LookupEnv(wire.SpecEnv)
 	if !ok {
 		return
@@ -239,6 +240,19 @@ func Init() {
 		}
 		return childTask{def}, true
 	})
+}
+
+// checkTask reports why def cannot run on the pool's workers, whatever its
+// argument: it was defined after Init, so the workers do not know it, or
+// its types cannot cross to them (Definition.checkCodec, checked once a
+// task). An error matching ErrInvalidTask.
+func (p *procPool) checkTask(def Definition) error {
+	if def.definedAfterInit() {
+		return fmt.Errorf("localtasks: enqueue %q: the task was defined at %s, after localtasks.Init() ran, so the worker processes, "+
+			"which run no more of main than Init, do not define it: define it at package level (var T = localtasks.Define(...)); "+
+			"nothing was queued: %w", def.Name(), def.definedAt(), ErrInvalidTask)
+	}
+	return def.checkCodec()
 }
 
 // childTask is a Definition as the worker program (internal/child) sees it.

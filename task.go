@@ -33,6 +33,10 @@ type definition[A, R any] struct {
 	fn       Func[A, R]
 	defaults Options
 	where    string // file:line of the Define call
+	seq      int    // its place in the order of definitions: 1 for the first
+
+	codecOnce sync.Once // checkCodec's work, done once a task
+	codecErr  error
 }
 
 func (d *definition[A, R]) Name() string             { return d.name }
@@ -72,6 +76,36 @@ func (d *definition[A, R]) checkArgs(args any) error {
 	return d.argsError(args)
 }
 
+// checkCodec reports whether the task's argument and result types can cross
+// to a worker process whole (see gobcodec.Check), an error matching
+// ErrInvalidTask if not. It checks once a task, the first time a process
+// pool (or a journal) asks, and remembers the answer: a thread pool never
+// pays for it.
+func (d *definition[A, R]) checkCodec() error {
+	d.codecOnce.Do(func() {
+		for _, c := range []struct {
+			what string
+			typ  reflect.Type
+		}{{"argument", d.ArgsType()}, {"result", d.ResultType()}} {
+			if err := gobcodec.Check(c.typ); err != nil {
+				d.codecErr = fmt.Errorf("localtasks: task %q (defined at %s) cannot cross to a worker process: its %s type %v: %v; "+
+					"or run it on a thread pool: %w", d.name, d.where, c.what, c.typ, err, ErrInvalidTask)
+				return
+			}
+		}
+	})
+	return d.codecErr
+}
+
+// definedAfterInit reports whether the task was defined after Init ran in
+// this process: Init never returns in a worker process, so the workers do
+// not know such a task.
+func (d *definition[A, R]) definedAfterInit() bool {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.initSeq >= 0 && d.seq > registry.initSeq
+}
+
 func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return gobcodec.Encode[A](args) }
 func (d *definition[A, R]) decodeArgs(b []byte) (any, error)    { return gobcodec.Decode[A](b) }
 func (d *definition[A, R]) encodeResult(v any) ([]byte, error)  { return gobcodec.Encode[R](v) }
@@ -82,7 +116,20 @@ func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return gobcode
 var registry = struct {
 	sync.RWMutex
 	m map[string]Definition
-}{m: make(map[string]Definition)}
+	// seq counts the definitions made; initSeq is what it was when Init
+	// first ran, or -1 while Init has not run.
+	seq, initSeq int
+}{m: make(map[string]Definition), initSeq: -1}
+
+// markInit records that Init ran: the tasks defined so far are the ones a
+// worker process knows.
+func markInit() {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.initSeq < 0 {
+		registry.initSeq = registry.seq
+	}
+}
 
 // Define registers fn as a task under name, with default options, and
 // returns the typed Task. Call it once per task, at package level. It panics
@@ -127,6 +174,8 @@ func newTask[A, R any](name string, fn Func[A, R], opts []Option, skip int) (*Ta
 		return nil, fmt.Errorf("localtasks: task name %q is defined twice: first at %s, again at %s: give each task its own name: %w",
 			name, prev.definedAt(), where, ErrInvalidTask)
 	}
+	registry.seq++
+	d.seq = registry.seq
 	registry.m[name] = d
 	return &Task[A, R]{def: d, opts: d.defaults}, nil
 }
