@@ -178,3 +178,20 @@ func TestProcessPoolRefusesTaskDefinedAfterInit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 }
+
+// An unnamed process pool is named as such in errors, and kinds are named
+// in words.
+func TestProcessPoolErrorsNameIt(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1})
+	_, err := b.GetResult(ctx, "00000000-0000-4000-8000-000000000000")
+	require.ErrorContains(t, err, "on the process pool:")
+
+	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: "test.names.kind"}, MaxWorkers: 1})
+	_, err = localtasks.NewProcessPool(localtasks.ProcessPoolConfig{Config: localtasks.Config{Name: "test.names.kind"}, MaxWorkers: 1})
+	require.ErrorIs(t, err, localtasks.ErrConfig)
+	require.ErrorContains(t, err, "it is a thread pool, this one is a process pool")
+	_, err = localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: -1})
+	require.ErrorContains(t, err, "localtasks: process pool config: MaxWorkers -1")
+}

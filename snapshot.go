@@ -153,7 +153,7 @@ func (s *state) workerInfo() []WorkerInfo {
 // drain waits until s has no unfinished run; see Controller.Drain.
 func (s *state) drain(ctx context.Context) error {
 	if s.mode == modeRecord {
-		return fmt.Errorf("localtasks: drain backend %q: the recording backend never runs tasks, so it would wait forever: %w", s.name, errors.ErrUnsupported)
+		return fmt.Errorf("localtasks: drain %s: the recording backend never runs tasks, so it would wait forever: %w", s.set.label(), errors.ErrUnsupported)
 	}
 	s.mu.Lock()
 	s.takeInbox()
@@ -170,7 +170,7 @@ func (s *state) drain(ctx context.Context) error {
 	case <-c:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("localtasks: drain backend %q: %d runs were unfinished when it started: %w", s.name, n, ctx.Err())
+		return fmt.Errorf("localtasks: drain %s: %d runs were unfinished when it started: %w", s.set.label(), n, ctx.Err())
 	}
 }
 

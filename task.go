@@ -328,7 +328,8 @@ func (h Handle[R]) Wait(ctx context.Context) (R, error) {
 }
 
 // Value returns the typed value of a finished run, or its error as
-// Handle.Wait does.
+// Handle.Wait does. A value of another type than R is an error matching
+// ErrValueType that names both types.
 func Value[R any](res TaskResult) (R, error) {
 	var zero R
 	switch res.Status {
@@ -338,7 +339,8 @@ func Value[R any](res TaskResult) (R, error) {
 		}
 		v, ok := res.Value.(R)
 		if !ok {
-			return zero, fmt.Errorf("localtasks: run %s of task %q returned a %T, not a %v: %w", res.ID, res.Task, res.Value, reflect.TypeFor[R](), ErrResultMismatch)
+			return zero, fmt.Errorf("localtasks: run %s of task %q returned a %T, not the %v asked for: call Value with the task's result type, %T, "+
+				"or read TaskResult.Value: %w", res.ID, res.Task, res.Value, reflect.TypeFor[R](), res.Value, ErrValueType)
 		}
 		return v, nil
 	case StatusFailed:
