@@ -195,3 +195,36 @@ func TestProcessPoolErrorsNameIt(t *testing.T) {
 	_, err = localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: -1})
 	require.ErrorContains(t, err, "localtasks: process pool config: MaxWorkers -1")
 }
+
+// A worker that fails to start says what failed; the advice to call Init
+// comes only where a missing Init is the likely cause.
+func TestProcessPoolStartFailures(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		mode     string
+		want     []string
+		initHint bool
+	}{
+		{"exit", []string{"exited with status 0 without serving"}, true},
+		{"failed", []string{"reached localtasks.Init() but could not start serving", "started without the pipes"}, false},
+		{"crash", []string{"exited with code 2 before it started serving", "panic: boom in an init function"}, false},
+		{"killed", []string{"crashed before it started serving (signal: killed)"}, false},
+		{"code", []string{"exited with code 2", "flag provided but not defined"}, false},
+		{"oldbinary", []string{"speaks protocol version", "binary was replaced", "restart the program"}, false},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			t.Parallel()
+			_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 1, StartTimeout: 10 * time.Second,
+				Env: []string{testWorkerEnv + "=" + c.mode}})
+			require.Error(t, err)
+			for _, w := range c.want {
+				require.ErrorContains(t, err, w)
+			}
+			if c.initHint {
+				require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main")
+			} else {
+				require.NotContains(t, err.Error(), "must call localtasks.Init() as the first statement")
+			}
+		})
+	}
+}

@@ -398,6 +398,7 @@ func TestProcessPoolMissingInit(t *testing.T) {
 				Env: []string{testWorkerEnv + "=" + mode}})
 			require.Error(t, err, mode)
 			require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
+			require.NotContains(t, err.Error(), `backend ""`)
 			require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
 		})
 	}

@@ -164,10 +164,14 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 		err := w.in.ReadFromWorker(&m)
 		switch {
 		case err != nil:
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				err = &helloError{fmt.Sprintf("what it sent on the pool's pipe is no worker's hello (%v)", err)}
+			}
 		case m.Kind != wire.KindHello:
-			err = fmt.Errorf("its first message was of kind %d, not a hello", m.Kind)
+			err = &helloError{fmt.Sprintf("its first message on the pool's pipe was of kind %d, not a worker's hello", m.Kind)}
 		case m.Version != wire.Version:
-			err = fmt.Errorf("it speaks protocol %d, the parent %d: is it the same binary?", m.Version, wire.Version)
+			err = &helloError{fmt.Sprintf("it speaks protocol version %d, the parent %d: the program's binary was replaced "+
+				"since the parent started (by a deploy or a build?); restart the program", m.Version, wire.Version)}
 		}
 		hello <- err
 		if err == nil {
@@ -178,28 +182,22 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	}()
 	timer := time.NewTimer(p.cfg.StartTimeout)
 	defer timer.Stop()
+	var timedOut, closed bool
 	select {
 	case err = <-hello:
 	case <-timer.C:
-		err = fmt.Errorf("it did not report ready within %v (ProcessPoolConfig.StartTimeout)", p.cfg.StartTimeout)
+		timedOut = true
 	case <-p.killed:
-		err = errors.New("the pool was closed meanwhile")
+		closed = true
 	}
-	if err != nil {
+	if err != nil || timedOut || closed {
 		w.signal()
 		state := w.reap()
 		<-w.readerDone
 		w.waitOutput()
 		w.inPipe.Close()
 		toChild.Close()
-		if state != nil && state.ExitCode() == child.ExitSettings {
-			return nil, fmt.Errorf("localtasks: worker process %s (pid %d) could not apply the pool's settings to itself%s: "+
-				"check ProcessPoolConfig.Nice, and the limits the system puts on this program (ulimit -e, RLIMIT_NICE)", p.exe, w.pid, w.tailText())
-		}
-		return nil, fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v; %s. "+
-			"A program that uses a ProcessPoolBackend must call localtasks.Init() as the first statement "+
-			"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, "+
-			"and Init is where a worker starts serving%s", p.exe, w.pid, err, exitText(state), w.tailText())
+		return nil, w.startError(err, state, timedOut, closed)
 	}
 	p.mu.Lock()
 	p.workers = append(p.workers, w)
@@ -698,6 +696,53 @@ func (w *procWorker) deathError(state *os.ProcessState) error {
 		e.Limit = w.p.cfg.MemoryLimit
 	}
 	return e
+}
+
+// helloError: the worker sent something, and not the hello it should.
+type helloError struct{ what string }
+
+func (e *helloError) Error() string { return e.what }
+
+// startError says why the worker did not start serving: from hello's
+// error (nil if it said nothing), its exit state (nil if unknown), and
+// whether the parent gave up waiting or closed the pool. It advises to
+// call Init only where a missing Init is the likely cause: a program that
+// ran and exited cleanly, or kept running, without ever serving.
+func (w *procWorker) startError(hello error, state *os.ProcessState, timedOut, closed bool) error {
+	exe, pid, tail := w.p.exe, w.pid, w.tailText()
+	const addInit = "A program that uses a ProcessPoolBackend must call localtasks.Init() as the first statement " +
+		"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, " +
+		"and Init is where a worker starts serving"
+	var he *helloError
+	code := -2 // unknown
+	if state != nil {
+		code = state.ExitCode()
+	}
+	switch {
+	case closed:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) was being started when the pool was closed: %w", exe, pid, ErrClosed)
+	case errors.As(hello, &he):
+		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v%s", exe, pid, he, tail)
+	case code == child.ExitSettings:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) could not apply the pool's settings to itself%s: "+
+			"check ProcessPoolConfig.Nice, and the limits the system puts on this program (ulimit -e, RLIMIT_NICE)", exe, pid, tail)
+	case code == child.ExitFailed:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) reached localtasks.Init() but could not start serving%s", exe, pid, tail)
+	case timedOut:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving within %v (ProcessPoolConfig.StartTimeout), "+
+			"and was killed. If the program takes that long to reach Init, raise StartTimeout; otherwise it runs without calling Init. %s%s",
+			exe, pid, w.p.cfg.StartTimeout, addInit, tail)
+	case state == nil:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving (%v), and its exit status is unknown%s", exe, pid, hello, tail)
+	case code == 0:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) ran and exited with status 0 without serving: "+
+			"it never called localtasks.Init(), or returned before it. %s%s", exe, pid, addInit, tail)
+	case code == -1:
+		return fmt.Errorf("localtasks: worker process %s (pid %d) crashed before it started serving (%v)%s", exe, pid, state, tail)
+	}
+	return fmt.Errorf("localtasks: worker process %s (pid %d) exited with code %d before it started serving: "+
+		"its stderr may say why (a panic in an init function exits with 2, log.Fatal with 1, a bad flag with 2); "+
+		"the program must reach localtasks.Init(), first in main, for its workers to serve%s", exe, pid, code, tail)
 }
 
 func exitText(state *os.ProcessState) string {
