@@ -2,7 +2,6 @@ package localtasks
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +149,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	if w.window == 0 {
 		w.window = minWindow
 	}
-	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp.Or(p.s.name, "private"), slot, w.pid)
+	w.name = fmt.Sprintf("%s/pid-%d", p.slotName(slot), w.pid)
 	w.ocond.L = &w.omu
 	w.exited, w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
 	w.watchDone = make(chan struct{})
@@ -617,7 +616,7 @@ func (w *procWorker) killIfStill(a *remoteAttempt) {
 	still := rec != nil && rec.run == attempt(a)
 	s.mu.Unlock()
 	if still {
-		w.kill(fmt.Sprintf("a cancelled task did not return within the grace of %v", w.p.cfg.CancelGrace))
+		w.kill(fmt.Sprintf("a cancelled task did not return within the grace of %v", a.graceDur))
 	}
 }
 

@@ -127,6 +127,13 @@ type WorkerInfo struct {
 	// MemoryBytes is the worker process's resident memory, where the
 	// system reports it (Linux); 0 for a goroutine.
 	MemoryBytes int64
+	// Starting says the slot's worker process is being replaced: the last
+	// one died or retired (MaxTasksPerWorker), and the next has not
+	// reported ready yet, or failed to start and is tried again. Its PID
+	// is 0 and its ID names the slot, without a process. A process pool
+	// lists each of its MaxWorkers slots, starting or not, until it
+	// closes.
+	Starting bool
 }
 
 // workerInfo lists the workers. Must hold s.mu.
@@ -139,12 +146,22 @@ func (s *state) workerInfo() []WorkerInfo {
 			ws[i] = WorkerInfo{ID: s.workerName(i), TasksDone: int(done)}
 		}
 	case s.proc != nil:
-		s.proc.mu.Lock()
-		for _, w := range s.proc.workers {
+		p := s.proc
+		p.mu.Lock()
+		live := make([]bool, p.cfg.MaxWorkers)
+		for _, w := range p.workers {
 			info := WorkerInfo{ID: w.name, PID: w.pid, TasksDone: w.finished}
 			ws = append(ws, info)
+			live[w.slot] = true
 		}
-		s.proc.mu.Unlock()
+		p.mu.Unlock()
+		if !s.closing {
+			for i, ok := range live {
+				if !ok {
+					ws = append(ws, WorkerInfo{ID: p.slotName(i), Starting: true})
+				}
+			}
+		}
 		slices.SortFunc(ws, func(a, b WorkerInfo) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return ws
