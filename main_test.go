@@ -42,7 +42,10 @@ func TestMain(m *testing.M) {
 	case "crash":
 		panic("boom in an init function")
 	case "killed":
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			p.Signal(os.Kill)
+		}
+		os.Exit(1)
 	case "code":
 		fmt.Fprintln(os.Stderr, "flag provided but not defined: -x")
 		os.Exit(2)
