@@ -117,7 +117,9 @@ type Counters struct {
 type WorkerInfo struct {
 	// ID is the worker's name, as in TaskResult.WorkerIDs.
 	ID string
-	// PID is the worker process's ID; 0 for a goroutine.
+	// PID is the worker process's ID; 0 for a goroutine, and for a
+	// process-pool slot that is Starting. Check it before signalling it:
+	// kill(2) takes PID 0 for the caller's own process group.
 	PID int
 	// Running lists the IDs of the runs it is running (one at most, for a
 	// goroutine).
