@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/localtasks/localtasks/internal/gobcodec"
 )
@@ -101,9 +102,8 @@ func (d *definition[A, R]) checkCodec() error {
 // this process: Init never returns in a worker process, so the workers do
 // not know such a task.
 func (d *definition[A, R]) definedAfterInit() bool {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.initSeq >= 0 && d.seq > registry.initSeq
+	n := initMark.Load()
+	return n > 0 && int64(d.seq) > n-1
 }
 
 func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return gobcodec.Encode[A](args) }
@@ -115,20 +115,20 @@ func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return gobcode
 // pool finds a task by name through it.
 var registry = struct {
 	sync.RWMutex
-	m map[string]Definition
-	// seq counts the definitions made; initSeq is what it was when Init
-	// first ran, or -1 while Init has not run.
-	seq, initSeq int
-}{m: make(map[string]Definition), initSeq: -1}
+	m   map[string]Definition
+	seq int // the definitions made
+}{m: make(map[string]Definition)}
+
+// initMark is 1 more than registry.seq was when Init first ran, and 0 until
+// then: an atomic, as every Enqueue on a process pool reads it.
+var initMark atomic.Int64
 
 // markInit records that Init ran: the tasks defined so far are the ones a
 // worker process knows.
 func markInit() {
 	registry.Lock()
 	defer registry.Unlock()
-	if registry.initSeq < 0 {
-		registry.initSeq = registry.seq
-	}
+	initMark.CompareAndSwap(0, int64(registry.seq)+1)
 }
 
 // Define registers fn as a task under name, with default options, and
