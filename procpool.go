@@ -265,7 +265,11 @@ func (p *procPool) checkTask(def Definition) error {
 			"which run no more of main than Init, do not define it: define it at package level (var T = localtasks.Define(...)); "+
 			"nothing was queued: %w", def.Name(), def.definedAt(), ErrInvalidTask)
 	}
-	return def.checkCodec()
+	if err := def.checkCodec(); err != nil {
+		return fmt.Errorf("%w; a process pool sends each argument and result to its workers gob-encoded: "+
+			"change the type, or run the task on a thread pool; nothing was queued", err)
+	}
+	return nil
 }
 
 // graceFor is how long a run whose timeout is timeout (0 for none) may

@@ -77,11 +77,11 @@ func (d *definition[A, R]) checkArgs(args any) error {
 	return d.argsError(args)
 }
 
-// checkCodec reports whether the task's argument and result types can cross
-// to a worker process whole (see gobcodec.Check), an error matching
-// ErrInvalidTask if not. It checks once a task, the first time a process
-// pool (or a journal) asks, and remembers the answer: a thread pool never
-// pays for it.
+// checkCodec reports whether the task's argument and result types can be
+// gob-encoded whole, to cross to another process (see gobcodec.Check): a
+// *codecError, matching ErrInvalidTask, if not. It checks once a task, the
+// first time a process pool (or a journal) asks, and remembers the answer:
+// a thread pool never pays for it. Callers add what the encoding is for.
 func (d *definition[A, R]) checkCodec() error {
 	d.codecOnce.Do(func() {
 		for _, c := range []struct {
@@ -89,14 +89,27 @@ func (d *definition[A, R]) checkCodec() error {
 			typ  reflect.Type
 		}{{"argument", d.ArgsType()}, {"result", d.ResultType()}} {
 			if err := gobcodec.Check(c.typ); err != nil {
-				d.codecErr = fmt.Errorf("localtasks: task %q (defined at %s) cannot cross to a worker process: its %s type %v: %v; "+
-					"or run it on a thread pool: %w", d.name, d.where, c.what, c.typ, err, ErrInvalidTask)
+				d.codecErr = &codecError{task: d.name, where: d.where, what: c.what, typ: c.typ, err: err}
 				return
 			}
 		}
 	})
 	return d.codecErr
 }
+
+// codecError: a task's argument or result type cannot be gob-encoded whole.
+type codecError struct {
+	task, where, what string // what: "argument" or "result"
+	typ               reflect.Type
+	err               error // gobcodec.Check's
+}
+
+func (e *codecError) Error() string {
+	return fmt.Sprintf("localtasks: task %q (defined at %s): its %s type %v cannot be gob-encoded whole: %v", e.task, e.where, e.what, e.typ, e.err)
+}
+
+func (e *codecError) Is(target error) bool { return target == ErrInvalidTask }
+func (e *codecError) Unwrap() error        { return e.err }
 
 // definedAfterInit reports whether the task was defined after Init ran in
 // this process: Init never returns in a worker process, so the workers do
