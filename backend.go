@@ -81,7 +81,8 @@ type Capabilities struct {
 }
 
 // checkRequest reports what is wrong with a request to enqueue a run of
-// task with args and opts on the backend named backend, with capabilities
+// task with args and opts on the backend that messages call backend (a
+// label: `backend "x"`, or "the thread pool"), with capabilities
 // caps and queues queues (nil for just QueueDefault): an error matching
 // ErrInvalidTask, or errors.ErrUnsupported for an option caps lacks. It sets
 // opts.Queue to QueueDefault if empty. Every backend checks requests with
@@ -101,7 +102,7 @@ func checkRequest(backend string, caps Capabilities, queues []string, task Defin
 		queues = []string{QueueDefault}
 	}
 	if !slices.Contains(queues, opts.Queue) {
-		return fmt.Errorf("localtasks: enqueue %q: queue %q is not one of backend %q's queues %q: add it to the backend's queues (Config.Queues) or use one of those: %w",
+		return fmt.Errorf("localtasks: enqueue %q: queue %q is not one of %s's queues %q: add it to the backend's queues (Config.Queues) or use one of those: %w",
 			name, opts.Queue, backend, queues, ErrInvalidTask)
 	}
 	if err := caps.check(backend, name, opts); err != nil {
@@ -113,7 +114,7 @@ func checkRequest(backend string, caps Capabilities, queues []string, task Defin
 // check reports the first thing opts asks for that c does not support.
 func (c Capabilities) check(backend string, task string, opts *Options) error {
 	unsupported := func(what, option string) error {
-		return fmt.Errorf("localtasks: task %q: backend %q does not support %s: remove %s or use a backend that does: %w",
+		return fmt.Errorf("localtasks: task %q: %s does not support %s: remove %s or use a backend that does: %w",
 			task, backend, what, option, errors.ErrUnsupported)
 	}
 	switch {
@@ -151,6 +152,10 @@ type Definition interface {
 	definedAt() string
 	checkArgs(args any) error
 	zeroArgs() any
+	// checkCodec reports whether the argument and result types can cross
+	// to another process whole: the process pool's check, once a task.
+	checkCodec() error
+	definedAfterInit() bool
 	// The process pool's codec: each value gob-encoded on its own.
 	encodeArgs(args any) ([]byte, error)
 	decodeArgs(b []byte) (any, error)

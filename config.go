@@ -145,7 +145,41 @@ func (c Config) validate(kind string) error {
 
 // configError is the error of a bad setting of a backend of kind.
 func configError(kind, format string, args ...any) error {
-	return fmt.Errorf("localtasks: %s config: %s: %w", kind, fmt.Sprintf(format, args...), ErrConfig)
+	return fmt.Errorf("localtasks: %s config: %s: %w", kindName(kind), fmt.Sprintf(format, args...), ErrConfig)
+}
+
+// kindName is how messages name a kind of backend: "process pool".
+func kindName(kind string) string {
+	switch kind {
+	case "threadpool":
+		return "thread pool"
+	case "procpool":
+		return "process pool"
+	case "immediate":
+		return "immediate backend"
+	case "recording":
+		return "recording backend"
+	}
+	return kind
+}
+
+// label is how messages name the backend: `backend "reports"` for a named
+// one, and for an unnamed one its kind, "the thread pool", never
+// `backend ""`.
+func (a settings) label() string {
+	return backendLabel(a.kind, a.cfg.Name)
+}
+
+// backendLabel is settings.label of a backend of kind named name; kind ""
+// for one of another package (backendkit.CheckRequest).
+func backendLabel(kind, name string) string {
+	switch {
+	case name != "":
+		return fmt.Sprintf("backend %q", name)
+	case kind == "":
+		return "the backend"
+	}
+	return "the " + kindName(kind)
 }
 
 // settings are what backends of one Name must agree on: the kind, the
@@ -169,7 +203,7 @@ func (a settings) differs(b settings) string {
 	ac, bc := &a.cfg, &b.cfg
 	switch {
 	case a.kind != b.kind:
-		return fmt.Sprintf("it is a %s, this one is a %s", a.kind, b.kind)
+		return fmt.Sprintf("it is a %s, this one is a %s", kindName(a.kind), kindName(b.kind))
 	case a.workers != b.workers:
 		return fmt.Sprintf("it has MaxWorkers %d, this one asks for %d", a.workers, b.workers)
 	case ac.MaxResults != bc.MaxResults:

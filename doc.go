@@ -199,7 +199,10 @@
 // registry, so tasks must be defined at package level.
 //
 // Arguments are gob-encoded at Enqueue, which refuses with ErrInvalidTask an
-// argument gob cannot encode, or one above ProcessPoolConfig.MaxFrameBytes;
+// argument gob cannot encode, or one above ProcessPoolConfig.MaxFrameBytes,
+// and, from a task's first Enqueue on a process pool, a task whose argument
+// or result type gob cannot carry whole (a func or chan field, which gob
+// would drop) or that was defined after Init;
 // results are decoded into the task's result type in the parent. A TaskError
 // from a worker keeps the error's type name, message and stack, but not the
 // error value: errors.Is and errors.As do not see a task's own errors through

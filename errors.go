@@ -20,6 +20,13 @@ var (
 	// another task's run (Django's TaskResultMismatch).
 	ErrResultMismatch = errors.New("task result belongs to another task")
 
+	// ErrValueType: Value[R] (or Handle[R].Wait) found a run's value of
+	// another type than R: the TaskResult is a run of a task whose result
+	// type is not R, or R is an interface the value does not implement. The
+	// message names both types. Ask for the task's own result type, or
+	// read TaskResult.Value untyped.
+	ErrValueType = errors.New("task value of another type")
+
 	// ErrInvalidTask: a task definition or an enqueue request is malformed:
 	// an empty or duplicate name, a nil function, a priority out of range,
 	// an unknown queue, a negative timeout, arguments of the wrong type.

@@ -40,7 +40,7 @@ func (s *state) closedError(task Definition) error {
 	if task != nil {
 		name = task.Name()
 	}
-	return fmt.Errorf("localtasks: enqueue %q: backend %q is closed: build a new backend: %w", name, s.name, ErrClosed)
+	return fmt.Errorf("localtasks: enqueue %q: %s is closed: build a new backend: %w", name, s.set.label(), ErrClosed)
 }
 
 // runAfterYears bounds a run-after time, before or after the enqueue: a
@@ -130,7 +130,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 // ctx, the limits against the argument type, and on a process pool the
 // argument's encoding, which it returns with the limits' plan.
 func (s *state) check(ctx context.Context, def Definition, args any, opts *Options) (*plan, []byte, error) {
-	if err := checkRequest(s.name, s.caps, s.set.cfg.Queues, def, args, opts); err != nil {
+	if err := checkRequest(s.set.label(), s.caps, s.set.cfg.Queues, def, args, opts); err != nil {
 		return nil, nil, err
 	}
 	name := def.Name()
@@ -144,6 +144,9 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 	if s.proc == nil && s.jr == nil {
 		return lim, nil, nil
 	}
+	if err := s.proc.checkTask(def); err != nil {
+		return nil, nil, err
+	}
 	payload, err := def.encodeArgs(args)
 	if err != nil && s.proc == nil {
 		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be written to the backend's journal (%v): "+
@@ -153,8 +156,8 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 		return lim, payload, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process (%v): "+
-			"use a type of exported fields without funcs or chans, or a thread pool; nothing was queued: %w", name, args, err, ErrInvalidTask)
+		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument, a %T, cannot be sent to a worker process: %v; nothing was queued: %w",
+			name, args, err, ErrInvalidTask)
 	}
 	if limit := s.proc.cfg.MaxFrameBytes - 4096; len(payload) > limit {
 		return nil, nil, fmt.Errorf("localtasks: enqueue %q: its argument is %d bytes gob-encoded, above the %d that ProcessPoolConfig.MaxFrameBytes allows: "+
@@ -187,8 +190,8 @@ func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error 
 	for s.queuedRuns() >= max {
 		if !wait {
 			s.counters.QueueFull++
-			return fmt.Errorf("localtasks: enqueue %q: backend %q has %d runs queued, its MaxQueued: "+
-				"retry later, or enqueue with WithWaitForRoom to wait for room; nothing was queued: %w", def.Name(), s.name, max, ErrQueueFull)
+			return fmt.Errorf("localtasks: enqueue %q: %s has %d runs queued, its MaxQueued: "+
+				"retry later, or enqueue with WithWaitForRoom to wait for room; nothing was queued: %w", def.Name(), s.set.label(), max, ErrQueueFull)
 		}
 		if s.room == nil {
 			s.room = make(chan struct{})
@@ -210,8 +213,8 @@ func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error 
 		}
 		if err := ctx.Err(); err != nil && s.queuedRuns() >= max {
 			s.counters.QueueFull++
-			return fmt.Errorf("localtasks: enqueue %q: waited for room on backend %q (MaxQueued %d) until the caller's ctx ended; nothing was queued: %w: %w",
-				def.Name(), s.name, max, ErrQueueFull, err)
+			return fmt.Errorf("localtasks: enqueue %q: waited for room on %s (MaxQueued %d) until the caller's ctx ended; nothing was queued: %w: %w",
+				def.Name(), s.set.label(), max, ErrQueueFull, err)
 		}
 		s.takeInbox()
 	}

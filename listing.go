@@ -254,7 +254,7 @@ func (s *state) walk(ctx context.Context, st Status, shard int, slot uint32, pre
 	)
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("localtasks: snapshot of backend %q: %w", s.name, err)
+			return fmt.Errorf("localtasks: snapshot of %s: %w", s.set.label(), err)
 		}
 		s.mu.Lock()
 		s.takeInbox()

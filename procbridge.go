@@ -107,7 +107,7 @@ func (s *state) fill(w *procWorker) (n, why int) {
 			continue
 		}
 		w.seq++
-		rec.run = &remoteAttempt{w: w, seq: w.seq}
+		rec.run = &remoteAttempt{w: w, seq: w.seq, graceDur: s.proc.graceFor(rec.timeout)}
 		w.inflight[w.seq] = rec
 		if suspect {
 			delete(s.proc.suspects, rec)
@@ -559,8 +559,9 @@ func (s *state) runningOn(w *procWorker) (id, task string) {
 
 // remoteAttempt is an attempt running, or dispatched to run, in a worker.
 type remoteAttempt struct {
-	w   *procWorker
-	seq uint64
+	w        *procWorker
+	seq      uint64
+	graceDur time.Duration // how long it may take to return once cancelled: procPool.graceFor
 
 	mu      sync.Mutex // a leaf, taken under state.mu; see state for the lock order
 	cause   error
@@ -582,7 +583,7 @@ type remoteResult struct {
 
 // Cancel asks the worker to cancel the attempt's ctx with err for cause,
 // and, once it has started, kills the worker if the task has not returned
-// within the pool's CancelGrace.
+// within its grace (procPool.graceFor).
 func (a *remoteAttempt) Cancel(err, cause error) bool {
 	a.mu.Lock()
 	if a.cause != nil {
@@ -602,7 +603,7 @@ func (a *remoteAttempt) Cancel(err, cause error) bool {
 	a.w.post(m)
 	if started {
 		p := a.w.p
-		t := p.s.clock.AfterFunc(p.cfg.CancelGrace, func() { a.w.killIfStill(a) })
+		t := p.s.clock.AfterFunc(a.graceDur, func() { a.w.killIfStill(a) })
 		a.mu.Lock()
 		a.grace = t
 		a.mu.Unlock()

@@ -18,9 +18,14 @@ import (
 
 // Defaults of ProcessPoolConfig.
 const (
-	// ProcessPoolCancelGraceDefault is how long a cancelled or timed-out
-	// task may take to return before its worker is killed.
+	// ProcessPoolCancelGraceDefault is how long a cancelled task without
+	// a timeout may take to return before its worker is killed, and the
+	// most a task with a timeout gets by default: see
+	// ProcessPoolConfig.CancelGrace.
 	ProcessPoolCancelGraceDefault = 5 * time.Second
+	// ProcessPoolCancelGraceMin is the least grace a task with a timeout
+	// gets by default: see ProcessPoolConfig.CancelGrace.
+	ProcessPoolCancelGraceMin = 100 * time.Millisecond
 	// ProcessPoolStartTimeoutDefault is how long a new worker may take to
 	// reach Init.
 	ProcessPoolStartTimeoutDefault = 10 * time.Second
@@ -78,7 +83,16 @@ type ProcessPoolConfig struct {
 	// CancelGrace is how long a task may take to return once its ctx is
 	// cancelled (by Cancel, its timeout or Close) before its worker is
 	// killed, with the processes the task started that stayed in the
-	// worker's process group. Defaults to ProcessPoolCancelGraceDefault.
+	// worker's process group. Zero (the default) scales it to the run's
+	// timeout: a quarter of it, at least ProcessPoolCancelGraceMin (100
+	// ms) and at most ProcessPoolCancelGraceDefault (5 s), which is also
+	// the grace of a run without a timeout. So a runaway loop under a 200
+	// ms timeout fails after 300 ms, not 5.2 s: a task that returns when
+	// its ctx ends does so in microseconds to milliseconds, and a run that
+	// is ending FAILED or CANCELLED anyway loses nothing to the kill but
+	// its worker, which is replaced in milliseconds; the floor leaves room
+	// for a worker at the lowest priority (Nice) on a busy machine to be
+	// scheduled. A positive CancelGrace is the grace of every run.
 	CancelGrace time.Duration
 	// StartTimeout is how long a new worker may take to reach Init.
 	// Defaults to ProcessPoolStartTimeoutDefault.
@@ -112,7 +126,6 @@ type procSettings struct {
 func (cfg ProcessPoolConfig) withDefaults() ProcessPoolConfig {
 	cfg.Config = cfg.Config.withDefaults()
 	cfg.MaxWorkers = cmp.Or(cfg.MaxWorkers, runtime.NumCPU())
-	cfg.CancelGrace = cmp.Or(cfg.CancelGrace, ProcessPoolCancelGraceDefault)
 	cfg.StartTimeout = cmp.Or(cfg.StartTimeout, ProcessPoolStartTimeoutDefault)
 	cfg.MaxFrameBytes = cmp.Or(cfg.MaxFrameBytes, ProcessPoolMaxFrameBytesDefault)
 	cfg.LivenessTimeout = cmp.Or(cfg.LivenessTimeout, ProcessPoolLivenessTimeoutDefault)
@@ -227,6 +240,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 // there. Tasks must be defined at package level, so that the worker, which
 // runs no more of main than Init, knows them.
 func Init() {
+	markInit()
 	spec, ok := os.LookupEnv(wire.SpecEnv)
 	if !ok {
 		return
@@ -239,6 +253,36 @@ func Init() {
 		}
 		return childTask{def}, true
 	})
+}
+
+// checkTask reports why def cannot run on the pool's workers, whatever its
+// argument: it was defined after Init, so the workers do not know it, or
+// its types cannot cross to them (Definition.checkCodec, checked once a
+// task). An error matching ErrInvalidTask.
+func (p *procPool) checkTask(def Definition) error {
+	if def.definedAfterInit() {
+		return fmt.Errorf("localtasks: enqueue %q: the task was defined at %s, after localtasks.Init() ran, so the worker processes, "+
+			"which run no more of main than Init, do not define it: define it at package level (var T = localtasks.Define(...)); "+
+			"nothing was queued: %w", def.Name(), def.definedAt(), ErrInvalidTask)
+	}
+	if err := def.checkCodec(); err != nil {
+		return fmt.Errorf("%w; a process pool sends each argument and result to its workers gob-encoded: "+
+			"change the type, or run the task on a thread pool; nothing was queued", err)
+	}
+	return nil
+}
+
+// graceFor is how long a run whose timeout is timeout (0 for none) may
+// take to return once cancelled before its worker is killed: see
+// ProcessPoolConfig.CancelGrace.
+func (p *procPool) graceFor(timeout time.Duration) time.Duration {
+	switch {
+	case p.cfg.CancelGrace > 0:
+		return p.cfg.CancelGrace
+	case timeout <= 0:
+		return ProcessPoolCancelGraceDefault
+	}
+	return min(ProcessPoolCancelGraceDefault, max(ProcessPoolCancelGraceMin, timeout/4))
 }
 
 // childTask is a Definition as the worker program (internal/child) sees it.
@@ -267,7 +311,8 @@ type procPool struct {
 	// Guarded by state.mu.
 	suspects map[*record]struct{}
 
-	testRecalled func(*record) // a test's signal: a worker gave back a run it had not started; called under state.mu
+	testRecalled  func(*record)  // a test's signal: a worker gave back a run it had not started; called under state.mu
+	testReplacing func(slot int) // a test's hook: a slot is about to start a replacement worker; set before any worker dies
 
 	mu      sync.Mutex    // taken after state.mu; see state for the lock order
 	workers []*procWorker // alive, in the order they started: a slice, as the dispatch looks at them all often
@@ -321,6 +366,9 @@ func (p *procPool) runSlot(i int, w *procWorker) {
 				return
 			default:
 			}
+			if p.testReplacing != nil {
+				p.testReplacing(i)
+			}
 			var err error
 			if w, err = p.spawn(i); err == nil {
 				break
@@ -335,6 +383,11 @@ func (p *procPool) runSlot(i int, w *procWorker) {
 			}
 		}
 	}
+}
+
+// slotName names slot i: its workers' IDs are the name, then "/pid-N".
+func (p *procPool) slotName(i int) string {
+	return fmt.Sprintf("procpool:%s/%d", cmp.Or(p.s.name, "private"), i)
 }
 
 // killAll kills every worker process, and those being started, with their

@@ -270,6 +270,31 @@ func TestProcessPoolTimeoutKillsRunawayTask(t *testing.T) {
 	require.NotEqual(t, pid, newPID, "a new worker replaced the killed one")
 }
 
+// With the default CancelGrace, a runaway loop under a short timeout is
+// killed a quarter of the timeout after it (at least 100 ms), not 5 s.
+func TestProcessPoolGraceScalesWithTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	clock := localtaskstest.NewFakeClock(time.Unix(0, 0))
+	b := newProcPool(t, localtasks.ProcessPoolConfig{Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}, MaxWorkers: 1})
+	sub := b.Subscribe(64)
+	defer sub.Close()
+	h, err := spinTask.Using(localtasks.WithTimeout(200*time.Millisecond)).Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	startedEvent(t, ctx, sub, h.ID())
+	require.NoError(t, clock.BlockUntil(ctx, 1), "the timeout's timer")
+	clock.Advance(200 * time.Millisecond) // the ctx is cancelled; the loop ignores it
+	require.NoError(t, clock.BlockUntil(ctx, 1), "the grace's timer")
+	clock.Advance(99 * time.Millisecond)
+	require.Equal(t, 1, clock.Pending(), "the grace lasts 100 ms")
+	clock.Advance(time.Millisecond) // the worker is killed
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = h.Wait(wctx)
+	require.ErrorIs(t, err, localtasks.ErrTimeout)
+	require.ErrorContains(t, err, "did not return within the grace of 100ms")
+}
+
 func TestProcessPoolCancelKillsRunawayTask(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
@@ -304,16 +329,14 @@ func TestProcessPoolMemoryLimit(t *testing.T) {
 	require.Equal(t, 8, n)
 }
 
+// A task the workers do not define, though defined before Init in the
+// parent (on a code path the workers do not take), fails its run with an
+// error that says where to define it.
 func TestProcessPoolUnknownTask(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1})
-	// Defined at run time, in the parent only: the worker does not know it.
-	late, err := localtasks.NewTask(fmt.Sprintf("proc.late.%d", time.Now().UnixNano()), func(ctx context.Context, n int) (int, error) {
-		return n, nil
-	})
-	require.NoError(t, err)
-	h, err := late.Enqueue(ctx, b, 1)
+	h, err := parentOnlyTask.Enqueue(ctx, b, 1)
 	require.NoError(t, err)
 	_, err = h.Wait(ctx)
 	require.ErrorContains(t, err, "is not defined in the worker process")
@@ -400,6 +423,7 @@ func TestProcessPoolMissingInit(t *testing.T) {
 				Env: []string{testWorkerEnv + "=" + mode}})
 			require.Error(t, err, mode)
 			require.ErrorContains(t, err, "must call localtasks.Init() as the first statement of main", mode)
+			require.NotContains(t, err.Error(), `backend ""`)
 			require.Less(t, time.Since(start), 10*time.Second, "%s: construction fails within a few seconds", mode)
 		})
 	}

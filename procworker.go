@@ -2,7 +2,6 @@ package localtasks
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -126,7 +125,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localtasks: starting a worker process: %w", err)
 	}
-	cmd.Env = append(append(os.Environ(), p.cfg.Env...), wire.SpecEnv+"="+p.spec)
+	cmd.Env = workerEnv(append(append(os.Environ(), p.cfg.Env...), wire.SpecEnv+"="+p.spec), raceBuild)
 	cmd.SysProcAttr = osproc.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		closeChild()
@@ -150,7 +149,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	if w.window == 0 {
 		w.window = minWindow
 	}
-	w.name = fmt.Sprintf("procpool:%s/%d/pid-%d", cmp.Or(p.s.name, "private"), slot, w.pid)
+	w.name = fmt.Sprintf("%s/pid-%d", p.slotName(slot), w.pid)
 	w.ocond.L = &w.omu
 	w.exited, w.readerDone, w.dispDone, w.writerDone = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
 	w.watchDone = make(chan struct{})
@@ -164,10 +163,14 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 		err := w.in.ReadFromWorker(&m)
 		switch {
 		case err != nil:
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				err = &helloError{fmt.Sprintf("what it sent on the pool's pipe is no worker's hello (%v)", err)}
+			}
 		case m.Kind != wire.KindHello:
-			err = fmt.Errorf("its first message was of kind %d, not a hello", m.Kind)
+			err = &helloError{fmt.Sprintf("its first message on the pool's pipe was of kind %d, not a worker's hello", m.Kind)}
 		case m.Version != wire.Version:
-			err = fmt.Errorf("it speaks protocol %d, the parent %d: is it the same binary?", m.Version, wire.Version)
+			err = &helloError{fmt.Sprintf("it speaks protocol version %d, the parent %d: the program's binary was replaced "+
+				"since the parent started (by a deploy or a build?); restart the program", m.Version, wire.Version)}
 		}
 		hello <- err
 		if err == nil {
@@ -178,28 +181,22 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 	}()
 	timer := time.NewTimer(p.cfg.StartTimeout)
 	defer timer.Stop()
+	var timedOut, closed bool
 	select {
 	case err = <-hello:
 	case <-timer.C:
-		err = fmt.Errorf("it did not report ready within %v (ProcessPoolConfig.StartTimeout)", p.cfg.StartTimeout)
+		timedOut = true
 	case <-p.killed:
-		err = errors.New("the pool was closed meanwhile")
+		closed = true
 	}
-	if err != nil {
+	if err != nil || timedOut || closed {
 		w.signal()
 		state := w.reap()
 		<-w.readerDone
 		w.waitOutput()
 		w.inPipe.Close()
 		toChild.Close()
-		if state != nil && state.ExitCode() == child.ExitSettings {
-			return nil, fmt.Errorf("localtasks: worker process %s (pid %d) could not apply the pool's settings to itself%s: "+
-				"check ProcessPoolConfig.Nice, and the limits the system puts on this program (ulimit -e, RLIMIT_NICE)", p.exe, w.pid, w.tailText())
-		}
-		return nil, fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v; %s. "+
-			"A program that uses a ProcessPoolBackend must call localtasks.Init() as the first statement "+
-			"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, "+
-			"and Init is where a worker starts serving%s", p.exe, w.pid, err, exitText(state), w.tailText())
+		return nil, w.startError(err, state, timedOut, closed)
 	}
 	p.mu.Lock()
 	p.workers = append(p.workers, w)
@@ -619,7 +616,7 @@ func (w *procWorker) killIfStill(a *remoteAttempt) {
 	still := rec != nil && rec.run == attempt(a)
 	s.mu.Unlock()
 	if still {
-		w.kill(fmt.Sprintf("a cancelled task did not return within the grace of %v", w.p.cfg.CancelGrace))
+		w.kill(fmt.Sprintf("a cancelled task did not return within the grace of %v", a.graceDur))
 	}
 }
 
@@ -698,11 +695,4 @@ func (w *procWorker) deathError(state *os.ProcessState) error {
 		e.Limit = w.p.cfg.MemoryLimit
 	}
 	return e
-}
-
-func exitText(state *os.ProcessState) string {
-	if state == nil {
-		return "its exit status is unknown"
-	}
-	return "it " + state.String()
 }

@@ -125,7 +125,9 @@ type Counters struct {
 type WorkerInfo struct {
 	// ID is the worker's name, as in TaskResult.WorkerIDs.
 	ID string
-	// PID is the worker process's ID; 0 for a goroutine.
+	// PID is the worker process's ID; 0 for a goroutine, and for a
+	// process-pool slot that is Starting. Check it before signalling it:
+	// kill(2) takes PID 0 for the caller's own process group.
 	PID int
 	// Running lists the IDs of the runs it is running (one at most, for a
 	// goroutine).
@@ -135,6 +137,13 @@ type WorkerInfo struct {
 	// MemoryBytes is the worker process's resident memory, where the
 	// system reports it (Linux); 0 for a goroutine.
 	MemoryBytes int64
+	// Starting says the slot's worker process is being replaced: the last
+	// one died or retired (MaxTasksPerWorker), and the next has not
+	// reported ready yet, or failed to start and is tried again. Its PID
+	// is 0 and its ID names the slot, without a process. A process pool
+	// lists each of its MaxWorkers slots, starting or not, until it
+	// closes.
+	Starting bool
 }
 
 // workerInfo lists the workers. Must hold s.mu.
@@ -147,12 +156,22 @@ func (s *state) workerInfo() []WorkerInfo {
 			ws[i] = WorkerInfo{ID: s.workerName(i), TasksDone: int(done)}
 		}
 	case s.proc != nil:
-		s.proc.mu.Lock()
-		for _, w := range s.proc.workers {
+		p := s.proc
+		p.mu.Lock()
+		live := make([]bool, p.cfg.MaxWorkers)
+		for _, w := range p.workers {
 			info := WorkerInfo{ID: w.name, PID: w.pid, TasksDone: w.finished}
 			ws = append(ws, info)
+			live[w.slot] = true
 		}
-		s.proc.mu.Unlock()
+		p.mu.Unlock()
+		if !s.closing {
+			for i, ok := range live {
+				if !ok {
+					ws = append(ws, WorkerInfo{ID: p.slotName(i), Starting: true})
+				}
+			}
+		}
 		slices.SortFunc(ws, func(a, b WorkerInfo) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return ws
@@ -161,7 +180,7 @@ func (s *state) workerInfo() []WorkerInfo {
 // drain waits until s has no unfinished run; see Controller.Drain.
 func (s *state) drain(ctx context.Context) error {
 	if s.mode == modeRecord {
-		return fmt.Errorf("localtasks: drain backend %q: the recording backend never runs tasks, so it would wait forever: %w", s.name, errors.ErrUnsupported)
+		return fmt.Errorf("localtasks: drain %s: the recording backend never runs tasks, so it would wait forever: %w", s.set.label(), errors.ErrUnsupported)
 	}
 	s.mu.Lock()
 	s.takeInbox()
@@ -178,7 +197,7 @@ func (s *state) drain(ctx context.Context) error {
 	case <-c:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("localtasks: drain backend %q: %d runs were unfinished when it started: %w", s.name, n, ctx.Err())
+		return fmt.Errorf("localtasks: drain %s: %d runs were unfinished when it started: %w", s.set.label(), n, ctx.Err())
 	}
 }
 

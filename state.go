@@ -149,7 +149,7 @@ func (s *state) shutdown(ctx context.Context) error {
 			s.proc.killAll()
 			<-s.stopped
 		}
-		err = fmt.Errorf("localtasks: close backend %q: %d running tasks had not finished and were cancelled: %w", s.name, n, ctx.Err())
+		err = fmt.Errorf("localtasks: close %s: %d running tasks had not finished and were cancelled: %w", s.set.label(), n, ctx.Err())
 	}
 
 	s.events.Close()
@@ -267,8 +267,8 @@ func (s *state) lookup(id string) (*record, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
 	}
-	return nil, fmt.Errorf("localtasks: no task %s on backend %q: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
-		id, s.name, s.set.cfg.MaxResults, ErrResultNotFound)
+	return nil, fmt.Errorf("localtasks: no task %s on %s: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
+		id, s.set.label(), s.set.cfg.MaxResults, ErrResultNotFound)
 }
 
 // read snapshots rec and, if it has finished, refreshes its recency in the

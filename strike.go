@@ -196,7 +196,7 @@ func (s *state) restore(st Strike) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("localtasks: restore %s: no such strike is in force on backend %q: Strikes lists those that are: %w", st, s.name, ErrInvalidTask)
+	return fmt.Errorf("localtasks: restore %s: no such strike is in force on %s: Strikes lists those that are: %w", st, s.set.label(), ErrInvalidTask)
 }
 
 // struck returns the strike that matches a run of def with args, or nil.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/localtasks/localtasks/internal/gobcodec"
 )
@@ -33,6 +34,10 @@ type definition[A, R any] struct {
 	fn       Func[A, R]
 	defaults Options
 	where    string // file:line of the Define call
+	seq      int    // its place in the order of definitions: 1 for the first
+
+	codecOnce sync.Once // checkCodec's work, done once a task
+	codecErr  error
 }
 
 func (d *definition[A, R]) Name() string             { return d.name }
@@ -72,6 +77,48 @@ func (d *definition[A, R]) checkArgs(args any) error {
 	return d.argsError(args)
 }
 
+// checkCodec reports whether the task's argument and result types can be
+// gob-encoded whole, to cross to another process (see gobcodec.Check): a
+// *codecError, matching ErrInvalidTask, if not. It checks once a task, the
+// first time a process pool (or a journal) asks, and remembers the answer:
+// a thread pool never pays for it. Callers add what the encoding is for.
+func (d *definition[A, R]) checkCodec() error {
+	d.codecOnce.Do(func() {
+		for _, c := range []struct {
+			what string
+			typ  reflect.Type
+		}{{"argument", d.ArgsType()}, {"result", d.ResultType()}} {
+			if err := gobcodec.Check(c.typ); err != nil {
+				d.codecErr = &codecError{task: d.name, where: d.where, what: c.what, typ: c.typ, err: err}
+				return
+			}
+		}
+	})
+	return d.codecErr
+}
+
+// codecError: a task's argument or result type cannot be gob-encoded whole.
+type codecError struct {
+	task, where, what string // what: "argument" or "result"
+	typ               reflect.Type
+	err               error // gobcodec.Check's
+}
+
+func (e *codecError) Error() string {
+	return fmt.Sprintf("localtasks: task %q (defined at %s): its %s type %v cannot be gob-encoded whole: %v", e.task, e.where, e.what, e.typ, e.err)
+}
+
+func (e *codecError) Is(target error) bool { return target == ErrInvalidTask }
+func (e *codecError) Unwrap() error        { return e.err }
+
+// definedAfterInit reports whether the task was defined after Init ran in
+// this process: Init never returns in a worker process, so the workers do
+// not know such a task.
+func (d *definition[A, R]) definedAfterInit() bool {
+	n := initMark.Load()
+	return n > 0 && int64(d.seq) > n-1
+}
+
 func (d *definition[A, R]) encodeArgs(args any) ([]byte, error) { return gobcodec.Encode[A](args) }
 func (d *definition[A, R]) decodeArgs(b []byte) (any, error)    { return gobcodec.Decode[A](b) }
 func (d *definition[A, R]) encodeResult(v any) ([]byte, error)  { return gobcodec.Encode[R](v) }
@@ -81,8 +128,21 @@ func (d *definition[A, R]) decodeResult(b []byte) (any, error)  { return gobcode
 // pool finds a task by name through it.
 var registry = struct {
 	sync.RWMutex
-	m map[string]Definition
+	m   map[string]Definition
+	seq int // the definitions made
 }{m: make(map[string]Definition)}
+
+// initMark is 1 more than registry.seq was when Init first ran, and 0 until
+// then: an atomic, as every Enqueue on a process pool reads it.
+var initMark atomic.Int64
+
+// markInit records that Init ran: the tasks defined so far are the ones a
+// worker process knows.
+func markInit() {
+	registry.Lock()
+	defer registry.Unlock()
+	initMark.CompareAndSwap(0, int64(registry.seq)+1)
+}
 
 // Define registers fn as a task under name, with default options, and
 // returns the typed Task. Call it once per task, at package level. It panics
@@ -127,6 +187,8 @@ func newTask[A, R any](name string, fn Func[A, R], opts []Option, skip int) (*Ta
 		return nil, fmt.Errorf("localtasks: task name %q is defined twice: first at %s, again at %s: give each task its own name: %w",
 			name, prev.definedAt(), where, ErrInvalidTask)
 	}
+	registry.seq++
+	d.seq = registry.seq
 	registry.m[name] = d
 	return &Task[A, R]{def: d, opts: d.defaults}, nil
 }
@@ -279,7 +341,8 @@ func (h Handle[R]) Wait(ctx context.Context) (R, error) {
 }
 
 // Value returns the typed value of a finished run, or its error as
-// Handle.Wait does.
+// Handle.Wait does. A value of another type than R is an error matching
+// ErrValueType that names both types.
 func Value[R any](res TaskResult) (R, error) {
 	var zero R
 	switch res.Status {
@@ -289,7 +352,8 @@ func Value[R any](res TaskResult) (R, error) {
 		}
 		v, ok := res.Value.(R)
 		if !ok {
-			return zero, fmt.Errorf("localtasks: run %s of task %q returned a %T, not a %v: %w", res.ID, res.Task, res.Value, reflect.TypeFor[R](), ErrResultMismatch)
+			return zero, fmt.Errorf("localtasks: run %s of task %q returned a %T, not the %v asked for: call Value with the task's result type, %T, "+
+				"or read TaskResult.Value: %w", res.ID, res.Task, res.Value, reflect.TypeFor[R](), res.Value, ErrValueType)
 		}
 		return v, nil
 	case StatusFailed:

@@ -114,8 +114,19 @@ func TestValueOfUnfinished(t *testing.T) {
 	t.Parallel()
 	_, err := localtasks.Value[int](localtasks.TaskResult{ID: "x", Task: "t", Status: localtasks.StatusRunning})
 	require.ErrorContains(t, err, "has not finished")
-	_, err = localtasks.Value[int](localtasks.TaskResult{Status: localtasks.StatusSuccessful, Value: "str"})
-	require.ErrorIs(t, err, localtasks.ErrResultMismatch)
+}
+
+// Value of another type than the run's value says which two, with an
+// error of its own: the run is nobody else's.
+func TestValueOfAnotherType(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.Value[int](localtasks.TaskResult{ID: "x", Task: "t", Status: localtasks.StatusSuccessful, Value: "str"})
+	require.ErrorIs(t, err, localtasks.ErrValueType)
+	require.NotErrorIs(t, err, localtasks.ErrResultMismatch, "it does not say the run belongs to another task")
+	require.ErrorContains(t, err, "returned a string, not the int asked for")
+	_, err = localtasks.Value[fmt.Stringer](localtasks.TaskResult{Status: localtasks.StatusSuccessful, Value: 3})
+	require.ErrorIs(t, err, localtasks.ErrValueType)
+	require.ErrorContains(t, err, "int, not the fmt.Stringer")
 }
 
 func TestImmediateRunsInline(t *testing.T) {

@@ -79,6 +79,13 @@ func TestCheckRequest(t *testing.T) {
 	} {
 		require.ErrorIs(t, backendkit.CheckRequest(backendkit.Request{Backend: "b", Capabilities: caps, Task: c.def, Args: c.args, Options: &c.opts}), c.want)
 	}
+	// The messages name the backend by its name, and an unnamed one as
+	// such, never as backend "".
+	queue := localtasks.Options{Queue: "other"}
+	err := backendkit.CheckRequest(backendkit.Request{Backend: "b", Capabilities: caps, Task: def, Args: localtaskstest.EchoArgs{}, Options: &queue})
+	require.ErrorContains(t, err, `not one of backend "b"'s queues`)
+	err = backendkit.CheckRequest(backendkit.Request{Capabilities: caps, Task: def, Args: localtaskstest.EchoArgs{}, Options: &queue})
+	require.ErrorContains(t, err, "not one of the backend's queues")
 }
 
 func TestBroadcaster(t *testing.T) {

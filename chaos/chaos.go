@@ -292,6 +292,9 @@ func (c *chaos) seeWorkers() []int {
 	defer c.mu.Unlock()
 	var safe []int
 	for _, w := range snap.Workers {
+		if w.Starting {
+			continue // no process yet: PID 0, which kill(2) takes for this process's own group
+		}
 		c.pids[w.PID] = true
 		if !slices.ContainsFunc(w.Running, func(id string) bool { r := c.byID[id]; return r != nil && r.kind == kindToxic }) {
 			safe = append(safe, w.PID)

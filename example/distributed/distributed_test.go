@@ -210,9 +210,10 @@ type resultJSON struct {
 	Error     string
 }
 
-// await gets /results/{id} until it answers 200, and returns its body.
+// await gets /results/{id} until the run has finished, and returns its body.
 //
-// GET /results/{id} answers 202 while the run is unfinished, and the run
+// GET /results/{id} answers 200 with the run's status, and Retry-After
+// while the run is unfinished; the run
 // lives in the worker processes and the database: there is nothing in this
 // process to wait on, and an HTTP client can only ask again. So this polls,
 // every 20ms, until the answer is final or waitTimeout has passed.
@@ -228,14 +229,16 @@ func (c *client) await(id string) resultJSON {
 		err = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		require.NoError(c.t, err, "GET /results/%s", id)
-		switch resp.StatusCode {
-		case http.StatusOK:
-			require.Equal(c.t, id, body.ID)
-			return body
-		case http.StatusAccepted:
-			require.Equal(c.t, "1", resp.Header.Get("Retry-After"))
-		default:
+		if resp.StatusCode != http.StatusOK {
 			c.t.Fatalf("GET /results/%s: %d %s: %s", id, resp.StatusCode, body.Status, body.Error)
+		}
+		require.Equal(c.t, id, body.ID)
+		switch body.Status {
+		case "SUCCESSFUL", "FAILED", "CANCELLED":
+			require.Empty(c.t, resp.Header.Get("Retry-After"), "GET /results/%s of a finished run", id)
+			return body
+		default:
+			require.Equal(c.t, "1", resp.Header.Get("Retry-After"), "GET /results/%s of a run still %s", id, body.Status)
 		}
 		select {
 		case <-tick.C:

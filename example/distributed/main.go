@@ -12,9 +12,9 @@
 //
 //	POST /fetch?url=URL    enqueue a fetch: 202, {"id": ...}, Location /results/{id}
 //	POST /digest?seed=TEXT enqueue a digest, likewise
-//	GET  /results/{id}     202 while the run is unfinished; 200 with its value and the
-//	                       workers that ran it; 500 with the error if it failed; 409 if
-//	                       it was cancelled; 404 for an unknown ID
+//	GET  /results/{id}     200 with the run's status: with Retry-After while unfinished;
+//	                       with its value and the workers that ran it; with the error if
+//	                       it failed or the reason if cancelled. 404 for an unknown ID
 //
 // Flags:
 //

@@ -153,13 +153,13 @@ type resultBody struct {
 	Error     string   `json:"error,omitempty"`
 }
 
-// result answers GET /results/{id} with a status code for each outcome, so
-// that a client that only looks at the code knows where the run is:
+// result answers GET /results/{id}. The code says whether the GET found
+// the run, and the body's "status" where the run is, as
+// docs/getting-started.md advises (a FAILED run is no failed GET):
 //
-//	202 Accepted: SCHEDULED, READY or RUNNING; poll again
-//	200 OK: SUCCESSFUL, with the value
-//	500 Internal Server Error: FAILED, with the last attempt's error
-//	409 Conflict: CANCELLED, with the reason
+//	200 OK: the run, whatever its status: SCHEDULED, READY or RUNNING with
+//	        Retry-After: 1 (poll again); SUCCESSFUL with the value; FAILED
+//	        with the last attempt's error; CANCELLED with the reason
 //	404 Not Found: no run has the ID (or River's cleaner has deleted it)
 //	503 Service Unavailable: the database did not answer
 func result(w http.ResponseWriter, r *http.Request, b localtasks.Backend) {
@@ -177,21 +177,20 @@ func result(w http.ResponseWriter, r *http.Request, b localtasks.Backend) {
 	if n := len(res.WorkerIDs); n > 0 {
 		body.Worker = res.WorkerIDs[n-1]
 	}
-	code := http.StatusAccepted
 	switch res.Status {
 	case localtasks.StatusSuccessful:
-		code, body.Value = http.StatusOK, res.Value
+		body.Value = res.Value
 	case localtasks.StatusFailed:
-		code, body.Error = http.StatusInternalServerError, "the task failed"
+		body.Error = "the task failed"
 		if n := len(res.Errors); n > 0 {
 			body.Error = res.Errors[n-1].Error()
 		}
 	case localtasks.StatusCancelled:
-		code, body.Error = http.StatusConflict, "cancelled: "+res.CancelReason
+		body.Error = "cancelled: " + res.CancelReason
 	default:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, code, body)
+	writeJSON(w, http.StatusOK, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -202,14 +202,21 @@ type progressBody struct {
 	Message string `json:"message"`
 }
 
-// result answers GET /results/{id}, with a status code for each outcome, so
-// that a client that only looks at the code knows where the run is:
+// result answers GET /results/{id}. The code says whether the GET found
+// the run, and the body's "status" where the run is, as
+// docs/getting-started.md advises:
 //
-//	202 Accepted: SCHEDULED, READY or RUNNING, with the latest progress; poll again
-//	200 OK: SUCCESSFUL, with the value
-//	500 Internal Server Error: FAILED, with the last attempt's error
-//	409 Conflict: CANCELLED, with the reason: the run will never have a value
+//	200 OK: the run, whatever its status: SCHEDULED, READY or RUNNING with
+//	        the latest progress and Retry-After: 1 (poll again); SUCCESSFUL
+//	        with the value; FAILED with the last attempt's error; CANCELLED
+//	        with the reason
 //	404 Not Found: no backend knows the ID (unknown, malformed or evicted)
+//	500 Internal Server Error: a backend could not answer
+//
+// A FAILED run is not a 500: the GET succeeded, and a 5xx would tell
+// monitoring, proxies and retrying clients that this server failed, for
+// every poll of a task that failed on purpose. Nor is a CANCELLED one a
+// 409: a read conflicts with nothing.
 func (a *api) result(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var res localtasks.TaskResult
@@ -232,21 +239,20 @@ func (a *api) result(w http.ResponseWriter, r *http.Request) {
 	if p := res.Progress; !p.At.IsZero() {
 		body.Progress = &progressBody{Done: p.Done, Total: p.Total, Message: p.Message}
 	}
-	code := http.StatusAccepted
 	switch res.Status {
 	case localtasks.StatusSuccessful:
-		code, body.Value = http.StatusOK, res.Value
+		body.Value = res.Value
 	case localtasks.StatusFailed:
-		code, body.Error = http.StatusInternalServerError, "the task failed"
+		body.Error = "the task failed"
 		if n := len(res.Errors); n > 0 {
 			body.Error = res.Errors[n-1].Error()
 		}
 	case localtasks.StatusCancelled:
-		code, body.Error = http.StatusConflict, "cancelled: "+res.CancelReason
+		body.Error = "cancelled: " + res.CancelReason
 	default:
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, code, body)
+	writeJSON(w, http.StatusOK, body)
 }
 
 // readArgs fills args from r: from a JSON object when the body is

@@ -10,10 +10,10 @@
 //	POST /io?url=URL&steps=5&step_ms=200  enqueue a fetch: 202, {"id": ...}, Location /results/{id}
 //	POST /cpu?below=10000000              enqueue a prime count
 //	POST /fail?reason=TEXT                enqueue a task that fails with reason
-//	GET  /results/{id}                    202 while queued, scheduled or running, with its
-//	                                      progress; 200 SUCCESSFUL with the value; 500 FAILED
-//	                                      with the error; 409 CANCELLED with the reason; 404
-//	                                      for an unknown ID
+//	GET  /results/{id}                    200 with the run's "status": while queued, scheduled
+//	                                      or running, with its progress; SUCCESSFUL with the
+//	                                      value; FAILED with the error; CANCELLED with the
+//	                                      reason. 404 for an unknown ID
 //	GET  /tasks/                          the dashboard (docs/api.md)
 //
 // Parameters go in the query string, a form body, or a JSON object with

@@ -204,18 +204,19 @@ func TestResults(t *testing.T) {
 		require.Equal(t, int64(100), body.Progress.Total)
 	})
 
-	t.Run("a failure is a 500 with the error", func(t *testing.T) {
+	t.Run("a failure is a 200 with the status and the error", func(t *testing.T) {
 		id := enqueue(t, h, "/fail?reason=disk+full")
 		_, err := ioPool.Wait(ctx, id)
 		require.NoError(t, err)
 		code, body, w := result(t, h, id)
-		require.Equal(t, http.StatusInternalServerError, code, w.Body.String())
+		require.Equal(t, http.StatusOK, code, w.Body.String(), "the GET succeeded: a 5xx would say the server failed")
+		require.Empty(t, w.Header().Get("Retry-After"), "it is finished: no need to poll")
 		require.Equal(t, localtasks.StatusFailed, body.Status)
 		require.Equal(t, "webapp.fail: disk full (this task fails on purpose)", body.Error)
 		require.Nil(t, body.Value)
 	})
 
-	t.Run("a running fetch is a 202 with its progress, a cancelled one a 409", func(t *testing.T) {
+	t.Run("a running fetch is a 200 with its progress, as is a cancelled one with the reason", func(t *testing.T) {
 		sub := ioPool.Subscribe(0)
 		defer sub.Close()
 		id := enqueue(t, h, "/io?steps=100&step_ms=10000")
@@ -225,8 +226,8 @@ func TestResults(t *testing.T) {
 			}
 		}
 		code, body, w := result(t, h, id)
-		require.Equal(t, http.StatusAccepted, code, w.Body.String())
-		require.Equal(t, "1", w.Header().Get("Retry-After"))
+		require.Equal(t, http.StatusOK, code, w.Body.String())
+		require.Equal(t, "1", w.Header().Get("Retry-After"), "poll again")
 		require.Equal(t, localtasks.StatusRunning, body.Status)
 		require.Equal(t, &progressBody{Done: 0, Total: 100, Message: "connecting to " + fetchURLDefault}, body.Progress)
 
@@ -234,7 +235,8 @@ func TestResults(t *testing.T) {
 		_, err := ioPool.Wait(ctx, id)
 		require.NoError(t, err)
 		code, body, w = result(t, h, id)
-		require.Equal(t, http.StatusConflict, code, w.Body.String())
+		require.Equal(t, http.StatusOK, code, w.Body.String())
+		require.Empty(t, w.Header().Get("Retry-After"))
 		require.Equal(t, localtasks.StatusCancelled, body.Status)
 		require.True(t, strings.HasPrefix(body.Error, "cancelled: "), body.Error)
 	})

@@ -42,7 +42,8 @@ func panicked[T any](op string, v any) *PanicError {
 // anything else as a gob stream with its own type descriptions. A zero-size
 // T (struct{}) is no bytes: gob refuses a struct with no exported fields,
 // and there is nothing to send. A panic of T's own methods is returned as
-// a *PanicError.
+// a *PanicError; an interface value of an unregistered type, with what to
+// do (RegisterHint).
 func Encode[T any](v any) (_ []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -62,7 +63,7 @@ func Encode[T any](v any) (_ []byte, err error) {
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&t); err != nil {
-		return nil, err
+		return nil, RegisterHint(err)
 	}
 	return buf.Bytes(), nil
 }
@@ -96,7 +97,7 @@ func Decode[T any](b []byte) (_ any, err error) {
 		}
 	}
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
-		return nil, err
+		return nil, RegisterHint(err)
 	}
 	return t, nil
 }
