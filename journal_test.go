@@ -382,7 +382,7 @@ func TestJournalRefusesUnencodable(t *testing.T) {
 	defer b.Close(ctx)
 	_, err := opaque.Enqueue(ctx, b, struct{ n int }{1})
 	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
-	require.ErrorContains(t, err, "cannot be written to the backend's journal")
+	require.ErrorContains(t, err, "a backend with a journal writes each argument and result to it gob-encoded")
 }
 
 // The journal holds no more finished runs than the result store: those it

@@ -304,6 +304,8 @@ func (m missingTask) Call(context.Context, any) (any, error) {
 func (m missingTask) definedAt() string                { return "nowhere: a journal's run names it" }
 func (m missingTask) checkArgs(any) error              { return m.missing() }
 func (m missingTask) zeroArgs() any                    { return nil }
+func (m missingTask) checkCodec() error                { return m.missing() }
+func (m missingTask) definedAfterInit() bool           { return false }
 func (m missingTask) encodeArgs(any) ([]byte, error)   { return nil, m.missing() }
 func (m missingTask) decodeArgs([]byte) (any, error)   { return nil, m.missing() }
 func (m missingTask) encodeResult(any) ([]byte, error) { return nil, m.missing() }

@@ -144,8 +144,13 @@ func (s *state) check(ctx context.Context, def Definition, args any, opts *Optio
 	if s.proc == nil && s.jr == nil {
 		return lim, nil, nil
 	}
-	if err := s.proc.checkTask(def); err != nil {
-		return nil, nil, err
+	if s.proc != nil {
+		if err := s.proc.checkTask(def); err != nil {
+			return nil, nil, err
+		}
+	} else if err := def.checkCodec(); err != nil {
+		return nil, nil, fmt.Errorf("%w; a backend with a journal writes each argument and result to it gob-encoded: "+
+			"change the type, or use a backend without a journal; nothing was queued", err)
 	}
 	payload, err := def.encodeArgs(args)
 	if err != nil && s.proc == nil {
