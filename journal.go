@@ -100,10 +100,20 @@ const (
 	// time share one commit.
 	JournalDurable JournalMode = iota
 	// JournalBatched returns from Enqueue at once, and commits what
-	// changed every Config.JournalWindow: a crash loses at most the runs
-	// enqueued in the last window, and what they did.
+	// changed every Config.JournalWindow, or as soon as JournalBatchMax
+	// runs changed: a crash loses the changes since the last commit that
+	// was synced, at most the last window's under a light load, and at most
+	// two commits' (see JournalBatchMax) under a heavy one. An Enqueue
+	// waits for a commit only when JournalBatchMax runs wait for one.
 	JournalBatched
 )
+
+// JournalBatchMax bounds the runs a JournalBatched backend lets wait for a
+// commit: once that many changed since the last, the commit starts without
+// waiting for the window, and Enqueue waits for it. A crash then loses at
+// most the changes of two commits, the one under way and the next, of up to
+// JournalBatchMax runs each; docs/durability.md has what that is in time.
+const JournalBatchMax = 4096
 
 // JournalWindowDefault is how often a backend in JournalBatched mode
 // commits, unless Config.JournalWindow says otherwise.

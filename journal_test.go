@@ -563,3 +563,23 @@ func TestJournalCronCatchUp(t *testing.T) {
 	require.Equal(t, later.Truncate(time.Hour).Add(time.Hour), snap.Scheduled[0].RunAfter, "then the next time the expression names")
 	require.Equal(t, 1, snap.Counts.Successful)
 }
+
+// A batched backend lets no more than JournalBatchMax runs wait for a
+// commit: the Enqueue that makes them that many commits them, long before
+// the window ends.
+func TestJournalBatchedBackpressure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := localtaskstest.NewMemoryJournal()
+	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{
+		Name: t.Name(), Journal: j, JournalMode: localtasks.JournalBatched, JournalWindow: time.Hour}})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+	later := journaled.Using(localtasks.WithDelay(time.Hour))
+	for range localtasks.JournalBatchMax {
+		_, err := later.Enqueue(ctx, b, jArgs{})
+		require.NoError(t, err)
+	}
+	require.Len(t, j.Runs(), localtasks.JournalBatchMax, "committed without waiting an hour")
+	require.Equal(t, uint64(1), b.Counters().JournalCommits)
+}

@@ -29,6 +29,7 @@ type journaler struct {
 	mode   JournalMode
 	window time.Duration
 	kick   chan struct{} // capacity 1: something is dirty
+	full   chan struct{} // capacity 1: JournalBatchMax runs are dirty, commit without waiting for the window
 	stop   chan struct{} // closed by shutdown: commit what is left and exit
 	exited chan struct{} // closed when the committer has exited
 
@@ -51,7 +52,7 @@ type commitWait struct {
 
 func newJournaler(cfg *Config) *journaler {
 	return &journaler{j: cfg.Journal, mode: cfg.JournalMode, window: cfg.JournalWindow,
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
+		kick: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		open: &commitWait{done: make(chan struct{})}}
 }
 
@@ -65,11 +66,27 @@ func (s *state) mark(rec *record) {
 	rec.jdirty = true
 	jr.mu.Lock()
 	jr.dirty = append(jr.dirty, rec)
-	first := len(jr.dirty) == 1 && len(jr.deleted) == 0 && len(jr.strikes) == 0
+	n := len(jr.dirty)
+	first := n == 1 && len(jr.deleted) == 0 && len(jr.strikes) == 0
 	jr.mu.Unlock()
 	if first {
 		jr.wake()
 	}
+	if n == JournalBatchMax {
+		select {
+		case jr.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// crowded reports whether JournalBatchMax runs or more wait for a commit:
+// a JournalBatched Enqueue then waits for that commit, so that what a
+// crash can lose stays bounded. Must hold s.mu.
+func (jr *journaler) crowded() bool {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	return len(jr.dirty) >= JournalBatchMax
 }
 
 // forget journals that the result store dropped the finished rec. Called
@@ -151,6 +168,8 @@ func (s *state) commitLoop() {
 			t := time.NewTimer(jr.window)
 			select {
 			case <-t.C:
+			case <-jr.full:
+				t.Stop()
 			case <-jr.stop:
 				t.Stop()
 				stopping = true

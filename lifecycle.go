@@ -110,12 +110,17 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	s.counters.Enqueued++
 	s.place(rec, runAfter, now)
 	var cw *commitWait
-	if s.jr != nil && s.jr.mode == JournalDurable {
-		cw = s.jr.pending()
+	durable := false
+	if s.jr != nil {
+		if durable = s.jr.mode == JournalDurable; durable || s.jr.crowded() {
+			cw = s.jr.pending()
+		}
 	}
 	s.mu.Unlock()
 	if cw != nil {
-		if err := s.jr.await(cw); err != nil {
+		// A batched Enqueue waits only to let the commits keep up; it
+		// does not answer for the commit's outcome, logged and counted.
+		if err := s.jr.await(cw); err != nil && durable {
 			return Receipt{}, s.unjournaled(rec, err)
 		}
 	}
