@@ -42,6 +42,8 @@ type journaler struct {
 	deleted []string        // the IDs of runs the result store dropped
 	strikes []JournalStrike // strikes put in force or lifted
 	open    *commitWait     // what the next commit closes
+
+	quiet bool // guarded by state.mu: restore is putting runs back as the journal has them, and marks none
 }
 
 // commitWait is closed by the commit of one batch, with its outcome.
@@ -60,8 +62,8 @@ func newJournaler(cfg *Config) *journaler {
 // hold s.mu.
 func (s *state) mark(rec *record) {
 	jr := s.jr
-	if rec.jdirty {
-		return
+	if rec.jdirty || jr.quiet || rec.jstatus != 0 {
+		return // in the next commit already, or put back or kept as the journal has it
 	}
 	rec.jdirty = true
 	jr.mu.Lock()
@@ -237,14 +239,26 @@ type journalRow struct {
 	perp                         *Perpetual
 }
 
-// kept makes the journal keep rec with the status st, unfinished, where
-// Close just ended it CANCELLED: a run Close cancelled in the queue, or
-// abandoned while it ran, or did not retry, resumes when a backend opens
-// the journal again. Must hold s.mu.
-func (s *state) kept(rec *record, st Status) {
+// keepAsIs makes the journal keep rec as it is, with the status st,
+// whatever Close, about to end it CANCELLED, does to it: a run Close
+// cancels in the queue, or abandons while it runs, resumes when a backend
+// opens the journal again. rec is journaled again only if a change is
+// still to commit (it is dirty): else the journal has it already. Must
+// hold s.mu.
+func (s *state) keepAsIs(rec *record, st Status) {
 	if s.jr != nil {
 		rec.jstatus = st
+	}
+}
+
+// kept makes the journal keep rec with the status st, unfinished, where
+// Close just ended it (a retry Close did not make), or made it without
+// queueing it (a perpetual run's successor). Must hold s.mu.
+func (s *state) kept(rec *record, st Status) {
+	if s.jr != nil {
+		rec.jstatus = 0 // marked, whatever it was
 		s.mark(rec)
+		rec.jstatus = st
 	}
 }
 

@@ -85,8 +85,16 @@ func (s *state) restoreJournal(ctx context.Context) error {
 		s.results.add(rec)
 	}
 	slices.SortFunc(unfinished, func(a, b *record) int { return cmp.Compare(a.enqueuedAt, b.enqueuedAt) })
+	jr.quiet = true // the journal has them as they are put back
+	var changed []*record
 	for _, rec := range unfinished {
-		s.resume(rec, now)
+		if s.resume(rec, now) {
+			changed = append(changed, rec)
+		}
+	}
+	jr.quiet = false
+	for _, rec := range changed {
+		s.mark(rec)
 	}
 	s.mu.Unlock()
 	go s.commitLoop()
@@ -94,8 +102,9 @@ func (s *state) restoreJournal(ctx context.Context) error {
 }
 
 // resume queues rec, an unfinished run from the journal, as it was; one
-// that was running starts a new attempt. Must hold s.mu.
-func (s *state) resume(rec *record, now time.Time) {
+// that was running starts a new attempt. It reports whether rec changed
+// from what the journal holds. Must hold s.mu.
+func (s *state) resume(rec *record, now time.Time) (changed bool) {
 	st := rec.status
 	rec.status = 0 // a new run, for the counts
 	s.active++
@@ -106,7 +115,7 @@ func (s *state) resume(rec *record, now time.Time) {
 			Message: fmt.Sprintf("task %q is not defined in this program: the run, taken back from the journal, cannot run: "+
 				"define the task again, under the same name, to run such runs", rec.def.Name())})
 		s.finalize(rec, StatusFailed, now, false)
-		return
+		return true
 	}
 	if x := rec.x; x != nil && x.key != "" {
 		s.keys[keyOf{rec.def.Name(), x.key}] = rec
@@ -120,7 +129,7 @@ func (s *state) resume(rec *record, now time.Time) {
 	switch st {
 	case StatusReady:
 		s.push(rec)
-		return
+		return false
 	case StatusScheduled:
 		// A time that passed while no program ran comes once: a cron
 		// task's missed times make one run, now (see docs/durability.md).
@@ -129,7 +138,7 @@ func (s *state) resume(rec *record, now time.Time) {
 		} else {
 			s.push(rec)
 		}
-		return
+		return false
 	}
 	// It was running when the program stopped: its attempt is recorded as
 	// failed, and it starts again, after its retry policy's delay, even
@@ -142,9 +151,10 @@ func (s *state) resume(rec *record, now time.Time) {
 	p := &x.retry
 	if delay := backoff.Delay(int(rec.attempts), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64()); delay > 0 {
 		s.schedule(rec, now.Add(delay))
-		return
+		return true
 	}
 	s.push(rec)
+	return true
 }
 
 // recordOf makes the record of a run from the journal, with no status in

@@ -664,9 +664,8 @@ func (s *state) cancelQueued(rec *record, reason string, now time.Time) {
 // closeQueued ends a READY or SCHEDULED rec CANCELLED as the backend closes
 // (transitions 7 and 8). Must hold s.mu.
 func (s *state) closeQueued(rec *record, now time.Time) {
-	was := rec.status
+	s.keepAsIs(rec, rec.status)
 	s.cancelQueuedFor(rec, "the backend closed before the task started", ErrClosed, now)
-	s.kept(rec, was)
 }
 
 func (s *state) cancelQueuedFor(rec *record, reason string, cause error, now time.Time) {
@@ -706,9 +705,9 @@ func (s *state) cancelRun(id string) error {
 // (transition 11): its attempt is cancelled, and settles nothing when it
 // returns. Must hold s.mu.
 func (s *state) abandon(rec *record, now time.Time) {
+	s.keepAsIs(rec, StatusRunning)
 	rec.cancelling = true
 	rec.extra().cancelReason = "the backend closed while the task was running"
 	rec.run.Cancel(context.Canceled, ErrClosed)
 	s.finalize(rec, StatusCancelled, now, false)
-	s.kept(rec, StatusRunning)
 }

@@ -9,6 +9,7 @@
 //	measure delete  -path P -n N -batch B       delete the first N runs, B a commit
 //	measure compact -path P                     Compact
 //	measure schema  -path P -n N                bytes a run: rowid table or WITHOUT ROWID
+//	measure restart -path P -n N -unfinished U  a thread pool's restart on a journal of N runs it wrote
 //
 // -fdatasync makes SQLite sync with fdatasync(2) rather than fsync(2).
 //
@@ -84,6 +85,8 @@ func main() {
 		err = compact(*path)
 	case "schema":
 		err = schemas(*path, *n)
+	case "restart":
+		err = restart(*path, *n, *unfinished)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
