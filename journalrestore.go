@@ -226,7 +226,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil {
 		rec.x = x
 	}
-	if len(run.Args) > 0 || s.proc != nil {
+	if !rec.status.Finished() { // a finished run's row is never written again: no need of its bytes
 		b := bytes.Clone(run.Args)
 		rec.payload = &b
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -64,6 +64,9 @@ func restart(path string, n, unfinished int) error {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
+	var ru0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := time.Duration(syscall.TimevalToNsec(ru0.Utime) + syscall.TimevalToNsec(ru0.Stime))
 	start := time.Now()
 	j, err := open(path)
 	if err != nil {
@@ -86,8 +89,9 @@ func restart(path string, n, unfinished int) error {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("restart runs=%d scheduled=%d finished=%d fill=%v restart=%v runs/s=%.0f heap=%.1fMiB (%.0f B/run) peak_rss=%.1fMiB\n",
-		n, snap.Counts.Scheduled, snap.Counts.Successful, filled.Round(time.Millisecond), elapsed.Round(time.Millisecond),
+	cpu := time.Duration(syscall.TimevalToNsec(ru.Utime)+syscall.TimevalToNsec(ru.Stime)) - cpu0
+	fmt.Printf("restart cpu=%v runs=%d scheduled=%d finished=%d fill=%v restart=%v runs/s=%.0f heap=%.1fMiB (%.0f B/run) peak_rss=%.1fMiB\n",
+		cpu.Round(time.Millisecond), n, snap.Counts.Scheduled, snap.Counts.Successful, filled.Round(time.Millisecond), elapsed.Round(time.Millisecond),
 		float64(n)/elapsed.Seconds(), float64(after.HeapAlloc-before.HeapAlloc)/(1<<20),
 		float64(after.HeapAlloc-before.HeapAlloc)/float64(n), float64(ru.Maxrss)/1024)
 	return nil
