@@ -135,7 +135,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 // ctx, the limits against the argument type, and on a process pool the
 // argument's encoding, which it returns with the limits' plan.
 func (s *state) check(ctx context.Context, def Definition, args any, opts *Options) (*plan, []byte, error) {
-	if err := checkRequest(s.set.label(), s.caps, s.set.cfg.Queues, def, args, opts); err != nil {
+	if err := checkRequest(s.label, s.caps, s.set.cfg.Queues, def, args, opts); err != nil {
 		return nil, nil, err
 	}
 	name := def.Name()

@@ -167,6 +167,7 @@ func (s *state) shutdown(ctx context.Context) error {
 // code runs or a system call blocks.
 type state struct {
 	name    string
+	label   string // set.label(), made once: Enqueue's checks take it
 	set     settings
 	mode    mode
 	caps    Capabilities
@@ -227,7 +228,7 @@ type state struct {
 }
 
 func newState(st settings, m mode, caps Capabilities) *state {
-	s := &state{name: st.cfg.Name, set: st, mode: m, caps: caps, clock: st.cfg.Test.Clock, logger: st.cfg.Logger,
+	s := &state{name: st.cfg.Name, label: st.label(), set: st, mode: m, caps: caps, clock: st.cfg.Test.Clock, logger: st.cfg.Logger,
 		stopped: make(chan struct{})}
 	s.report = func(c *taskctx.Ctx, done, total int64, message string) {
 		s.setProgress(c.Ref.(*record), c, done, total, message)
