@@ -29,6 +29,12 @@ type Config struct {
 	// recently used first out. Queued, scheduled and running tasks are
 	// never evicted and do not count. Defaults to MaxResultsDefault.
 	MaxResults int
+	// ResultTTL, if set, bounds how long a finished result is kept: it is
+	// dropped that long after its run finished, as if evicted, from the
+	// journal too, even if MaxResults has room. It costs about 40 bytes a
+	// run finished within the last ResultTTL. Defaults to 0: kept until
+	// MaxResults evicts it.
+	ResultTTL time.Duration
 	// MaxQueued bounds the runs waiting to start, READY and SCHEDULED
 	// ones together, across the backend's queues: an Enqueue that would
 	// queue one more fails at once with ErrQueueFull, and queues nothing,
@@ -128,6 +134,9 @@ func (c Config) validate(kind string) error {
 			return configError(kind, "Test.RunAtMost[%q] is %d, below 1: use 1 or more, or leave the task out", name, n)
 		}
 	}
+	if c.ResultTTL < 0 {
+		return configError(kind, "ResultTTL %v is negative: use 0 to keep results until MaxResults evicts them", c.ResultTTL)
+	}
 	if c.MaxResults < 0 {
 		return configError(kind, "MaxResults %d is negative: use 0 for the default of %d", c.MaxResults, MaxResultsDefault)
 	}
@@ -206,6 +215,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it is a %s, this one is a %s", kindName(a.kind), kindName(b.kind))
 	case a.workers != b.workers:
 		return fmt.Sprintf("it has MaxWorkers %d, this one asks for %d", a.workers, b.workers)
+	case ac.ResultTTL != bc.ResultTTL:
+		return fmt.Sprintf("it has ResultTTL %v, this one asks for %v", ac.ResultTTL, bc.ResultTTL)
 	case ac.MaxResults != bc.MaxResults:
 		return fmt.Sprintf("it has MaxResults %d, this one asks for %d", ac.MaxResults, bc.MaxResults)
 	case ac.MaxQueued != bc.MaxQueued:

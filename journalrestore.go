@@ -79,10 +79,19 @@ func (s *state) restoreJournal(ctx context.Context) error {
 	// the newest of them and drops (from the journal too) those beyond
 	// MaxResults.
 	slices.SortFunc(finished, func(a, b *record) int { return cmp.Compare(a.finishedAt, b.finishedAt) })
+	ttl := s.set.cfg.ResultTTL
 	for _, rec := range finished {
+		if ttl > 0 && !s.time(rec.finishedAt).Add(ttl).After(now) {
+			s.index.del(rec) // its ResultTTL passed while no program ran
+			jr.forget(rec)
+			continue
+		}
 		s.view.finished(rec)
 		rec.stored.Store(storedPublished)
 		s.results.add(rec)
+		if ttl > 0 {
+			s.expire(rec, s.time(rec.finishedAt), now)
+		}
 	}
 	slices.SortFunc(unfinished, func(a, b *record) int { return cmp.Compare(a.enqueuedAt, b.enqueuedAt) })
 	jr.quiet = true // the journal has them as they are put back

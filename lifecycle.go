@@ -648,6 +648,9 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		}
 		s.index.del(rec) // evicted while we published it
 	}
+	if s.set.cfg.ResultTTL > 0 {
+		s.expire(rec, now, now)
+	}
 	if rec.done != nil {
 		close(rec.done)
 		rec.done = nil // its waiters hold it; a stored record need not

@@ -127,6 +127,7 @@ func (s *state) shutdown(ctx context.Context) error {
 		g.waiting = nil
 	}
 	s.arm() // stops the timer
+	s.stopExpiry()
 	s.cond.Broadcast()
 	s.mu.Unlock()
 
@@ -220,7 +221,8 @@ type state struct {
 	counters   Counters
 	slotDone   []uint64 // modePool: tasks each worker finished
 
-	view view // counts and recent finishes, for snapshots; see counts.go
+	view   view   // counts and recent finishes, for snapshots; see counts.go
+	expiry expiry // Config.ResultTTL's queue; see expiry.go
 
 	testDispatched func(*record) // a test's signal: a run went to a worker
 	testPosting    func()        // a test's hook: post is about to push a run
