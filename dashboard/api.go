@@ -94,7 +94,7 @@ func sprintJSON(v any) json.RawMessage {
 func newWorkers(ws []localtasks.WorkerInfo) []Worker {
 	out := make([]Worker, len(ws))
 	for i, w := range ws {
-		out[i] = Worker{ID: w.ID, PID: w.PID, Running: nonNil(w.Running), TasksDone: w.TasksDone, MemoryBytes: w.MemoryBytes}
+		out[i] = Worker{ID: w.ID, PID: w.PID, Running: nonNil(w.Running), TasksDone: w.TasksDone, MemoryBytes: w.MemoryBytes, Starting: w.Starting}
 	}
 	return out
 }
@@ -102,7 +102,7 @@ func newWorkers(ws []localtasks.WorkerInfo) []Worker {
 func newCounters(c localtasks.Counters) Counters {
 	return Counters{Enqueued: c.Enqueued, Started: c.Started, Succeeded: c.Succeeded, Failed: c.Failed,
 		Retried: c.Retried, Cancelled: c.Cancelled, Struck: c.Struck, Perpetuated: c.Perpetuated,
-		QueueFull: c.QueueFull}
+		QueueFull: c.QueueFull, JournalCommits: c.JournalCommits, JournalRows: c.JournalRows, JournalFailures: c.JournalFailures}
 }
 
 func newStrikes(label string, sts []localtasks.Strike) []Strike {

@@ -735,7 +735,7 @@
         const th = el("th", w.id);
         th.scope = "row";
         tr.appendChild(th);
-        tr.appendChild(el("td", w.pid || "—"));
+        tr.appendChild(el("td", w.starting ? "starting" : w.pid || "—"));
         tr.appendChild(el("td", bytes(w.memory_bytes)));
         const running = el("td");
         w.running.forEach((id, i) => {

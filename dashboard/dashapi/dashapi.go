@@ -67,6 +67,9 @@ type Worker struct {
 	Running     []string `json:"running"` // the IDs of the runs it runs
 	TasksDone   int      `json:"tasks_done"`
 	MemoryBytes int64    `json:"memory_bytes"`
+	// Starting says the worker process of this slot is being replaced;
+	// PID is 0 meanwhile.
+	Starting bool `json:"starting,omitempty"`
 }
 
 // Counters count what happened to a backend's runs since it started; see
@@ -81,6 +84,11 @@ type Counters struct {
 	Struck      uint64 `json:"struck"`
 	Perpetuated uint64 `json:"perpetuated"`
 	QueueFull   uint64 `json:"queue_full"`
+	// The journal's commits, rows written and failed commits, on a backend
+	// with one (localtasks.Config.Journal).
+	JournalCommits  uint64 `json:"journal_commits,omitempty"`
+	JournalRows     uint64 `json:"journal_rows,omitempty"`
+	JournalFailures uint64 `json:"journal_failures,omitempty"`
 }
 
 // StatusCounts counts a backend's runs by status; see
