@@ -67,7 +67,7 @@ func w8() *workload {
 			"localtasks: sqlitejournal, JournalDurable; -batched: JournalBatched (10 ms window); -1producer: one producer, N/10 runs; " +
 			"-memory: no journal. goqite: its jobs.Runner, Limit 8, PollInterval 1 ms; river: riversqlite, MaxWorkers 8, FetchCooldown and FetchPollInterval 1 ms, " +
 			"Insert one at a time; river-insertmany: InsertMany of 100 (extra, not durable one by one). " +
-			"runs_per_commit: runs / journal commits (a commit costs about 1.35 fsyncs); read_s: seconds until the last result was read, before closing; undeleted: goqite messages its runner failed to delete, which it would run again (the largest over runs). ratio = localtasks tasks/s / the best of goqite and river; " +
+			"runs_per_commit: runs / journal commits (a commit costs about 1.35 fsyncs); read_ms: milliseconds until the last result was read, before closing; undeleted: goqite messages its runner failed to delete, which it would run again (the largest over runs). ratio = localtasks tasks/s / the best of goqite and river; " +
 			"batched tasks/s / memory tasks/s.",
 	}
 }
@@ -101,7 +101,7 @@ func bestAtLeast(subject string, peers []string, min float64) target {
 // produce runs W8's pattern: producers goroutines released at once, the
 // g-th submitting runs g, g+producers, ... of n (timing each call), then
 // waiting for them. The clock stops after closing, which the system uses
-// to finish its last commits; read_s is the time until the last result was
+// to finish its last commits; read_ms is the time until the last result was
 // read, before closing.
 func produce(n, producers int, submit func(i int) (wait func() error, err error), closing func() error) (measurement, error) {
 	lat := make([][]time.Duration, producers)
@@ -148,7 +148,7 @@ func produce(n, producers int, submit func(i int) (wait func() error, err error)
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return measurement{Tasks: n, Seconds: secs, Extra: map[string]float64{
-		"p50_us": percentileUS(all, 50), "p99_us": percentileUS(all, 99), "read_s": read,
+		"p50_us": percentileUS(all, 50), "p99_us": percentileUS(all, 99), "read_ms": read * 1e3,
 	}}, nil
 }
 
