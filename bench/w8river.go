@@ -79,14 +79,18 @@ func w8River(ctx context.Context, n, batch int) (measurement, error) {
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
-	failed := make(chan error, 1)
+	// failed is closed, with failure set, at the first job that fails:
+	// every waiter returns then, rather than waiting for the harness's
+	// timeout.
+	failed := make(chan struct{})
+	var failure error
 	go func() {
 		for ev := range events {
 			var a w8Args
 			if err := json.Unmarshal(ev.Job.EncodedArgs, &a); err != nil || ev.Kind != river.EventKindJobCompleted {
-				select {
-				case failed <- fmt.Errorf("river: job %d: %s, %v", ev.Job.ID, ev.Kind, err):
-				default:
+				if failure == nil {
+					failure = fmt.Errorf("river: job %d: %s, %v", ev.Job.ID, ev.Kind, err)
+					close(failed)
 				}
 				continue
 			}
@@ -106,8 +110,8 @@ func w8River(ctx context.Context, n, batch int) (measurement, error) {
 		return func() error {
 			select {
 			case <-done[i]:
-			case err := <-failed:
-				return err
+			case <-failed:
+				return failure
 			}
 			if w.values[i] != i {
 				return fmt.Errorf("river: job %d returned %d", i, w.values[i])
