@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,26 @@ import (
 // the testing package's, checks childEnv in TestMain and then parses the
 // same flags as the bench binary.
 const childEnv = "LTBENCH_CHILD"
+
+// cpuProfileEnv, set to a file name in the environment of a child run by
+// hand, makes it write a CPU profile of its measurement there:
+//
+//	go build -o /tmp/bench . && LTBENCH_CHILD=1 LTBENCH_CPUPROFILE=/tmp/cpu.out /tmp/bench -child W8/localtasks-batched -n 100000
+//	go tool pprof -top /tmp/bench /tmp/cpu.out
+const cpuProfileEnv = "LTBENCH_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
 
 // peersPy is the Python side: concurrent.futures running the same work.
 //
@@ -76,8 +97,8 @@ type workload struct {
 	legend string
 }
 
-// workloads lists W1..W7 in order; each is built in its own file.
-var workloads = []*workload{w1(), w2(), w3(), w4(), w5(), w6(), w7(), w9(), w10()}
+// workloads lists W1..W10 in order; each is built in its own file.
+var workloads = []*workload{w1(), w2(), w3(), w4(), w5(), w6(), w7(), w8(), w9(), w10()}
 
 // childRoles are children that measure nothing: the far end of the W4 gob
 // floor. They run with -child role/<name>.
@@ -124,6 +145,13 @@ func runChild(spec string, p params, stdin io.Reader, stdout io.Writer) error {
 	s, ok := w.system(name)
 	if !ok || s.run == nil {
 		return fmt.Errorf("workload %s has no Go system %q", w.id, name)
+	}
+	if path := os.Getenv(cpuProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	self0, children0 := cpuTimes()
 	m, err := s.run(context.Background(), p)
@@ -287,7 +315,7 @@ func (s stats) tasksPerSec() float64 {
 
 // worstExtras are extra figures aggregated by their maximum, not their
 // median: one lost result in any run is a lost result.
-var worstExtras = map[string]bool{"lost": true}
+var worstExtras = map[string]bool{"lost": true, "undeleted": true}
 
 func aggregate(name string, samples []sample) stats {
 	st := stats{system: name, runs: len(samples), extra: map[string]float64{}}

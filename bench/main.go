@@ -1,5 +1,5 @@
 // Command bench measures localtasks side by side with its peers on the
-// workloads W1..W7, W9 and W10 of BENCHMARKS.md, and prints a table of throughput, peak
+// workloads W1..W10 of BENCHMARKS.md, and prints a table of throughput, peak
 // RSS and each target's ratio, PASS or MISS.
 //
 //	cd bench && go run .              # the full size, 5 interleaved runs
@@ -101,7 +101,7 @@ func selectWorkloads(list string) ([]*workload, error) {
 	for _, id := range strings.Split(list, ",") {
 		w := findWorkload(strings.TrimSpace(id))
 		if w == nil {
-			return nil, fmt.Errorf("unknown workload %q in -w: use one of BENCHMARKS.md's workloads, W1 to W7, W9 or W10", id)
+			return nil, fmt.Errorf("unknown workload %q in -w: use one of BENCHMARKS.md's workloads, W1 to W10", id)
 		}
 		out = append(out, w)
 	}
