@@ -583,3 +583,46 @@ func TestJournalBatchedBackpressure(t *testing.T) {
 	require.Len(t, j.Runs(), localtasks.JournalBatchMax, "committed without waiting an hour")
 	require.Equal(t, uint64(1), b.Counters().JournalCommits)
 }
+
+// dueSoon is a journal whose SCHEDULED runs come back due a moment from
+// now, so that their timer fires while the backend is still starting.
+type dueSoon struct {
+	*localtaskstest.MemoryJournal
+	due time.Duration
+}
+
+func (j *dueSoon) Load(ctx context.Context, run func(*localtasks.JournalRun) error, strike func(*localtasks.JournalStrike) error) error {
+	return j.MemoryJournal.Load(ctx, func(r *localtasks.JournalRun) error {
+		if r.Status == localtasks.StatusScheduled {
+			r.RunAfter = time.Now().Add(j.due)
+		}
+		return run(r)
+	}, strike)
+}
+
+// A process pool whose restored runs come due while it starts its workers
+// has no data race (found by the chaos run's kill-restart phase: the
+// timer's push read the process pool before its constructor set it under
+// the lock).
+func TestJournalProcessPoolTimerDuringStart(t *testing.T) {
+	t.Parallel()
+	if !processPoolSupported {
+		t.Skip("the process pool runs on Unix only")
+	}
+	ctx := context.Background()
+	j := &dueSoon{MemoryJournal: localtaskstest.NewMemoryJournal()}
+	cfg := localtasks.ProcessPoolConfig{MaxWorkers: 1, Config: localtasks.Config{Name: t.Name(), Journal: j}}
+	b, err := localtasks.NewProcessPool(cfg)
+	require.NoError(t, err)
+	for range 10 {
+		_, err := journaled.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, jArgs{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Close(ctx))
+	for i := range 20 {
+		j.due = time.Duration(i%10) * 20 * time.Microsecond
+		b, err := localtasks.NewProcessPool(cfg)
+		require.NoError(t, err)
+		require.NoError(t, b.Close(ctx))
+	}
+}

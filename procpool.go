@@ -213,8 +213,13 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
 		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0),
 			Heartbeat: cfg.LivenessTimeout / 5}
-		s.proc = &procPool{s: s, cfg: cfg, exe: exe, log: s.logger,
+		p := &procPool{s: s, cfg: cfg, exe: exe, log: s.logger,
 			closing: make(chan struct{}), killed: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
+		// Under the lock: runs taken back from a journal may be on the
+		// timer already, whose push reads s.proc.
+		s.mu.Lock()
+		s.proc = p
+		s.mu.Unlock()
 		if err := s.proc.start(); err != nil {
 			return err
 		}
