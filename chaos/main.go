@@ -12,8 +12,8 @@
 // task's child process left. It exits 1 and prints the seed to replay when a check
 // fails.
 //
-//	go run ./chaos               # 20,000 tasks, a fault draw every 250 ms
-//	go run ./chaos -seed 42      # replay a run
+//	cd chaos && go run .             # 20,000 tasks, a fault draw every 250 ms
+//	cd chaos && go run . -seed 42    # replay a run
 package main
 
 import (
