@@ -57,8 +57,11 @@ type RestartReport struct {
 	// Reexecuted counts the runs executed more than once: interrupted by a
 	// kill, and run again (at least once, as the journal promises);
 	// Reexecutions the executions beyond each run's first; Resumed the
-	// attempts that the results record as interrupted by a restart.
-	Reexecuted, Reexecutions, Resumed int
+	// attempts that the results record as interrupted by a restart;
+	// FoundSuccess the executions that found the run's success recorded
+	// in the ledger (the kill came between the task's end and the
+	// journal's commit of it), and returned it without doing the work.
+	Reexecuted, Reexecutions, Resumed, FoundSuccess int
 	// Lost counts acknowledged runs missing from a journal after a kill,
 	// or from the results; Replays the executions of runs after a journal
 	// held them finished. Both must be 0.
@@ -78,6 +81,7 @@ type restart struct {
 	done map[string]int
 	// reported holds the runs whose result the last start reported.
 	reported map[string]bool
+	lost     map[string]bool // the acknowledged runs found missing
 }
 
 // RunRestarts runs the kill-restart phase and checks its outcome; the
@@ -96,7 +100,7 @@ func RunRestarts(ctx context.Context, cfg RestartConfig) (*RestartReport, error)
 		return nil, err
 	}
 	r := &restart{cfg: cfg, rep: &RestartReport{Seed: cfg.Seed}, acked: make(map[string]int), done: make(map[string]int),
-		reported: make(map[string]bool)}
+		reported: make(map[string]bool), lost: make(map[string]bool)}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x4e57a47))
 	for n := 0; n <= cfg.Kills; n++ {
 		final := n == cfg.Kills
@@ -122,7 +126,7 @@ func RunRestarts(ctx context.Context, cfg RestartConfig) (*RestartReport, error)
 	r.rep.Acked = len(r.acked)
 	for _, id := range r.order {
 		if !r.reported[id] {
-			r.rep.Lost++
+			r.lost[id] = true
 			r.problem("acknowledged run %s has no result from the last start", id)
 		}
 	}
@@ -132,6 +136,7 @@ func RunRestarts(ctx context.Context, cfg RestartConfig) (*RestartReport, error)
 			r.problem("run %s was executed %d times more after a journal held it finished", id, now-execs)
 		}
 	}
+	r.rep.Lost = len(r.lost)
 	r.rep.Elapsed = time.Since(start)
 	return r.rep, nil
 }
@@ -250,7 +255,7 @@ func (r *restart) peek(kill int) {
 	}
 	for _, id := range r.order {
 		if !held[id] {
-			r.rep.Lost++
+			r.lost[id] = true
 			r.problem("acknowledged run %s is not in its journal after kill %d", id, kill)
 		}
 	}
@@ -308,7 +313,7 @@ func (r *restart) writeAcked() error {
 // checkResult checks an acknowledged run's result after the last start.
 func (r *restart) checkResult(id string, res *programResult) {
 	if res == nil || !res.Found {
-		r.rep.Lost++
+		r.lost[id] = true
 		r.problem("acknowledged run %s is lost: %v", id, res)
 		return
 	}
@@ -326,9 +331,11 @@ func (r *restart) checkResult(id string, res *programResult) {
 	}
 	// The good tasks here never fail: an execution beyond the first is of
 	// an attempt that a kill interrupted.
-	if n := r.executions(id); n > 1 {
+	execs, replays := ledgerCounts(filepath.Join(ledgerDir(r.cfg.Dir), id+".exec"))
+	if n := execs + replays; n > 1 {
 		r.rep.Reexecuted++
 		r.rep.Reexecutions += n - 1
+		r.rep.FoundSuccess += replays
 	}
 }
 
@@ -354,8 +361,9 @@ func (r *RestartReport) Print(w io.Writer) {
 		r.Kills, r.WorkersKilled)
 	fmt.Fprintf(w, "  at the kills the journals held %d runs queued or scheduled and %d running\n", r.HeldQueued, r.HeldRunning)
 	fmt.Fprintf(w, "  %d acknowledged runs, %d SUCCESSFUL after the last start; %d lost\n", r.Acked, r.Succeeded, r.Lost)
-	fmt.Fprintf(w, "  %d runs executed again after a kill interrupted them (%d executions more, %d attempts recorded as interrupted by a restart); %d replays of a run a journal held finished\n",
-		r.Reexecuted, r.Reexecutions, r.Resumed, r.Replays)
+	fmt.Fprintf(w, "  %d runs executed again after a kill interrupted them: %d executions more, %d of which found the success recorded; %d attempts recorded as interrupted by a restart\n",
+		r.Reexecuted, r.Reexecutions, r.FoundSuccess, r.Resumed)
+	fmt.Fprintf(w, "  %d replays of a run a journal held finished\n", r.Replays)
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  every check passed: every acknowledged run in the journal at each kill and SUCCESSFUL at the end, no finished run run again, every worker gone before each start")
 		return
