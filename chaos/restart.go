@@ -42,8 +42,10 @@ type RestartConfig struct {
 
 // RestartReport is the outcome of the kill-restart phase.
 type RestartReport struct {
-	Seed  uint64
-	Kills int
+	Seed uint64
+	// Kills counts the kills, and EarlyKills those of them that came as
+	// soon as the program was ready, before it enqueued anything.
+	Kills, EarlyKills int
 	// Acked counts the runs whose Enqueue returned (the program said so
 	// before it was killed), and Succeeded those of them SUCCESSFUL after
 	// the last start.
@@ -105,9 +107,14 @@ func RunRestarts(ctx context.Context, cfg RestartConfig) (*RestartReport, error)
 	for n := 0; n <= cfg.Kills; n++ {
 		final := n == cfg.Kills
 		left := cfg.Tasks - len(r.acked)
-		// Killed after a random number of its acknowledgements: about as
-		// many starts share the tasks, and some kills come early.
+		// Killed after a random number of its acknowledgements, so that
+		// about as many starts share the tasks; or, one time in five, as
+		// soon as it is ready, while it runs what it took back.
 		killAt := 1 + rng.IntN(max(1, 2*left/(cfg.Kills-n+1)))
+		if rng.IntN(5) == 0 && !final {
+			killAt = 0
+			r.rep.EarlyKills++
+		}
 		if final {
 			if err := r.writeAcked(); err != nil {
 				return nil, err
@@ -146,8 +153,8 @@ func (r *restart) problem(format string, args ...any) {
 }
 
 // start runs one start of the program: until the driver kills it, after
-// killAt acknowledgements or once it is idle, or until it is done, if it is
-// the final one. It returns once the program and its workers are gone.
+// killAt acknowledgements (0: once it is ready) or once it is idle, or
+// until it is done, if it is the final one. It returns once the program and its workers are gone.
 func (r *restart) start(ctx context.Context, exe string, ps programSpec, killAt int) error {
 	spec, err := json.Marshal(ps)
 	if err != nil {
@@ -194,6 +201,10 @@ func (r *restart) start(ctx context.Context, exe string, ps programSpec, killAt 
 			continue
 		}
 		switch l.Kind {
+		case "ready":
+			if killAt == 0 && !ps.Final {
+				kill()
+			}
 		case "ack":
 			r.acked[l.ID] = l.Pool
 			r.order = append(r.order, l.ID)
@@ -357,8 +368,8 @@ func tail(s string) string {
 // Print writes the report.
 func (r *RestartReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "chaos, kill-restart: seed %d, %v\n", r.Seed, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  %d kills of the whole program (%d worker processes with it), each followed by a start on the same journals\n",
-		r.Kills, r.WorkersKilled)
+	fmt.Fprintf(w, "  %d kills of the whole program (%d worker processes with it; %d kills as soon as it was ready), each followed by a start on the same journals\n",
+		r.Kills, r.WorkersKilled, r.EarlyKills)
 	fmt.Fprintf(w, "  at the kills the journals held %d runs queued or scheduled and %d running\n", r.HeldQueued, r.HeldRunning)
 	fmt.Fprintf(w, "  %d acknowledged runs, %d SUCCESSFUL after the last start; %d lost\n", r.Acked, r.Succeeded, r.Lost)
 	fmt.Fprintf(w, "  %d runs executed again after a kill interrupted them: %d executions more, %d of which found the success recorded; %d attempts recorded as interrupted by a restart\n",
