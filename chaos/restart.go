@@ -108,10 +108,11 @@ func RunRestarts(ctx context.Context, cfg RestartConfig) (*RestartReport, error)
 		final := n == cfg.Kills
 		left := cfg.Tasks - len(r.acked)
 		// Killed after a random number of its acknowledgements, so that
-		// about as many starts share the tasks; or, one time in five, as
-		// soon as it is ready, while it runs what it took back.
+		// about as many starts share the tasks; or, one time in five after
+		// the first, as soon as it is ready, while it runs what it took
+		// back.
 		killAt := 1 + rng.IntN(max(1, 2*left/(cfg.Kills-n+1)))
-		if rng.IntN(5) == 0 && !final {
+		if rng.IntN(5) == 0 && n > 0 && !final {
 			killAt = 0
 			r.rep.EarlyKills++
 		}
