@@ -537,7 +537,7 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w, "  -", p)
 	}
-	fmt.Fprintf(w, "  replay with: go run ./chaos -seed %d\n", r.Seed)
+	fmt.Fprintf(w, "  replay with: cd chaos && go run . -seed %d\n", r.Seed)
 }
 
 // childGrace bounds the wait for a task's child to be gone once the pools

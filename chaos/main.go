@@ -9,11 +9,21 @@
 // must be in a final status, every good run SUCCESSFUL with exactly one
 // successful execution, every toxic run FAILED for its reason (a fork
 // SUCCESSFUL), both pools still serving, and no goroutine, worker process or
-// task's child process left. It exits 1 and prints the seed to replay when a check
-// fails.
+// task's child process left.
 //
-//	go run ./chaos               # 20,000 tasks, a fault draw every 250 ms
-//	go run ./chaos -seed 42      # replay a run
+// Then, in a phase of its own (restart.go), it kills the whole program: a
+// child process with both pools, each with a SQLite journal, is SIGKILLed
+// with its worker processes at a random moment while it enqueues, and
+// started again on the same journals, -kills times. Every run whose
+// Enqueue returned must be in its journal after each kill and SUCCESSFUL
+// at the end, readable by ID; a run a journal held finished must not run
+// again; a run interrupted while it ran may (at least once), and is
+// counted.
+//
+// It exits 1 and prints the seed to replay when a check fails.
+//
+//	cd chaos && go run .             # 20,000 tasks, a fault draw every 250 ms; then 5 kill-restarts
+//	cd chaos && go run . -seed 42    # replay a run
 package main
 
 import (
@@ -23,6 +33,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/localtasks/localtasks"
@@ -30,6 +41,10 @@ import (
 
 func main() {
 	localtasks.Init()
+	if spec, ok := os.LookupEnv(programEnv); ok { // the kill-restart phase's program
+		os.Unsetenv(programEnv)
+		os.Exit(program(spec, os.Stdout))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -46,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Work, "work", 5*time.Millisecond, "the most an execution of a good task takes")
 	fs.DurationVar(&cfg.Stuck, "stuck", 2*time.Minute, "how long the pools may take to finish after the producers")
 	fs.BoolVar(&cfg.EachToxic, "each-toxic", true, "enqueue one toxic task of each kind at the start, besides those drawn")
+	rcfg := RestartConfig{Producers: 4, Workers: 2}
+	fs.IntVar(&rcfg.Kills, "kills", 5, "kill-restarts of the whole program, in a phase of their own after the others; 0 for none")
+	fs.IntVar(&rcfg.Tasks, "restart-tasks", 3000, "good tasks to enqueue in the kill-restart phase")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,8 +80,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	rep.Print(stdout)
+	status := 0
 	if len(rep.Problems) > 0 {
-		return 1
+		status = 1
 	}
-	return 0
+	if rcfg.Kills > 0 {
+		rcfg.Seed, rcfg.Work, rcfg.Stuck, rcfg.Dir = cfg.Seed, cfg.Work, cfg.Stuck, filepath.Join(dir, "restart")
+		rrep, err := RunRestarts(ctx, rcfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "chaos: kill-restart: %v (seed %d)\n", err, cfg.Seed)
+			return 2
+		}
+		rrep.Print(stdout)
+		if len(rrep.Problems) > 0 {
+			status = 1
+		}
+	}
+	return status
 }
