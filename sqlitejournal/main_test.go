@@ -21,5 +21,8 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(lockChildEnv); path != "" {
 		lockChild(path)
 	}
+	if spec := os.Getenv(restartChildEnv); spec != "" {
+		restartChild(spec)
+	}
 	goleak.VerifyTestMain(m)
 }
