@@ -198,35 +198,45 @@ func testRestart(t *testing.T, kind string) {
 			kill := 1 + rand.IntN(restartGoroutines*restartRuns*3/4)
 			first := runRestartChild(t, exe, spec, kill)
 
-			j := openJournal(t, filepath.Join(spec.Dir, "journal.db"))
+			// What the journal holds, read before a backend opens it: the
+			// runs on disk at the kill.
+			path := filepath.Join(spec.Dir, "journal.db")
+			onDisk := loadRuns(t, path, spec.Name)
+
+			j := openJournal(t, path)
 			b, err := newRestartBackend(kind, spec.Name, j)
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) }) // before the journal's
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 
-			// Every acknowledged run ends SUCCESSFUL, readable by its ID.
+			// Every acknowledged run was on disk, and ends SUCCESSFUL,
+			// readable by its ID; so do the runs on disk that were not
+			// acknowledged yet, but for the held one.
 			for id, key := range first.acks {
-				res, err := b.Wait(ctx, id)
-				require.NoError(t, err)
-				require.Equal(t, localtasks.StatusSuccessful, res.Status, "run %s: %v", id, res.Errors)
+				require.Contains(t, onDisk, id, "acknowledged run %s is not in the journal", id)
+				require.Equal(t, send.Name(), onDisk[id].Task)
 				h, err := send.GetResult(ctx, b, id)
 				require.NoError(t, err)
-				res, err = h.Result(ctx)
+				res, err := h.Result(ctx)
 				require.NoError(t, err)
 				require.Equal(t, sendArgs{Dir: spec.Dir, Key: key}, res.Args)
 			}
-			// So do the runs that were on disk when it was killed, though
-			// not yet acknowledged.
-			for _, res := range listRuns(t, ctx, b, send.Name(), localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning) {
-				if res.ID == first.held {
+			var runs []localtasks.TaskResult
+			for id, r := range onDisk {
+				if r.Task != send.Name() || id == first.held {
 					continue
 				}
-				_, err := b.Wait(ctx, res.ID)
+				res, err := b.Wait(ctx, id)
 				require.NoError(t, err)
+				require.Equal(t, localtasks.StatusSuccessful, res.Status, "run %s: %v", id, res.Errors)
+				res, err = b.GetResult(ctx, id)
+				require.NoError(t, err)
+				runs = append(runs, res)
 			}
-			runs := listRuns(t, ctx, b, send.Name(), localtasks.StatusSuccessful, localtasks.StatusFailed, localtasks.StatusCancelled)
-			require.GreaterOrEqual(t, len(runs), len(first.acks))
+			// The snapshot lists the same runs.
+			listed := listRuns(t, ctx, b, send.Name(), localtasks.StatusSuccessful, localtasks.StatusFailed, localtasks.StatusCancelled)
+			require.ElementsMatch(t, ids(runs), ids(listed), "the finished runs listed are those of the journal")
 			ledger := readLedger(t, spec.Dir)
 
 			// Each message was sent once: one file, written by its run, or
@@ -382,6 +392,32 @@ func runRestartChild(t *testing.T, exe string, spec restartSpec, kill int) first
 	require.True(t, ok && status.Signaled() && status.Signal() == syscall.SIGKILL, "the child ended with %v\n%s", err, stderr.Bytes())
 	require.NotEmpty(t, first.held)
 	return first
+}
+
+// loadRuns reads the runs of the journal at path, claimed by backend, and
+// closes it.
+func loadRuns(t *testing.T, path, backend string) map[string]localtasks.JournalRun {
+	t.Helper()
+	j, err := sqlitejournal.Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	_, err = j.Open(t.Context(), backend, localtasks.JournalFormat)
+	require.NoError(t, err)
+	runs := map[string]localtasks.JournalRun{}
+	err = j.Load(t.Context(), func(r *localtasks.JournalRun) error {
+		runs[r.ID] = *r
+		return nil
+	}, func(*localtasks.JournalStrike) error { return nil })
+	require.NoError(t, err)
+	return runs
+}
+
+func ids(runs []localtasks.TaskResult) []string {
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // listRuns lists the runs of the task with one of the statuses.
