@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/localtasks/localtasks"
 )
@@ -18,19 +20,33 @@ var errLocked = errors.New("locked")
 // journal's runs. Two would each run them: SQLite keeps the file
 // consistent, not the runs single.
 //
-// The lock belongs to the open file, not to the process: the operating
-// system releases it when the process ends, however it ends, and a second
-// Open in the same process conflicts with the first as another program's
-// does. The lock file stays on disk after Close: removing it would let a
-// program lock a new file while another still holds the old one.
+// The operating system releases the lock when the process ends, however it
+// ends. Within the process, the list of held lock files refuses a second
+// Open of the same file (by any path to it). The lock file stays on disk
+// after Close: removing it would let a program lock a new file while
+// another still holds the old one.
 type lock struct {
-	f *os.File
+	f  *os.File
+	fi os.FileInfo
+}
+
+// held lists the lock files this process holds. Under its mutex, no
+// descriptor of a held file is opened: closing one would release a POSIX
+// lock.
+var held struct {
+	sync.Mutex
+	files []os.FileInfo
 }
 
 // acquire locks path+".lock", creating it, and writes this process's ID
 // into it for the error of the next program that tries.
 func acquire(path string) (*lock, error) {
 	name := path + ".lock"
+	held.Lock()
+	defer held.Unlock()
+	if fi, err := os.Stat(name); err == nil && slices.ContainsFunc(held.files, func(h os.FileInfo) bool { return os.SameFile(h, fi) }) {
+		return nil, inUseError(path, name, strconv.Itoa(os.Getpid()))
+	}
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitejournal: opening %s, the lock file of the journal %s: %w: %w", name, path, err, localtasks.ErrJournal)
@@ -46,11 +62,17 @@ func acquire(path string) (*lock, error) {
 		}
 		return nil, inUseError(path, name, string(bytes.TrimSpace(holder)))
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sqlitejournal: locking %s, the lock file of the journal %s: %w: %w", name, path, err, localtasks.ErrJournal)
+	}
 	// The ID is for people and errors only: the lock is what counts.
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return &lock{f: f}, nil
+	held.files = append(held.files, fi)
+	return &lock{f: f, fi: fi}, nil
 }
 
 // inUseError is the error of an Open that found the journal at path locked
@@ -72,5 +94,8 @@ func inUseError(path, name, pid string) error {
 
 // release unlocks the file, and closes it.
 func (l *lock) release() error {
-	return l.f.Close() // closing the only descriptor of the file releases the lock
+	held.Lock()
+	defer held.Unlock()
+	held.files = slices.DeleteFunc(held.files, func(h os.FileInfo) bool { return h == l.fi })
+	return l.f.Close() // which releases the lock
 }

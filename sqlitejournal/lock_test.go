@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,6 +44,12 @@ func TestOpenLockedInProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.db")
 	j, err := sqlitejournal.Open(path)
 	require.NoError(t, err)
+
+	// By another path to the same file too.
+	other := filepath.Join(filepath.Dir(path), ".", "journal.db")
+	_, err = sqlitejournal.Open(other)
+	require.ErrorIs(t, err, localtasks.ErrJournal)
+	require.ErrorContains(t, err, "is in use by this program")
 
 	_, err = sqlitejournal.Open(path)
 	require.ErrorIs(t, err, localtasks.ErrJournal)
@@ -88,4 +95,38 @@ func TestOpenLockedByAnotherProcess(t *testing.T) {
 	waited = true
 	require.NoError(t, cmd.Wait())
 	openJournal(t, path)
+}
+
+// A Close releases the lock at once, though the program starts processes
+// at the same time, each of which holds a copy of the program's descriptors
+// from its fork to its exec (an flock on one would outlive the Close for
+// that while): the next Open succeeds.
+func TestCloseReleasesWhileStartingProcesses(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "journal.db")
+	stop := make(chan struct{})
+	var starts sync.WaitGroup
+	for range 2 {
+		starts.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cmd := exec.Command("true")
+				if err := cmd.Run(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer starts.Wait()
+	defer close(stop)
+	for range 100 {
+		j, err := sqlitejournal.Open(path)
+		require.NoError(t, err)
+		require.NoError(t, j.Close())
+	}
 }
