@@ -79,4 +79,14 @@
 //
 // The file stands with path-wal and path-shm while a program has it open;
 // copy it with the sqlite3 tool's .backup command rather than cp.
+//
+// # One program at a time
+//
+// Two programs on one journal would both resume its runs, and run each
+// twice. Open locks path.lock, a file beside the journal, until Close (a
+// POSIX lock on Unix, which the processes the program starts do not
+// share), and a second Open, in this program or another, fails at once,
+// naming the process that holds it. The lock ends with the process that holds it, however it ends,
+// so a program that crashed leaves nothing to clean up; path.lock itself
+// stays.
 package sqlitejournal

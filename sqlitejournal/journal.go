@@ -26,6 +26,7 @@ var _ localtasks.Journal = (*Journal)(nil)
 type Journal struct {
 	path string
 	db   *sql.DB
+	lock *lock // released by Close
 
 	// closing is closed by Close, to stop a Load under way between rows.
 	closing   chan struct{}
@@ -59,17 +60,27 @@ const journalSizeLimit = 64 << 20
 // together, and copy the journal with the sqlite3 tool's .backup rather
 // than cp while a program has it open.
 //
-// One program at a time should have a journal open: SQLite keeps the file
-// consistent with several, but two backends resuming the same runs would
-// each run them.
+// One program at a time has a journal open: two backends resuming the same
+// runs would each run them. Open locks path+".lock" (creating it, and
+// writing the process's ID into it) until Close, and fails at once with an
+// error matching localtasks.ErrJournal, naming the process that holds it,
+// while another Journal holds the lock, in this process or another. The
+// system releases the lock when the process ends, however it ends; the
+// file stays. On a system without file locks (neither Unix nor Windows)
+// there is no lock, and keeping to one program is the user's task.
 func Open(path string) (*Journal, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlitejournal: the path is empty: give Open the path of a journal file, or of a file to create: %w", localtasks.ErrJournal)
+	}
+	l, err := acquire(path)
+	if err != nil {
+		return nil, err
 	}
 	dsn := fileURI(path) + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)&_pragma=journal_size_limit(%d)&_txlock=immediate",
 		busyTimeoutMillis, journalSizeLimit)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		l.release()
 		return nil, openError(path, err)
 	}
 	// One connection: SQLite has one writer anyway, and the backend makes
@@ -78,9 +89,10 @@ func Open(path string) (*Journal, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	j := &Journal{path: path, db: db, closing: make(chan struct{})}
+	j := &Journal{path: path, db: db, lock: l, closing: make(chan struct{})}
 	if err := j.init(); err != nil {
 		db.Close()
+		l.release()
 		return nil, err
 	}
 	return j, nil
@@ -184,9 +196,10 @@ func (j *Journal) checkVersion(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the journal. A Commit under way finishes first; a Load under
-// way stops and returns an error. The calls that follow return errors that
-// wrap localtasks.ErrClosed. Closing again does nothing and returns nil.
+// Close closes the journal, and releases its lock for the next Open. A
+// Commit under way finishes first; a Load under way stops and returns an
+// error. The calls that follow return errors that wrap
+// localtasks.ErrClosed. Closing again does nothing and returns nil.
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() { close(j.closing) })
 	j.mu.Lock()
@@ -195,8 +208,13 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
-	// Closing the DB closes its statements.
-	if err := j.db.Close(); err != nil {
+	// Closing the DB closes its statements. The lock goes after it, so
+	// that the next program finds the file closed.
+	err := j.db.Close()
+	if lerr := j.lock.release(); err == nil {
+		err = lerr
+	}
+	if err != nil {
 		return fmt.Errorf("sqlitejournal: closing %s: %w: %w", j.path, err, localtasks.ErrJournal)
 	}
 	return nil
