@@ -64,8 +64,8 @@ type Config struct {
 	// Journal, if set, keeps the backend's runs on disk, so that queued
 	// runs and finished results survive a restart: a backend built again
 	// with the same Name and Journal resumes them. See Journal and
-	// docs/durability.md. Only the pools take one. Defaults to none: runs
-	// live in memory only.
+	// docs/durability.md. Only the pools take one, and only with a Name.
+	// Defaults to none: runs live in memory only.
 	Journal Journal
 	// JournalMode says when Enqueue returns on a backend with a Journal:
 	// once its run is on disk (JournalDurable, the default), or at once

@@ -5,6 +5,7 @@ package localtasks_test
 // it in adapters/river/conformance_test.go.
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -54,13 +55,19 @@ func TestConformanceProcessPool(t *testing.T) {
 }
 
 // journalFor returns one MemoryJournal per test and backend Name, so that
-// backends of one Name share theirs, as they must.
+// backends of one Name share theirs, as they must. A backend with a journal
+// needs a Name: an unnamed one gets a name of its own.
 func journalFor() func(t *testing.T, cfg localtasks.Config) localtasks.Config {
 	var mu sync.Mutex
 	js := make(map[string]*localtaskstest.MemoryJournal)
+	private := 0
 	return func(t *testing.T, cfg localtasks.Config) localtasks.Config {
 		mu.Lock()
 		defer mu.Unlock()
+		if cfg.Name == "" {
+			private++
+			cfg.Name = fmt.Sprintf("%s private %d", t.Name(), private)
+		}
 		k := t.Name() + "\x00" + cfg.Name
 		if js[k] == nil {
 			js[k] = localtaskstest.NewMemoryJournal()

@@ -367,9 +367,9 @@ func TestJournalRefused(t *testing.T) {
 	require.ErrorIs(t, err, localtasks.ErrJournal)
 	require.ErrorContains(t, err, "start with a new journal")
 
-	_, err = localtasks.NewImmediate(localtasks.Config{Journal: localtaskstest.NewMemoryJournal()})
+	_, err = localtasks.NewImmediate(localtasks.Config{Name: t.Name(), Journal: localtaskstest.NewMemoryJournal()})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
-	_, err = localtasks.NewRecording(localtasks.Config{Journal: localtaskstest.NewMemoryJournal()})
+	_, err = localtasks.NewRecording(localtasks.Config{Name: t.Name(), Journal: localtaskstest.NewMemoryJournal()})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
 }
 
@@ -625,4 +625,13 @@ func TestJournalProcessPoolTimerDuringStart(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b.Close(ctx))
 	}
+}
+
+// A journal holds the runs of one named backend: a backend without a Name
+// takes none.
+func TestJournalNeedsAName(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Journal: localtaskstest.NewMemoryJournal()}})
+	require.ErrorIs(t, err, localtasks.ErrConfig)
+	require.ErrorContains(t, err, "a Journal needs a Name")
 }

@@ -3,6 +3,7 @@ package localtasks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -123,6 +124,15 @@ func (jr *journaler) wake() {
 	}
 }
 
+// journalError is err, a Journal's, after msg, matching ErrJournal once:
+// a journal's own errors may match it already.
+func journalError(msg string, err error) error {
+	if errors.Is(err, ErrJournal) {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	return fmt.Errorf("%s: %w: %w", msg, ErrJournal, err)
+}
+
 // finish stops the committer once it has committed what is dirty, as the
 // state shuts down.
 func (jr *journaler) finish() {
@@ -211,7 +221,7 @@ func (s *state) commitDirty() {
 	}
 	if err := s.jr.j.Commit(context.Background(), b); err != nil {
 		jr.failures.Add(1)
-		cw.err = fmt.Errorf("localtasks: backend %q: writing %d runs to the journal: %w: %w", s.name, len(rows), ErrJournal, err)
+		cw.err = journalError(fmt.Sprintf("localtasks: backend %q: writing %d runs to the journal", s.name, len(rows)), err)
 		s.logger.Error("localtasks: the journal failed: the runs of this commit do not survive a restart", "backend", s.name, "error", err)
 	} else {
 		jr.commits.Add(1)

@@ -23,7 +23,7 @@ func (s *state) restoreJournal(ctx context.Context) error {
 	jr := s.jr
 	format, err := jr.j.Open(ctx, s.name, JournalFormat)
 	if err != nil {
-		return fmt.Errorf("localtasks: backend %q: opening its journal: %w: %w", s.name, ErrJournal, err)
+		return journalError(fmt.Sprintf("localtasks: backend %q: opening its journal", s.name), err)
 	}
 	if format != JournalFormat {
 		return fmt.Errorf("localtasks: backend %q: its journal holds runs in format %d, and this program writes format %d: "+
@@ -57,7 +57,7 @@ func (s *state) restoreJournal(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("localtasks: backend %q: reading its journal: %w: %w", s.name, ErrJournal, err)
+		return journalError(fmt.Sprintf("localtasks: backend %q: reading its journal", s.name), err)
 	}
 	if err := s.index.restore(slices.Concat(unfinished, finished)); err != nil {
 		return fmt.Errorf("localtasks: backend %q: its journal: %v: %w", s.name, err, ErrJournal)

@@ -58,6 +58,11 @@ func open(st settings, m mode, caps Capabilities, start func(*state) error) (*st
 			states.Unlock()
 			return nil, configError(st.kind, "a Journal is for the thread and process pools, which queue runs: leave it out")
 		}
+		if name == "" {
+			states.Unlock()
+			return nil, configError(st.kind, "a Journal needs a Name: a journal holds the runs of one named backend, "+
+				"which a backend built again under that Name resumes: give the backend a Name")
+		}
 		if err := s.restoreJournal(context.Background()); err != nil {
 			states.Unlock()
 			return nil, err
