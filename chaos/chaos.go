@@ -529,15 +529,21 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(w, "  every check passed: no run lost, none stuck, every good run succeeded once, both pools serve, nothing leaked")
 		return
 	}
-	fmt.Fprintf(w, "  %d PROBLEMS:\n", len(r.Problems))
-	for i, p := range r.Problems {
+	printProblems(w, r.Problems, r.Seed)
+}
+
+// printProblems writes a report's problems, the first 20 of them, and how
+// to replay the run.
+func printProblems(w io.Writer, problems []string, seed uint64) {
+	fmt.Fprintf(w, "  %d PROBLEMS:\n", len(problems))
+	for i, p := range problems {
 		if i == 20 {
-			fmt.Fprintf(w, "  … and %d more\n", len(r.Problems)-i)
+			fmt.Fprintf(w, "  … and %d more\n", len(problems)-i)
 			break
 		}
 		fmt.Fprintln(w, "  -", p)
 	}
-	fmt.Fprintf(w, "  replay with: cd chaos && go run . -seed %d\n", r.Seed)
+	fmt.Fprintf(w, "  replay with: cd chaos && go run . -seed %d\n", seed)
 }
 
 // childGrace bounds the wait for a task's child to be gone once the pools

@@ -380,13 +380,5 @@ func (r *RestartReport) Print(w io.Writer) {
 		fmt.Fprintln(w, "  every check passed: every acknowledged run in the journal at each kill and SUCCESSFUL at the end, no finished run run again, every worker gone before each start")
 		return
 	}
-	fmt.Fprintf(w, "  %d PROBLEMS:\n", len(r.Problems))
-	for i, p := range r.Problems {
-		if i == 20 {
-			fmt.Fprintf(w, "  … and %d more\n", len(r.Problems)-i)
-			break
-		}
-		fmt.Fprintln(w, "  -", p)
-	}
-	fmt.Fprintf(w, "  replay with: cd chaos && go run . -seed %d\n", r.Seed)
+	printProblems(w, r.Problems, r.Seed)
 }
