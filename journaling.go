@@ -219,7 +219,7 @@ func (s *state) commitDirty() {
 	for i := range rows {
 		s.encodeRow(&rows[i], &b.Runs[i])
 	}
-	if err := s.jr.j.Commit(context.Background(), b); err != nil {
+	if err := jr.j.Commit(context.Background(), b); err != nil {
 		jr.failures.Add(1)
 		cw.err = journalError(fmt.Sprintf("localtasks: backend %q: writing %d runs to the journal", s.name, len(rows)), err)
 		s.logger.Error("localtasks: the journal failed: the runs of this commit do not survive a restart", "backend", s.name, "error", err)
