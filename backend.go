@@ -78,6 +78,9 @@ type Capabilities struct {
 	// MaxQueued: a bound on the queued runs (Config.MaxQueued), with
 	// ErrQueueFull and WithWaitForRoom.
 	MaxQueued bool
+	// Pause: queues and tasks can be paused and resumed (Pauser), and
+	// queues given workers of their own (Config.QueueWorkers).
+	Pause bool
 }
 
 // checkRequest reports what is wrong with a request to enqueue a run of
@@ -257,4 +260,5 @@ type Controller interface {
 	Snapshotter
 	Drainer
 	IDFinder
+	Pauser
 }

@@ -47,6 +47,13 @@ type Config struct {
 	// Queues lists the queue names tasks may be enqueued to; all share the
 	// backend's workers. Defaults to just QueueDefault.
 	Queues []string
+	// QueueWorkers bounds, for the queues it names, how many of the pool's
+	// workers run that queue's runs at once, so that a flood of one queue
+	// cannot take every worker from the others. A queue it leaves out may
+	// take every worker. Priority orders the ready runs across queues; a
+	// run whose queue is at its bound waits, READY, without holding up the
+	// runs of other queues behind it. Only the pools take it.
+	QueueWorkers map[string]int
 	// Automatic names the automatic perpetual tasks (WithCron, or
 	// Perpetual.Automatic) that the backend starts when it is built: one
 	// run of each, with the zero argument, once per state. Each must be

@@ -92,6 +92,11 @@ type Snapshot struct {
 	Counters Counters
 	// Strikes lists the strikes in force.
 	Strikes []Strike
+	// Queues describes the backend's queues, in the order of
+	// Config.Queues.
+	Queues []QueueInfo
+	// Pauses lists what is paused, as Pauser.Pauses.
+	Pauses []Pause
 }
 
 // Counters count what happened to a backend's runs since it started.
