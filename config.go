@@ -52,7 +52,9 @@ type Config struct {
 	// cannot take every worker from the others. A queue it leaves out may
 	// take every worker. Priority orders the ready runs across queues; a
 	// run whose queue is at its bound waits, READY, without holding up the
-	// runs of other queues behind it. Only the pools take it.
+	// runs of other queues behind it; on a process pool a run counts from
+	// when it is sent to a worker process. Only the pools take it; see
+	// docs/scheduling.md.
 	QueueWorkers map[string]int
 	// Automatic names the automatic perpetual tasks (WithCron, or
 	// Perpetual.Automatic) that the backend starts when it is built: one
@@ -106,6 +108,7 @@ func (c Config) withDefaults() Config {
 		c.Queues = []string{QueueDefault}
 	}
 	c.Automatic = slices.Clone(c.Automatic)
+	c.QueueWorkers = maps.Clone(c.QueueWorkers)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.Test.Clock = cmp.Or(c.Test.Clock, Clock(systemClock{}))
 	c.Test.RunAtMost = maps.Clone(c.Test.RunAtMost)
@@ -126,6 +129,16 @@ func (c Config) validate(kind string) error {
 		}
 		if slices.Index(c.Queues, q) != i {
 			return configError(kind, "queue %q is listed twice: list each queue once", q)
+		}
+	}
+	for _, q := range slices.Sorted(maps.Keys(c.QueueWorkers)) {
+		switch n := c.QueueWorkers[q]; {
+		case kind != "threadpool" && kind != "procpool":
+			return configError(kind, "QueueWorkers is for the thread and process pools, whose workers queues share: leave it out")
+		case !slices.Contains(c.Queues, q):
+			return configError(kind, "QueueWorkers names queue %q, which is not one of Queues %q: add it to Queues, or leave it out of QueueWorkers", q, c.Queues)
+		case n < 1:
+			return configError(kind, "QueueWorkers[%q] is %d, below 1: use 1 or more, or leave the queue out to let it take every worker", q, n)
 		}
 	}
 	if err := checkAutomatic(kind, c.Automatic, c.Queues); err != nil {
@@ -230,6 +243,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has MaxQueued %d, this one asks for %d", ac.MaxQueued, bc.MaxQueued)
 	case !slices.Equal(ac.Queues, bc.Queues):
 		return fmt.Sprintf("it has Queues %q, this one asks for %q", ac.Queues, bc.Queues)
+	case !maps.Equal(ac.QueueWorkers, bc.QueueWorkers):
+		return fmt.Sprintf("it has QueueWorkers %v, this one asks for %v", ac.QueueWorkers, bc.QueueWorkers)
 	case !slices.Equal(ac.Automatic, bc.Automatic):
 		return fmt.Sprintf("it has Automatic %q, this one asks for %q", ac.Automatic, bc.Automatic)
 	case !sameValue(ac.Journal, bc.Journal):

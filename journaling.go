@@ -117,6 +117,36 @@ func (jr *journaler) strike(key string, st Strike, lifted bool) {
 	jr.wake()
 }
 
+// pause journals a pause put in force, or lifted, as a row of the strikes'
+// table: its Key is pauseKey's, and its Data says which it is. Must hold
+// s.mu.
+func (jr *journaler) pause(p Pause, lifted bool) {
+	js := JournalStrike{Key: pauseKey(p), Lifted: lifted}
+	if !lifted {
+		js.Data, _ = json.Marshal(journalPause{Pause: journalPauseOf(p)})
+	}
+	jr.mu.Lock()
+	jr.strikes = append(jr.strikes, js)
+	jr.mu.Unlock()
+	jr.wake()
+}
+
+// pauseKey is the key of a pause's row in the journal: no strike's key
+// (Strike.String) starts with "pause ".
+func pauseKey(p Pause) string { return "pause " + p.String() }
+
+// journalPause is a pause as the journal keeps it, beside the strikes.
+type journalPause struct {
+	Pause *journalPauseData `json:"pause"`
+}
+
+type journalPauseData struct {
+	Queue string `json:"queue,omitempty"`
+	Task  string `json:"task,omitempty"`
+}
+
+func journalPauseOf(p Pause) *journalPauseData { return &journalPauseData{Queue: p.Queue, Task: p.Task} }
+
 func (jr *journaler) wake() {
 	select {
 	case jr.kick <- struct{}{}:

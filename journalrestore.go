@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
@@ -34,6 +35,7 @@ func (s *state) restoreJournal(ctx context.Context) error {
 		unfinished, finished []*record
 		strikes              []Strike
 		keys                 []string
+		pauses               []Pause
 	)
 	now := s.clock.Now()
 	err = jr.j.Load(ctx, func(run *JournalRun) error {
@@ -48,6 +50,13 @@ func (s *state) restoreJournal(ctx context.Context) error {
 		}
 		return nil
 	}, func(js *JournalStrike) error {
+		if strings.HasPrefix(js.Key, "pause ") {
+			var jp journalPause
+			if err := json.Unmarshal(js.Data, &jp); err == nil && jp.Pause != nil {
+				pauses = append(pauses, Pause{Queue: jp.Pause.Queue, Task: jp.Pause.Task})
+				return nil
+			}
+		}
 		st, err := strikeOf(js)
 		if err != nil {
 			s.logger.Error("localtasks: a strike in the journal no longer applies: it is lifted", "backend", s.name, "strike", js.Key, "error", err)
@@ -74,6 +83,9 @@ func (s *state) restoreJournal(ctx context.Context) error {
 		}
 	}
 	s.nstrikes.Store(int32(len(s.strikes)))
+	for _, p := range pauses {
+		s.restorePause(p)
+	}
 
 	// The finished first, oldest first, so that the result store keeps
 	// the newest of them and drops (from the journal too) those beyond

@@ -446,6 +446,7 @@ func (s *state) push(rec *record) {
 // dispatchers. Must hold s.mu.
 func (s *state) requeue(rec *record) {
 	rec.run = nil
+	s.leaveQueue(rec)
 	s.ready.PushFront(int(rec.priority), rec)
 }
 
@@ -552,6 +553,7 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 		return false // Close gave up on it and cancelled it already
 	}
 	s.release(rec) // the attempt is over: its concurrency slot is free
+	s.leaveQueue(rec)
 
 	switch {
 	case rec.cancelling:
@@ -606,6 +608,7 @@ func (s *state) cancelRetry(rec *record, now time.Time, stored bool) {
 func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 	s.setStatus(rec, st)
 	rec.finishedAt = s.offset(now)
+	s.leaveQueue(rec)
 	switch st {
 	case StatusSuccessful:
 		s.counters.Succeeded++

@@ -141,6 +141,7 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 	s.takeInbox()
 	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters, Counts: s.view.counts()}
 	snap.Workers = s.workerInfo()
+	snap.Queues, snap.Pauses = s.queueInfo(), s.listPauses()
 	for _, r := range s.strikes {
 		snap.Strikes = append(snap.Strikes, r.Strike)
 	}

@@ -103,7 +103,11 @@ func (s *state) fill(w *procWorker) (n, why int) {
 			s.ready.PushFront(int(rec.priority), rec)
 			return n, fullWindow // the dispatcher wakes when w's window has room again
 		}
+		if !s.take(rec) {
+			continue // held by its queue or task
+		}
 		if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, s.clock.Now()) {
+			s.leaveQueue(rec)
 			continue
 		}
 		w.seq++

@@ -30,6 +30,7 @@ type record struct {
 	queue      uint16       // its queue, as an index in Config.Queues (see state.queueOf)
 	jdirty     bool         // it changed since the journal's last commit (see state.mark)
 	jstatus    Status       // if set, the status its journal row keeps (see state.kept)
+	qheld      bool         // it counts as running on its queue (see state.take)
 
 	// The times, as offsets from the state's epoch (see state.offset).
 	enqueuedAt, runAfter, lastAttemptedAt, finishedAt offset

@@ -131,6 +131,7 @@ func (s *state) shutdown(ctx context.Context) error {
 		}
 		g.waiting = nil
 	}
+	s.drainHeld(cancel)
 	s.arm() // stops the timer
 	s.stopExpiry()
 	s.cond.Broadcast()
@@ -216,6 +217,9 @@ type state struct {
 	stopped     chan struct{} // closed when running drops to zero
 	proc        *procPool     // the worker processes, in modeProcess
 
+	flows       []queueFlow          // each queue's, in the order of Config.Queues; see flow.go
+	pausedTasks map[string][]*record // the paused tasks, with the runs they hold; see flow.go
+
 	keys       map[keyOf]*record // the unfinished runs with a key
 	strikes    []*strikeRule
 	gates      map[gateKey]*gate // the groups of runs under a limit
@@ -252,6 +256,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	}
 	s.results = newResults(st.cfg.MaxResults, &s.index, dropped)
 	s.keys = make(map[keyOf]*record)
+	s.flows = newFlows(&st.cfg)
 	s.chainRuns = make(map[string]int)
 	s.gatesSweep = 64
 	return s

@@ -156,7 +156,11 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 			if rec.status != StatusReady {
 				continue // cancelled while it was queued
 			}
+			if !s.take(rec) {
+				continue // held by its queue or task
+			}
 			if (rec.x != nil || len(s.strikes) > 0) && !s.admit(rec, now) {
+				s.leaveQueue(rec)
 				continue
 			}
 			next.Init(s.attemptInfo(rec, now))
