@@ -145,7 +145,9 @@ type journalPauseData struct {
 	Task  string `json:"task,omitempty"`
 }
 
-func journalPauseOf(p Pause) *journalPauseData { return &journalPauseData{Queue: p.Queue, Task: p.Task} }
+func journalPauseOf(p Pause) *journalPauseData {
+	return &journalPauseData{Queue: p.Queue, Task: p.Task}
+}
 
 func (jr *journaler) wake() {
 	select {
