@@ -271,7 +271,7 @@ type journalRow struct {
 	priority                     int
 	value                        any
 	enqueuedAt, runAfter, finish offset
-	started, last                offset
+	started, last, deadline      offset
 	errs                         []TaskError
 	workers                      []string
 	worker0                      string
@@ -310,7 +310,7 @@ func (s *state) journalRowOf(rec *record) journalRow {
 		enqueuedAt: rec.enqueuedAt, runAfter: rec.runAfter, finish: rec.finishedAt, started: rec.startedAt(), last: rec.lastAttemptedAt,
 		worker0: rec.worker0}
 	if x := rec.x; x != nil {
-		r.errs, r.workers, r.cancelReason, r.key, r.retry = x.errs, x.workers, x.cancelReason, x.key, x.retry
+		r.errs, r.workers, r.cancelReason, r.key, r.retry, r.deadline = x.errs, x.workers, x.cancelReason, x.key, x.retry, x.deadline
 		if x.perp != nil {
 			r.perp = &x.perp.opts.Perpetual
 		}
@@ -332,6 +332,7 @@ type journalDetail struct {
 	Workers         []string          `json:"workers,omitempty"`
 	Errors          []TaskError       `json:"errors,omitempty"`
 	CancelReason    string            `json:"cancel_reason,omitempty"`
+	Deadline        *time.Time        `json:"deadline,omitempty"`
 }
 
 // journalPerpetual is a Perpetual, with its location by name.
@@ -371,6 +372,9 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 	}
 	if t := s.wallTime(r.last); !t.IsZero() {
 		d.LastAttemptedAt = &t
+	}
+	if t := s.wallTime(r.deadline); !t.IsZero() {
+		d.Deadline = &t
 	}
 	if r.attempts > 0 {
 		d.Workers = append([]string{r.worker0}, r.workers...)

@@ -150,6 +150,9 @@ func (s *state) resume(rec *record, now time.Time) (changed bool) {
 	switch st {
 	case StatusReady:
 		s.push(rec)
+		if rec.x != nil && rec.x.deadline != 0 && rec.attempts == 0 {
+			s.watchDeadline(rec)
+		}
 		return false
 	case StatusScheduled:
 		// A time that passed while no program ran comes once: a cron
@@ -222,6 +225,9 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 	if d.Retry != nil {
 		x.retry = *d.Retry
 	}
+	if d.Deadline != nil {
+		setTime(&x.deadline, *d.Deadline)
+	}
 	if len(d.Workers) > 1 {
 		x.workers = d.Workers[1:]
 		if d.StartedAt != nil {
@@ -244,7 +250,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 		x.perp = &perpetual{opts: opts}
 	}
-	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil {
+	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil || x.deadline != 0 {
 		rec.x = x
 	}
 	if !rec.status.Finished() { // a finished run's row is never written again: no need of its bytes

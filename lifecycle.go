@@ -70,7 +70,14 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 			"a run's times are kept to the nanosecond, which spans about 292 years; nothing was queued: %w",
 			def.Name(), runAfter, runAfterYears, ErrInvalidTask)
 	}
+	deadline, err := startDeadline(def, &opts, now, runAfter)
+	if err != nil {
+		return Receipt{}, err
+	}
 	rec := s.newRecord(def, args, payload, &opts, now)
+	if !deadline.IsZero() {
+		rec.extra().deadline = s.offset(deadline)
+	}
 
 	if s.plain(lim, &opts, runAfter, now) {
 		s.post(rec)
@@ -129,6 +136,32 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		s.runInline(rec)
 	}
 	return Receipt{ID: rec.id, Disposition: disp}, nil
+}
+
+// startDeadline returns the latest start opts allow a run that may start at
+// runAfter (or now, if zero), enqueued now; the zero time for none.
+func startDeadline(def Definition, opts *Options, now, runAfter time.Time) (time.Time, error) {
+	if !opts.hasDeadline() {
+		return time.Time{}, nil
+	}
+	start := now
+	if runAfter.After(now) {
+		start = runAfter
+	}
+	deadline := opts.Deadline
+	if opts.StartWithin > 0 {
+		deadline = start.Add(opts.StartWithin)
+	}
+	switch {
+	case !deadline.After(start):
+		return time.Time{}, fmt.Errorf("localtasks: enqueue %q: its deadline %v is not after %v, when it may start: "+
+			"give a later deadline, or none; nothing was queued: %w", def.Name(), deadline, start, ErrInvalidTask)
+	case deadline.After(now.AddDate(runAfterYears, 0, 0)):
+		return time.Time{}, fmt.Errorf("localtasks: enqueue %q: its deadline %v is more than %d years from now: "+
+			"a run's times are kept to the nanosecond, which spans about 292 years; nothing was queued: %w",
+			def.Name(), deadline, runAfterYears, ErrInvalidTask)
+	}
+	return deadline, nil
 }
 
 // check validates a request to enqueue: the request itself, the caller's
@@ -237,7 +270,7 @@ func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error 
 // strike may come at once after: post's runs are checked against strikes
 // when a worker takes them.
 func (s *state) plain(lim *plan, opts *Options, runAfter, now time.Time) bool {
-	return s.mode == modePool && s.jr == nil && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) &&
+	return s.mode == modePool && s.jr == nil && lim == nil && opts.Key == "" && !opts.Perpetual.enabled() && !runAfter.After(now) && !opts.hasDeadline() &&
 		s.nstrikes.Load() == 0 && !s.closingNow.Load() && s.inboxLen.Load() < inboxMax && s.set.cfg.MaxQueued == 0
 }
 
@@ -404,12 +437,32 @@ func (s *state) place(rec *record, at, now time.Time) {
 			s.setStatus(rec, StatusReady)
 		}
 		s.recorded = append(s.recorded, rec)
+	case s.mode == modeInline:
+		s.setStatus(rec, StatusReady) // Enqueue runs it next, off the line (runInline)
 	case at.After(now):
 		s.schedule(rec, at)
 	default:
 		s.push(rec)
+		if x := rec.x; x != nil && x.deadline != 0 {
+			s.watchDeadline(rec)
+		}
 	}
 	s.emit(EventEnqueued, rec)
+}
+
+// watchDeadline puts a READY rec on the timer heap at its deadline, where
+// fire ends it CANCELLED unless it has started by then; start takes it off.
+// Must hold s.mu.
+func (s *state) watchDeadline(rec *record) {
+	rec.x.entry = s.timed.Push(s.time(rec.x.deadline), rec)
+	s.arm()
+}
+
+// missedDeadline ends a READY or SCHEDULED rec CANCELLED, for it did not
+// start by its deadline (transitions 7 and 8). Must hold s.mu.
+func (s *state) missedDeadline(rec *record, now time.Time) {
+	s.counters.DeadlinePassed++
+	s.cancelQueued(rec, "deadline passed: it had not started by "+s.time(rec.x.deadline).Format(time.RFC3339Nano), now)
 }
 
 // bornCancelled ends a new rec CANCELLED for reason before it is queued
@@ -454,7 +507,11 @@ func (s *state) requeue(rec *record) {
 func (s *state) schedule(rec *record, at time.Time) {
 	s.setStatus(rec, StatusScheduled)
 	rec.runAfter = s.offset(at)
-	rec.extra().entry = s.timed.Push(at, rec)
+	x := rec.extra()
+	if x.entry != nil { // its deadline's: fire looks at the deadline too
+		s.timed.Remove(x.entry)
+	}
+	x.entry = s.timed.Push(at, rec)
 	s.arm()
 }
 
@@ -497,7 +554,19 @@ func (s *state) fire(gen uint64) {
 			break
 		}
 		rec := e.Value
-		rec.x.entry = nil
+		x := rec.x
+		x.entry = nil
+		if x.deadline != 0 && rec.attempts == 0 {
+			if !now.Before(s.time(x.deadline)) {
+				s.missedDeadline(rec, now)
+				continue
+			}
+			if rec.status == StatusScheduled {
+				s.push(rec)
+			}
+			x.entry = s.timed.Push(s.time(x.deadline), rec)
+			continue
+		}
 		s.push(rec)
 	}
 	s.arm()
@@ -531,6 +600,10 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 	}
 
 	rec.run = run
+	if x := rec.x; x != nil && x.entry != nil { // its deadline's: it is met
+		s.timed.Remove(x.entry)
+		x.entry = nil
+	}
 	if d := rec.timeout; d > 0 {
 		rec.extra().timer = s.clock.AfterFunc(d, func() {
 			run.Cancel(context.DeadlineExceeded, &taskctx.TimeoutError{After: d})

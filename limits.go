@@ -352,6 +352,10 @@ func (s *state) admit(rec *record, now time.Time) bool {
 		}
 	}
 	x := rec.x
+	if x != nil && x.deadline != 0 && rec.attempts == 0 && !now.Before(s.time(x.deadline)) {
+		s.missedDeadline(rec, now) // its timer has not fired yet
+		return false
+	}
 	if x == nil || x.plan == nil {
 		return true
 	}

@@ -59,6 +59,17 @@ type Options struct {
 	Cooldown    Cooldown
 	// Perpetual makes the task reschedule itself; see Perpetual.
 	Perpetual Perpetual
+	// Deadline is the latest time the run may start: a run that has not
+	// started by then ends CANCELLED, with the reason "deadline passed",
+	// wherever it waits (scheduled, queued, held by a pause or a limit).
+	// It bounds the first attempt's start only: a run that started is not
+	// stopped by it (see Timeout), and its retries are not bound by it.
+	// The zero time is no deadline. See WithDeadline.
+	Deadline time.Time
+	// StartWithin is Deadline relative to the time the run may start (its
+	// run-after time, or its enqueue): WithStartWithin clears Deadline,
+	// and WithDeadline clears StartWithin.
+	StartWithin time.Duration
 	// WaitForRoom makes Enqueue wait, until its ctx ends, for room in a
 	// backend whose queue is full (Config.MaxQueued) instead of failing
 	// with ErrQueueFull; see WithWaitForRoom.
@@ -87,6 +98,21 @@ func WithRunAt(t time.Time) Option {
 // clears any run-after time. As for WithRunAt, at most 100 years.
 func WithDelay(d time.Duration) Option {
 	return func(o *Options) { o.Delay, o.RunAt = d, time.Time{} }
+}
+
+// WithDeadline makes the run end CANCELLED, with the reason "deadline
+// passed", if it has not started by t: for work that is worth nothing
+// late, such as a reminder for a meeting. t must be after the time the run
+// may start. Perpetual tasks take no deadline. See Options.Deadline.
+func WithDeadline(t time.Time) Option {
+	return func(o *Options) { o.Deadline, o.StartWithin = t, 0 }
+}
+
+// WithStartWithin is WithDeadline relative to the time the run may start:
+// it ends CANCELLED if it has not started within d of its run-after time,
+// or of its enqueue if it has none.
+func WithStartWithin(d time.Duration) Option {
+	return func(o *Options) { o.StartWithin, o.Deadline = d, time.Time{} }
 }
 
 // WithTimeout bounds each attempt to d; zero removes the bound.
@@ -139,6 +165,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("delay %v is negative: use a delay of zero or more, or WithRunAt", o.Delay)
 	case o.Timeout < 0:
 		return fmt.Errorf("timeout %v is negative: use zero for no timeout", o.Timeout)
+	case o.StartWithin < 0:
+		return fmt.Errorf("start-within %v is negative: give the time the run may wait to start, or use zero for no deadline", o.StartWithin)
+	case o.hasDeadline() && o.Perpetual.enabled():
+		return fmt.Errorf("a perpetual task takes no deadline: a deadline is for one run; leave WithDeadline and WithStartWithin out")
 	}
 	r := o.Retry
 	switch {
@@ -164,6 +194,9 @@ func (o *Options) validate() error {
 	}
 	return o.Perpetual.validate()
 }
+
+// hasDeadline reports whether o bounds the run's start.
+func (o *Options) hasDeadline() bool { return !o.Deadline.IsZero() || o.StartWithin > 0 }
 
 // MaxKeyLength bounds a task key, in bytes.
 const MaxKeyLength = 256

@@ -60,6 +60,7 @@ type recordExtra struct {
 	timer        Timer                    // the running attempt's timeout
 	entry        *timeheap.Entry[*record] // while SCHEDULED
 	startedAt    offset                   // the first attempt's start, once a second one started
+	deadline     offset                   // WithDeadline's: the latest start of its first attempt
 	workers      []string                 // the later attempts' workers
 
 	key     string           // WithKey's, or a perpetual task's name
@@ -160,6 +161,7 @@ func (s *state) snapshot(rec *record) TaskResult {
 		res.CancelReason = x.cancelReason
 		res.Progress = x.progress
 		res.Key = x.key
+		res.Deadline = s.time(x.deadline)
 	}
 	return res
 }

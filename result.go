@@ -84,6 +84,9 @@ type TaskResult struct {
 	EnqueuedAt time.Time
 	// RunAfter is the earliest time the task may start; zero for at once.
 	RunAfter time.Time
+	// Deadline is the latest time the run may start (WithDeadline,
+	// WithStartWithin); zero for none.
+	Deadline time.Time
 	// StartedAt is when the first attempt started; zero before that.
 	StartedAt time.Time
 	// LastAttemptedAt is when the latest attempt started; zero before the first.

@@ -115,6 +115,9 @@ type Counters struct {
 	Struck uint64
 	// Perpetuated counts the runs perpetual tasks enqueued for themselves.
 	Perpetuated uint64
+	// DeadlinePassed counts the runs cancelled for they had not started
+	// by their deadline (WithDeadline).
+	DeadlinePassed uint64
 	// QueueFull counts the Enqueue calls refused with ErrQueueFull
 	// (Config.MaxQueued); a wait for room that ends with its ctx counts
 	// too.
