@@ -261,4 +261,5 @@ type Controller interface {
 	Drainer
 	IDFinder
 	Pauser
+	BatchEnqueuer
 }

@@ -55,22 +55,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		return Receipt{}, err
 	}
 	now := s.clock.Now()
-	if opts.Perpetual.enabled() && opts.Key == "" {
-		opts.Key = def.Name() // one chain per task
-	}
-	runAfter := opts.RunAt
-	if opts.Delay > 0 {
-		runAfter = now.Add(opts.Delay)
-	}
-	if opts.Perpetual.enabled() {
-		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
-	}
-	if !runAfter.IsZero() && (runAfter.Before(now.AddDate(-runAfterYears, 0, 0)) || runAfter.After(now.AddDate(runAfterYears, 0, 0))) {
-		return Receipt{}, fmt.Errorf("localtasks: enqueue %q: its run-after time %v is more than %d years from now: "+
-			"a run's times are kept to the nanosecond, which spans about 292 years; nothing was queued: %w",
-			def.Name(), runAfter, runAfterYears, ErrInvalidTask)
-	}
-	deadline, err := startDeadline(def, &opts, now, runAfter)
+	runAfter, deadline, err := s.startTimes(def, &opts, now)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -96,7 +81,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	}
 	s.takeInbox() // runs posted before this one are queued before it
 	if s.set.cfg.MaxQueued > 0 && s.needsRoom(rec, &opts) {
-		if err := s.awaitRoom(ctx, rec.def, opts.WaitForRoom); err != nil {
+		if err := s.awaitRoom(ctx, rec.def, opts.WaitForRoom, 1); err != nil {
 			s.mu.Unlock()
 			s.index.del(rec)
 			return Receipt{}, err
@@ -136,6 +121,29 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		s.runInline(rec)
 	}
 	return Receipt{ID: rec.id, Disposition: disp}, nil
+}
+
+// startTimes returns the run-after time and the deadline of a run enqueued
+// now with opts (zero times for none), and gives a perpetual task's run
+// its key.
+func (s *state) startTimes(def Definition, opts *Options, now time.Time) (runAfter, deadline time.Time, err error) {
+	if opts.Perpetual.enabled() && opts.Key == "" {
+		opts.Key = def.Name() // one chain per task
+	}
+	runAfter = opts.RunAt
+	if opts.Delay > 0 {
+		runAfter = now.Add(opts.Delay)
+	}
+	if opts.Perpetual.enabled() {
+		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
+	}
+	if !runAfter.IsZero() && (runAfter.Before(now.AddDate(-runAfterYears, 0, 0)) || runAfter.After(now.AddDate(runAfterYears, 0, 0))) {
+		return runAfter, deadline, fmt.Errorf("localtasks: enqueue %q: its run-after time %v is more than %d years from now: "+
+			"a run's times are kept to the nanosecond, which spans about 292 years; nothing was queued: %w",
+			def.Name(), runAfter, runAfterYears, ErrInvalidTask)
+	}
+	deadline, err = startDeadline(def, opts, now, runAfter)
+	return runAfter, deadline, err
 }
 
 // startDeadline returns the latest start opts allow a run that may start at
@@ -224,17 +232,22 @@ func (s *state) needsRoom(rec *record, opts *Options) bool {
 	return true
 }
 
-// awaitRoom returns once the queue has room for one more run (see
+// awaitRoom returns once the queue has room for n more runs (see
 // Config.MaxQueued), at once with an error matching ErrQueueFull unless
 // wait, or with the ctx's error once ctx ends. It may unlock s.mu while it
 // waits, and holds it again when it returns. Must hold s.mu.
-func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error {
+func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool, n int) error {
 	max := s.set.cfg.MaxQueued
-	for s.queuedRuns() >= max {
+	if n > max {
+		s.counters.QueueFull++
+		return fmt.Errorf("localtasks: enqueue %q: a batch of %d runs is more than %s ever queues (MaxQueued %d): "+
+			"enqueue it in smaller batches; nothing was queued: %w", def.Name(), n, s.set.label(), max, ErrQueueFull)
+	}
+	for s.queuedRuns()+n > max {
 		if !wait {
 			s.counters.QueueFull++
-			return fmt.Errorf("localtasks: enqueue %q: %s has %d runs queued, its MaxQueued: "+
-				"retry later, or enqueue with WithWaitForRoom to wait for room; nothing was queued: %w", def.Name(), s.set.label(), max, ErrQueueFull)
+			return fmt.Errorf("localtasks: enqueue %q: %s has %d runs queued, and its MaxQueued is %d: "+
+				"retry later, or enqueue with WithWaitForRoom to wait for room; nothing was queued: %w", def.Name(), s.set.label(), s.queuedRuns(), max, ErrQueueFull)
 		}
 		if s.room == nil {
 			s.room = make(chan struct{})
@@ -254,7 +267,7 @@ func (s *state) awaitRoom(ctx context.Context, def Definition, wait bool) error 
 		if s.closing {
 			return s.closedError(def)
 		}
-		if err := ctx.Err(); err != nil && s.queuedRuns() >= max {
+		if err := ctx.Err(); err != nil && s.queuedRuns()+n > max {
 			s.counters.QueueFull++
 			return fmt.Errorf("localtasks: enqueue %q: waited for room on %s (MaxQueued %d) until the caller's ctx ended; nothing was queued: %w: %w",
 				def.Name(), s.set.label(), max, ErrQueueFull, err)

@@ -40,7 +40,7 @@ func TestMaxQueuedRefuses(t *testing.T) {
 	for _, task := range []*localtasks.Task[int, int]{benchNoop, benchNoop.Using(localtasks.WithDelay(time.Hour))} {
 		_, err := task.Enqueue(ctx, b, 99)
 		require.ErrorIs(t, err, localtasks.ErrQueueFull)
-		require.ErrorContains(t, err, "has 2 runs queued, its MaxQueued")
+		require.ErrorContains(t, err, "has 2 runs queued, and its MaxQueued is 2")
 		require.ErrorContains(t, err, "WithWaitForRoom")
 	}
 	require.Equal(t, 2, queuedRuns(t, b), "nothing more was queued")

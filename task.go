@@ -246,6 +246,42 @@ func (t *Task[A, R]) Enqueue(ctx context.Context, b Backend, args A) (Handle[R],
 	return Handle[R]{id: r.ID, b: b, disp: r.Disposition}, nil
 }
 
+// EnqueueMany enqueues a run of the task for each of args, with the task's
+// options, and returns one handle for each, in their order. On a backend
+// that implements BatchEnqueuer (every backend of this package does) it is
+// all or none: if any argument is refused, nothing is queued, and the
+// error names its index; the runs are queued in one trip to the backend's
+// lock. On another backend it enqueues them one at a time, and stops at the
+// first error: it returns the handles of the runs queued before it with
+// the error.
+func (t *Task[A, R]) EnqueueMany(ctx context.Context, b Backend, args []A) ([]Handle[R], error) {
+	hs := make([]Handle[R], 0, len(args))
+	be, ok := b.(BatchEnqueuer)
+	if !ok {
+		for i, a := range args {
+			r, err := b.Enqueue(ctx, t.def, a, t.opts)
+			if err != nil {
+				return hs, fmt.Errorf("localtasks: enqueue many %q: argument %d of %d: %d runs before it were queued, "+
+					"one at a time, for the backend has no EnqueueMany (BatchEnqueuer): %w", t.def.name, i, len(args), i, err)
+			}
+			hs = append(hs, Handle[R]{id: r.ID, b: b, disp: r.Disposition})
+		}
+		return hs, nil
+	}
+	as := make([]any, len(args))
+	for i := range args {
+		as[i] = args[i]
+	}
+	rs, err := be.EnqueueMany(ctx, t.def, as, t.opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		hs = append(hs, Handle[R]{id: r.ID, b: b, disp: r.Disposition})
+	}
+	return hs, nil
+}
+
 // Replace enqueues a run of the task with args under key, in place of the
 // queued or scheduled run of the task that holds the key, if any: that run
 // ends CANCELLED and never executes, and the new one takes the key, with the

@@ -64,13 +64,14 @@ func RunConformanceWith(t *testing.T, newBackend NewBackend, traits Traits) {
 	_, err = b.Wait(ctx, r.ID)
 	h.runs = !errors.Is(err, errors.ErrUnsupported)
 	h.caps = b.Capabilities()
+	h.probe = b
 	_, h.events = b.(localtasks.Subscriber)
 	_, h.strikes = b.(localtasks.Striker)
 	_, snaps := b.(localtasks.Snapshotter)
 	_, drains := b.(localtasks.Drainer)
 	h.snapshots = snaps && drains
 
-	for _, c := range append(h.cases(), h.schedulingCases()...) {
+	for _, c := range append(append(h.cases(), h.schedulingCases()...), h.flowCases()...) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.run(t, h)
@@ -86,6 +87,7 @@ type harness struct {
 	snapshots  bool // it implements localtasks.Snapshotter and Drainer
 	caps       localtasks.Capabilities
 	traits     Traits
+	probe      localtasks.Backend // the backend built first, for what it implements
 }
 
 type testCase struct {
