@@ -291,3 +291,28 @@ func TestPauseHoldsRunsOnAThreadPool(t *testing.T) {
 	require.Equal(t, []dashboard.Queue{{Name: "default", MaxWorkers: 1}, {Name: "bulk"}}, snap.Backends[0].Queues)
 	require.Empty(t, snap.Backends[0].Pauses)
 }
+
+// The page has the queues panel and the paused list docs/api.md promises,
+// and the pause controls only with actions on.
+func TestPageHasTheQueuesPanel(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	hooks := []string{
+		`<table id="queues">`,
+		`<th scope="col">Queue</th>`,
+		`<p id="queues-empty" class="empty">`,
+		`<ul id="pauses" class="pause-list" aria-labelledby="pauses-heading">`,
+		`<p id="pauses-empty" class="empty">`,
+	}
+	page := serve(newHandler(t, false, pool), "GET", "/", "").Body.String()
+	for _, hook := range hooks {
+		require.Contains(t, page, hook)
+	}
+	require.NotContains(t, page, `id="detail-pause"`)
+	require.NotContains(t, page, `<th scope="col">Action</th>`)
+
+	page = serve(newHandler(t, true, pool), "GET", "/", "").Body.String()
+	for _, hook := range append(hooks, `<button type="button" id="detail-pause" hidden>`, `<th scope="col">Action</th>`) {
+		require.Contains(t, page, hook)
+	}
+}
