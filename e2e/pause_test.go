@@ -18,7 +18,9 @@ import (
 // checks in Chromium that the queues panel pauses "bulk": a run enqueued
 // on it stays READY while a run of "default", enqueued after it, finishes;
 // that the run's detail pauses its task, and the paused list resumes it;
-// and that once the panel resumes "bulk", the run finishes.
+// and that once the panel resumes "bulk", the run finishes. It saves the
+// screenshot of the panel docs/operations.md shows (under docs/ with
+// LOCALTASKS_DOCS_SHOTS=1).
 func TestDashboardPausesAQueue(t *testing.T) {
 	chromium := findChromium(t)
 	ctx := context.Background()
