@@ -24,7 +24,7 @@ func (h *Handler) action(f func(w http.ResponseWriter, r *http.Request, body []b
 	return handleJSON(func(w http.ResponseWriter, r *http.Request) (int, any, error) {
 		if !h.actions {
 			return 0, nil, fail(http.StatusForbidden, CodeActionsDisabled,
-				"actions are disabled: this dashboard is read-only; set dashboard.Config.Actions to allow cancel, retry, strike and restore")
+				"actions are disabled: this dashboard is read-only; set dashboard.Config.Actions to allow cancel, retry, strike, restore, pause and resume")
 		}
 		if !h.hosts.allowed(r.Host) {
 			return 0, nil, errHostNotAllowed(r.Host)

@@ -18,12 +18,15 @@
 // through server-sent events, and needs nothing but the handler: its
 // scripts and styles are embedded, and it loads nothing from elsewhere.
 //
+// The page also shows each backend's queues (the runs running on each, its
+// bound on workers, whether it is paused) and what is paused.
+//
 // The dashboard is read-only unless Config.Actions is set. With it, the
-// page and the API can cancel and retry runs and add and lift strikes,
-// through POST requests that take JSON and are refused when they come from
-// another site (net/http.CrossOriginProtection) or for a host name that is
-// not a loopback name, an IP address or in Config.AllowedHosts (DNS
-// rebinding). The dashboard does no authentication of its own: mount it
+// page and the API can cancel and retry runs, add and lift strikes, and
+// pause and resume queues and tasks, through POST requests that take JSON
+// and are refused when they come from another site
+// (net/http.CrossOriginProtection) or for a host name that is not a
+// loopback name, an IP address or in Config.AllowedHosts (DNS rebinding). The dashboard does no authentication of its own: mount it
 // behind the application's.
 //
 // docs/api.md in the module describes the routes, the JSON shapes and the
@@ -53,12 +56,13 @@ type Config struct {
 	// with one label are an error. The page shows what each offers of
 	// the optional interfaces: its runs, workers and counters need a
 	// localtasks.Snapshotter, live updates a localtasks.Subscriber, strikes
-	// a localtasks.Striker; every backend of package localtasks has them
-	// all (localtasks.Controller).
+	// a localtasks.Striker, pauses a localtasks.Pauser; every backend of
+	// package localtasks has them all (localtasks.Controller), and the two
+	// pools can pause (Capabilities.Pause).
 	Backends []localtasks.Backend
 	// Actions turns on the actions that change things: Cancel, Retry,
-	// Strike and Restore. Off by default: the dashboard is read-only and
-	// refuses them with 403.
+	// Strike, Restore, Pause and Resume. Off by default: the dashboard is
+	// read-only and refuses them with 403.
 	Actions bool
 	// AllowedHosts are the host names, besides loopback names
 	// (localhost, *.localhost) and IP addresses, under which the actions
@@ -123,6 +127,7 @@ type backend struct {
 	sub   localtasks.Subscriber
 	strk  localtasks.Striker
 	snap  localtasks.Snapshotter
+	pause localtasks.Pauser // only if its Capabilities have Pause
 }
 
 // snapshot is b's Snapshot, or an empty one if it has no Snapshotter.
@@ -209,6 +214,7 @@ func labelBackends(cs []localtasks.Backend) ([]backend, error) {
 		bs[i].sub, _ = c.(localtasks.Subscriber)
 		bs[i].strk, _ = c.(localtasks.Striker)
 		bs[i].snap, _ = c.(localtasks.Snapshotter)
+		bs[i].pause = pauserOf(c)
 	}
 	return bs, nil
 }
@@ -241,6 +247,8 @@ func (h *Handler) routes() *http.ServeMux {
 	route("POST", "/api/results/{id}/retry", h.action(h.retry))
 	route("POST", "/api/strikes", h.action(h.strike))
 	route("POST", "/api/strikes/restore", h.action(h.restore))
+	route("POST", "/api/pauses", h.action(h.pause))
+	route("POST", "/api/pauses/resume", h.action(h.resume))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("no such page or API route %s: the API's routes are under api/ (see docs/api.md)", r.URL.Path))
 	})

@@ -55,5 +55,5 @@ func Example() {
 	// Output:
 	// 200
 	// 200 true
-	// 403 {"error":"actions are disabled: this dashboard is read-only; set dashboard.Config.Actions to allow cancel, retry, strike and restore","code":"actions_disabled"}
+	// 403 {"error":"actions are disabled: this dashboard is read-only; set dashboard.Config.Actions to allow cancel, retry, strike, restore, pause and resume","code":"actions_disabled"}
 }

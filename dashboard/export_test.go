@@ -50,10 +50,11 @@ func Subscriptions(h *Handler) int {
 	return n
 }
 
-// DecodeStrike and ParseStatuses are the API's request parsers, for the
-// fuzz targets.
+// DecodeStrike, DecodePause and ParseStatuses are the API's request
+// parsers, for the fuzz targets.
 var (
 	DecodeStrike  = decodeStrike
+	DecodePause   = decodePause
 	ParseStatuses = parseStatuses
 )
 

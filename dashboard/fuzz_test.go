@@ -45,6 +45,42 @@ func FuzzDecodeStrike(f *testing.F) {
 	})
 }
 
+// FuzzDecodePause checks the decoder of the pause routes' body: it never
+// panics, refuses with 400 what it refuses, and what it accepts names a
+// queue or a task, not both, and decodes again, the same, from its own
+// encoding.
+func FuzzDecodePause(f *testing.F) {
+	for _, seed := range []string{
+		`{"queue": "bulk"}`,
+		`{"backend": "io", "task": "dashboard_test.echo"}`,
+		`{"queue": "bulk", "task": "dashboard_test.echo"}`,
+		`{"backend": "io"}`,
+		`{"queue": ""}`,
+		`{"queue": "bulk", "reason": "x"}`,
+		`{"queue": "bulk"} {}`,
+		`{"queue": 1}`,
+		`{"QUEUE": "bulk"}`,
+		`{"task": "\u0000"}`,
+		``,
+		`[`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := dashboard.DecodePause(body)
+		if err != nil {
+			require.Equal(t, http.StatusBadRequest, dashboard.StatusOf(err))
+			return
+		}
+		require.True(t, (p.Queue == "") != (p.Task == ""), "%+v names a queue or a task, not both", p)
+		again, err := json.Marshal(p)
+		require.NoError(t, err)
+		p2, err := dashboard.DecodePause(again)
+		require.NoError(t, err, "%s", again)
+		require.Equal(t, p, p2)
+	})
+}
+
 // FuzzParseStatuses checks the parser of the snapshot's status filter: it
 // never panics, refuses with 400 what it refuses, and what it accepts is a
 // list of distinct statuses that parses again, the same, from their names.

@@ -65,6 +65,9 @@ func (h *Handler) backendSnapshot(ctx context.Context, b backend, opts localtask
 		Counters:   newCounters(snap.Counters),
 		Strikes:    newStrikes(b.label, snap.Strikes),
 		Throughput: h.samples.record(h.indexOf(b), now, snap.Counters),
+		Pausable:   b.pause != nil,
+		Queues:     newQueues(snap.Queues),
+		Pauses:     newPauses(b.label, snap.Pauses),
 	}, nil
 }
 

@@ -14,6 +14,9 @@ type (
 	StatusCounts    = dashapi.StatusCounts
 	Strike          = dashapi.Strike
 	Strikes         = dashapi.Strikes
+	Queue           = dashapi.Queue
+	Pause           = dashapi.Pause
+	Pauses          = dashapi.Pauses
 	Point           = dashapi.Point
 	Snapshot        = dashapi.Snapshot
 	BackendSnapshot = dashapi.BackendSnapshot

@@ -2,8 +2,8 @@
 // program through its dashboard (package
 // github.com/localtasks/localtasks/dashboard): snapshots of every backend,
 // one run's result, a run's progress followed live, and cancel, retry,
-// strike and restore. Run "localtasks help" for usage; the work is done by
-// package internal/cli.
+// strike, restore, pause and resume. Run "localtasks help" for usage; the
+// work is done by package internal/cli.
 package main
 
 import (

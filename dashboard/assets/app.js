@@ -320,6 +320,7 @@
       renderCounters();
       renderThroughput();
       renderWorkers();
+      renderQueues();
       renderStrikes();
     };
     if (document.hidden || !window.requestAnimationFrame) setTimeout(run, 100);
@@ -790,6 +791,116 @@
     }
   }
 
+  // ---- queues and pauses ----
+
+  // pauseText describes a pause as localtasks.Pause.String does.
+  function pauseText(p) {
+    return p.queue ? 'queue "' + p.queue + '"' : 'task "' + p.task + '"';
+  }
+
+  function backendNamed(name) {
+    return state.backends.find((b) => b.name === name);
+  }
+
+  let queuesKey = ""; // what renderQueues last drew
+
+  // renderQueues draws each backend's queues and what is paused, with a
+  // Pause or Resume button for each where the backend can pause. It draws
+  // them again only when they change, so that a focused button keeps its
+  // focus while the runs' news come.
+  function renderQueues() {
+    if (ACTIONS && state.detailId) {
+      const t = state.runs.get(state.detailId);
+      if (t) renderDetailPause(t);
+    }
+    const key = JSON.stringify(state.backends.map((b) => [b.name, b.pausable, b.queues, b.pauses]));
+    if (key === queuesKey) return;
+    queuesKey = key;
+    const tbody = $("queues").tBodies[0];
+    clear(tbody);
+    const list = $("pauses");
+    clear(list);
+    let queues = 0;
+    let pauses = 0;
+    for (const b of state.backends) {
+      for (const q of b.queues || []) {
+        queues++;
+        const tr = document.createElement("tr");
+        tr.dataset.backend = b.name;
+        tr.dataset.queue = q.name;
+        tr.appendChild(el("td", b.name));
+        const th = el("th", q.name);
+        th.scope = "row";
+        tr.appendChild(th);
+        tr.appendChild(el("td", q.running, "running"));
+        tr.appendChild(el("td", q.max_workers || "all", "max-workers"));
+        const st = el("td", q.paused ? "paused" : "active", "state");
+        st.dataset.paused = String(q.paused);
+        tr.appendChild(st);
+        if (ACTIONS) {
+          const td = el("td", "", "action");
+          if (b.pausable) td.appendChild(pauseButton({ backend: b.name, queue: q.name }, q.paused));
+          tr.appendChild(td);
+        }
+        tbody.appendChild(tr);
+      }
+      for (const p of b.pauses || []) {
+        pauses++;
+        const li = el("li", pauseText(p) + " (on " + b.name + ")");
+        li.dataset.backend = b.name;
+        if (p.queue) li.dataset.queue = p.queue;
+        else li.dataset.task = p.task;
+        if (ACTIONS) {
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(pauseButton({ backend: b.name, queue: p.queue, task: p.task }, true));
+        }
+        list.appendChild(li);
+      }
+    }
+    $("queues-empty").hidden = queues > 0;
+    $("pauses-empty").hidden = pauses > 0;
+  }
+
+  // pauseButton is the button that pauses p, or resumes it if paused.
+  function pauseButton(p, paused) {
+    const btn = el("button", paused ? "Resume" : "Pause", paused ? "resume" : "pause");
+    btn.type = "button";
+    btn.setAttribute("aria-label", (paused ? "Resume " : "Pause ") + pauseText(p) + " on " + p.backend);
+    btn.addEventListener("click", () => changePause(p, !paused));
+    return btn;
+  }
+
+  // changePause pauses p (on), or resumes it.
+  function changePause(p, on) {
+    act(on ? "Pause" : "Resume", async () => {
+      await post(on ? "api/pauses" : "api/pauses/resume", p);
+      say(
+        on
+          ? "Paused " + pauseText(p) + " on " + p.backend + ": its runs wait, none cancelled, until it is resumed."
+          : "Resumed " + pauseText(p) + " on " + p.backend + ": its runs start again.",
+      );
+      await refresh();
+    });
+  }
+
+  // renderDetailPause offers to pause the detail's task on its backend, or
+  // to resume it, where the backend can pause.
+  function renderDetailPause(t) {
+    const btn = $("detail-pause");
+    const b = backendNamed(t.backend);
+    btn.hidden = !b || !b.pausable;
+    const paused = !!b && (b.pauses || []).some((p) => p.task === t.task);
+    const text = (paused ? "Resume task " : "Pause task ") + t.task;
+    if (btn.textContent !== text) btn.textContent = text;
+    btn.dataset.paused = String(paused);
+  }
+
+  function pauseTask() {
+    const t = state.runs.get(state.detailId);
+    if (!t) return;
+    changePause({ backend: t.backend, task: t.task }, $("detail-pause").dataset.paused !== "true");
+  }
+
   // ---- the detail view ----
 
   function fragmentId() {
@@ -875,6 +986,7 @@
     if (ACTIONS) {
       $("detail-cancel").hidden = finished(t.status);
       $("detail-retry").hidden = !finished(t.status);
+      renderDetailPause(t);
     }
   }
 
@@ -1126,6 +1238,7 @@
       $("detail-cancel").addEventListener("click", cancelRun);
       $("detail-retry").addEventListener("click", retryRun);
       $("detail-strike").addEventListener("click", strikeTask);
+      $("detail-pause").addEventListener("click", pauseTask);
       $("strike-form").addEventListener("submit", submitStrike);
       $("strike-op").addEventListener("change", showUpper);
       showUpper();

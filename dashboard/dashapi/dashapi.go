@@ -121,6 +121,33 @@ type Strikes struct {
 	Strikes []Strike `json:"strikes"`
 }
 
+// Queue is one queue of a backend, in a BackendSnapshot; see
+// localtasks.QueueInfo.
+type Queue struct {
+	Name string `json:"name"`
+	// MaxWorkers is the most workers its runs take at once
+	// (localtasks.Config.QueueWorkers); 0 for no bound of its own: every
+	// worker of the backend.
+	MaxWorkers int  `json:"max_workers"`
+	Running    int  `json:"running"` // its runs running now
+	Paused     bool `json:"paused"`
+}
+
+// Pause is a localtasks.Pause on a backend: a queue, or a task on every
+// queue, whose runs are held back. It is in the requests and the responses
+// of the pause routes and in snapshots. Exactly one of Queue and Task is
+// set. In a request, an empty Backend means every backend that can pause.
+type Pause struct {
+	Backend string `json:"backend,omitempty"`
+	Queue   string `json:"queue,omitempty"`
+	Task    string `json:"task,omitempty"`
+}
+
+// Pauses is the response of the pause routes: every pause in force.
+type Pauses struct {
+	Pauses []Pause `json:"pauses"`
+}
+
 // Point is one throughput sample: the rate of finished runs per second
 // since the previous sample.
 type Point struct {
@@ -154,6 +181,14 @@ type BackendSnapshot struct {
 	Counters   Counters     `json:"counters"`
 	Strikes    []Strike     `json:"strikes"`
 	Throughput []Point      `json:"throughput"`
+	// Pausable says its queues and tasks can be paused: it is a
+	// localtasks.Pauser whose Capabilities have Pause.
+	Pausable bool `json:"pausable"`
+	// Queues describes its queues, in the order of its Config.Queues;
+	// empty for a backend that does not describe them.
+	Queues []Queue `json:"queues"`
+	// Pauses lists what is paused on it, queues first.
+	Pauses []Pause `json:"pauses"`
 }
 
 // TaskEvent is the data of an event named "task" on the event stream.
@@ -186,8 +221,8 @@ type BackendStats struct {
 // The codes of the API's errors, in Error.Code.
 const (
 	// CodeBadRequest (400): malformed JSON, an unknown field, a bad
-	// strike, a bad query, an unknown backend, an ID prefix of fewer than
-	// 8 hex digits.
+	// strike, a bad pause (an unknown queue or task), a bad query, an
+	// unknown backend, an ID prefix of fewer than 8 hex digits.
 	CodeBadRequest = "bad_request"
 	// CodeActionsDisabled (403): an action while Config.Actions is off.
 	CodeActionsDisabled = "actions_disabled"
@@ -205,7 +240,8 @@ const (
 	// CodeMethodNotAllowed (405): a method the route does not take.
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeConflict (409): cancel of a finished run, retry of an
-	// unfinished one, or of one its backend can no longer take.
+	// unfinished one, or of one its backend can no longer take; a strike
+	// or a pause on a backend that cannot take it, or is closed.
 	CodeConflict = "conflict"
 	// CodeUnsupportedMediaType (415): a POST that is not application/json.
 	CodeUnsupportedMediaType = "unsupported_media_type"

@@ -30,7 +30,7 @@
 // Flags:
 //
 //	-addr host:port  where to listen (default 127.0.0.1:8080; port 0 picks a free one)
-//	-actions         let the dashboard cancel, retry, strike and restore
+//	-actions         let the dashboard cancel, retry, strike, restore, pause and resume
 //
 // With -actions, anyone who reaches /tasks/ can cancel runs: this example
 // listens on loopback only, and has no users. A real service mounts the
@@ -97,7 +97,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("webapp", flag.ContinueOnError)
 	addr := flags.String("addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free one")
-	actions := flags.Bool("actions", false, "let the dashboard cancel, retry, strike and restore")
+	actions := flags.Bool("actions", false, "let the dashboard cancel, retry, strike, restore, pause and resume")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}

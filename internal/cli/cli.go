@@ -39,13 +39,15 @@ Usage:
   localtasks [--url URL] COMMAND [flags] [ID]
 
 Commands:
-  snapshot    every backend's counters, workers, strikes and runs
+  snapshot    every backend's counters, workers, queues, pauses, strikes and runs
   result ID   one run: status, times, attempts, args, value, errors with stacks
   watch ID    a run's progress, live, until it finishes
   cancel ID   cancel a queued, scheduled or running run
   retry ID    enqueue a new run of a finished run's task, with its argument
   strike      stop the runs of a task, or those whose argument matches
   restore     lift a strike
+  pause       hold back the runs of a queue or a task, without cancelling them
+  resume      let the runs of a paused queue or task start again
   help [COMMAND]
               this text, or a command's flags
 
@@ -56,8 +58,8 @@ Global flags (before or after the command):
 ID is a run's ID, or its first 8 or more hex digits: snapshot prints
 whole IDs, the dashboard's page the first 8.
 
-cancel, retry, strike and restore need the program to build its dashboard
-with dashboard.Config{Actions: true}.
+cancel, retry, strike, restore, pause and resume need the program to build
+its dashboard with dashboard.Config{Actions: true}.
 
 Exit status: 0 on success; 1 when the run watch followed ended FAILED or
 CANCELLED; 2 on bad usage, or when the dashboard cannot be reached, refuses
@@ -154,7 +156,7 @@ type command struct {
 
 var commands = []*command{
 	snapshotCommand, resultCommand, watchCommand, cancelCommand, retryCommand,
-	strikeCommand(false), strikeCommand(true),
+	strikeCommand(false), strikeCommand(true), pauseCommand(false), pauseCommand(true),
 }
 
 func lookup(name string) *command {

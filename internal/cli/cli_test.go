@@ -639,7 +639,7 @@ func TestFlagsReadTheSameEverywhere(t *testing.T) {
 	flagLine := regexp.MustCompile(`^  (-+)(\S+)( \S+)?$`)
 	type seen struct{ cmd, arg, concept string }
 	first := map[string]seen{}
-	for _, cmd := range []string{"snapshot", "result", "watch", "cancel", "retry", "strike", "restore"} {
+	for _, cmd := range []string{"snapshot", "result", "watch", "cancel", "retry", "strike", "restore", "pause", "resume"} {
 		r := runCLI(t, context.Background(), []string{"help", cmd}, nil)
 		require.Equal(t, cli.ExitOK, r.code)
 		_, flags, ok := strings.Cut(r.stdout, "\nFlags:\n")
@@ -674,7 +674,7 @@ func TestReferenceInDocsIsTheHelp(t *testing.T) {
 	_, ref, ok := strings.Cut(string(doc), "### Reference\n")
 	require.True(t, ok, "docs/operations.md has no Reference section")
 	blocks := regexp.MustCompile("(?s)```text\n(.*?)```\n").FindAllStringSubmatch(ref, -1)
-	cmds := []string{"", "snapshot", "result", "watch", "cancel", "retry", "strike", "restore"}
+	cmds := []string{"", "snapshot", "result", "watch", "cancel", "retry", "strike", "restore", "pause", "resume"}
 	require.Len(t, blocks, len(cmds), "a block for the usage and one for each command's help")
 	for i, cmd := range cmds {
 		args := []string{"help"}

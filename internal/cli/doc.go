@@ -1,7 +1,7 @@
 // Package cli is the localtasks command: a client of the dashboard's JSON
 // API (docs/api.md) that prints every backend's snapshot and one run's
-// result, follows a run's progress live, and cancels, retries and strikes
-// runs.
+// result, follows a run's progress live, cancels, retries and strikes
+// runs, and pauses and resumes queues and tasks.
 //
 // cmd/localtasks is a few lines that call Run; everything else lives here,
 // writing to the io.Writers it is given, so that the tests run the command

@@ -19,10 +19,11 @@ const finishedDefault = 20
 var snapshotCommand = &command{
 	name: "snapshot",
 	summary: `Snapshot prints every backend's counters, workers (with the PID and memory
-of a process pool's workers), strikes, the count of its runs by status, and
-a page of its runs (queued, scheduled, running, then the most recently
-finished). When a backend has more runs than the page lists, it prints the
-command that lists the next page.`,
+of a process pool's workers), queues (the runs running on each, its bound on
+workers, whether it is paused), what is paused, strikes, the count of its
+runs by status, and a page of its runs (queued, scheduled, running, then the
+most recently finished). When a backend has more runs than the page lists,
+it prints the command that lists the next page.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		status := fs.String("status", "", "list only runs with these `statuses`, comma-separated, in any case (READY,RUNNING,...)")
 		taskName := fs.String("task", "", taskUsage+"; list only its runs")
@@ -141,6 +142,8 @@ func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax i
 		}
 		tw.Flush()
 	}
+
+	printQueues(w, b.Queues, b.Pauses)
 
 	if len(b.Strikes) > 0 {
 		fmt.Fprintln(w)
