@@ -70,6 +70,16 @@ func (s *state) enqueueMany(ctx context.Context, def Definition, args []any, opt
 			rec.extra().deadline = s.offset(deadline)
 		}
 		recs[i] = rec
+	}
+	if s.plain(lim, &opts, runAfter, now) && s.inboxLen.Load()+int32(len(recs)) <= inboxMax {
+		s.postMany(recs)
+		receipts := make([]Receipt, len(recs))
+		for i, rec := range recs {
+			receipts[i] = Receipt{ID: rec.id, Disposition: Enqueued}
+		}
+		return receipts, nil
+	}
+	for _, rec := range recs {
 		s.index.put(rec) // under no lock, as in enqueue
 	}
 	unindex := func(keep []Receipt) {
@@ -141,6 +151,38 @@ func (s *state) enqueueMany(ctx context.Context, def Definition, args []any, opt
 		}
 	}
 	return receipts, nil
+}
+
+// postMany is post for a batch: the runs go on the inbox in one
+// compare-and-swap, oldest deepest, so that takeInbox queues them in their
+// order.
+func (s *state) postMany(recs []*record) {
+	subscribed := s.events.Subscribed()
+	for i, rec := range recs {
+		rec.status = StatusReady
+		if subscribed {
+			rec.announced = true
+			s.events.Publish(Event{Kind: EventEnqueued, Result: s.snapshot(rec)})
+		}
+		s.index.put(rec)
+		if i > 0 {
+			rec.inbox = recs[i-1]
+		}
+	}
+	s.inboxLen.Add(int32(len(recs)))
+	first, last := recs[0], recs[len(recs)-1]
+	for {
+		head := s.inbox.Load()
+		first.inbox = head
+		if s.inbox.CompareAndSwap(head, last) {
+			break
+		}
+	}
+	if s.idleWorkers.Load() > 0 || s.closingNow.Load() { // see post
+		s.mu.Lock()
+		s.takeInbox()
+		s.mu.Unlock()
+	}
 }
 
 // unjournaledMany is unjournaled for a batch: the runs still queued are

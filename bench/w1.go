@@ -29,7 +29,9 @@ func w1() *workload {
 			system{name: "localtasks", run: func(ctx context.Context, p params) (measurement, error) {
 				return ltThreadPool(ctx, workers, p.N, noopTask, func(i int) int { return i }, checkIdentity)
 			}},
-			goPeers(workers, noop),
+			append([]system{{name: "localtasks-many", run: func(ctx context.Context, p params) (measurement, error) {
+				return ltThreadPoolMany(ctx, workers, p.N, w1Batch)
+			}}}, goPeers(workers, noop)...),
 			system{name: "python-thread", python: []string{"W1", "thread"}},
 		), riverSystems(workers)...),
 		targets: []target{
@@ -38,6 +40,7 @@ func w1() *workload {
 		},
 		legend: "W1: N tasks returning their int argument on 8 workers, from the first enqueue until every result is read back and checked " +
 			"(localtasks: Wait by ID, status SUCCESSFUL). ratio = localtasks tasks/s / the other's tasks/s. " +
+			"localtasks-many: the same through Task.EnqueueMany, in batches of 1000. " +
 			"localtasks-river: the same through the River adapter on PostgreSQL ($LOCALTASKS_PG_URL; left out when unset), 8 River workers in the same process.",
 	}
 }
@@ -168,6 +171,53 @@ func ltThreadPool[A, R any](ctx context.Context, workers, n int, t *localtasks.T
 	}
 	defer b.Close(ctx)
 	return ltEnqueueWait(ctx, b, n, t, args, check)
+}
+
+// w1Batch is the size of localtasks-many's batches.
+const w1Batch = 1000
+
+// ltThreadPoolMany is W1 on a thread pool through EnqueueMany, batch
+// arguments at a time, timed as ltEnqueueWait times it.
+func ltThreadPoolMany(ctx context.Context, workers, n, batch int) (measurement, error) {
+	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: workers, Config: localtasks.Config{MaxResults: n}})
+	if err != nil {
+		return measurement{}, err
+	}
+	defer b.Close(ctx)
+	hs := make([]localtasks.Handle[int], 0, n)
+	args := make([]int, 0, batch)
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		args = args[:0]
+		for j := i; j < min(i+batch, n); j++ {
+			args = append(args, j)
+		}
+		got, err := noopTask.EnqueueMany(ctx, b, args)
+		if err != nil {
+			return measurement{}, err
+		}
+		hs = append(hs, got...)
+	}
+	values := make([]int, n)
+	for i, h := range hs {
+		res, err := b.Wait(ctx, h.ID())
+		if err != nil {
+			return measurement{}, err
+		}
+		if res.Status != localtasks.StatusSuccessful {
+			return measurement{}, fmt.Errorf("task %d ended %v: %v", i, res.Status, res.Errors)
+		}
+		if values[i], err = localtasks.Value[int](res); err != nil {
+			return measurement{}, err
+		}
+	}
+	m := measurement{Tasks: n, Seconds: time.Since(start).Seconds()}
+	for i, v := range values {
+		if err := checkIdentity(i, v); err != nil {
+			return measurement{}, err
+		}
+	}
+	return m, nil
 }
 
 // ltEnqueueWait enqueues n tasks on b and waits for each by its ID, timed
