@@ -17,6 +17,9 @@
 //   - Run a task on a cron schedule: ExampleWithCron, under [WithCron].
 //   - CPU-bound work on a pool of worker processes: ExampleNewProcessPool,
 //     under [NewProcessPool].
+//   - Enqueue a batch, all or none: ExampleTask_EnqueueMany; pause a queue,
+//     and a deadline that passes while it is paused:
+//     ExampleThreadPoolBackend_Pause.
 //   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
 //     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
 //     recorded, none run).
@@ -31,10 +34,12 @@
 // is the shape of Django 6's task framework, with typed Go tasks: the
 // compiler checks the arguments and results, not a serializer at run time.
 //
-// Results live in memory, in the program's own process (not in a process
-// pool's workers): they are lost when it exits. Reach for a job queue with a
-// database (River, asynq) when tasks must survive a restart or be shared
-// between machines.
+// Runs and results live in memory, in the program's own process (not in a
+// process pool's workers): they are lost when it exits, unless the pool has
+// a Journal (Config.Journal; the sqlitejournal module keeps one on SQLite),
+// which a pool built again under the same Name resumes. Reach for a job
+// queue with a database server (River, through the adapters/river module)
+// when runs must be shared between machines.
 //
 // # Defining tasks
 //
@@ -338,12 +343,22 @@
 // of them or per value of a field of the argument. Every backend of this
 // package is a Controller: a Backend that is also a Subscriber, a Striker
 // (Strike, Restore, Strikes), a Snapshotter (Snapshot, Counters), a
-// Drainer (Drain) and an IDFinder (FindIDs: runs by the first 8 or more
-// hex digits of their IDs), the optional interfaces that code taking a Backend can
-// check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
+// Drainer (Drain), an IDFinder (FindIDs: runs by the first 8 or more
+// hex digits of their IDs), a Pauser (Pause, Resume, Pauses) and a
+// BatchEnqueuer (EnqueueMany), the optional interfaces that code taking a
+// Backend can check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
 // Drain returns. Capabilities.Limits and
 // Capabilities.Perpetual say which backends take limits and perpetual
 // tasks; docs/scheduling.md has the rules.
+//
+// # Flow control
+//
+// Task.EnqueueMany enqueues a batch, all or none. WithDeadline and
+// WithStartWithin cancel a run that has not started in time. A pool's
+// queues may each have a share of its workers (Config.QueueWorkers), so that
+// a flood of one queue cannot starve the others, and a queue or a task can
+// be paused and resumed (Pauser) without cancelling anything. The pools
+// resize at run time (Resizer). docs/flow-control.md has the rules.
 //
 // # Events and middleware
 //

@@ -203,7 +203,7 @@ func (s *state) drainHeld(f func(*record)) {
 func (s *state) checkPause(p Pause) error {
 	switch {
 	case !s.caps.Pause:
-		return fmt.Errorf("localtasks: pause %v: %s runs each task as it is enqueued, and has no queue to pause: use a thread or process pool: %w",
+		return fmt.Errorf("localtasks: pause %v: %s has no workers taking runs from a queue, so nothing to pause: use a thread or process pool: %w",
 			p, s.label, errors.ErrUnsupported)
 	case (p.Queue == "") == (p.Task == ""):
 		return fmt.Errorf("localtasks: pause %+v: give a queue or a task, not both or neither: %w", p, ErrInvalidTask)

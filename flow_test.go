@@ -85,3 +85,29 @@ func TestPauseUnsupported(t *testing.T) {
 		require.ErrorIs(t, err, localtasks.ErrConfig, "%v", qw)
 	}
 }
+
+// A run restored from the journal after its deadline passed ends CANCELLED
+// as the backend opens, whether it was queued or scheduled.
+func TestJournalDeadlinePassedWhileStopped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	j := localtaskstest.NewMemoryJournal()
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	b := journalPool(t, t.Name(), j, clock, 1)
+	require.NoError(t, b.Pause(ctx, localtasks.Pause{Task: journaled.Name()}))
+	queued, err := journaled.Using(localtasks.WithStartWithin(time.Minute)).Enqueue(ctx, b, jArgs{Name: "queued"})
+	require.NoError(t, err)
+	scheduled, err := journaled.Using(localtasks.WithDelay(time.Minute), localtasks.WithStartWithin(time.Minute)).Enqueue(ctx, b, jArgs{Name: "scheduled"})
+	require.NoError(t, err)
+	require.NoError(t, b.Close(ctx))
+
+	clock.Advance(time.Hour) // no backend runs meanwhile
+	b2 := journalPool(t, t.Name(), j, clock, 1)
+	defer b2.Close(ctx)
+	for _, id := range []string{queued.ID(), scheduled.ID()} {
+		res, err := b2.Wait(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, localtasks.StatusCancelled, res.Status)
+		require.Contains(t, res.CancelReason, "deadline passed")
+	}
+}

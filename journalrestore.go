@@ -148,19 +148,16 @@ func (s *state) resume(rec *record, now time.Time) (changed bool) {
 		}
 	}
 	switch st {
-	case StatusReady:
+	case StatusReady, StatusScheduled:
+		// A time that passed while no program ran comes once: a cron
+		// task's missed times make one run, now (see docs/durability.md).
+		if at := s.time(rec.runAfter); st == StatusScheduled && at.After(now) {
+			s.schedule(rec, at) // fire watches its deadline from then on
+			return false
+		}
 		s.push(rec)
 		if rec.x != nil && rec.x.deadline != 0 && rec.attempts == 0 {
 			s.watchDeadline(rec)
-		}
-		return false
-	case StatusScheduled:
-		// A time that passed while no program ran comes once: a cron
-		// task's missed times make one run, now (see docs/durability.md).
-		if at := s.time(rec.runAfter); at.After(now) {
-			s.schedule(rec, at)
-		} else {
-			s.push(rec)
 		}
 		return false
 	}
