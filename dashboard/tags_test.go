@@ -1,15 +1,49 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/dashboard"
 )
+
+// annotateTask sets a metadata pair, then runs until it is cancelled.
+var annotateTask = localtasks.Define("dashboard_test.annotate", func(ctx context.Context, stage string) (int, error) {
+	localtasks.SetMetadata(ctx, "stage", stage)
+	<-ctx.Done()
+	return 0, ctx.Err()
+})
+
+// The event stream coalesces a metadata event as it does progress: it
+// does not hide the start of the same flush, and the news has the run's
+// metadata and tags.
+func TestEventsMetadataDoesNotHideTheStart(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	h := newHandler(t, false, pool)
+	dashboard.SetFlush(h, time.Hour, 64) // flushed by the test alone
+	stream := openEvents(t, h, "")
+	stream.firstStats()
+
+	sub := pool.Subscribe(0)
+	defer sub.Close()
+	hd, err := annotateTask.Using(localtasks.WithTags("import")).Enqueue(ctx, pool, "loaded")
+	require.NoError(t, err)
+	waitEvent(t, sub, hd.ID(), localtasks.EventMetadata) // enqueued, started, metadata: one flush
+	dashboard.FlushEvents(t, h)
+	ev := stream.nextTask()
+	require.Equal(t, hd.ID(), ev.Task.ID)
+	require.Equal(t, "started", ev.Kind, "metadata does not hide the start")
+	require.Equal(t, map[string]string{"stage": "loaded"}, ev.Task.Metadata)
+	require.Equal(t, []string{"import"}, ev.Task.Tags)
+}
 
 // A run's tags and metadata are in the API's JSON, left out for a run
 // without; tag and meta filter api/snapshot, and bad ones are a 400.
