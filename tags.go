@@ -47,7 +47,8 @@ func setTagsAndMetadata(x *recordExtra, opts *Options) {
 
 // setMetadata sets key=value on rec, if its attempt run still runs, and
 // reports what went wrong, if anything. The record's map is copied on
-// write: the journal's rows and the snapshots share it.
+// write: the journal's rows (and a perpetual chain's options) share it
+// outside the lock.
 func (s *state) setMetadata(rec *record, run attempt, key, value string) error {
 	if err := checkMetadata(key, value); err != nil { // again: it may come from a worker process
 		return err
