@@ -81,6 +81,10 @@ type Capabilities struct {
 	// Pause: queues and tasks can be paused and resumed (Pauser), and
 	// queues given workers of their own (Config.QueueWorkers).
 	Pause bool
+	// Tags: runs carry tags and metadata (WithTags, WithMetadata,
+	// SetMetadata) on their results and events, and Snapshot lists them
+	// by those (SnapshotOptions.Tag and Metadata).
+	Tags bool
 }
 
 // checkRequest reports what is wrong with a request to enqueue a run of
@@ -133,6 +137,8 @@ func (c Capabilities) check(backend string, task string, opts *Options) error {
 		return unsupported("limits", "WithConcurrencyLimit, WithRateLimit, WithDebounce and WithCooldown")
 	case !c.Perpetual && opts.Perpetual.enabled():
 		return unsupported("perpetual tasks", "WithPerpetual and WithCron")
+	case !c.Tags && (len(opts.Tags) > 0 || len(opts.Metadata) > 0):
+		return unsupported("tags and metadata", "WithTags and WithMetadata")
 	}
 	return nil
 }

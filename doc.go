@@ -15,6 +15,8 @@
 //   - Retry a failed attempt with exponential backoff: ExampleWithRetry,
 //     under [WithRetry].
 //   - Run a task on a cron schedule: ExampleWithCron, under [WithCron].
+//   - Tag runs, attach metadata, and list the runs of one tag:
+//     ExampleWithTags, under [WithTags].
 //   - CPU-bound work on a pool of worker processes: ExampleNewProcessPool,
 //     under [NewProcessPool].
 //   - Enqueue a batch, all or none: ExampleTask_EnqueueMany; pause a queue,
@@ -323,6 +325,9 @@
 // SetProgress reports how far the task has got (done of total units, and a
 // message): the latest report is on the run's TaskResult.Progress and in an
 // EventProgress, from a worker process of a ProcessPoolBackend too.
+// SetMetadata adds a key-value pair to the run's TaskResult.Metadata, next
+// to what WithMetadata and WithTags gave it at enqueue (see
+// docs/scheduling.md, "Tags and metadata").
 //
 // # Scheduling
 //

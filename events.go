@@ -21,10 +21,16 @@ const (
 	EventFinished
 	// EventProgress: a running task reported progress (SetProgress).
 	EventProgress
+	// EventMetadata: a running task set a metadata pair (SetMetadata);
+	// the event's Result has the run's metadata with it. A kind of its
+	// own, not an EventProgress: a reader of progress bars need not
+	// mistake it for one, and one that keeps only the latest event of a
+	// run must not let it hide a start or an end.
+	EventMetadata
 )
 
-// String returns the kind's name: "enqueued", "started", "finished" or
-// "progress".
+// String returns the kind's name: "enqueued", "started", "finished",
+// "progress" or "metadata".
 func (k EventKind) String() string {
 	switch k {
 	case EventEnqueued:
@@ -35,6 +41,8 @@ func (k EventKind) String() string {
 		return "finished"
 	case EventProgress:
 		return "progress"
+	case EventMetadata:
+		return "metadata"
 	}
 	return "unknown"
 }

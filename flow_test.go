@@ -104,6 +104,11 @@ func TestJournalDeadlinePassedWhileStopped(t *testing.T) {
 	clock.Advance(time.Hour) // no backend runs meanwhile
 	b2 := journalPool(t, t.Name(), j, clock, 1)
 	defer b2.Close(ctx)
+	// The task is still paused (the journal kept the pause): no worker
+	// takes the runs, and only the timers of their deadlines, which the
+	// restore set in the past, end them.
+	require.Equal(t, []localtasks.Pause{{Task: journaled.Name()}}, b2.Pauses())
+	clock.Advance(0)
 	for _, id := range []string{queued.ID(), scheduled.ID()} {
 		res, err := b2.Wait(ctx, id)
 		require.NoError(t, err)

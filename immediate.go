@@ -23,7 +23,7 @@ type ImmediateBackend struct {
 
 var _ Controller = (*ImmediateBackend)(nil)
 
-var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true}
+var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true, Tags: true}
 
 // NewImmediate builds an ImmediateBackend, or joins the state of the ones
 // already built under cfg.Name.

@@ -279,6 +279,8 @@ type journalRow struct {
 	key                          string
 	retry                        RetryPolicy
 	perp                         *Perpetual
+	tags                         []string          // never changed once set
+	meta                         map[string]string // copied on write: never changed in place
 }
 
 // keepAsIs makes the journal keep rec as it is, with the status st,
@@ -311,6 +313,7 @@ func (s *state) journalRowOf(rec *record) journalRow {
 		worker0: rec.worker0}
 	if x := rec.x; x != nil {
 		r.errs, r.workers, r.cancelReason, r.key, r.retry, r.deadline = x.errs, x.workers, x.cancelReason, x.key, x.retry, x.deadline
+		r.tags, r.meta = x.tags, x.meta
 		if x.perp != nil {
 			r.perp = &x.perp.opts.Perpetual
 		}
@@ -333,6 +336,8 @@ type journalDetail struct {
 	Errors          []TaskError       `json:"errors,omitempty"`
 	CancelReason    string            `json:"cancel_reason,omitempty"`
 	Deadline        *time.Time        `json:"deadline,omitempty"`
+	Tags            []string          `json:"tags,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
 }
 
 // journalPerpetual is a Perpetual, with its location by name.
@@ -357,7 +362,7 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 		}
 		run.Value = b
 	}
-	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason}
+	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason, Tags: r.tags, Metadata: r.meta}
 	if r.retry.MaxAttempts > 1 {
 		d.Retry = &r.retry
 	}

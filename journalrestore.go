@@ -219,6 +219,12 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		rec.worker0 = d.Workers[0]
 	}
 	x := &recordExtra{errs: d.Errors, cancelReason: d.CancelReason, key: run.Key}
+	if len(d.Tags) > 0 {
+		x.tags = d.Tags
+	}
+	if len(d.Metadata) > 0 {
+		x.meta = d.Metadata
+	}
 	if d.Retry != nil {
 		x.retry = *d.Retry
 	}
@@ -233,7 +239,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 	}
 	if p := d.Perpetual; p != nil {
 		opts := Options{Priority: run.Priority, Queue: run.Queue, Timeout: d.Timeout, Retry: x.retry, Key: run.Key,
-			Perpetual: Perpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic}}
+			Perpetual: Perpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic}, Tags: x.tags, Metadata: x.meta}
 		if p.Location != "" {
 			loc, err := time.LoadLocation(p.Location)
 			if err != nil {
@@ -247,7 +253,8 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 		x.perp = &perpetual{opts: opts}
 	}
-	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil || x.deadline != 0 {
+	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil ||
+		x.deadline != 0 || x.tags != nil || x.meta != nil {
 		rec.x = x
 	}
 	if !rec.status.Finished() { // a finished run's row is never written again: no need of its bytes

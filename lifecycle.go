@@ -387,8 +387,13 @@ func (s *state) newRecord(def Definition, args any, payload []byte, opts *Option
 	if opts.Retry.MaxAttempts > 1 {
 		rec.extra().retry = opts.Retry
 	}
+	if opts.Tags != nil || opts.Metadata != nil {
+		setTagsAndMetadata(rec.extra(), opts)
+	}
 	if opts.Perpetual.enabled() {
-		rec.extra().perp = &perpetual{opts: *opts}
+		x := rec.extra()
+		x.perp = &perpetual{opts: *opts}
+		x.perp.opts.Tags, x.perp.opts.Metadata = x.tags, x.meta // the copies: never changed in place
 	}
 	if opts.Key != "" {
 		rec.extra().key = opts.Key
@@ -589,7 +594,7 @@ func (s *state) fire(gen uint64) {
 // Must hold s.mu.
 func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 	info := taskctx.Info{ID: rec.id, Task: rec.def.Name(), Number: int(rec.attempts) + 1, Logger: s.logger,
-		Report: s.report, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
+		Report: s.report, Metadata: s.meta, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
 	if d := rec.timeout; d > 0 {
 		info.Deadline = now.Add(d)
 	}

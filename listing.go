@@ -40,6 +40,8 @@ const groupFinished = len(listGroups)
 type query struct {
 	statuses         [StatusCancelled + 1]bool // wanted
 	task, queue, key string
+	tag              string
+	meta             map[string]string
 	queueIndex       int // queue's in Config.Queues, -1 if none: as a record holds it
 	limit            int
 	group            int    // in listGroups, or groupFinished
@@ -56,6 +58,11 @@ func newQuery(opts SnapshotOptions) (*query, error) {
 		return fmt.Errorf("localtasks: snapshot: %s: %w", fmt.Sprintf(format, args...), ErrInvalidSnapshotOptions)
 	}
 	q := &query{task: opts.Task, queue: opts.Queue, key: opts.Key, limit: cmp.Or(opts.Limit, SnapshotLimitDefault), below: math.MaxUint64}
+	if opts.Tag != "" || len(opts.Metadata) > 0 {
+		if err := q.tagFilter(opts); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
 	if opts.Limit < 0 || opts.Limit > SnapshotLimitMax {
 		return nil, bad("Limit %d is out of range: give 1 to %d, or 0 for the default of %d", opts.Limit, SnapshotLimitMax, SnapshotLimitDefault)
 	}
@@ -127,7 +134,7 @@ func (q *query) pre(rec *record) bool {
 // match reports whether rec is one q lists, but for its status. Must hold
 // s.mu.
 func (q *query) match(rec *record) bool {
-	return q.pre(rec) && (q.key == "" || rec.x != nil && rec.x.key == q.key)
+	return q.pre(rec) && (q.key == "" || rec.x != nil && rec.x.key == q.key) && (q.tag == "" && q.meta == nil || q.tagged(rec))
 }
 
 // snapshotPage is holder.Snapshot.
@@ -153,7 +160,7 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 		if !q.statuses[st] {
 			continue
 		}
-		if q.task == "" && q.queue == "" && q.key == "" {
+		if q.task == "" && q.queue == "" && q.key == "" && q.tag == "" && q.meta == nil {
 			// Every run of st matches: room for what the counts say there
 			// is, so that a large page does not grow its list by copying
 			// it over and over.
@@ -203,6 +210,9 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 // hold s.mu.
 func (q *query) visit(s *state, rec *record, shard int, slot uint32) bool {
 	if q.key != "" && (rec.x == nil || rec.x.key != q.key) {
+		return true
+	}
+	if (q.tag != "" || q.meta != nil) && !q.tagged(rec) {
 		return true
 	}
 	res := s.snapshot(rec)

@@ -2,6 +2,8 @@ package localtasks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -74,6 +76,11 @@ type Options struct {
 	// backend whose queue is full (Config.MaxQueued) instead of failing
 	// with ErrQueueFull; see WithWaitForRoom.
 	WaitForRoom bool
+	// Tags label the run, and Metadata attaches key-value pairs to it;
+	// see WithTags and WithMetadata. Both are nil for none. A backend
+	// copies them at Enqueue.
+	Tags     []string
+	Metadata map[string]string
 
 	invalid string // what an Option found wrong, reported by validate
 }
@@ -192,6 +199,11 @@ func (o *Options) validate() error {
 	if err := o.validateLimits(); err != nil {
 		return err
 	}
+	if o.Tags != nil || o.Metadata != nil {
+		if err := o.checkTagsAndMetadata(); err != nil {
+			return err
+		}
+	}
 	return o.Perpetual.validate()
 }
 
@@ -223,6 +235,109 @@ func checkKey(key string) error {
 		return fmt.Errorf("key %q is not valid UTF-8: use printable text", key)
 	case strings.IndexFunc(key, unicode.IsControl) >= 0:
 		return fmt.Errorf("key %q holds a control character: use printable text", key)
+	}
+	return nil
+}
+
+// The bounds of a run's tags and metadata (WithTags, WithMetadata,
+// SetMetadata): they are kept with the run for as long as its result, and
+// listed, sent to dashboards and written to a journal with it.
+const (
+	// MaxTags bounds the tags of a run.
+	MaxTags = 32
+	// MaxTagLength bounds a tag, in bytes.
+	MaxTagLength = 64
+	// MaxMetadata bounds the key-value pairs of a run's metadata.
+	MaxMetadata = 32
+	// MaxMetadataKeyLength bounds a metadata key, in bytes.
+	MaxMetadataKeyLength = 64
+	// MaxMetadataValueLength bounds a metadata value, in bytes.
+	MaxMetadataValueLength = 1024
+)
+
+// WithTags labels the run with tags, for people and tools to find it by
+// (SnapshotOptions.Tag, the dashboard's and the CLI's tag filters); they
+// are on its TaskResult and its events. A tag is 1 to MaxTagLength bytes
+// of printable UTF-8 without spaces or commas; at most MaxTags of them. A
+// tag given twice is kept once. The tags replace those set before, as a
+// River insert's do: to add to a task's default tags, pass them again, as
+// in t.Using(WithTags(append(t.Options().Tags, "urgent")...)). WithTags()
+// removes them. The tags are copied: changing the slice later changes
+// nothing.
+func WithTags(tags ...string) Option {
+	var kept []string
+	for _, t := range tags {
+		if !slices.Contains(kept, t) {
+			kept = append(kept, t)
+		}
+	}
+	return func(o *Options) { o.Tags = kept }
+}
+
+// WithMetadata attaches key-value pairs to the run, such as the request or
+// the user it serves; they are on its TaskResult and its events, and the
+// task may add to them (SetMetadata). A key is 1 to MaxMetadataKeyLength
+// bytes of printable UTF-8 without "="; a value, at most
+// MaxMetadataValueLength bytes of UTF-8 without control characters; at
+// most MaxMetadata pairs. The map replaces the one set before (as WithTags
+// does; nil removes it), and is copied: changing it later changes nothing.
+func WithMetadata(m map[string]string) Option {
+	c := maps.Clone(m)
+	if len(c) == 0 {
+		c = nil
+	}
+	return func(o *Options) { o.Metadata = c }
+}
+
+// checkTagsAndMetadata reports what is wrong with o's tags or metadata.
+func (o *Options) checkTagsAndMetadata() error {
+	if len(o.Tags) > MaxTags {
+		return fmt.Errorf("%d tags are more than MaxTags (%d): keep the tags a filter needs, and put the rest in metadata", len(o.Tags), MaxTags)
+	}
+	for _, t := range o.Tags {
+		if err := checkTag(t); err != nil {
+			return err
+		}
+	}
+	if len(o.Metadata) > MaxMetadata {
+		return fmt.Errorf("%d metadata pairs are more than MaxMetadata (%d): keep fewer, or join related values in one", len(o.Metadata), MaxMetadata)
+	}
+	for k, v := range o.Metadata {
+		if err := checkMetadata(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTag reports what is wrong with a tag.
+func checkTag(t string) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("a tag is empty: give tags of 1 to %d bytes", MaxTagLength)
+	case len(t) > MaxTagLength:
+		return fmt.Errorf("tag %q of %d bytes is longer than MaxTagLength (%d): use a shorter tag", t, len(t), MaxTagLength)
+	case !utf8.ValidString(t):
+		return fmt.Errorf("tag %q is not valid UTF-8: use printable text", t)
+	case strings.IndexFunc(t, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' || r == ',' }) >= 0:
+		return fmt.Errorf("tag %q holds a space, a comma or a character that does not print: use printable text without spaces or commas, such as \"billing\" or \"user-42\"", t)
+	}
+	return nil
+}
+
+// checkMetadata reports what is wrong with a metadata pair.
+func checkMetadata(k, v string) error {
+	switch {
+	case k == "":
+		return fmt.Errorf("a metadata key is empty: give keys of 1 to %d bytes", MaxMetadataKeyLength)
+	case len(k) > MaxMetadataKeyLength:
+		return fmt.Errorf("metadata key %q of %d bytes is longer than MaxMetadataKeyLength (%d): use a shorter key", k, len(k), MaxMetadataKeyLength)
+	case !utf8.ValidString(k) || strings.IndexFunc(k, func(r rune) bool { return !unicode.IsPrint(r) || r == '=' }) >= 0:
+		return fmt.Errorf("metadata key %q is not printable UTF-8 without \"=\": use a key such as \"request_id\"", k)
+	case len(v) > MaxMetadataValueLength:
+		return fmt.Errorf("the value of metadata key %q is %d bytes, more than MaxMetadataValueLength (%d): keep a reference (an ID, a path) instead", k, len(v), MaxMetadataValueLength)
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return fmt.Errorf("the value of metadata key %q is not UTF-8 text without control characters: use printable text", k)
 	}
 	return nil
 }

@@ -501,6 +501,22 @@ func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
 	}
 }
 
+// remoteMetadata records a metadata pair the run w has as m.Seq set.
+func (s *state) remoteMetadata(w *procWorker, m wire.FromWorker) {
+	s.mu.Lock()
+	rec := w.inflight[m.Seq]
+	var run attempt
+	if rec != nil {
+		run = rec.run
+	}
+	s.mu.Unlock()
+	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
+		if err := s.setMetadata(rec, a, m.Meta.Key, m.Meta.Value); err != nil { // if it still runs that attempt
+			s.logger.Warn("localtasks: SetMetadata dropped a pair: "+err.Error(), "task", rec.def.Name(), "task_id", rec.id, "key", m.Meta.Key)
+		}
+	}
+}
+
 // remoteNext decodes what a worker's perpetual run asked of its next run.
 // An argument that cannot be decoded is logged, and the next run keeps
 // this one's; one whose decoding panicked (the type's own GobDecode) is

@@ -376,6 +376,8 @@ func (w *procWorker) read() {
 			w.logRecord(other)
 		case wire.KindProgress:
 			w.p.s.remoteProgress(w, other)
+		case wire.KindMetadata:
+			w.p.s.remoteMetadata(w, other)
 		}
 	}
 }

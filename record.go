@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,9 @@ type recordExtra struct {
 	gates   [gateKinds]*gate // the groups it belongs to under them
 	holding bool             // it holds a slot of its concurrency limit
 	granted bool             // its rate limit granted it a later start
+
+	tags []string          // WithTags', never changed once set
+	meta map[string]string // WithMetadata's, then SetMetadata's: copied on write, never changed in place
 }
 
 // keyOf is a key in state.keys: keys are per task.
@@ -162,6 +166,12 @@ func (s *state) snapshot(rec *record) TaskResult {
 		res.Progress = x.progress
 		res.Key = x.key
 		res.Deadline = s.time(x.deadline)
+		if x.tags != nil {
+			res.Tags = slices.Clone(x.tags)
+		}
+		if x.meta != nil {
+			res.Metadata = maps.Clone(x.meta)
+		}
 	}
 	return res
 }

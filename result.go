@@ -65,8 +65,9 @@ func (s *Status) UnmarshalText(b []byte) error {
 // TaskResult is a snapshot of one task run, taken when it was asked for.
 // Changing it changes nothing inside the backend; ask again for news.
 //
-// Args and Value are the values the task was given and returned, shared,
-// not copied: do not mutate what they point to.
+// Its slices and maps are its own: Tags, Metadata, Errors and WorkerIDs
+// are copies. Args and Value are the values the task was given and
+// returned, shared, not copied: do not mutate what they point to.
 type TaskResult struct {
 	// ID is the run's UUID, made at enqueue.
 	ID string
@@ -113,6 +114,11 @@ type TaskResult struct {
 	// Progress is the latest progress the run reported (SetProgress);
 	// zero if it reported none.
 	Progress Progress
+	// Tags are the run's tags (WithTags); nil for none.
+	Tags []string
+	// Metadata holds the run's key-value pairs, from WithMetadata and
+	// SetMetadata; nil for none.
+	Metadata map[string]string
 }
 
 // Progress is how far a run says it has got: Done of Total units, and what

@@ -55,6 +55,13 @@ type SnapshotOptions struct {
 	// Key lists only runs with this key (WithKey, or a perpetual task's
 	// name); "" lists runs with or without one.
 	Key string
+	// Tag lists only runs with this tag among their Tags (WithTags); ""
+	// lists runs with or without tags. Like Key, it is checked on each
+	// run of the statuses asked for: it does not narrow what is read.
+	Tag string
+	// Metadata lists only runs whose Metadata holds every one of these
+	// pairs; none lists every run. Checked as Tag is.
+	Metadata map[string]string
 	// Limit is the most runs to list. Defaults to SnapshotLimitDefault;
 	// at most SnapshotLimitMax.
 	Limit int

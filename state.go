@@ -27,7 +27,7 @@ const (
 
 // poolCapabilities are the two pools': everything.
 var poolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true,
-	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true}
+	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true}
 
 // states is the named state registry.
 var states = struct {
@@ -182,6 +182,7 @@ type state struct {
 	epoch   time.Time // the clock when the state opened: records' times are offsets from it
 	logger  *slog.Logger
 	report  func(c *taskctx.Ctx, done, total int64, message string) // setProgress, for every attempt's ctx
+	meta    func(c *taskctx.Ctx, key, value string)                 // setMetadata, likewise
 	holders int                                                     // guarded by states
 
 	index   index    // every run the store holds; see store.go
@@ -244,6 +245,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	s.report = func(c *taskctx.Ctx, done, total int64, message string) {
 		s.setProgress(c.Ref.(*record), c, done, total, message)
 	}
+	s.meta = s.metadataReport
 	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu
 	dropped := s.view.dropped

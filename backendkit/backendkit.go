@@ -36,18 +36,24 @@ type TaskInfo struct {
 	Logger *slog.Logger
 	// Progress receives the task's SetProgress reports; nil drops them.
 	Progress func(done, total int64, message string)
+	// Metadata receives the pairs the task sets with SetMetadata, checked
+	// already against WithMetadata's rules; nil drops them.
+	Metadata func(key, value string)
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
-// localtasks.TaskID, TaskName, Attempt, Logger and SetProgress for the
-// attempt info describes, as the ctx of an attempt on a ThreadPoolBackend
-// does. Its deadline, cancellation and values are parent's;
+// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress and
+// SetMetadata for the attempt info describes, as the ctx of an attempt on
+// a ThreadPoolBackend does. Its deadline, cancellation and values are parent's;
 // localtasks.Cause reports context.Cause(parent). Pass it to
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
 	if p := info.Progress; p != nil {
 		ti.Report = func(_ *taskctx.Ctx, done, total int64, message string) { p(done, total, message) }
+	}
+	if m := info.Metadata; m != nil {
+		ti.Metadata = func(_ *taskctx.Ctx, key, value string) { m(key, value) }
 	}
 	return taskctx.Attach(parent, taskctx.New(ti))
 }

@@ -17,9 +17,10 @@ import (
 func TestWithTaskInfo(t *testing.T) {
 	t.Parallel()
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "kept"))
-	var reports []string
+	var reports, metadata []string
 	ctx := backendkit.WithTaskInfo(parent, backendkit.TaskInfo{ID: "42", Task: "t", Attempt: 3, Logger: slog.Default(),
-		Progress: func(done, total int64, message string) { reports = append(reports, message) }})
+		Progress: func(done, total int64, message string) { reports = append(reports, message) },
+		Metadata: func(key, value string) { metadata = append(metadata, key+"="+value) }})
 	require.Equal(t, "42", localtasks.TaskID(ctx))
 	require.Equal(t, "t", localtasks.TaskName(ctx))
 	require.Equal(t, 3, localtasks.Attempt(ctx))
@@ -27,6 +28,9 @@ func TestWithTaskInfo(t *testing.T) {
 	require.Equal(t, "kept", ctx.Value(ctxKey{}), "the parent's values")
 	localtasks.SetProgress(ctx, 1, 2, "half")
 	require.Equal(t, []string{"half"}, reports)
+	localtasks.SetMetadata(ctx, "rows", "3")
+	localtasks.SetMetadata(ctx, "", "an empty key: dropped before the hook")
+	require.Equal(t, []string{"rows=3"}, metadata)
 
 	v, err := localtaskstest.Info.Definition().Call(ctx, struct{}{})
 	require.NoError(t, err)

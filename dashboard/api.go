@@ -21,6 +21,7 @@ func newTask(label string, res localtasks.TaskResult) Task {
 		Attempts:   res.Attempts, WorkerIDs: nonNil(res.WorkerIDs),
 		Args: renderValue(res.Args), Value: renderValue(res.Value),
 		Errors: make([]TaskError, len(res.Errors)), CancelReason: res.CancelReason,
+		Tags: res.Tags, Metadata: res.Metadata, // the result's own copies
 	}
 	t.ArgsSummary = summary(t.Args, dashapi.ArgsSummaryMax)
 	for i, e := range res.Errors {

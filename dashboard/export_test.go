@@ -58,6 +58,13 @@ var (
 	ParseStatuses = parseStatuses
 )
 
+// ParseTagFilter reads a query's tag and meta parameters, as api/snapshot
+// does, for its fuzz target.
+func ParseTagFilter(rawQuery string) (string, map[string]string, error) {
+	q, err := parseQuery(rawQuery)
+	return q.opts.Tag, q.opts.Metadata, err
+}
+
 // StatusOf returns the HTTP status the API answers err with.
 func StatusOf(err error) int {
 	var f *failure

@@ -20,7 +20,9 @@ type query struct {
 // list, comma-separated, in any case; task, queue and key, exact values to
 // list; limit, the most runs to list a backend (default
 // localtasks.SnapshotLimitDefault, at most localtasks.SnapshotLimitMax);
-// backend, the labels of the backends to show (default every one); cursor,
+// backend, the labels of the backends to show (default every one); tag,
+// a tag the runs carry; meta, key=value, a metadata pair they hold (given
+// more than once, every pair); cursor,
 // a backend's next_cursor, to list its next page: with it, backend must
 // name one backend, unless there is only one.
 func parseQuery(rawQuery string) (query, error) {
@@ -34,6 +36,9 @@ func parseQuery(rawQuery string) (query, error) {
 	}
 	out := query{opts: localtasks.SnapshotOptions{Statuses: statuses, Task: q.Get("task"), Queue: q.Get("queue"), Key: q.Get("key"),
 		Cursor: q.Get("cursor")}}
+	if err := parseTagFilter(q, &out.opts); err != nil {
+		return query{}, err
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > localtasks.SnapshotLimitMax {
@@ -69,4 +74,29 @@ func parseStatuses(s string) ([]localtasks.Status, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseTagFilter reads the tag and meta parameters of a query into opts:
+// tag, one tag the runs must carry; meta, key=value, given once for each
+// metadata pair the runs must hold. The backends check the values
+// themselves (localtasks.ErrInvalidSnapshotOptions); this checks the form.
+func parseTagFilter(q url.Values, opts *localtasks.SnapshotOptions) error {
+	if len(q["tag"]) > 1 {
+		return badRequest("tag is given %d times: give one tag, and narrow further with meta=key=value", len(q["tag"]))
+	}
+	opts.Tag = q.Get("tag")
+	for _, pair := range q["meta"] {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" {
+			return badRequest("meta %q is not key=value: give a metadata pair, such as meta=tenant=acme", pair)
+		}
+		if opts.Metadata == nil {
+			opts.Metadata = make(map[string]string)
+		}
+		if old, dup := opts.Metadata[k]; dup && old != v {
+			return badRequest("meta gives the key %q twice, with %q and %q: a run holds one value a key", k, old, v)
+		}
+		opts.Metadata[k] = v
+	}
+	return nil
 }

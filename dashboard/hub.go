@@ -272,14 +272,14 @@ func (hb *hub) flush(stats, ping bool) {
 }
 
 // add coalesces ev of backend i into the news of the flush: a run's latest
-// snapshot, once. Its kind is the latest, but that progress does not hide
-// a start or an end: a run that started and reported progress since the
+// snapshot, once. Its kind is the latest, but that progress (or metadata)
+// does not hide a start or an end: a run that started and reported progress since the
 // last flush is news of a start, with the progress.
 func (hb *hub) add(i int, ev localtasks.Event) {
 	id := ev.Result.ID
 	if j, ok := hb.at[id]; ok && hb.news[j].b == i {
 		t := &hb.news[j]
-		if ev.Kind != localtasks.EventProgress || t.kind == localtasks.EventProgress {
+		if !isUpdate(ev.Kind) || isUpdate(t.kind) {
 			t.kind = ev.Kind
 		}
 		t.ev = ev
@@ -332,4 +332,10 @@ func (hb *hub) since(next uint64, out []*frame) ([]*frame, uint64, <-chan struct
 		}
 	}
 	return out, hb.next, hb.wake, hb.ended
+}
+
+// isUpdate reports whether an event of kind k only updates a running run
+// (its progress, its metadata): news that must not hide a start or an end.
+func isUpdate(k localtasks.EventKind) bool {
+	return k == localtasks.EventProgress || k == localtasks.EventMetadata
 }

@@ -22,7 +22,7 @@
     latest: 0, // the server's time of the newest finish the page knows of, in ms
     stats: null, // the last stats event
     samples: new Map(), // backend name -> [{at, finished}], the page's throughput samples
-    filter: { status: "", task: "", key: "" },
+    filter: { status: "", task: "", key: "", tag: "", meta: "" },
     loaded: false, // a snapshot of the page shown has arrived
     page: 0, // the page of runs shown: 0 is the first, kept live
     cursors: [null], // for each page, the cursor of each backend that has runs on it (null: the first page)
@@ -109,6 +109,101 @@
     return res.status + " " + res.statusText;
   }
 
+  // ---- tags and metadata ----
+
+  // The tag and metadata filters live in the page's URL too (?tag=x,
+  // ?meta=key=value, as api/snapshot takes them), so that a link to the
+  // runs of a tag works: tagFilterFromURL reads them as the page opens,
+  // keepTagFilterInURL writes them back as they change.
+  function tagFilterFromURL() {
+    const q = new URLSearchParams(location.search);
+    state.filter.tag = (q.get("tag") || "").trim();
+    state.filter.meta = (q.get("meta") || "").trim();
+    $("tag-filter").value = state.filter.tag;
+    $("meta-filter").value = state.filter.meta;
+  }
+
+  function keepTagFilterInURL() {
+    const q = new URLSearchParams(location.search);
+    for (const name of ["tag", "meta"]) {
+      if (state.filter[name]) q.set(name, state.filter[name]);
+      else q.delete(name);
+    }
+    const s = q.toString();
+    window.history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
+  }
+
+  // tagsMatch says whether run t has the tag and the metadata pair the
+  // filters ask for, as the server decides: for the runs events bring.
+  function tagsMatch(t) {
+    if (state.filter.tag && !(t.tags || []).includes(state.filter.tag)) return false;
+    if (state.filter.meta) {
+      const i = state.filter.meta.indexOf("=");
+      if (i <= 0) return false;
+      const m = t.metadata || {};
+      const k = state.filter.meta.slice(0, i);
+      if (!Object.prototype.hasOwnProperty.call(m, k) || m[k] !== state.filter.meta.slice(i + 1)) return false;
+    }
+    return true;
+  }
+
+  // tagLink is a chip for tag: a link to the runs of that tag.
+  function tagLink(tag) {
+    const a = el("a", tag, "chip");
+    a.href = "?" + new URLSearchParams({ tag: tag }).toString();
+    a.title = "Show the runs tagged " + tag;
+    a.dataset.tag = tag;
+    return a;
+  }
+
+  // fillChips shows run t's tags as chips after its task's link in td.
+  function fillChips(td, t) {
+    const tags = t.tags || [];
+    const now = tags.join("\n");
+    let box = td.querySelector(".chips");
+    if (box && box.dataset.tags === now) return;
+    if (box) box.remove();
+    if (!tags.length) return;
+    box = el("span", "", "chips");
+    box.dataset.tags = now;
+    for (const tag of tags) box.appendChild(tagLink(tag));
+    td.appendChild(box);
+  }
+
+  // onChip filters the runs by the tag of the chip clicked, in place: its
+  // link, for a new tab, goes to the same view.
+  function onChip(e) {
+    const chip = e.target.closest("a.chip");
+    if (!chip || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    state.filter.tag = chip.dataset.tag;
+    $("tag-filter").value = chip.dataset.tag;
+    keepTagFilterInURL();
+    if (state.page > 0) showPage(0);
+    else {
+      render();
+      refresh();
+    }
+  }
+
+  // renderTagsDetail shows run t's tags and metadata in its detail.
+  function renderTagsDetail(t) {
+    const tags = $("detail-tags");
+    tags.replaceChildren();
+    if (t.tags && t.tags.length) for (const tag of t.tags) tags.append(tagLink(tag), " ");
+    else tags.textContent = "—";
+    const meta = $("detail-metadata");
+    meta.replaceChildren();
+    const keys = Object.keys(t.metadata || {}).sort();
+    if (!keys.length) {
+      meta.textContent = "—";
+      return;
+    }
+    const dl = el("dl", "", "meta-pairs");
+    for (const k of keys) dl.append(el("dt", k), el("dd", t.metadata[k]));
+    meta.appendChild(dl);
+  }
+
   // ---- the runs ----
 
   function statuses() {
@@ -120,7 +215,8 @@
     return (
       (ss.length === 0 || ss.includes(t.status)) &&
       (!state.filter.task || t.task === state.filter.task) &&
-      (!state.filter.key || t.key === state.filter.key)
+      (!state.filter.key || t.key === state.filter.key) &&
+      tagsMatch(t)
     );
   }
 
@@ -249,6 +345,8 @@
     if (state.filter.status) q.set("status", state.filter.status);
     if (state.filter.task) q.set("task", state.filter.task);
     if (state.filter.key) q.set("key", state.filter.key);
+    if (state.filter.tag) q.set("tag", state.filter.tag);
+    if (state.filter.meta) q.set("meta", state.filter.meta);
     for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
     const s = q.toString();
     return "api/snapshot" + (s ? "?" + s : "");
@@ -416,6 +514,7 @@
     priority.textContent = t.priority;
     attempts.textContent = t.attempts;
     fillProgress(progress, t);
+    fillChips(task, t);
     setTime(enqueued, t.enqueued_at);
     setTime(done, t.finished_at);
   }
@@ -589,7 +688,7 @@
   // unless the page has every run the backend finished (none evicted, or
   // forgotten by trim, or left out by a filter): then the samples must do.
   function history(b, end) {
-    if (state.filter.status || state.filter.task) return null;
+    if (state.filter.status || state.filter.task || state.filter.tag || state.filter.meta) return null;
     const c = b.counters;
     const times = [];
     for (const t of state.runs.values()) {
@@ -960,6 +1059,7 @@
     $("detail-queue").textContent = t.queue;
     $("detail-priority").textContent = t.priority;
     $("detail-key").textContent = t.key || "—";
+    renderTagsDetail(t);
     $("detail-attempts").textContent = t.attempts;
     $("detail-workers").textContent = t.worker_ids.length ? t.worker_ids.join(", ") : "—";
     setTime($("detail-enqueued"), t.enqueued_at);
@@ -1029,7 +1129,7 @@
   // on it, or Enter on it or on its link (the keyboard's way in).
   function activate(e) {
     const tr = e.target.closest("tr[data-id]");
-    if (!tr) return;
+    if (!tr || e.target.closest("a.chip")) return; // a tag's chip: see onChip
     const copy = e.target.closest("button.copy");
     if (copy) {
       if (e.type === "click") copyText(tr.dataset.id, copy);
@@ -1186,6 +1286,9 @@
   function init() {
     const tbody = $("tasks").tBodies[0];
     tbody.addEventListener("click", (e) => activate(e));
+    tagFilterFromURL();
+    tbody.addEventListener("click", onChip);
+    $("detail").addEventListener("click", onChip);
     tbody.addEventListener("keydown", (e) => {
       if (e.key === "Enter") activate(e);
     });
@@ -1207,11 +1310,12 @@
       }
     });
     const typing = {}; // a timer for each input
-    for (const name of ["task", "key"]) {
+    for (const name of ["task", "key", "tag", "meta"]) {
       $(name + "-filter").addEventListener("input", (e) => {
         clearTimeout(typing[name]);
         typing[name] = setTimeout(() => {
           state.filter[name] = e.target.value.trim();
+          if (name === "tag" || name === "meta") keepTagFilterInURL();
           if (state.page > 0) showPage(0);
           else {
             render();

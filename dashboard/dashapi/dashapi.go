@@ -38,6 +38,10 @@ type Task struct {
 	Errors       []TaskError     `json:"errors"`
 	CancelReason string          `json:"cancel_reason"`
 	Progress     *Progress       `json:"progress"`
+	// Tags and Metadata are the run's (localtasks.WithTags, WithMetadata,
+	// SetMetadata); left out for none.
+	Tags     []string          `json:"tags,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // ArgsSummaryMax is the most characters (runes) of Task.ArgsSummary.
@@ -193,7 +197,7 @@ type BackendSnapshot struct {
 
 // TaskEvent is the data of an event named "task" on the event stream.
 type TaskEvent struct {
-	Kind string `json:"kind"` // enqueued, started, progress or finished
+	Kind string `json:"kind"` // enqueued, started, progress, metadata or finished
 	Task Task   `json:"task"`
 }
 

@@ -309,6 +309,9 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}),
 		Report: func(_ *taskctx.Ctx, done, total int64, message string) {
 			w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: m.Seq, Done: done, Total: total, Line: message})
+		},
+		Metadata: func(_ *taskctx.Ctx, key, value string) {
+			w.send(wire.FromWorker{Kind: wire.KindMetadata, Seq: m.Seq, Meta: wire.Attr{Key: key, Value: value}})
 		}}
 	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
 		info.Deadline = time.Now().Add(m.Timeout)

@@ -13,9 +13,9 @@ import (
 var resultCommand = &command{
 	name: "result",
 	arg:  "ID",
-	summary: `Result prints one run: its status, queue, priority and key, its times,
-attempts and workers, its progress, argument and value, and the error of
-each failed attempt, with the stack of a panic.`,
+	summary: `Result prints one run: its status, queue, priority, key, tags and
+metadata, its times, attempts and workers, its progress, argument and
+value, and the error of each failed attempt, with the stack of a panic.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		asJSON := fs.Bool("json", false, jsonUsage)
 		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
@@ -34,7 +34,13 @@ each failed attempt, with the stack of a panic.`,
 
 func printResult(w io.Writer, t *task) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	row := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, value) }
+	row := func(name, value string) {
+		if name == "" { // a value more of the row before
+			fmt.Fprintf(tw, "\t%s\n", value)
+			return
+		}
+		fmt.Fprintf(tw, "%s:\t%s\n", name, value)
+	}
 	orDash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -48,6 +54,7 @@ func printResult(w io.Writer, t *task) {
 	row("Queue", orDash(t.Queue))
 	row("Priority", fmt.Sprint(t.Priority))
 	row("Key", orDash(t.Key))
+	printTagsAndMetadata(row, t)
 	row("Enqueued", formatFullTime(t.EnqueuedAt))
 	row("Run after", formatFullTime(t.RunAfter))
 	row("Started", formatFullTime(t.StartedAt))

@@ -29,6 +29,7 @@ it prints the command that lists the next page.`,
 		taskName := fs.String("task", "", taskUsage+"; list only its runs")
 		queue := fs.String("queue", "", "the `queue`'s name; list only its runs")
 		key := fs.String("key", "", "the runs' `key`; list only runs with it")
+		tag, meta := tagFlags(fs)
 		limit := fs.Int("limit", 0, "list at most `n` runs a backend (default the dashboard's, 100; at most 10000)")
 		backendName := fs.String("backend", "", backendUsage+"; show only it, default every backend")
 		cursor := fs.String("cursor", "", "list the page this `cursor` names, from the line that lists a page's next (needs --backend)")
@@ -51,6 +52,10 @@ it prints the command that lists the next page.`,
 			set("task", *taskName)
 			set("queue", *queue)
 			set("key", *key)
+			set("tag", *tag)
+			for _, pair := range *meta {
+				q.Add("meta", pair)
+			}
 			set("backend", *backendName)
 			set("cursor", *cursor)
 			if *limit > 0 {
@@ -192,9 +197,11 @@ func printBackend(w io.Writer, b *backendSnapshot, snap *snapshot, finishedMax i
 // with a leading space, in a fixed order.
 func flagsOf(q url.Values) string {
 	var b strings.Builder
-	for _, k := range []string{"status", "task", "queue", "key", "limit"} {
-		if v := q.Get(k); v != "" {
-			fmt.Fprintf(&b, " --%s %s", k, shellWord(v))
+	for _, k := range []string{"status", "task", "queue", "key", "tag", "meta", "limit"} {
+		for _, v := range q[k] {
+			if v != "" {
+				fmt.Fprintf(&b, " --%s %s", k, shellWord(v))
+			}
 		}
 	}
 	return b.String()

@@ -56,11 +56,18 @@ type Info struct {
 	Logger *slog.Logger
 	// Report receives the attempt's progress reports; nil drops them.
 	Report func(c *Ctx, done, total int64, message string)
+	// Metadata receives the metadata the attempt sets; nil drops it.
+	Metadata func(c *Ctx, key, value string)
 	// Ref is the backend's own reference to the run, for Report.
 	Ref any
 	// Perpetual says the run is of a perpetual task, which may ask for
 	// its next run.
 	Perpetual bool
+
+	// ended is Ctx's (see there), kept here, in what would be the padding
+	// after Perpetual, so that a Ctx stays in the allocator's 176-byte
+	// size class: one is made for every attempt.
+	ended ending
 }
 
 // Ctx is the context.Context an attempt runs with. It carries its own
@@ -73,11 +80,10 @@ type Ctx struct {
 	logger atomic.Pointer[slog.Logger] // made on first use
 
 	done   atomic.Value // chan struct{}, made lazily; closedChan if cancelled first
-	mu     sync.Mutex
-	ended  ending     // why Err says the ctx ended; guarded by mu, like the fields below
-	cause  error      // why: ErrCancelled, ErrClosed, a *TimeoutError, or nil once the attempt is over
-	afters *afterFunc // the AfterFunc functions to run, the latest first
-	next   *Next      // what a perpetual run asked of its successor
+	mu     sync.Mutex   // guards Info.ended, why Err says the ctx ended, and the fields below
+	cause  error        // why: ErrCancelled, ErrClosed, a *TimeoutError, or nil once the attempt is over
+	afters *afterFunc   // the AfterFunc functions to run, the latest first
+	next   *Next        // what a perpetual run asked of its successor
 }
 
 // ending is what Err returns, in a byte: a Ctx is made for every attempt,
@@ -113,6 +119,7 @@ func (c *Ctx) Init(info Info) {
 	if info.Logger == nil {
 		info.Logger = slog.Default()
 	}
+	info.ended = live
 	c.Info = info
 }
 
@@ -305,6 +312,13 @@ func (c *Ctx) Logger() *slog.Logger {
 	l := c.Info.Logger.With(slog.String("task", c.Task), slog.String("task_id", c.ID), slog.Int("attempt", c.Number))
 	c.logger.Store(l)
 	return l
+}
+
+// SetMetadata passes a metadata pair to Info.Metadata, if it is set.
+func (c *Ctx) SetMetadata(key, value string) {
+	if c.Metadata != nil {
+		c.Metadata(c, key, value)
+	}
 }
 
 // Progress passes a progress report to Info.Report, if it is set.

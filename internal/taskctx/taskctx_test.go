@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -80,6 +81,22 @@ func TestLoggerAndProgress(t *testing.T) {
 	c.Progress(1, 2, "half")
 	require.Equal(t, []string{"ref:half"}, got)
 	New(Info{}).Progress(1, 2, "dropped") // no Report: nothing
+}
+
+func TestSetMetadata(t *testing.T) {
+	t.Parallel()
+	var got []string
+	c := New(Info{Ref: "ref", Metadata: func(c *Ctx, key, value string) { got = append(got, c.Ref.(string)+":"+key+"="+value) }})
+	c.SetMetadata("rows", "3")
+	require.Equal(t, []string{"ref:rows=3"}, got)
+	New(Info{}).SetMetadata("k", "dropped") // no Metadata: nothing
+}
+
+// A Ctx stays in the allocator's 176-byte size class: one is made for
+// every attempt (Info.ended lives in what would be Info's padding).
+func TestCtxSize(t *testing.T) {
+	t.Parallel()
+	require.LessOrEqual(t, unsafe.Sizeof(Ctx{}), uintptr(176))
 }
 
 func TestNext(t *testing.T) {

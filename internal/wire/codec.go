@@ -22,6 +22,7 @@ import (
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
 //	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
 //	from worker, KindProgress: Done, Total, Line
+//	from worker, KindMetadata: Meta's Key, Value
 //	from worker, KindLog:    Stream, Level, Line, the count of Attrs, then each Key, Value
 //
 // A decoder checks each length against what is left of the frame, and the
@@ -108,6 +109,9 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 		b = binary.AppendVarint(b, m.Done)
 		b = binary.AppendVarint(b, m.Total)
 		b = appendString(b, m.Line)
+	case KindMetadata:
+		b = appendString(b, m.Meta.Key)
+		b = appendString(b, m.Meta.Value)
 	case KindLog:
 		b = appendString(b, m.Stream)
 		b = binary.AppendVarint(b, int64(m.Level))
@@ -144,6 +148,8 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 		m.Done = d.varint()
 		m.Total = d.varint()
 		m.Line = d.string()
+	case KindMetadata:
+		m.Meta = Attr{Key: d.name(), Value: d.string()}
 	case KindLog:
 		m.Stream = d.name()
 		m.Level = int(d.varint())

@@ -32,6 +32,8 @@ const (
 	// KindHeartbeat: the worker is alive, and a run is in progress in it
 	// (worker to parent); sent every Spec.Heartbeat while a run goes.
 	KindHeartbeat
+	// KindMetadata: a run set a metadata pair, Meta (worker to parent).
+	KindMetadata
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -75,6 +77,9 @@ type FromWorker struct {
 	// KindProgress: Done and Total, and Line the message
 	Done, Total int64
 
+	// KindMetadata: the pair
+	Meta Attr
+
 	// KindLog
 	Stream string // "stdout", "stderr" or "log" (a slog record)
 	Level  int    // slog level of a "log" record
@@ -103,4 +108,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 3
+const Version = 4

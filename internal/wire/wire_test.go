@@ -54,6 +54,8 @@ var fromWorkerSamples = []FromWorker{
 	{Kind: KindDone, Seq: 3, Value: []byte("v"), Next: &Next{Stop: true, At: -5, Args: []byte{7}, SetArgs: true}},
 	{Kind: KindDone, Seq: 4, Err: &Error{Type: "x"}, Next: &Next{}},
 	{Kind: KindProgress, Seq: 5, Done: 3, Total: -1, Line: "half"},
+	{Kind: KindMetadata, Seq: 5, Meta: Attr{"rows", "1200"}},
+	{Kind: KindMetadata, Seq: 8},
 	{Kind: KindLog, Seq: 6, Stream: "log", Level: -4, Line: "hello", Attrs: []Attr{{"k", "v"}, {"", ""}}},
 	{Kind: KindLog, Seq: 0, Stream: "stdout", Line: "héllo"},
 }
