@@ -300,6 +300,7 @@ type journalDetail struct {
 	Workers         []string          `json:"workers,omitempty"`
 	Errors          []TaskError       `json:"errors,omitempty"`
 	CancelReason    string            `json:"cancel_reason,omitempty"`
+	DiscardResult   bool              `json:"discard_result,omitempty"`
 }
 
 // journalPerpetual is a Perpetual, with its location by name.
@@ -324,7 +325,7 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 		}
 		run.Value = b
 	}
-	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason}
+	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason, DiscardResult: rec.noResult}
 	if r.retry.MaxAttempts > 1 {
 		d.Retry = &r.retry
 	}
