@@ -146,3 +146,39 @@ func TestDiscardResultPerpetual(t *testing.T) {
 	require.NoError(t, b.Cancel(ctx, third.ID), "ends the chain")
 	require.NoError(t, b.Drain(ctx))
 }
+
+// A failure kept apart from a burst of successes is found by every reader:
+// GetResult, the snapshot's listing of finished runs, and FindIDs.
+func TestFailuresKeptApartReaders(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1, Config: localtasks.Config{MaxResults: 1}})
+	failed, err := localtaskstest.Flaky.Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "boom", FailAttempts: 1})
+	require.NoError(t, err)
+	_, err = failed.Wait(ctx)
+	require.Error(t, err)
+	var last string
+	for i := range 3 {
+		h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: i})
+		require.NoError(t, err)
+		_, err = h.Wait(ctx)
+		require.NoError(t, err)
+		last = h.ID()
+	}
+	res, err := failed.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+
+	snap, err := b.Snapshot(ctx, localtasks.SnapshotOptions{})
+	require.NoError(t, err)
+	var listed []string
+	for _, r := range snap.Finished {
+		listed = append(listed, r.ID)
+	}
+	require.ElementsMatch(t, []string{last, failed.ID()}, listed, "the snapshot lists the newest success and the failure")
+	require.Equal(t, localtasks.StatusCounts{Successful: 1, Failed: 1}, snap.Counts)
+
+	ids, err := b.FindIDs(ctx, failed.ID()[:8], 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{failed.ID()}, ids)
+}

@@ -172,6 +172,9 @@ func (h *harness) cases() []testCase {
 	if h.caps.Cancel && (h.caps.Defer || !h.runs) && !h.traits.KeepsResults {
 		cs = append(cs, testCase{"DiscardResultUntilFinished", testDiscardResultUntilFinished})
 	}
+	if (h.runs || h.caps.Cancel) && !h.traits.KeepsResults {
+		cs = append(cs, testCase{"ResultTTL", testResultTTL})
+	}
 	if !h.runs {
 		return append(cs, testCase{"NeverRuns", testNeverRuns})
 	}
@@ -656,6 +659,40 @@ func testDiscardResult(t *testing.T, h *harness) {
 	res, err := kept.Result(ctx)
 	require.NoError(t, err, "a run that keeps no result evicts no other result")
 	require.Equal(t, EchoArgs{N: 1}, res.Value)
+}
+
+// testResultTTL checks that Config.ResultTTL drops every finished result,
+// successful or not, that long after its run finished; on a backend that
+// runs nothing, a cancelled run.
+func testResultTTL(t *testing.T, h *harness) {
+	b, clock, ctx := h.setupWith(t, localtasks.Config{ResultTTL: time.Minute})
+	var ids []string
+	if h.runs {
+		ok, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+		require.NoError(t, err)
+		_, err = ok.Wait(ctx)
+		require.NoError(t, err)
+		failed, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "boom", FailAttempts: 1})
+		require.NoError(t, err)
+		_, err = failed.Wait(ctx)
+		require.Error(t, err)
+		ids = append(ids, ok.ID(), failed.ID())
+	} else {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{})
+		require.NoError(t, err)
+		require.NoError(t, hd.Cancel(ctx))
+		ids = append(ids, hd.ID())
+	}
+	clock.Advance(time.Minute - time.Nanosecond)
+	for _, id := range ids {
+		_, err := b.GetResult(ctx, id)
+		require.NoError(t, err, "kept until ResultTTL after it finished")
+	}
+	clock.Advance(time.Nanosecond)
+	for _, id := range ids {
+		_, err := b.GetResult(ctx, id)
+		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "dropped ResultTTL after it finished")
+	}
 }
 
 // testDiscardResultUntilFinished checks that a run with WithDiscardResult
