@@ -25,15 +25,24 @@ type Config struct {
 	// matching ErrConfig. The state lives until the last backend of that
 	// Name is closed. Empty (the default) means a private state.
 	Name string
-	// MaxResults bounds how many finished results are kept, least
-	// recently used first out. Queued, scheduled and running tasks are
-	// never evicted and do not count. Defaults to MaxResultsDefault.
+	// MaxResults bounds how many results of successful runs are kept,
+	// least recently used first out. Queued, scheduled and running tasks
+	// are never evicted and do not count, nor do the runs that did not
+	// succeed: MaxFailedResults bounds those. Defaults to
+	// MaxResultsDefault.
 	MaxResults int
+	// MaxFailedResults bounds how many results of runs that did not
+	// succeed, FAILED and CANCELLED ones together, are kept, least
+	// recently used first out, in a store of their own: a burst of
+	// successes never evicts a failure, nor a burst of failures a success.
+	// Runs a strike cancels count here too. Defaults to MaxResults.
+	MaxFailedResults int
 	// ResultTTL, if set, bounds how long a finished result is kept: it is
 	// dropped that long after its run finished, as if evicted, from the
 	// journal too, even if MaxResults has room. It costs about 40 bytes a
 	// run finished within the last ResultTTL. Defaults to 0: kept until
-	// MaxResults evicts it.
+	// MaxResults or MaxFailedResults evicts it. Every backend of this
+	// package takes it; on a RecordingBackend only cancelled runs finish.
 	ResultTTL time.Duration
 	// MaxQueued bounds the runs waiting to start, READY and SCHEDULED
 	// ones together, across the backend's queues: an Enqueue that would
@@ -104,6 +113,7 @@ const maxQueues = 1 << 16
 // withDefaults returns a copy of c with every default applied.
 func (c Config) withDefaults() Config {
 	c.MaxResults = cmp.Or(c.MaxResults, MaxResultsDefault)
+	c.MaxFailedResults = cmp.Or(c.MaxFailedResults, c.MaxResults)
 	if len(c.Queues) == 0 {
 		c.Queues = []string{QueueDefault}
 	}
@@ -159,6 +169,9 @@ func (c Config) validate(kind string) error {
 	}
 	if c.MaxResults < 0 {
 		return configError(kind, "MaxResults %d is negative: use 0 for the default of %d", c.MaxResults, MaxResultsDefault)
+	}
+	if c.MaxFailedResults < 0 {
+		return configError(kind, "MaxFailedResults %d is negative: use 0 to keep as many failed and cancelled results as MaxResults", c.MaxFailedResults)
 	}
 	if c.JournalMode > JournalBatched {
 		return configError(kind, "JournalMode %d is unknown: use JournalDurable or JournalBatched", c.JournalMode)
@@ -239,6 +252,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has ResultTTL %v, this one asks for %v", ac.ResultTTL, bc.ResultTTL)
 	case ac.MaxResults != bc.MaxResults:
 		return fmt.Sprintf("it has MaxResults %d, this one asks for %d", ac.MaxResults, bc.MaxResults)
+	case ac.MaxFailedResults != bc.MaxFailedResults:
+		return fmt.Sprintf("it has MaxFailedResults %d, this one asks for %d", ac.MaxFailedResults, bc.MaxFailedResults)
 	case ac.MaxQueued != bc.MaxQueued:
 		return fmt.Sprintf("it has MaxQueued %d, this one asks for %d", ac.MaxQueued, bc.MaxQueued)
 	case !slices.Equal(ac.Queues, bc.Queues):

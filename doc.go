@@ -22,6 +22,9 @@
 //   - Enqueue a batch, all or none: ExampleTask_EnqueueMany; pause a queue,
 //     and a deadline that passes while it is paused:
 //     ExampleThreadPoolBackend_Pause.
+//   - Keep failures apart from successes, and keep no result of a task
+//     whose callers never read one: Example_retention, under the package's
+//     examples ([Config.MaxFailedResults], [WithDiscardResult]).
 //   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
 //     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
 //     recorded, none run).
@@ -122,9 +125,13 @@
 // retried. docs/design.md has the full state machine.
 //
 // Each backend keeps the results of its finished runs in a store bounded by
-// Config.MaxResults (MaxResultsDefault, 1000), least recently used first out;
-// reading a result refreshes it. Runs that have not finished are kept apart
-// and are never evicted, however many there are.
+// Config.MaxResults (MaxResultsDefault, 1000) for the successful ones and
+// Config.MaxFailedResults (by default as many) for the failed and cancelled
+// ones, each least recently used first out, so that successes never evict a
+// failure; reading a result refreshes it. Config.ResultTTL bounds their age,
+// and WithDiscardResult keeps none of a run once it has finished. Runs that
+// have not finished are kept apart and are never evicted, however many there
+// are. docs/operations.md#retention has the rules.
 //
 // # Backends
 //

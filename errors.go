@@ -12,8 +12,10 @@ import (
 // with a message that names the task, the ID or the setting at fault.
 var (
 	// ErrResultNotFound: no task with that ID is known to the backend. The
-	// ID is unknown, malformed, or its finished result was evicted from the
-	// result store (see Config.MaxResults).
+	// ID is unknown, malformed, or its finished result was dropped from the
+	// result store: evicted (Config.MaxResults, Config.MaxFailedResults),
+	// expired (Config.ResultTTL), or discarded as its run finished
+	// (WithDiscardResult).
 	ErrResultNotFound = errors.New("task result not found")
 
 	// ErrResultMismatch: a typed Task's GetResult was given the ID of

@@ -32,6 +32,17 @@ func RoomWaitForTest(b *ThreadPoolBackend) <-chan struct{} {
 	return c
 }
 
+// WaitingForTest returns a channel that receives the ID of each run a Wait
+// on b starts waiting for, from now on: the state's testWaiting hook. The
+// channel holds 16; a Wait blocks while it is full.
+func WaitingForTest(b *ThreadPoolBackend) <-chan string {
+	c := make(chan string, 16)
+	b.s.mu.Lock()
+	b.s.testWaiting = func(rec *record) { c <- rec.id }
+	b.s.mu.Unlock()
+	return c
+}
+
 // CountRecallsForTest makes b count the runs its workers give back
 // unstarted, asked to by the parent for an idle worker (recall), from now
 // on, and returns a func that reads the count.

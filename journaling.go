@@ -338,6 +338,7 @@ type journalDetail struct {
 	Deadline        *time.Time        `json:"deadline,omitempty"`
 	Tags            []string          `json:"tags,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
+	DiscardResult   bool              `json:"discard_result,omitempty"`
 }
 
 // journalPerpetual is a Perpetual, with its location by name.
@@ -362,7 +363,7 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 		}
 		run.Value = b
 	}
-	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason, Tags: r.tags, Metadata: r.meta}
+	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason, Tags: r.tags, Metadata: r.meta, DiscardResult: rec.noResult}
 	if r.retry.MaxAttempts > 1 {
 		d.Retry = &r.retry
 	}

@@ -93,14 +93,14 @@ func (s *state) restoreJournal(ctx context.Context) error {
 	slices.SortFunc(finished, func(a, b *record) int { return cmp.Compare(a.finishedAt, b.finishedAt) })
 	ttl := s.set.cfg.ResultTTL
 	for _, rec := range finished {
-		if ttl > 0 && !s.time(rec.finishedAt).Add(ttl).After(now) {
-			s.index.del(rec) // its ResultTTL passed while no program ran
+		if ttl > 0 && !s.time(rec.finishedAt).Add(ttl).After(now) || rec.noResult {
+			s.index.del(rec) // its ResultTTL passed while no program ran, or it keeps no result
 			jr.forget(rec)
 			continue
 		}
 		s.view.finished(rec)
 		rec.stored.Store(storedPublished)
-		s.results.add(rec)
+		s.results.add(rec, rec.status != StatusSuccessful)
 		if ttl > 0 {
 			s.expire(rec, s.time(rec.finishedAt), now)
 		}
@@ -204,7 +204,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		def = missingTask{name: run.Task}
 	}
 	rec := &record{id: run.ID, slot: slot, def: def, queue: uint16(queue), priority: int8(run.Priority), timeout: d.Timeout,
-		status: run.Status, attempts: int32(run.Attempts), enqueuedAt: s.offset(run.EnqueuedAt)}
+		status: run.Status, attempts: int32(run.Attempts), enqueuedAt: s.offset(run.EnqueuedAt), noResult: d.DiscardResult}
 	setTime := func(o *offset, t time.Time) {
 		if !t.IsZero() {
 			*o = s.offset(t)
@@ -238,7 +238,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 	}
 	if p := d.Perpetual; p != nil {
-		opts := Options{Priority: run.Priority, Queue: run.Queue, Timeout: d.Timeout, Retry: x.retry, Key: run.Key,
+		opts := Options{Priority: run.Priority, Queue: run.Queue, Timeout: d.Timeout, Retry: x.retry, Key: run.Key, DiscardResult: d.DiscardResult,
 			Perpetual: Perpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic}, Tags: x.tags, Metadata: x.meta}
 		if p.Location != "" {
 			loc, err := time.LoadLocation(p.Location)

@@ -379,7 +379,7 @@ func (s *state) newRecord(def Definition, args any, payload []byte, opts *Option
 		panic(fmt.Sprintf("localtasks: a run of queue %q, which checkRequest did not check", opts.Queue)) // a bug of this package
 	}
 	rec := &record{def: def, args: args, queue: uint16(queue), priority: int8(opts.Priority),
-		timeout: opts.Timeout, enqueuedAt: s.offset(now)}
+		timeout: opts.Timeout, enqueuedAt: s.offset(now), noResult: opts.DiscardResult}
 	if payload != nil {
 		rec.payload = &payload
 	}
@@ -732,17 +732,21 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		s.drained = nil
 	}
 	s.view.finished(rec) // counted as held before an eviction can uncount it
-	if !stored {
+	if rec.noResult {
+		s.discard(rec, st) // see retention.go
+	} else if !stored {
 		rec.stored.Store(storedPublished)
-		s.results.add(rec)
+		s.results.add(rec, st != StatusSuccessful)
 	} else if !rec.stored.CompareAndSwap(storedNot, storedPublished) {
 		s.view.dropped(rec)
 		if s.jr != nil {
 			s.jr.forget(rec)
 		}
 		s.index.del(rec) // evicted while we published it
+	} else if st != StatusSuccessful {
+		s.results.move(rec, true) // stored as a success: a run cancelled as it returned no error
 	}
-	if s.set.cfg.ResultTTL > 0 {
+	if s.set.cfg.ResultTTL > 0 && !rec.noResult {
 		s.expire(rec, now, now)
 	}
 	if rec.done != nil {

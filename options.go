@@ -81,6 +81,9 @@ type Options struct {
 	// copies them at Enqueue.
 	Tags     []string
 	Metadata map[string]string
+	// DiscardResult drops the run's result as soon as it finishes, from
+	// the result store and the journal; see WithDiscardResult.
+	DiscardResult bool
 
 	invalid string // what an Option found wrong, reported by validate
 }
@@ -219,6 +222,17 @@ const MaxKeyLength = 256
 // down. Waiters are let in as runs leave the queue, in no set order. It
 // has no effect on a backend without a bound.
 func WithWaitForRoom() Option { return func(o *Options) { o.WaitForRoom = true } }
+
+// WithDiscardResult makes the backend keep no result of the run once it
+// has finished, as Celery's ignore_result does, for tasks whose callers never
+// read one: a flood of them then evicts no other result and writes no
+// result to the journal. Until it finishes, the run is there as any other
+// (GetResult, Cancel); as it finishes, a Wait already waiting returns its
+// result and subscribers get its EventFinished with the final TaskResult;
+// after that GetResult and Wait fail with ErrResultNotFound. On an
+// ImmediateBackend the run finishes before Enqueue returns, so only the
+// events see its result. A perpetual task's successors inherit it.
+func WithDiscardResult() Option { return func(o *Options) { o.DiscardResult = true } }
 
 // WithKey gives the run a key: while a run of the task with that key is
 // queued, scheduled or running, Enqueue with the key enqueues nothing and

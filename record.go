@@ -12,8 +12,8 @@ import (
 // record is the backend's own copy of a task run: 192 bytes (a size class
 // of the allocator), kept small because the store holds many of them and the
 // garbage collector scans each (see docs/design.md). Its fields are guarded
-// by state.mu, but for slot, id, def, args, payload and timeout, which never
-// change.
+// by state.mu, but for slot, id, def, args, payload, timeout and noResult,
+// which never change, and lru.
 type record struct {
 	id      string // a random UUID carrying slot, in canonical form
 	def     Definition
@@ -32,6 +32,8 @@ type record struct {
 	jdirty     bool         // it changed since the journal's last commit (see state.mark)
 	jstatus    Status       // if set, the status its journal row keeps (see state.kept)
 	qheld      bool         // it counts as running on its queue (see state.take)
+	lru        uint8        // which LRU of the result store holds it; guarded by results.mu (see store.go)
+	noResult   bool         // Options.DiscardResult: it leaves the store as it finishes; never changes
 
 	// The times, as offsets from the state's epoch (see state.offset).
 	enqueuedAt, runAfter, lastAttemptedAt, finishedAt offset

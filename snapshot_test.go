@@ -260,8 +260,8 @@ func TestSnapshotCounts(t *testing.T) {
 	}
 	require.NoError(t, b.Drain(ctx))
 	got := counts()
-	require.Equal(t, 3, got.Total(), "twelve finished, three kept (MaxResults): %+v", got)
-	require.Equal(t, 3, got.Successful+got.Cancelled)
+	require.Equal(t, localtasks.StatusCounts{Successful: 3, Cancelled: 3}, got,
+		"twelve finished: three successes kept (MaxResults), and three cancelled (MaxFailedResults, which defaults to MaxResults)")
 
 	rec, err := localtasks.NewRecording(localtasks.Config{})
 	require.NoError(t, err)

@@ -237,6 +237,7 @@ type state struct {
 	testDispatched func(*record) // a test's signal: a run went to a worker
 	testPosting    func()        // a test's hook: post is about to push a run
 	testRoomWait   func()        // a test's hook: an enqueue is about to wait for room, under s.mu
+	testWaiting    func(*record) // a test's signal: a Wait waits for rec to finish, under s.mu
 }
 
 func newState(st settings, m mode, caps Capabilities) *state {
@@ -256,7 +257,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 			s.jr.forget(rec)
 		}
 	}
-	s.results = newResults(st.cfg.MaxResults, &s.index, dropped)
+	s.results = newResults(st.cfg.MaxResults, st.cfg.MaxFailedResults, &s.index, dropped)
 	s.keys = make(map[keyOf]*record)
 	s.flows = newFlows(&st.cfg)
 	s.chainRuns = make(map[string]int)
@@ -282,8 +283,10 @@ func (s *state) lookup(id string) (*record, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fmt.Errorf("localtasks: %q is not a task ID: IDs are the UUIDs Enqueue returns: %w", id, ErrResultNotFound)
 	}
-	return nil, fmt.Errorf("localtasks: no task %s on %s: the ID is unknown, or its result was evicted (MaxResults is %d): %w",
-		id, s.set.label(), s.set.cfg.MaxResults, ErrResultNotFound)
+	c := &s.set.cfg
+	return nil, fmt.Errorf("localtasks: no task %s on %s: the ID is unknown, its result was evicted (MaxResults is %d, MaxFailedResults %d) "+
+		"or expired (Config.ResultTTL), or its task keeps no result (WithDiscardResult): %w",
+		id, s.set.label(), c.MaxResults, c.MaxFailedResults, ErrResultNotFound)
 }
 
 // read snapshots rec and, if it has finished, refreshes its recency in the
@@ -322,6 +325,9 @@ func (s *state) wait(ctx context.Context, id string) (TaskResult, error) {
 		rec.done = make(chan struct{})
 	}
 	done := rec.done
+	if s.testWaiting != nil {
+		s.testWaiting(rec)
+	}
 	s.mu.Unlock()
 	select {
 	case <-done:

@@ -21,9 +21,12 @@ import (
 //     in its last four bytes. Lookups take no lock; taking and freeing a
 //     slot takes one shard's.
 //   - results is the golang-lru store of finished runs, keyed by slot, with
-//     its own lock. Runs enter it only once finished, so an unfinished run
-//     is never evicted; evicting a finished one drops it from the index and
-//     frees its slot.
+//     its own lock: one LRU for the successful runs and one for the others
+//     (Config.MaxFailedResults). Runs enter it only once finished, so an
+//     unfinished run is never evicted; evicting a finished one drops it
+//     from the index and frees its slot. A run of a task that keeps no
+//     result (WithDiscardResult) never enters it: it leaves the index as it
+//     finishes.
 //
 // A run is stored before it is seen finished, so that reads and evictions
 // happen in the order callers observe. On the hot path a worker stores a run
@@ -203,52 +206,130 @@ func (ix *index) all() []*record {
 	return recs
 }
 
-// results is the store of finished runs: an LRU of at most MaxResults.
+// results is the store of finished runs: two LRUs, one of at most
+// MaxResults successful runs and one of at most MaxFailedResults runs that
+// did not succeed (FAILED and CANCELLED), so that a burst of successes
+// cannot evict the failures an operator needs to see. Both share one lock,
+// and a record says which one holds it (record.lru).
 type results struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[uint32, *record] // by slot
-	ix  *index
+	mu     sync.Mutex
+	lru    *simplelru.LRU[uint32, *record] // the successful runs, by slot
+	failed *simplelru.LRU[uint32, *record] // the runs that did not succeed, by slot
+	ix     *index
+	moving *record // being moved from one LRU to the other: its removal drops nothing
 }
 
-// newResults makes a store of size results, which calls dropped (under
-// its lock) with each published run it drops.
-func newResults(size int, ix *index, dropped func(*record)) *results {
-	// Size > 0: NewLRU cannot fail.
-	lru, _ := simplelru.NewLRU(size, func(_ uint32, rec *record) {
+// The values of record.lru: which of the result store's LRUs holds it.
+const (
+	lruNone      = iota // neither
+	lruSucceeded        // results.lru
+	lruFailed           // results.failed
+)
+
+// newResults makes a store of size successful results and failedSize
+// others, which calls dropped (under its lock) with each published run it
+// drops.
+func newResults(size, failedSize int, ix *index, dropped func(*record)) *results {
+	r := &results{ix: ix}
+	onEvict := func(_ uint32, rec *record) {
+		if rec == r.moving {
+			return
+		}
+		rec.lru = lruNone
 		if rec.stored.CompareAndSwap(storedNot, storedEvicted) {
 			return // its worker has not published it yet, and will drop it then
 		}
 		dropped(rec)
 		ix.del(rec)
-	})
-	return &results{lru: lru, ix: ix}
+	}
+	// Sizes > 0: NewLRU cannot fail.
+	r.lru, _ = simplelru.NewLRU(size, onEvict)
+	r.failed, _ = simplelru.NewLRU(failedSize, onEvict)
+	return r
 }
 
-// add stores a finished run, evicting the least recently used beyond the
-// store's size.
-func (r *results) add(rec *record) {
+// store stores rec, a run its worker knows is finished but has not yet
+// published, in the LRU its attempt's error points to (failed: that of the
+// runs that did not succeed): the hot path, before the worker takes
+// state.mu. It stores nothing if rec was published meanwhile (Close gave up
+// on it and cancelled it): the publisher stored it where it belongs.
+func (r *results) store(rec *record, failed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Add(rec.slot, rec)
+	if rec.stored.Load() != storedNot {
+		return
+	}
+	r.put(rec, failed)
+}
+
+// add stores a run just published as finished, in the LRU of the runs that
+// did not succeed if failed, moving it there if its worker stored it in
+// the other.
+func (r *results) add(rec *record, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.put(rec, failed)
+}
+
+// move moves rec, which its worker stored and which was then published,
+// to the LRU of the runs that did not succeed if failed, unless it was
+// evicted meanwhile: the worker guesses the LRU from the attempt's error,
+// and a run cancelled while it ran may return none.
+func (r *results) move(rec *record, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.lru != lruNone {
+		r.put(rec, failed)
+	}
+}
+
+// put stores rec in one LRU, evicting the least recently used of it beyond
+// its size, and takes it out of the other one. Must hold r.mu.
+func (r *results) put(rec *record, failed bool) {
+	to, want := r.lru, uint8(lruSucceeded)
+	if failed {
+		to, want = r.failed, lruFailed
+	}
+	if rec.lru != lruNone && rec.lru != want {
+		r.moving = rec
+		r.of(rec).Remove(rec.slot)
+		r.moving = nil
+	}
+	to.Add(rec.slot, rec)
+	rec.lru = want
+}
+
+// of returns the LRU that holds rec, or nil. Must hold r.mu.
+func (r *results) of(rec *record) *simplelru.LRU[uint32, *record] {
+	switch rec.lru {
+	case lruSucceeded:
+		return r.lru
+	case lruFailed:
+		return r.failed
+	}
+	return nil
 }
 
 // touch marks rec as just used, if it is in the store. A finished run is
-// in the LRU exactly while the index holds it (an eviction drops it from the
+// in an LRU exactly while the index holds it (an eviction drops it from the
 // index under r.mu), and its slot is taken again only after that: checking
 // the index first keeps a reader of a run evicted meanwhile from refreshing
 // the run that took its slot.
 func (r *results) touch(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ix.at(rec.slot) == rec {
-		r.lru.Get(rec.slot)
+	if l := r.of(rec); l != nil && r.ix.at(rec.slot) == rec {
+		l.Get(rec.slot)
 	}
 }
 
+// remove drops rec from the store, as an eviction would, if it is there.
 func (r *results) remove(rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lru.Remove(rec.slot)
+	if l := r.of(rec); l != nil {
+		l.Remove(rec.slot)
+	}
 }
 
 // maxRestoredSlot bounds the slot numbers, within a shard, that restore

@@ -8,7 +8,7 @@ import "testing"
 // slot for the next.
 func BenchmarkResultStorePut(b *testing.B) {
 	var ix index
-	r := newResults(1000, &ix, func(*record) {})
+	r := newResults(1000, 1000, &ix, func(*record) {})
 	recs := make([]*record, 4096)
 	for i := range recs {
 		recs[i] = &record{}
@@ -19,6 +19,6 @@ func BenchmarkResultStorePut(b *testing.B) {
 		rec.slot, rec.id = ix.newID()
 		rec.stored.Store(storedPublished)
 		ix.put(rec)
-		r.add(rec)
+		r.add(rec, false)
 	}
 }

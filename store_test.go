@@ -14,7 +14,7 @@ import (
 // evicting it from the LRU, settled by record.stored (see store.go). These
 // tests drive the store (state.index and state.results, as newState builds
 // them with newResults) and the publisher (state.finalize) directly, with no
-// workers: a worker's hot path is results.add outside state.mu, then
+// workers: a worker's hot path is results.store outside state.mu, then
 // finalize with stored set; the rare paths are finalize alone.
 
 // newStoreState returns a state with a result store of maxResults and no
@@ -72,7 +72,7 @@ func TestStoreStoredStates(t *testing.T) {
 		t.Parallel()
 		s := newStoreState(t, 1)
 		rec := newRunning(s)
-		s.results.add(rec) // the hot path stores it before it takes state.mu
+		s.results.store(rec, false) // the hot path stores it before it takes state.mu
 		require.Equal(t, int32(storedNot), rec.stored.Load())
 
 		other := finishedElsewhere(s) // evicts rec: the LRU holds one
@@ -107,7 +107,7 @@ func TestStoreStoredStates(t *testing.T) {
 				s := newStoreState(t, 1)
 				rec := newRunning(s)
 				if c.hot {
-					s.results.add(rec)
+					s.results.store(rec, false)
 				}
 				publish(s, rec, c.hot)
 				require.Equal(t, int32(storedPublished), rec.stored.Load())
@@ -127,7 +127,7 @@ func TestStoreStoredStates(t *testing.T) {
 		t.Parallel()
 		s := newStoreState(t, 2)
 		hot := newRunning(s)
-		s.results.add(hot)
+		s.results.store(hot, false)
 		publish(s, hot, true)
 		rare := finishedElsewhere(s)
 		for _, rec := range []*record{hot, rare} {
@@ -170,7 +170,7 @@ func TestStorePublishEvictConcurrent(t *testing.T) {
 					left = append(left, rec.id)
 					continue
 				case 1, 2, 3: // the hot path
-					s.results.add(rec)
+					s.results.store(rec, false)
 					runtime.Gosched() // let other publishers evict it meanwhile
 					publish(s, rec, true)
 					if rec.stored.Load() == storedEvicted {

@@ -127,8 +127,9 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 	if ran != nil {
 		timedOut = ctx.End()
 		// attempts and maxAttempts change only under this worker's hand.
-		if err == nil || ran.attempts >= ran.maxAttempts() {
-			s.results.add(ran)
+		// A run that keeps no result is never stored (see state.discard).
+		if (err == nil || ran.attempts >= ran.maxAttempts()) && !ran.noResult {
+			s.results.store(ran, err != nil)
 			stored = true
 		}
 	}

@@ -31,6 +31,8 @@ func w1() *workload {
 			}},
 			append([]system{{name: "localtasks-many", run: func(ctx context.Context, p params) (measurement, error) {
 				return ltThreadPoolMany(ctx, workers, p.N, w1Batch)
+			}}, {name: "localtasks-noresult", run: func(ctx context.Context, p params) (measurement, error) {
+				return ltNoResult(ctx, workers, p.N)
 			}}}, goPeers(workers, noop)...),
 			system{name: "python-thread", python: []string{"W1", "thread"}},
 		), riverSystems(workers)...),
@@ -41,6 +43,7 @@ func w1() *workload {
 		legend: "W1: N tasks returning their int argument on 8 workers, from the first enqueue until every result is read back and checked " +
 			"(localtasks: Wait by ID, status SUCCESSFUL). ratio = localtasks tasks/s / the other's tasks/s. " +
 			"localtasks-many: the same through Task.EnqueueMany, in batches of 1000. " +
+			"localtasks-noresult: the same runs with WithDiscardResult, timed until Drain returns, checked by the Succeeded counter (no result is kept to read). " +
 			"localtasks-river: the same through the River adapter on PostgreSQL ($LOCALTASKS_PG_URL; left out when unset), 8 River workers in the same process.",
 	}
 }
@@ -171,6 +174,34 @@ func ltThreadPool[A, R any](ctx context.Context, workers, n int, t *localtasks.T
 	}
 	defer b.Close(ctx)
 	return ltEnqueueWait(ctx, b, n, t, args, check)
+}
+
+// ltNoResult measures localtasks on a thread pool of workers, with n runs
+// of noopTask that keep no result (WithDiscardResult): enqueued, then
+// waited for by Drain, as no ID finds a run once it finished; timed from
+// the first enqueue until Drain returns, and checked by the Succeeded
+// counter.
+func ltNoResult(ctx context.Context, workers, n int) (measurement, error) {
+	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: workers})
+	if err != nil {
+		return measurement{}, err
+	}
+	defer b.Close(ctx)
+	t := noopTask.Using(localtasks.WithDiscardResult())
+	start := time.Now()
+	for i := range n {
+		if _, err := t.Enqueue(ctx, b, i); err != nil {
+			return measurement{}, err
+		}
+	}
+	if err := b.Drain(ctx); err != nil {
+		return measurement{}, err
+	}
+	m := measurement{Tasks: n, Seconds: time.Since(start).Seconds()}
+	if c := b.Counters(); c.Succeeded != uint64(n) {
+		return measurement{}, fmt.Errorf("%d of %d runs succeeded", c.Succeeded, n)
+	}
+	return m, nil
 }
 
 // w1Batch is the size of localtasks-many's batches.

@@ -22,8 +22,8 @@ import (
 var Epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // NewBackend builds the backend under test from cfg. It must pass cfg's
-// Clock, MaxResults and Middleware on (Middleware unless its Traits say
-// NoMiddleware); the suite closes the backend.
+// Clock, MaxResults, MaxFailedResults and Middleware on (Middleware unless
+// its Traits say NoMiddleware); the suite closes the backend.
 type NewBackend func(t *testing.T, cfg localtasks.Config) localtasks.Backend
 
 // RunConformance checks that the backends newBackend builds behave as the
@@ -171,6 +171,12 @@ func (h *harness) cases() []testCase {
 		{"SnapshotIsolation", testSnapshotIsolation},
 		{"NeverEvictsUnfinished", testNeverEvictsUnfinished},
 	}
+	if h.caps.Cancel && (h.caps.Defer || !h.runs) && !h.traits.KeepsResults {
+		cs = append(cs, testCase{"DiscardResultUntilFinished", testDiscardResultUntilFinished})
+	}
+	if (h.runs || h.caps.Cancel) && !h.traits.KeepsResults {
+		cs = append(cs, testCase{"ResultTTL", testResultTTL})
+	}
 	if !h.runs {
 		return append(cs, testCase{"NeverRuns", testNeverRuns})
 	}
@@ -188,7 +194,8 @@ func (h *harness) cases() []testCase {
 	if h.traits.KeepsResults {
 		cs = append(cs, testCase{"KeepsResults", testKeepsResults})
 	} else {
-		cs = append(cs, testCase{"LRU", testLRU})
+		cs = append(cs, testCase{"LRU", testLRU}, testCase{"FailuresKeptApart", testFailuresKeptApart},
+			testCase{"DiscardResult", testDiscardResult})
 	}
 	if h.caps.Retry {
 		cs = append(cs, testCase{"Retry", testRetry}, testCase{"RetryExhausted", testRetryExhausted})
@@ -578,6 +585,135 @@ func testLRU(t *testing.T, h *harness) {
 	require.NoError(t, err, "a result read recently must survive: the store is an LRU, not a FIFO")
 	_, err = b.GetResult(ctx, bb)
 	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "the least recently used result is evicted")
+}
+
+// testFailuresKeptApart checks that the runs that did not succeed are kept
+// apart from the successful ones, under Config.MaxFailedResults: a burst
+// of successes evicts no failure, and failures evict the oldest failure.
+func testFailuresKeptApart(t *testing.T, h *harness) {
+	b, _, ctx := h.setupWith(t, localtasks.Config{MaxResults: 2, MaxFailedResults: 2})
+	fail := func(msg string) string {
+		hd, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: msg, FailAttempts: 1})
+		require.NoError(t, err)
+		_, err = hd.Wait(ctx)
+		require.Error(t, err)
+		return hd.ID()
+	}
+	var oks []string
+	first := fail("first")
+	for i := range 5 {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{N: i})
+		require.NoError(t, err)
+		_, err = hd.Wait(ctx)
+		require.NoError(t, err)
+		oks = append(oks, hd.ID())
+	}
+	res, err := b.GetResult(ctx, first)
+	require.NoError(t, err, "a burst of successes beyond MaxResults must not evict a failure")
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+	_, err = b.GetResult(ctx, oks[0])
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "MaxResults still bounds the successes")
+
+	second, third := fail("second"), fail("third")
+	_, err = b.GetResult(ctx, first)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "MaxFailedResults evicts the least recently used failure")
+	for _, id := range []string{second, third, oks[3], oks[4]} {
+		_, err = b.GetResult(ctx, id)
+		require.NoError(t, err, "failures evict no success, and successes no failure")
+	}
+}
+
+// testDiscardResult checks WithDiscardResult on a run that finishes: its
+// EventFinished carries the result, then the result is gone, and it
+// evicted no other result.
+func testDiscardResult(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 1)
+	kept, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+	require.NoError(t, err)
+	_, err = kept.Wait(ctx)
+	require.NoError(t, err)
+	sub := subscribe(t, b)
+	hd, err := Echo.Using(localtasks.WithDiscardResult()).Enqueue(ctx, b, EchoArgs{N: 2})
+	require.NoError(t, err)
+	switch d, drains := b.(localtasks.Drainer); {
+	case sub != nil:
+		for fin := false; !fin; {
+			select {
+			case ev, ok := <-sub.C():
+				require.True(t, ok, "subscription closed before task %s finished", hd.ID())
+				if fin = ev.Kind == localtasks.EventFinished && ev.Result.ID == hd.ID(); fin {
+					require.Equal(t, localtasks.StatusSuccessful, ev.Result.Status)
+					require.Equal(t, EchoArgs{N: 2}, ev.Result.Value, "the event carries the final result")
+				}
+			case <-ctx.Done():
+				t.Fatalf("task %s did not finish: %v", hd.ID(), ctx.Err())
+			}
+		}
+	case drains:
+		require.NoError(t, d.Drain(ctx))
+	default:
+		t.Skip("the backend has neither events nor Drain: the test cannot tell when the run finished")
+	}
+	_, err = hd.Result(ctx)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "a run that keeps no result is gone once finished")
+	_, err = hd.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "a Wait that starts after the run finished finds nothing")
+	res, err := kept.Result(ctx)
+	require.NoError(t, err, "a run that keeps no result evicts no other result")
+	require.Equal(t, EchoArgs{N: 1}, res.Value)
+}
+
+// testResultTTL checks that Config.ResultTTL drops every finished result,
+// successful or not, that long after its run finished; on a backend that
+// runs nothing, a cancelled run.
+func testResultTTL(t *testing.T, h *harness) {
+	b, clock, ctx := h.setupWith(t, localtasks.Config{ResultTTL: time.Minute})
+	var ids []string
+	if h.runs {
+		ok, err := Echo.Enqueue(ctx, b, EchoArgs{N: 1})
+		require.NoError(t, err)
+		_, err = ok.Wait(ctx)
+		require.NoError(t, err)
+		failed, err := Flaky.Enqueue(ctx, b, FlakyArgs{Message: "boom", FailAttempts: 1})
+		require.NoError(t, err)
+		_, err = failed.Wait(ctx)
+		require.Error(t, err)
+		ids = append(ids, ok.ID(), failed.ID())
+	} else {
+		hd, err := Echo.Enqueue(ctx, b, EchoArgs{})
+		require.NoError(t, err)
+		require.NoError(t, hd.Cancel(ctx))
+		ids = append(ids, hd.ID())
+	}
+	clock.Advance(time.Minute - time.Nanosecond)
+	for _, id := range ids {
+		_, err := b.GetResult(ctx, id)
+		require.NoError(t, err, "kept until ResultTTL after it finished")
+	}
+	clock.Advance(time.Nanosecond)
+	for _, id := range ids {
+		_, err := b.GetResult(ctx, id)
+		require.ErrorIs(t, err, localtasks.ErrResultNotFound, "dropped ResultTTL after it finished")
+	}
+}
+
+// testDiscardResultUntilFinished checks that a run with WithDiscardResult
+// is there, as any other, until it finishes: here cancelled before it
+// starts.
+func testDiscardResultUntilFinished(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	task := Echo.Using(localtasks.WithDiscardResult())
+	if h.runs {
+		task = task.Using(localtasks.WithDelay(time.Hour))
+	}
+	hd, err := task.Enqueue(ctx, b, EchoArgs{N: 3})
+	require.NoError(t, err)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err, "a run that keeps no result is there until it finishes")
+	require.False(t, res.Status.Finished())
+	require.NoError(t, hd.Cancel(ctx))
+	_, err = hd.Result(ctx)
+	require.ErrorIs(t, err, localtasks.ErrResultNotFound, "cancelled, it is gone")
 }
 
 func testCancelFinished(t *testing.T, h *harness) {
