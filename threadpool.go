@@ -20,9 +20,10 @@ type ThreadPoolConfig struct {
 	MaxWorkers int
 }
 
-// ThreadPoolBackend runs tasks on a pool of goroutines, for I/O-bound
-// work (MaxWorkers of them, which SetMaxWorkers changes at run time): the Go counterpart of django-tasks-local's ThreadPoolBackend, with
-// priorities, run-after times, retries, timeouts and cancellation.
+// ThreadPoolBackend runs tasks on a pool of goroutines (MaxWorkers of them,
+// which SetMaxWorkers changes at run time), for I/O-bound work: the Go
+// counterpart of django-tasks-local's ThreadPoolBackend, with priorities,
+// run-after times, retries, timeouts and cancellation.
 //
 // Enqueue never waits for the workers (BenchmarkEnqueue: 1.4 to 1.7 us on a
 // 2-core machine, with 8 workers draining at once), unless the queue is full
