@@ -34,9 +34,10 @@ func (s *state) dispatch(w *procWorker) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if w.retiring || w.gone || s.closing {
+		if w.retiring || w.gone || s.closing || w.slot >= s.workers {
 			// A worker started while the pool was closing (a replacement)
-			// missed stopTaking: it retires here.
+			// missed stopTaking, and one started while SetMaxWorkers
+			// retired its slot missed procPool.retire: it retires here.
 			w.retiring = true
 			w.dispatched = true
 			s.maybeShut(w)

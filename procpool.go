@@ -53,7 +53,7 @@ const livenessTimeoutMin = 100 * time.Millisecond
 type ProcessPoolConfig struct {
 	Config
 	// MaxWorkers is the number of worker processes. Defaults to
-	// runtime.NumCPU().
+	// runtime.NumCPU(). SetMaxWorkers changes it while the pool runs.
 	MaxWorkers int
 	// Window is how many tasks are in flight to each worker at most: the
 	// running one and those sent to wait in it. Zero (the default) sizes it
@@ -214,7 +214,7 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0),
 			Heartbeat: cfg.LivenessTimeout / 5}
 		p := &procPool{s: s, cfg: cfg, exe: exe, log: s.logger,
-			closing: make(chan struct{}), killed: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
+			closing: make(chan struct{}), killed: make(chan struct{}), resized: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
 		// Under the lock: runs taken back from a journal may be on the
 		// timer already, whose push reads s.proc.
 		s.mu.Lock()
@@ -297,9 +297,10 @@ func (t childTask) EncodeArgs(args any) ([]byte, error) { return t.encodeArgs(ar
 func (t childTask) DecodeArgs(b []byte) (any, error)    { return t.decodeArgs(b) }
 func (t childTask) EncodeResult(v any) ([]byte, error)  { return t.encodeResult(v) }
 
-// procPool is a state's set of worker processes: MaxWorkers slots, each
-// running one worker process at a time and replacing it when it dies or
-// retires.
+// procPool is a state's set of worker processes: MaxWorkers slots (or as
+// many as SetMaxWorkers set), each running one worker process at a time
+// and replacing it when it dies or retires, until the pool closes or
+// SetMaxWorkers retires the slot.
 type procPool struct {
 	s    *state
 	cfg  ProcessPoolConfig
@@ -309,6 +310,9 @@ type procPool struct {
 
 	closing chan struct{} // closed when the pool starts closing
 	killed  chan struct{} // closed by killAll: a worker being started is killed too
+	// resized is closed, and replaced, when SetMaxWorkers retires slots:
+	// it wakes the slots waiting to try a start again. Guarded by state.mu.
+	resized chan struct{}
 
 	held int // dispatchers waiting for an idle worker to take a run first; guarded by state.mu
 	// READY runs that were in a worker that died while the parent knew
@@ -326,6 +330,11 @@ type procPool struct {
 // start spawns every slot's first worker, all at once, and runs the slots.
 func (p *procPool) start() error {
 	n := p.cfg.MaxWorkers
+	p.s.workers = n
+	p.s.slotLive = make([]bool, n)
+	for i := range n {
+		p.s.slotLive[i] = true
+	}
 	workers := make([]*procWorker, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -347,7 +356,7 @@ func (p *procPool) start() error {
 			if w != nil {
 				go p.runSlot(i, w)
 			} else {
-				p.s.workerExited()
+				p.s.leave(i)
 			}
 		}
 		<-p.s.stopped
@@ -360,32 +369,68 @@ func (p *procPool) start() error {
 	return nil
 }
 
-// runSlot keeps a worker process running in slot i until the pool closes.
+// runSlot keeps a worker process running in slot i, starting with w (nil:
+// none yet, for a slot SetMaxWorkers added), until the pool closes or
+// SetMaxWorkers retires the slot.
 func (p *procPool) runSlot(i int, w *procWorker) {
-	defer p.s.workerExited()
 	for {
-		w.serve()
-		for wait := 10 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-			select {
-			case <-p.closing:
-				return
-			default:
-			}
-			if p.testReplacing != nil {
-				p.testReplacing(i)
-			}
-			var err error
-			if w, err = p.spawn(i); err == nil {
-				break
-			}
-			p.log.Error("localtasks: starting a replacement worker process", "err", err)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-p.closing:
-				t.Stop()
-				return
-			}
+		if w != nil {
+			w.serve()
+		}
+		if w = p.respawn(i, w != nil); w == nil {
+			return
+		}
+	}
+}
+
+// respawn starts slot i's next worker, trying again after a growing wait
+// while starting fails, and returns it; or it leaves the slot and returns
+// nil once the pool closes or SetMaxWorkers has retired the slot. A worker
+// that follows another is a replacement (replacing).
+func (p *procPool) respawn(i int, replacing bool) *procWorker {
+	s := p.s
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		s.mu.Lock()
+		resized := p.resized
+		s.mu.Unlock()
+		if s.leave(i) {
+			return nil
+		}
+		if replacing && p.testReplacing != nil {
+			p.testReplacing(i)
+		}
+		w, err := p.spawn(i)
+		if err == nil {
+			return w
+		}
+		p.log.Error("localtasks: starting a worker process", "slot", i, "replacing", replacing, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.closing:
+		case <-resized:
+		}
+		t.Stop()
+	}
+}
+
+// retire makes the workers of slots n and up take no more runs, and asks
+// them for the runs sent to them that they have not started, which go back
+// to the head of their lines (the recall): each worker then ends the run
+// it has, its dispatcher stops and closes its input (maybeShut), and it
+// exits and is reaped as a worker that MaxTasksPerWorker retires, and its
+// slot ends with it (respawn). The caller wakes the dispatchers for that;
+// a worker being started meanwhile retires as its dispatcher starts
+// (dispatch). Must hold s.mu.
+func (p *procPool) retire(n int) {
+	close(p.resized)
+	p.resized = make(chan struct{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.workers {
+		if w.slot >= n && !w.retiring && !w.gone {
+			w.retiring = true
+			p.s.recall(w)
 		}
 	}
 }

@@ -156,8 +156,9 @@ type WorkerInfo struct {
 	// one died or retired (MaxTasksPerWorker), and the next has not
 	// reported ready yet, or failed to start and is tried again. Its PID
 	// is 0 and its ID names the slot, without a process. A process pool
-	// lists each of its MaxWorkers slots, starting or not, until it
-	// closes.
+	// lists each of its MaxWorkers slots (as SetMaxWorkers last set
+	// them), starting or not, until it closes, and the workers of retired
+	// slots until they exit.
 	Starting bool
 }
 
@@ -166,23 +167,27 @@ func (s *state) workerInfo() []WorkerInfo {
 	var ws []WorkerInfo
 	switch {
 	case s.mode == modePool:
-		ws = make([]WorkerInfo, len(s.slotDone))
+		ws = make([]WorkerInfo, 0, len(s.slotDone))
 		for i, done := range s.slotDone {
-			ws[i] = WorkerInfo{ID: s.workerName(i), TasksDone: int(done)}
+			if i < s.workers || s.slotLive[i] { // a retired slot's worker, until it leaves
+				ws = append(ws, WorkerInfo{ID: s.workerName(i), TasksDone: int(done)})
+			}
 		}
 	case s.proc != nil:
 		p := s.proc
 		p.mu.Lock()
-		live := make([]bool, p.cfg.MaxWorkers)
+		live := make([]bool, len(s.slotLive))
 		for _, w := range p.workers {
 			info := WorkerInfo{ID: w.name, PID: w.pid, TasksDone: w.finished}
 			ws = append(ws, info)
-			live[w.slot] = true
+			if w.slot < len(live) {
+				live[w.slot] = true
+			}
 		}
 		p.mu.Unlock()
 		if !s.closing {
-			for i, ok := range live {
-				if !ok {
+			for i := range min(s.workers, len(live)) {
+				if !live[i] {
 					ws = append(ws, WorkerInfo{ID: p.slotName(i), Starting: true})
 				}
 			}

@@ -230,14 +230,20 @@ type state struct {
 	drained    chan struct{}     // closed when active drops to zero
 	counters   Counters
 	slotDone   []uint64 // modePool: tasks each worker finished
+	// workers is how many workers the pool aims at: MaxWorkers, until
+	// SetMaxWorkers changes it (resize.go). The worker of a slot from
+	// workers up retires: it ends the run it has, then leaves its slot.
+	workers  int
+	slotLive []bool // a worker (or a process-pool slot's loop) holds the slot; see leave
 
 	view   view   // counts and recent finishes, for snapshots; see counts.go
 	expiry expiry // Config.ResultTTL's queue; see expiry.go
 
-	testDispatched func(*record) // a test's signal: a run went to a worker
-	testPosting    func()        // a test's hook: post is about to push a run
-	testRoomWait   func()        // a test's hook: an enqueue is about to wait for room, under s.mu
-	testWaiting    func(*record) // a test's signal: a Wait waits for rec to finish, under s.mu
+	testDispatched func(*record)  // a test's signal: a run went to a worker
+	testPosting    func()         // a test's hook: post is about to push a run
+	testRoomWait   func()         // a test's hook: an enqueue is about to wait for room, under s.mu
+	testWaiting    func(*record)  // a test's signal: a Wait waits for rec to finish, under s.mu
+	testLeft       func(slot int) // a test's signal: a worker (or process-pool slot) left its slot, under s.mu
 }
 
 func newState(st settings, m mode, caps Capabilities) *state {

@@ -16,12 +16,14 @@ type ThreadPoolConfig struct {
 	Config
 	// MaxWorkers is the number of goroutines that run tasks, at most that
 	// many at once. Defaults to ThreadPoolMaxWorkersDefault.
+	// SetMaxWorkers changes it while the pool runs.
 	MaxWorkers int
 }
 
-// ThreadPoolBackend runs tasks on a fixed pool of goroutines, for I/O-bound
-// work: the Go counterpart of django-tasks-local's ThreadPoolBackend, with
-// priorities, run-after times, retries, timeouts and cancellation.
+// ThreadPoolBackend runs tasks on a pool of goroutines (MaxWorkers of them,
+// which SetMaxWorkers changes at run time), for I/O-bound work: the Go
+// counterpart of django-tasks-local's ThreadPoolBackend, with priorities,
+// run-after times, retries, timeouts and cancellation.
 //
 // Enqueue never waits for the workers (BenchmarkEnqueue: 1.4 to 1.7 us on a
 // 2-core machine, with 8 workers draining at once), unless the queue is full
@@ -71,6 +73,7 @@ func NewThreadPool(cfg ThreadPoolConfig) (*ThreadPoolBackend, error) {
 // startWorkers starts n workers that run tasks from the ready queue.
 func (s *state) startWorkers(n int) {
 	s.running = n
+	s.workers = n
 	if n == 0 {
 		close(s.stopped)
 		return
@@ -78,23 +81,45 @@ func (s *state) startWorkers(n int) {
 	if s.mode == modePool {
 		s.slotDone = make([]uint64, n)
 	}
+	s.slotLive = make([]bool, n)
 	for i := range n {
+		s.slotLive[i] = true
 		go s.work(i)
 	}
 }
 
-// workerExited counts a worker (or slot) out, and closes stopped after the last.
-func (s *state) workerExited() {
+// leave counts the worker (or process-pool slot) of slot out, and closes
+// stopped after the last, if the state closes or SetMaxWorkers retired the
+// slot; it reports false, and the worker stays, if SetMaxWorkers grew the
+// pool back over the slot since the worker chose to leave: grow starts
+// workers only in empty slots, so the choice and the leaving are one step
+// under s.mu.
+func (s *state) leave(slot int) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slot < s.workers && !s.closing {
+		return false
+	}
+	s.slotLive[slot] = false
+	// Drop the empty slots at the end, which Snapshot no longer lists; a
+	// slot below workers stays, listed with what its worker did.
+	for n := len(s.slotLive); n > s.workers && !s.slotLive[n-1]; n-- {
+		s.slotLive = s.slotLive[:n-1]
+		if s.mode == modePool {
+			s.slotDone = s.slotDone[:n-1]
+		}
+	}
 	s.running--
 	if s.running == 0 {
 		close(s.stopped)
 	}
-	s.mu.Unlock()
+	if s.testLeft != nil {
+		s.testLeft(slot)
+	}
+	return true
 }
 
 func (s *state) work(slot int) {
-	defer s.workerExited()
 	name := s.workerName(slot)
 	var (
 		rec *record
@@ -105,7 +130,10 @@ func (s *state) work(slot int) {
 	for {
 		rec, ctx = s.step(slot, name, rec, ctx, val, err)
 		if rec == nil {
-			return
+			if s.leave(slot) {
+				return
+			}
+			continue // wanted again: SetMaxWorkers grew the pool back
 		}
 		val, err = s.execute(rec, ctx)
 	}
@@ -113,7 +141,8 @@ func (s *state) work(slot int) {
 
 // step settles the attempt a worker just ran, if any, then blocks until a
 // ready record is there, starts it on the worker and returns it with its
-// attempt's ctx, or returns nil once the state closes.
+// attempt's ctx, or returns nil once the state closes or SetMaxWorkers
+// retires the worker's slot (the run it ran is settled first).
 //
 // It keeps the state's lock short: a run that has certainly finished (it
 // succeeded, or it has no attempt left) is stored before the lock is taken,
@@ -152,6 +181,9 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 		s.settle(ran, timedOut, val, err, now, stored)
 	}
 	for {
+		if slot >= s.workers {
+			return nil, nil // retired; SetMaxWorkers woke it if it waited
+		}
 		s.takeInbox()
 		if rec, ok := s.ready.Pop(); ok {
 			if rec.status != StatusReady {
