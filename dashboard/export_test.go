@@ -15,9 +15,13 @@ func SetNow(h *Handler, now func() time.Time) { h.now = now }
 func SetIntervals(h *Handler, stats, ping time.Duration) { h.statsEvery, h.pingEvery = stats, ping }
 
 // SetFlush changes how often h's event streams get the runs' news, and how
-// many runs' news at most a flush. Call it before h serves a request.
+// many runs' news a flush sends at most. The stats and ping ticks flush the
+// news too: they are stretched to every as well, so that a test that
+// flushes by itself (FlushEvents) sees each run's news in the frame it
+// makes, however slow the machine. Call it before h serves a request.
 func SetFlush(h *Handler, every time.Duration, maxTasks int) {
 	h.flushEvery, h.maxTasks = every, maxTasks
+	h.statsEvery, h.pingEvery = max(h.statsEvery, every), max(h.pingEvery, every)
 }
 
 // FlushEvents makes h's hub flush the events it has at once, and returns
