@@ -127,13 +127,7 @@ func (s *state) enqueueMany(ctx context.Context, def Definition, args []any, opt
 		s.counters.Enqueued++
 		s.place(rec, at, now)
 	}
-	var cw *commitWait
-	durable := false
-	if s.jr != nil {
-		if durable = s.jr.mode == JournalDurable; durable || s.jr.crowded() {
-			cw = s.jr.pending()
-		}
-	}
+	cw, durable := s.enqueueCommit()
 	s.mu.Unlock()
 	if stopped {
 		unindex(receipts)

@@ -101,13 +101,7 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	}
 	s.counters.Enqueued++
 	s.place(rec, runAfter, now)
-	var cw *commitWait
-	durable := false
-	if s.jr != nil {
-		if durable = s.jr.mode == JournalDurable; durable || s.jr.crowded() {
-			cw = s.jr.pending()
-		}
-	}
+	cw, durable := s.enqueueCommit()
 	s.mu.Unlock()
 	if cw != nil {
 		// A batched Enqueue waits only to let the commits keep up; it
@@ -121,6 +115,20 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 		s.runInline(rec)
 	}
 	return Receipt{ID: rec.id, Disposition: disp}, nil
+}
+
+// enqueueCommit returns the commit an Enqueue that changed runs waits for:
+// the next, on a durable journal (durable), or on a batched one that lags
+// (see JournalBatchMax); nil for none. Must hold s.mu, after the runs were
+// marked.
+func (s *state) enqueueCommit() (cw *commitWait, durable bool) {
+	if s.jr == nil {
+		return nil, false
+	}
+	if durable = s.jr.mode == JournalDurable; durable || s.jr.crowded() {
+		cw = s.jr.pending()
+	}
+	return cw, durable
 }
 
 // startTimes returns the run-after time and the deadline of a run enqueued

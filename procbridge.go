@@ -490,28 +490,30 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 
 // remoteProgress records a progress report of the run w has as m.Seq.
 func (s *state) remoteProgress(w *procWorker, m wire.FromWorker) {
-	s.mu.Lock()
-	rec := w.inflight[m.Seq]
-	var run attempt
-	if rec != nil {
-		run = rec.run
-	}
-	s.mu.Unlock()
-	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
+	if rec, a := s.remoteRun(w, m.Seq); a != nil {
 		s.setProgress(rec, a, m.Done, m.Total, m.Line) // if it still runs that attempt
 	}
 }
 
-// remoteMetadata records a metadata pair the run w has as m.Seq set.
-func (s *state) remoteMetadata(w *procWorker, m wire.FromWorker) {
+// remoteRun returns the run w has as seq, with its attempt there; a nil
+// attempt if w has no such run.
+func (s *state) remoteRun(w *procWorker, seq uint64) (*record, *remoteAttempt) {
 	s.mu.Lock()
-	rec := w.inflight[m.Seq]
+	rec := w.inflight[seq]
 	var run attempt
 	if rec != nil {
 		run = rec.run
 	}
 	s.mu.Unlock()
-	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq {
+	if a, ok := run.(*remoteAttempt); ok && a.w == w && a.seq == seq {
+		return rec, a
+	}
+	return nil, nil
+}
+
+// remoteMetadata records a metadata pair the run w has as m.Seq set.
+func (s *state) remoteMetadata(w *procWorker, m wire.FromWorker) {
+	if rec, a := s.remoteRun(w, m.Seq); a != nil {
 		if err := s.setMetadata(rec, a, m.Meta.Key, m.Meta.Value); err != nil { // if it still runs that attempt
 			s.logger.Warn("localtasks: SetMetadata dropped a pair: "+err.Error(), "task", rec.def.Name(), "task_id", rec.id, "key", m.Meta.Key)
 		}
