@@ -85,6 +85,12 @@ type Capabilities struct {
 	// SetMetadata) on their results and events, and Snapshot lists them
 	// by those (SnapshotOptions.Tag and Metadata).
 	Tags bool
+	// Deadline: a run not started by its deadline ends CANCELLED
+	// (WithDeadline, WithStartWithin).
+	Deadline bool
+	// DiscardResult: a run can keep no result once it has finished
+	// (WithDiscardResult).
+	DiscardResult bool
 }
 
 // checkRequest reports what is wrong with a request to enqueue a run of
@@ -137,6 +143,10 @@ func (c Capabilities) check(backend string, task string, opts *Options) error {
 		return unsupported("limits", "WithConcurrencyLimit, WithRateLimit, WithDebounce and WithCooldown")
 	case !c.Perpetual && opts.Perpetual.enabled():
 		return unsupported("perpetual tasks", "WithPerpetual and WithCron")
+	case !c.Deadline && opts.hasDeadline():
+		return unsupported("deadlines", "WithDeadline and WithStartWithin")
+	case !c.DiscardResult && opts.DiscardResult:
+		return unsupported("keeping no result", "WithDiscardResult")
 	case !c.Tags && (len(opts.Tags) > 0 || len(opts.Metadata) > 0):
 		return unsupported("tags and metadata", "WithTags and WithMetadata")
 	}

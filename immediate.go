@@ -23,7 +23,8 @@ type ImmediateBackend struct {
 
 var _ Controller = (*ImmediateBackend)(nil)
 
-var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true, Tags: true}
+var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true, Tags: true,
+	Deadline: true, DiscardResult: true}
 
 // NewImmediate builds an ImmediateBackend, or joins the state of the ones
 // already built under cfg.Name.

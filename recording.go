@@ -19,7 +19,7 @@ type RecordingBackend struct {
 var _ Controller = (*RecordingBackend)(nil)
 
 var recordingCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, Retry: true, Timeout: true, Limits: true,
-	Perpetual: true, MaxQueued: true, Tags: true}
+	Perpetual: true, MaxQueued: true, Tags: true, Deadline: true, DiscardResult: true}
 
 // NewRecording builds a RecordingBackend, or joins the state of the ones
 // already built under cfg.Name.

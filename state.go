@@ -27,7 +27,8 @@ const (
 
 // poolCapabilities are the two pools': everything.
 var poolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true,
-	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true}
+	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true,
+	Deadline: true, DiscardResult: true}
 
 // states is the named state registry.
 var states = struct {

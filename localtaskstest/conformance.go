@@ -171,7 +171,7 @@ func (h *harness) cases() []testCase {
 		{"SnapshotIsolation", testSnapshotIsolation},
 		{"NeverEvictsUnfinished", testNeverEvictsUnfinished},
 	}
-	if h.caps.Cancel && (h.caps.Defer || !h.runs) && !h.traits.KeepsResults {
+	if h.caps.DiscardResult && h.caps.Cancel && (h.caps.Defer || !h.runs) && !h.traits.KeepsResults {
 		cs = append(cs, testCase{"DiscardResultUntilFinished", testDiscardResultUntilFinished})
 	}
 	if (h.runs || h.caps.Cancel) && !h.traits.KeepsResults {
@@ -194,8 +194,10 @@ func (h *harness) cases() []testCase {
 	if h.traits.KeepsResults {
 		cs = append(cs, testCase{"KeepsResults", testKeepsResults})
 	} else {
-		cs = append(cs, testCase{"LRU", testLRU}, testCase{"FailuresKeptApart", testFailuresKeptApart},
-			testCase{"DiscardResult", testDiscardResult})
+		cs = append(cs, testCase{"LRU", testLRU}, testCase{"FailuresKeptApart", testFailuresKeptApart})
+		if h.caps.DiscardResult {
+			cs = append(cs, testCase{"DiscardResult", testDiscardResult})
+		}
 	}
 	if h.caps.Retry {
 		cs = append(cs, testCase{"Retry", testRetry}, testCase{"RetryExhausted", testRetryExhausted})
@@ -351,6 +353,9 @@ func testUnsupported(t *testing.T, h *harness) {
 		{"WithPriority without Priority", c.Priority, localtasks.WithPriority(5)},
 		{"WithRetry without Retry", c.Retry, localtasks.WithRetry(localtasks.FixedRetry(3, 0))},
 		{"WithTimeout without Timeout", c.Timeout, localtasks.WithTimeout(time.Minute)},
+		{"WithStartWithin without Deadline", c.Deadline, localtasks.WithStartWithin(time.Minute)},
+		{"WithDiscardResult without DiscardResult", c.DiscardResult, localtasks.WithDiscardResult()},
+		{"WithTags without Tags", c.Tags, localtasks.WithTags("t")},
 	}
 	for _, tc := range cases {
 		if tc.supported {

@@ -20,7 +20,10 @@ import (
 const SideQueue = "localtaskstest.side"
 
 func (h *harness) flowCases() []testCase {
-	cs := []testCase{{"DeadlineRefused", testDeadlineRefused}}
+	var cs []testCase
+	if h.caps.Deadline {
+		cs = append(cs, testCase{"DeadlineRefused", testDeadlineRefused})
+	}
 	if _, ok := h.probe.(localtasks.BatchEnqueuer); ok {
 		cs = append(cs, testCase{"EnqueueMany", testEnqueueMany}, testCase{"EnqueueManyRefused", testEnqueueManyRefused})
 	}
@@ -35,7 +38,7 @@ func (h *harness) flowCases() []testCase {
 			testCase{"PauseRefused", testPauseRefused},
 			testCase{"QueueWorkers", testQueueWorkers},
 			testCase{"QueueWorkersPriority", testQueueWorkersPriority})
-		if h.caps.Defer {
+		if h.caps.Defer && h.caps.Deadline {
 			cs = append(cs, testCase{"Deadline", testDeadline}, testCase{"DeadlineScheduled", testDeadlineScheduled})
 		}
 	}
