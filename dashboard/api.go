@@ -15,7 +15,7 @@ func newTask(label string, res localtasks.TaskResult) Task {
 	t := Task{
 		ID: res.ID, Task: res.Task, Backend: label, Queue: res.Queue, Priority: res.Priority,
 		Status: res.Status.String(), Key: res.Key,
-		EnqueuedAt: timeOrNil(res.EnqueuedAt), RunAfter: timeOrNil(res.RunAfter),
+		EnqueuedAt: timeOrNil(res.EnqueuedAt), RunAfter: timeOrNil(res.RunAfter), Deadline: timeOrNil(res.Deadline),
 		StartedAt: timeOrNil(res.StartedAt), LastAttemptedAt: timeOrNil(res.LastAttemptedAt),
 		FinishedAt: timeOrNil(res.FinishedAt),
 		Attempts:   res.Attempts, WorkerIDs: nonNil(res.WorkerIDs),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -315,4 +316,24 @@ func TestPageHasTheQueuesPanel(t *testing.T) {
 	for _, hook := range append(hooks, `<button type="button" id="detail-pause" hidden>`, `<th scope="col">Action</th>`) {
 		require.Contains(t, page, hook)
 	}
+}
+
+// A run's deadline (WithDeadline) is in the API's task, and null for a run
+// without one.
+func TestTaskDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	pool := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	h := newHandler(t, false, pool)
+	deadline := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	with, err := echoTask.Using(localtasks.WithDelay(time.Minute), localtasks.WithDeadline(deadline)).Enqueue(ctx, pool, shopArgs{})
+	require.NoError(t, err)
+	without, err := echoTask.Using(localtasks.WithDelay(time.Minute)).Enqueue(ctx, pool, shopArgs{})
+	require.NoError(t, err)
+
+	got := decode[dashboard.Task](t, serve(h, "GET", "/api/results/"+with.ID(), ""))
+	require.NotNil(t, got.Deadline)
+	require.True(t, deadline.Equal(*got.Deadline), "deadline %v, want %v", *got.Deadline, deadline)
+	got = decode[dashboard.Task](t, serve(h, "GET", "/api/results/"+without.ID(), ""))
+	require.Nil(t, got.Deadline)
 }

@@ -1064,6 +1064,7 @@
     $("detail-workers").textContent = t.worker_ids.length ? t.worker_ids.join(", ") : "—";
     setTime($("detail-enqueued"), t.enqueued_at);
     setTime($("detail-run-after"), t.run_after);
+    setTime($("detail-deadline"), t.deadline);
     setTime($("detail-started"), t.started_at);
     setTime($("detail-last-attempt"), t.last_attempted_at);
     setTime($("detail-finished"), t.finished_at);

@@ -23,6 +23,7 @@ type Task struct {
 	Key             string     `json:"key"`
 	EnqueuedAt      *time.Time `json:"enqueued_at"`
 	RunAfter        *time.Time `json:"run_after"`
+	Deadline        *time.Time `json:"deadline"` // WithDeadline's; null for none
 	StartedAt       *time.Time `json:"started_at"`
 	LastAttemptedAt *time.Time `json:"last_attempted_at"`
 	FinishedAt      *time.Time `json:"finished_at"`

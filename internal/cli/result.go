@@ -57,6 +57,9 @@ func printResult(w io.Writer, t *task) {
 	printTagsAndMetadata(row, t)
 	row("Enqueued", formatFullTime(t.EnqueuedAt))
 	row("Run after", formatFullTime(t.RunAfter))
+	if t.Deadline != nil {
+		row("Deadline", formatFullTime(t.Deadline))
+	}
 	row("Started", formatFullTime(t.StartedAt))
 	row("Last attempt", formatFullTime(t.LastAttemptedAt))
 	row("Finished", formatFullTime(t.FinishedAt))
