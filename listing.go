@@ -30,9 +30,12 @@ const (
 	listChunks = 256
 )
 
-// The groups of a listing, in its order: the unfinished statuses, then the
-// recent finishes.
-var listGroups = [...]Status{StatusRunning, StatusReady, StatusScheduled}
+// The groups of a listing, in its order: the unfinished statuses in the
+// order runs move through them, so that a run that moves on while the
+// listing reads is found in the group it moved to, then the recent
+// finishes. (RUNNING first, as before, missed more than half of the runs
+// that started while a listing read.)
+var listGroups = [...]Status{StatusScheduled, StatusReady, StatusRunning}
 
 const groupFinished = len(listGroups)
 

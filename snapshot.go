@@ -30,14 +30,17 @@ const (
 // them. The zero value lists the first SnapshotLimitDefault runs of every
 // status.
 //
-// A listing goes through the RUNNING runs, then the READY, then the
-// SCHEDULED, each in the order of their places in the backend's store
+// A listing goes through the SCHEDULED runs, then the READY, then the
+// RUNNING, each in the order of their places in the backend's store
 // (which says nothing of their age or of the order they run in), then the
-// SnapshotFinishedMax most recently finished, newest first. Each page
-// continues where the one before ended, so that paging while nothing
-// changes lists every run once. A run that changes status meanwhile may be
-// listed twice, in both, or in neither; a run enqueued meanwhile may be
-// listed or not; a run is listed as it is when its page reads it.
+// SnapshotFinishedMax most recently finished, newest first: the order in
+// which runs move, so that a run that moves on while a listing reads (a
+// READY run that starts, a RUNNING one that finishes) is listed in the
+// status it moved to, if not in both. Each page continues where the one
+// before ended, so that paging while nothing changes lists every run once.
+// A run that moves back meanwhile (a retry, a run a rate limit puts off)
+// may be listed in neither; a run enqueued meanwhile may be listed or not;
+// a run is listed as it is when its page reads it.
 //
 // Only the runs that match are copied, and only the places of the store
 // where the counts kept per status say runs of the statuses asked for are

@@ -453,7 +453,7 @@ func TestSnapshotPages(t *testing.T) {
 		}
 		query = "?limit=1&backend=backend-1&cursor=" + url.QueryEscape(b.NextCursor)
 	}
-	require.Equal(t, []string{r.running, r.queued, r.scheduled}, seen, "running, then queued, then scheduled")
+	require.Equal(t, []string{r.scheduled, r.queued, r.running}, seen, "scheduled, then queued, then running")
 
 	snap = decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot?limit=2&status=failed&backend=backend-2,backend-1", ""))
 	require.Equal(t, []string{"backend-2", "backend-1"}, []string{snap.Backends[0].Name, snap.Backends[1].Name})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,12 +70,24 @@ func newPool(t *testing.T, cfg localtasks.ThreadPoolConfig) *localtasks.ThreadPo
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
-		snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusRunning},
-			Limit: localtasks.SnapshotLimitMax})
-		require.NoError(t, err)
-		for _, res := range snap.Running {
-			err := pool.Cancel(ctx, res.ID)
-			if !errors.Is(err, localtasks.ErrFinished) {
+		// The queued too: one listed READY may start before Close, and a
+		// blocking task would then hold Close until its ctx ends. A run
+		// that starts while the listing reads may be in neither of its
+		// groups (see SnapshotOptions): list again until none is left.
+		for {
+			snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{Limit: localtasks.SnapshotLimitMax,
+				Statuses: []localtasks.Status{localtasks.StatusRunning, localtasks.StatusReady, localtasks.StatusScheduled}})
+			require.NoError(t, err)
+			runs := slices.Concat(snap.Running, snap.Queued, snap.Scheduled)
+			if c := snap.Counts; len(runs) == 0 && c.Ready+c.Running+c.Scheduled == 0 {
+				break
+			}
+			for _, res := range runs {
+				err := pool.Cancel(ctx, res.ID)
+				if !errors.Is(err, localtasks.ErrFinished) {
+					require.NoError(t, err)
+				}
+				_, err = pool.Wait(ctx, res.ID) // so that the next listing is of other runs
 				require.NoError(t, err)
 			}
 		}
