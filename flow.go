@@ -114,13 +114,13 @@ func (s *state) take(rec *record) bool {
 		if q.held == nil {
 			q.held = new(pqueue.Queue[*record])
 		}
-		s.setAside(rec)
+		s.release(rec) // a concurrency slot passed to it goes on: it may wait long
 		q.held.Push(int(rec.priority), rec)
 		return false
 	}
 	if len(s.pausedTasks) > 0 {
 		if held, ok := s.pausedTasks[rec.def.Name()]; ok {
-			s.setAside(rec)
+			s.release(rec)
 			s.pausedTasks[rec.def.Name()] = append(held, rec)
 			return false
 		}
@@ -128,12 +128,6 @@ func (s *state) take(rec *record) bool {
 	q.running++
 	rec.qheld = true
 	return true
-}
-
-// setAside readies rec to wait off the line: a concurrency slot passed to
-// it goes on to the next in line, for it may wait long. Must hold s.mu.
-func (s *state) setAside(rec *record) {
-	s.release(rec)
 }
 
 // leaveQueue uncounts rec from its queue's running runs, once its attempt

@@ -83,17 +83,11 @@ func pauseText(p pause) string {
 }
 
 func printPauses(w io.Writer, pauses []pause) {
-	if len(pauses) == 0 {
-		fmt.Fprintln(w, "Nothing is paused.")
-		return
+	rows := make([][2]string, len(pauses))
+	for i, p := range pauses {
+		rows[i] = [2]string{p.Backend, pauseText(p)}
 	}
-	fmt.Fprintln(w, "Paused:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKEND\tPAUSE")
-	for _, p := range pauses {
-		fmt.Fprintf(tw, "%s\t%s\n", cell(p.Backend, 0), cell(pauseText(p), 0))
-	}
-	tw.Flush()
+	printBackendList(w, "Nothing is paused.", "Paused:", "PAUSE", rows)
 }
 
 // printQueues prints a backend's queues and what is paused on it, for

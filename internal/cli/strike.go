@@ -77,15 +77,25 @@ dashboard must have actions on (dashboard.Config{Actions: true}).
 }
 
 func printStrikes(w io.Writer, strikes []strike) {
-	if len(strikes) == 0 {
-		fmt.Fprintln(w, "No strikes in force.")
+	rows := make([][2]string, len(strikes))
+	for i, st := range strikes {
+		rows[i] = [2]string{st.Backend, strikeText(st)}
+	}
+	printBackendList(w, "No strikes in force.", "Strikes in force:", "STRIKE", rows)
+}
+
+// printBackendList prints rows of a backend and a description under title
+// and a BACKEND column, or none when there are no rows.
+func printBackendList(w io.Writer, none, title, column string, rows [][2]string) {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, none)
 		return
 	}
-	fmt.Fprintln(w, "Strikes in force:")
+	fmt.Fprintln(w, title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKEND\tSTRIKE")
-	for _, st := range strikes {
-		fmt.Fprintf(tw, "%s\t%s\n", cell(st.Backend, 0), cell(strikeText(st), 0))
+	fmt.Fprintln(tw, "BACKEND\t"+column)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\n", cell(r[0], 0), cell(r[1], 0))
 	}
 	tw.Flush()
 }
