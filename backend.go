@@ -71,6 +71,9 @@ type Capabilities struct {
 	Retry bool
 	// Timeout: attempts can be bounded by a timeout.
 	Timeout bool
+	// ExtendTimeout: a task can extend its attempt's timeout
+	// (ExtendTimeout).
+	ExtendTimeout bool
 	// Limits: concurrency and rate limits, debounce and cooldown.
 	Limits bool
 	// Perpetual: perpetual and cron tasks.
@@ -135,7 +138,7 @@ func (c Capabilities) check(backend string, task string, opts *Options) error {
 		return unsupported("run-after times", "WithRunAt/WithDelay")
 	case !c.Priority && opts.Priority != 0:
 		return unsupported("priorities", "WithPriority")
-	case !c.Retry && opts.Retry.MaxAttempts > 1:
+	case !c.Retry && opts.Retry.retries():
 		return unsupported("retries", "WithRetry")
 	case !c.Timeout && opts.Timeout > 0:
 		return unsupported("timeouts", "WithTimeout")

@@ -23,7 +23,7 @@ type ImmediateBackend struct {
 
 var _ Controller = (*ImmediateBackend)(nil)
 
-var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true, Tags: true,
+var immediateCapabilities = Capabilities{Priority: true, GetResult: true, Retry: true, Timeout: true, ExtendTimeout: true, Tags: true,
 	Deadline: true, DiscardResult: true}
 
 // NewImmediate builds an ImmediateBackend, or joins the state of the ones
@@ -89,14 +89,14 @@ func (s *state) runInline(rec *record) {
 		s.start(rec, s.workerName(0), now, ctx)
 		s.mu.Unlock()
 		val, err := s.execute(rec, ctx)
-		timedOut := ctx.End()
+		o := judge(rec, ctx.End(), err)
 		s.mu.Lock()
 		if rec.x != nil && rec.x.perp != nil { // a run of RunOnce
 			if n := ctx.TakeNext(); n != nil {
 				rec.x.perp.next.Merge(n)
 			}
 		}
-		again := s.settle(rec, timedOut, val, err, s.clock.Now(), false)
+		again := s.settle(rec, val, o, s.clock.Now(), false)
 		s.mu.Unlock()
 		if !again {
 			return

@@ -278,6 +278,7 @@ type journalRow struct {
 	cancelReason                 string
 	key                          string
 	retry                        RetryPolicy
+	snoozes                      int32
 	perp                         *Perpetual
 	tags                         []string          // never changed once set
 	meta                         map[string]string // copied on write: never changed in place
@@ -313,7 +314,7 @@ func (s *state) journalRowOf(rec *record) journalRow {
 		worker0: rec.worker0}
 	if x := rec.x; x != nil {
 		r.errs, r.workers, r.cancelReason, r.key, r.retry, r.deadline = x.errs, x.workers, x.cancelReason, x.key, x.retry, x.deadline
-		r.tags, r.meta = x.tags, x.meta
+		r.tags, r.meta, r.snoozes = x.tags, x.meta, x.snoozes
 		if x.perp != nil {
 			r.perp = &x.perp.opts.Perpetual
 		}
@@ -329,6 +330,7 @@ func (s *state) journalRowOf(rec *record) journalRow {
 type journalDetail struct {
 	Timeout         time.Duration     `json:"timeout,omitempty"`
 	Retry           *RetryPolicy      `json:"retry,omitempty"`
+	Snoozes         int32             `json:"snoozes,omitempty"` // the attempts that snoozed, which MaxAttempts does not count
 	Perpetual       *journalPerpetual `json:"perpetual,omitempty"`
 	StartedAt       *time.Time        `json:"started_at,omitempty"`
 	LastAttemptedAt *time.Time        `json:"last_attempted_at,omitempty"`
@@ -364,9 +366,10 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 		run.Value = b
 	}
 	d := journalDetail{Timeout: rec.timeout, Errors: r.errs, CancelReason: r.cancelReason, Tags: r.tags, Metadata: r.meta, DiscardResult: rec.noResult}
-	if r.retry.MaxAttempts > 1 {
+	if r.retry.retries() {
 		d.Retry = &r.retry
 	}
+	d.Snoozes = r.snoozes
 	if p := r.perp; p != nil {
 		d.Perpetual = &journalPerpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic}
 		if p.Location != nil {

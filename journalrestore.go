@@ -227,7 +227,9 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 	}
 	if d.Retry != nil {
 		x.retry = *d.Retry
+		x.retry.Decide = def.Options().Retry.Decide // a function is not journaled
 	}
+	x.snoozes = d.Snoozes
 	if d.Deadline != nil {
 		setTime(&x.deadline, *d.Deadline)
 	}
@@ -253,7 +255,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 		x.perp = &perpetual{opts: opts}
 	}
-	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.MaxAttempts > 1 || x.perp != nil || x.startedAt != 0 || x.workers != nil ||
+	if len(x.errs) > 0 || x.cancelReason != "" || x.key != "" || x.retry.retries() || x.snoozes != 0 || x.perp != nil || x.startedAt != 0 || x.workers != nil ||
 		x.deadline != 0 || x.tags != nil || x.meta != nil {
 		rec.x = x
 	}

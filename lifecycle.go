@@ -3,12 +3,14 @@ package localtasks
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/localtasks/localtasks/internal/backoff"
+	"github.com/localtasks/localtasks/internal/failure"
 	"github.com/localtasks/localtasks/internal/taskctx"
 )
 
@@ -392,7 +394,7 @@ func (s *state) newRecord(def Definition, args any, payload []byte, opts *Option
 		rec.payload = &payload
 	}
 	rec.slot, rec.id = s.index.newID()
-	if opts.Retry.MaxAttempts > 1 {
+	if opts.Retry.retries() {
 		rec.extra().retry = opts.Retry
 	}
 	if opts.Tags != nil || opts.Metadata != nil {
@@ -602,7 +604,7 @@ func (s *state) fire(gen uint64) {
 // Must hold s.mu.
 func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 	info := taskctx.Info{ID: rec.id, Task: rec.def.Name(), Number: int(rec.attempts) + 1, Logger: s.logger,
-		Report: s.report, Metadata: s.meta, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
+		Hooks: &s.hooks, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
 	if d := rec.timeout; d > 0 {
 		info.Deadline = now.Add(d)
 	}
@@ -631,18 +633,120 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 		x.entry = nil
 	}
 	if d := rec.timeout; d > 0 {
-		rec.extra().timer = s.clock.AfterFunc(d, func() {
+		x := rec.extra()
+		x.extended = 0
+		x.timer = s.clock.AfterFunc(d, func() {
 			run.Cancel(context.DeadlineExceeded, &taskctx.TimeoutError{After: d})
 		})
 	}
 	s.emit(EventStarted, rec)
 }
 
-// settle records the outcome of an attempt: the final status, or a retry
-// (transitions 9 to 13). stored says the caller put rec in the result store
-// already. In modeInline, and for a run of RunOnce, it reports whether the caller should run the
-// attempt again at once, instead of queueing it. Must hold s.mu.
-func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err error, now time.Time, stored bool) (again bool) {
+// extendTimeout moves the timeout of rec's attempt run by d (ExtendTimeout),
+// and returns its new deadline; a zero time if it has no timeout. Must hold
+// s.mu.
+func (s *state) extendTimeout(rec *record, run attempt, d time.Duration, now time.Time) (time.Time, error) {
+	if rec.status != StatusRunning || rec.run != run {
+		return time.Time{}, fmt.Errorf("localtasks: ExtendTimeout after the attempt ended: extend it from the task, while it runs")
+	}
+	x := rec.x
+	if rec.timeout <= 0 || x == nil || x.timer == nil {
+		return time.Time{}, nil
+	}
+	if !x.timer.Stop() {
+		return time.Time{}, fmt.Errorf("localtasks: ExtendTimeout too late: %w already, after %v", ErrTimeout, rec.timeout+x.extended)
+	}
+	x.extended += d
+	total := rec.timeout + x.extended
+	deadline := s.time(rec.lastAttemptedAt).Add(total)
+	x.timer = s.clock.AfterFunc(deadline.Sub(now), func() {
+		run.Cancel(context.DeadlineExceeded, &taskctx.TimeoutError{After: total})
+	})
+	return deadline, nil
+}
+
+// extendCtx is ExtendTimeout for an attempt in this process, whose ctx is c.
+func (s *state) extendCtx(c *taskctx.Ctx, d time.Duration) error {
+	s.mu.Lock()
+	deadline, err := s.extendTimeout(c.Ref.(*record), c, d, s.clock.Now())
+	s.mu.Unlock()
+	if !deadline.IsZero() {
+		c.SetDeadline(deadline)
+	}
+	return err
+}
+
+// outcome is how an attempt ended, decided by judge before settle takes
+// s.mu: a retry policy's Decide is the program's code.
+type outcome struct {
+	err    error           // nil for a success; else what TaskError describes
+	final  bool            // no attempt follows: the run succeeded or failed for good
+	snooze *failure.Snooze // the task snoozed: no failure, another attempt later
+	wait   time.Duration   // before the retry of a failed attempt that is not final
+}
+
+// maxErrors is how many TaskErrors a run that retries forever keeps: its
+// last attempts'.
+const maxErrors = 32
+
+// judge decides how rec's attempt, which returned err, ends; timedOut is
+// its timeout, if it expired first. It runs outside s.mu, on the goroutine
+// that ran or watched the attempt: rec's attempts and retry policy change
+// only under its hand.
+func judge(rec *record, timedOut *taskctx.TimeoutError, err error) outcome {
+	if err == nil {
+		return outcome{final: true}
+	}
+	if sn, ok := errors.AsType[*failure.Snooze](err); ok {
+		return outcome{err: err, snooze: sn}
+	}
+	o := outcome{err: err}
+	if p, ok := err.(*failure.Permanent); ok {
+		o.err, o.final = p.Err, true // TaskError describes what it wraps
+	} else if _, ok := errors.AsType[*failure.Permanent](err); ok {
+		o.final = true
+	}
+	if timedOut != nil {
+		o.err = &taskctx.TimeoutError{After: timedOut.After, Returned: o.err}
+	}
+	n := rec.failures()
+	if o.final || n >= rec.maxAttempts() {
+		o.final = true
+		return o
+	}
+	p := &rec.x.retry
+	o.wait = backoff.Delay(int(n), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
+	if p.Decide != nil {
+		retry, wait, panicked := decide(p.Decide, int(n), o.err, o.wait)
+		switch {
+		case panicked != nil:
+			o.err, o.final = fmt.Errorf("%w (RetryPolicy.Decide panicked on this error, so it is not retried: %v)", o.err, panicked), true
+		case !retry:
+			o.final = true
+		default:
+			o.wait = wait
+		}
+	}
+	return o
+}
+
+// decide calls a retry policy's Decide, recovering its panic.
+func decide(f func(int, error, time.Duration) (bool, time.Duration), n int, err error, wait time.Duration) (retry bool, delay time.Duration, panicked any) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	retry, delay = f(n, err, wait)
+	return retry, delay, nil
+}
+
+// settle records the outcome of an attempt, which judge decided: the final
+// status, a retry or a snooze (transitions 9 to 13). stored says the caller
+// put rec in the result store already. In modeInline, and for a run of
+// RunOnce, it reports whether the caller should run the attempt again at
+// once, instead of queueing it. Must hold s.mu.
+func (s *state) settle(rec *record, val any, o outcome, now time.Time, stored bool) (again bool) {
 	if x := rec.x; x != nil && x.timer != nil {
 		x.timer.Stop()
 		x.timer = nil
@@ -658,7 +762,7 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 	case rec.cancelling:
 		s.finalize(rec, StatusCancelled, now, stored)
 		return false
-	case err == nil:
+	case o.err == nil:
 		// A task that outlived its timeout but still returned a value
 		// succeeded: the timeout is a request to stop, and the work is done.
 		rec.value = val
@@ -666,31 +770,38 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 		return false
 	}
 
-	if timedOut != nil {
-		err = &taskctx.TimeoutError{After: timedOut.After, Returned: err}
-	}
 	x := rec.extra()
-	x.errs = append(x.errs, taskError(int(rec.attempts), now, err))
+	if o.snooze == nil {
+		if len(x.errs) == maxErrors && x.retry.MaxAttempts == RetryForever {
+			x.errs = slices.Clone(x.errs[1:]) // a copy: snapshots and the journal hold the old one
+		}
+		x.errs = append(x.errs, taskError(int(rec.attempts), now, o.err))
+	} else {
+		x.snoozes++
+	}
 	switch {
-	case rec.attempts >= rec.maxAttempts():
+	case o.final:
 		s.finalize(rec, StatusFailed, now, stored)
 		return false
 	case s.closing:
 		s.cancelRetry(rec, now, stored)
 		return false
 	}
-	s.counters.Retried++
+	at := now.Add(o.wait)
+	if o.snooze != nil {
+		at = o.snooze.When(now)
+	} else {
+		s.counters.Retried++
+	}
 	if s.mode == modeInline || x.perp != nil && x.perp.once != nil {
-		s.setStatus(rec, StatusReady) // retried at once, without the delay: see ImmediateBackend and RunOnce
+		s.setStatus(rec, StatusReady) // attempted again at once, without the wait: see ImmediateBackend and RunOnce
 		return true
 	}
-	p := &x.retry
-	delay := backoff.Delay(int(rec.attempts), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
-	if delay <= 0 {
+	if !at.After(now) {
 		s.push(rec)
 		return false
 	}
-	s.schedule(rec, now.Add(delay))
+	s.schedule(rec, at)
 	return false
 }
 

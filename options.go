@@ -139,7 +139,7 @@ func WithRetry(p RetryPolicy) Option { return func(o *Options) { o.Retry = p } }
 // MaxDelay, then shortened by a random fraction of up to Jitter of itself.
 type RetryPolicy struct {
 	// MaxAttempts is the total number of attempts, the first included.
-	// Zero and one both mean no retry.
+	// Zero and one both mean no retry; RetryForever means no limit.
 	MaxAttempts int
 	// Delay is the wait before the second attempt. Zero retries at once.
 	Delay time.Duration
@@ -151,7 +151,33 @@ type RetryPolicy struct {
 	// Jitter, from 0 to 1, is the largest fraction of each wait taken off
 	// at random, so that tasks that failed together do not retry together.
 	Jitter float64
+
+	// Decide, if set, has the last word on each failed attempt that
+	// MaxAttempts would retry: it is given the attempt's number (from 1,
+	// snoozes not counted) and its error, and returns whether to retry and
+	// the wait before the retry; wait is the wait the fields above give,
+	// for Decide to return as it is or to change. An error wrapped with
+	// Permanent is never retried, and never reaches Decide.
+	//
+	// Decide runs in the parent process, also for a process pool's runs,
+	// whose errors match errors.Is and errors.As as RegisterErrors and
+	// RegisterErrorType arrange. It must be quick, and safe to call from
+	// several goroutines; if it panics, the run fails with the panic. A
+	// function cannot be journaled: give Decide on the task's Define, not
+	// only on an enqueue, for it to survive a restart (a run journaled
+	// without one takes its definition's).
+	Decide func(attempt int, err error, wait time.Duration) (retry bool, delay time.Duration) `json:"-"`
 }
+
+// RetryForever is the MaxAttempts of a RetryPolicy with no limit: the run
+// is retried until an attempt succeeds, returns a Permanent error, or
+// Decide says no. Pair it with a MaxDelay, so that the waits stop growing,
+// and with a Decide or a Permanent error for what will never succeed. The
+// run keeps the TaskErrors of its last 32 attempts only.
+const RetryForever = -1
+
+// retries reports whether r allows a second attempt.
+func (r *RetryPolicy) retries() bool { return r.MaxAttempts > 1 || r.MaxAttempts == RetryForever }
 
 // FixedRetry makes up to attempts attempts, waiting delay between them.
 func FixedRetry(attempts int, delay time.Duration) RetryPolicy {
@@ -182,8 +208,8 @@ func (o *Options) validate() error {
 	}
 	r := o.Retry
 	switch {
-	case r.MaxAttempts < 0:
-		return fmt.Errorf("retry MaxAttempts %d is negative: use 0 or 1 for a single attempt", r.MaxAttempts)
+	case r.MaxAttempts < 0 && r.MaxAttempts != RetryForever:
+		return fmt.Errorf("retry MaxAttempts %d is negative: use 0 or 1 for a single attempt, RetryForever for no limit", r.MaxAttempts)
 	case r.Delay < 0 || r.MaxDelay < 0:
 		return fmt.Errorf("retry delays must not be negative (Delay %v, MaxDelay %v)", r.Delay, r.MaxDelay)
 	case r.Multiplier < 0:

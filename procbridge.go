@@ -324,13 +324,14 @@ func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
 		res = <-a.result // wait for the worker to let go of it
 	}
 	a.ctx.End()
+	o := judge(rec, res.timedOut, err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec.status == StatusRunning && rec.run == attempt(a) {
 		if n := a.ctx.TakeNext(); n != nil {
 			rec.x.perp.next.Merge(n) // a middleware's StopPerpetual, as on the thread pool
 		}
-		s.settle(rec, res.timedOut, res.val, err, s.clock.Now(), false)
+		s.settle(rec, res.val, o, s.clock.Now(), false)
 	}
 }
 
@@ -350,6 +351,7 @@ type remoteFinish struct {
 	requeued            bool  // w dropped it before it started: it is READY again
 	nextErr             error // decoding the next run's argument panicked: the attempt's error
 	res                 remoteResult
+	o                   outcome // judge's, for a run the chain does not settle
 }
 
 // remoteApply applies the started and done messages w sent, in order, in
@@ -396,7 +398,7 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 		}
 		f.res.timedOut = f.a.end()
 		if e := f.m.Err; e != nil {
-			f.res.err = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack}}
+			f.res.err = remoteError(e)
 		} else if f.res.val, f.res.err = f.rec.def.decodeResult(f.m.Value); f.res.err != nil {
 			f.res.val, f.res.err = nil, decodeFailure("its result", f.res.err)
 		} else if f.nextErr != nil {
@@ -404,6 +406,8 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 		}
 		if f.supervised {
 			f.a.result <- f.res
+		} else {
+			f.o = judge(f.rec, f.res.timedOut, f.res.err)
 		}
 	}
 
@@ -416,7 +420,7 @@ func (s *state) remoteApply(w *procWorker, msgs []wire.FromWorker, fin []remoteF
 			if now.IsZero() {
 				now = s.clock.Now()
 			}
-			s.settle(f.rec, f.res.timedOut, f.res.val, f.res.err, now, false)
+			s.settle(f.rec, f.res.val, f.o, now, false)
 		}
 		if f.supervised || f.running {
 			w.finished++
@@ -520,6 +524,30 @@ func (s *state) remoteMetadata(w *procWorker, m wire.FromWorker) {
 	}
 }
 
+// remoteExtend extends the timeout of the run w has as m.Seq, as the task
+// asked with ExtendTimeout in the worker.
+func (s *state) remoteExtend(w *procWorker, m wire.FromWorker) {
+	s.mu.Lock()
+	rec := w.inflight[m.Seq]
+	if rec == nil || m.Extend <= 0 {
+		s.mu.Unlock()
+		return
+	}
+	a, ok := rec.run.(*remoteAttempt)
+	if !ok || a.w != w || a.seq != m.Seq {
+		s.mu.Unlock()
+		return
+	}
+	deadline, err := s.extendTimeout(rec, a, m.Extend, s.clock.Now())
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.logger.Warn("localtasks: a worker's ExtendTimeout came too late: "+err.Error(), "task", rec.def.Name(), "task_id", rec.id)
+	case a.ctx != nil && !deadline.IsZero():
+		a.ctx.SetDeadline(deadline) // the middleware's ctx
+	}
+}
+
 // remoteNext decodes what a worker's perpetual run asked of its next run.
 // An argument that cannot be decoded is logged, and the next run keeps
 // this one's; one whose decoding panicked (the type's own GobDecode) is
@@ -542,6 +570,25 @@ func (s *state) remoteNext(rec *record, m *wire.Next) (*taskctx.Next, error) {
 		n.Args, n.HasArgs, n.Payload = args, true, m.Args
 	}
 	return n, nil
+}
+
+// remoteError is the error of an attempt that failed in a worker as e
+// describes: its report, with the registered errors it matched there, and
+// Permanent or Snooze around it as the task returned them.
+func remoteError(e *wire.Error) error {
+	var err error = &failure.Remote{Report: failure.Report{Type: e.Type, Message: e.Message, Stack: e.Stack},
+		Matches: failure.Rebuild(e.Matches)}
+	switch {
+	case e.Snooze:
+		sn := &failure.Snooze{For: e.SnoozeFor}
+		if e.SnoozeAt != 0 {
+			sn.At = time.Unix(0, e.SnoozeAt)
+		}
+		err = sn
+	case e.Permanent:
+		err = &failure.Permanent{Err: err}
+	}
+	return err
 }
 
 // decodeFailure is the error of an attempt whose outcome (what) the parent

@@ -378,6 +378,8 @@ func (w *procWorker) read() {
 			w.p.s.remoteProgress(w, other)
 		case wire.KindMetadata:
 			w.p.s.remoteMetadata(w, other)
+		case wire.KindExtend:
+			w.p.s.remoteExtend(w, other)
 		}
 	}
 }
@@ -659,7 +661,7 @@ func (w *procWorker) serve() {
 		}
 		switch rec.status {
 		case StatusRunning:
-			s.settle(rec, a.end(), nil, cause, now, false)
+			s.settle(rec, nil, judge(rec, a.end(), cause), now, false) // a Decide runs under s.mu here: worker deaths are rare
 		case StatusReady: // sent, not known to have started: it goes back to the head of its line
 			s.requeue(rec)
 			if !known {

@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,9 @@ type attempt interface {
 
 // recordExtra holds the parts of a record that most runs never need.
 type recordExtra struct {
-	retry        RetryPolicy // MaxAttempts > 1: a run with one attempt has no recordExtra for it
+	retry        RetryPolicy   // retries(): a run with one attempt has no recordExtra for it
+	snoozes      int32         // the attempts that ended in Snooze
+	extended     time.Duration // how much ExtendTimeout added to the running attempt's timeout
 	errs         []TaskError
 	cancelReason string
 	progress     Progress
@@ -92,7 +95,19 @@ func (rec *record) maxAttempts() int32 {
 	if rec.x == nil {
 		return 1
 	}
+	if rec.x.retry.MaxAttempts == RetryForever {
+		return math.MaxInt32
+	}
 	return int32(max(rec.x.retry.MaxAttempts, 1))
+}
+
+// failures is how many of rec's attempts failed or are running: its
+// attempts, snoozes not counted.
+func (rec *record) failures() int32 {
+	if rec.x == nil {
+		return rec.attempts
+	}
+	return rec.attempts - rec.x.snoozes
 }
 
 // startedAt is when rec's first attempt started, or 0.

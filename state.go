@@ -27,7 +27,7 @@ const (
 
 // poolCapabilities are the two pools': everything.
 var poolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true,
-	Retry: true, Timeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true,
+	Retry: true, Timeout: true, ExtendTimeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true,
 	Deadline: true, DiscardResult: true}
 
 // states is the named state registry.
@@ -182,9 +182,8 @@ type state struct {
 	clock   Clock
 	epoch   time.Time // the clock when the state opened: records' times are offsets from it
 	logger  *slog.Logger
-	report  func(c *taskctx.Ctx, done, total int64, message string) // setProgress, for every attempt's ctx
-	meta    func(c *taskctx.Ctx, key, value string)                 // setMetadata, likewise
-	holders int                                                     // guarded by states
+	hooks   taskctx.Hooks // setProgress, setMetadata and extendCtx, for every attempt's ctx
+	holders int           // guarded by states
 
 	index   index    // every run the store holds; see store.go
 	results *results // the finished ones
@@ -250,10 +249,13 @@ type state struct {
 func newState(st settings, m mode, caps Capabilities) *state {
 	s := &state{name: st.cfg.Name, label: st.label(), set: st, mode: m, caps: caps, clock: st.cfg.Test.Clock, logger: st.cfg.Logger,
 		stopped: make(chan struct{})}
-	s.report = func(c *taskctx.Ctx, done, total int64, message string) {
-		s.setProgress(c.Ref.(*record), c, done, total, message)
+	s.hooks = taskctx.Hooks{
+		Report: func(c *taskctx.Ctx, done, total int64, message string) {
+			s.setProgress(c.Ref.(*record), c, done, total, message)
+		},
+		Metadata: s.metadataReport,
+		Extend:   s.extendCtx,
 	}
-	s.meta = s.metadataReport
 	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu
 	dropped := s.view.dropped

@@ -151,14 +151,13 @@ func (s *state) work(slot int) {
 // reading from before the wait for the lock could be earlier than the next
 // run's own enqueue or run-after time.
 func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val any, err error) (*record, *taskctx.Ctx) {
-	var timedOut *taskctx.TimeoutError
+	var o outcome
 	stored := false
 	if ran != nil {
-		timedOut = ctx.End()
-		// attempts and maxAttempts change only under this worker's hand.
+		o = judge(ran, ctx.End(), err)
 		// A run that keeps no result is never stored (see state.discard).
-		if (err == nil || ran.attempts >= ran.maxAttempts()) && !ran.noResult {
-			s.results.store(ran, err != nil)
+		if o.final && !ran.noResult {
+			s.results.store(ran, o.err != nil)
 			stored = true
 		}
 	}
@@ -178,7 +177,7 @@ func (s *state) step(slot int, worker string, ran *record, ctx *taskctx.Ctx, val
 			ran.x.perp.next.Merge(n)
 		}
 		s.slotDone[slot]++
-		s.settle(ran, timedOut, val, err, now, stored)
+		s.settle(ran, val, o, now, stored)
 	}
 	for {
 		if slot >= s.workers {

@@ -49,11 +49,14 @@ type TaskInfo struct {
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
-	if p := info.Progress; p != nil {
-		ti.Report = func(_ *taskctx.Ctx, done, total int64, message string) { p(done, total, message) }
-	}
-	if m := info.Metadata; m != nil {
-		ti.Metadata = func(_ *taskctx.Ctx, key, value string) { m(key, value) }
+	if p, m := info.Progress, info.Metadata; p != nil || m != nil {
+		ti.Hooks = new(taskctx.Hooks)
+		if p != nil {
+			ti.Hooks.Report = func(_ *taskctx.Ctx, done, total int64, message string) { p(done, total, message) }
+		}
+		if m != nil {
+			ti.Hooks.Metadata = func(_ *taskctx.Ctx, key, value string) { m(key, value) }
+		}
 	}
 	return taskctx.Attach(parent, taskctx.New(ti))
 }

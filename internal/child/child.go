@@ -305,16 +305,28 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		done.Err = &wire.Error{Type: "cancelled", Message: "cancelled before it started"}
 		return done
 	}
-	info := taskctx.Info{ID: m.ID, Task: m.Task, Number: m.Attempt, Perpetual: m.Perpetual,
-		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}),
+	hooks := &taskctx.Hooks{
 		Report: func(_ *taskctx.Ctx, done, total int64, message string) {
 			w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: m.Seq, Done: done, Total: total, Line: message})
 		},
 		Metadata: func(_ *taskctx.Ctx, key, value string) {
 			w.send(wire.FromWorker{Kind: wire.KindMetadata, Seq: m.Seq, Meta: wire.Attr{Key: key, Value: value}})
-		}}
+		},
+		Extend: func(*taskctx.Ctx, time.Duration) error { return nil }, // no timeout: nothing to extend
+	}
+	info := taskctx.Info{ID: m.ID, Task: m.Task, Number: m.Attempt, Perpetual: m.Perpetual,
+		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}), Hooks: hooks}
 	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
 		info.Deadline = time.Now().Add(m.Timeout)
+		hooks.Extend = func(c *taskctx.Ctx, d time.Duration) error {
+			if _, cause := c.Cause(); errors.Is(cause, taskctx.ErrTimeout) {
+				return fmt.Errorf("localtasks: ExtendTimeout too late: %w", cause)
+			}
+			dl, _ := c.Deadline()
+			c.SetDeadline(dl.Add(d))
+			w.send(wire.FromWorker{Kind: wire.KindExtend, Seq: m.Seq, Extend: d})
+			return nil
+		}
 	}
 	ctx := taskctx.New(info)
 	run.ctx = ctx
@@ -351,13 +363,30 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		}
 	}
 	if err != nil {
-		r := failure.Describe(err)
-		done.Err = &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack}
+		done.Err = wireError(err)
 	}
 	if m.Perpetual && task != nil {
 		done.Next = wireNext(ctx, task)
 	}
 	return done
+}
+
+// wireError describes err, an attempt's error, for the parent: with the
+// registered errors it matches, and what Permanent or Snooze asked.
+func wireError(err error) *wire.Error {
+	if sn, ok := errors.AsType[*failure.Snooze](err); ok {
+		e := &wire.Error{Type: "snooze", Message: sn.Error(), Snooze: true, SnoozeFor: sn.For}
+		if !sn.At.IsZero() {
+			e.SnoozeAt = sn.At.UnixNano()
+		}
+		return e
+	}
+	_, permanent := errors.AsType[*failure.Permanent](err)
+	if p, ok := err.(*failure.Permanent); ok {
+		err = p.Err // described as what it wraps, as in the parent
+	}
+	r := failure.Describe(err)
+	return &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack, Permanent: permanent, Matches: failure.Matches(err)}
 }
 
 // wireNext is what the perpetual run of ctx asked of its next run, for the

@@ -50,16 +50,26 @@ type Report struct {
 }
 
 // Remote is an attempt's failure as a worker process reported it: its
-// description alone, as the error values stayed in the worker.
-type Remote struct{ Report Report }
+// description, and the registered errors it matched there (see
+// RegisterSentinel and RegisterType), rebuilt in this process.
+type Remote struct {
+	Report  Report
+	Matches []error
+}
 
 func (r *Remote) Error() string { return r.Report.Message }
+
+// Unwrap returns the registered errors r matched in the worker, so that
+// errors.Is and errors.As find them as they would in the worker.
+func (r *Remote) Unwrap() []error { return r.Matches }
 
 // Describe describes err, the error an attempt ended with: a *Recovered
 // panic, a *Remote report (when it is err itself), or any other error.
 func Describe(err error) Report {
 	if r, ok := err.(*Remote); ok {
-		return r.Report
+		rep := r.Report
+		rep.Err = r // for the errors it matched in the worker
+		return rep
 	}
 	var p *Recovered
 	if errors.As(err, &p) {

@@ -40,7 +40,7 @@ func TestDescribe(t *testing.T) {
 		{"a panic", &Recovered{Value: 42, Stack: "s"}, Report{Type: "int", Message: "42", Stack: "s"}},
 		{"a panic with an error", &Recovered{Value: plain, Stack: "s"}, Report{Type: "*fs.PathError", Message: plain.Error(), Stack: "s", Err: plain}},
 		{"a wrapped panic", errors.Join(errors.New("ctx"), &Recovered{Value: "v", Stack: "s"}), Report{Type: "string", Message: "v", Stack: "s"}},
-		{"a worker's report", remote, remote.Report},
+		{"a worker's report", remote, Report{Type: "*main.E", Message: "far", Stack: "goroutine 7", Err: remote}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			require.Equal(t, c.want, Describe(c.err))

@@ -54,10 +54,9 @@ type Info struct {
 	// Logger is the backend's logger; Logger(ctx) adds the attempt's
 	// attributes to it. Nil means slog.Default().
 	Logger *slog.Logger
-	// Report receives the attempt's progress reports; nil drops them.
-	Report func(c *Ctx, done, total int64, message string)
-	// Metadata receives the metadata the attempt sets; nil drops it.
-	Metadata func(c *Ctx, key, value string)
+	// Hooks are the backend's, for what the attempt reports; nil drops
+	// the reports.
+	Hooks *Hooks
 	// Ref is the backend's own reference to the run, for Report.
 	Ref any
 	// Perpetual says the run is of a perpetual task, which may ask for
@@ -68,6 +67,18 @@ type Info struct {
 	// after Perpetual, so that a Ctx stays in the allocator's 176-byte
 	// size class: one is made for every attempt.
 	ended ending
+}
+
+// Hooks receive what an attempt reports from inside. A backend makes one
+// set for all its attempts; each hook is told the attempt's Ctx.
+type Hooks struct {
+	// Report receives the attempt's progress reports; nil drops them.
+	Report func(c *Ctx, done, total int64, message string)
+	// Metadata receives the metadata the attempt sets; nil drops it.
+	Metadata func(c *Ctx, key, value string)
+	// Extend moves the attempt's timeout by d, for ExtendTimeout; nil
+	// means the backend cannot.
+	Extend func(c *Ctx, d time.Duration) error
 }
 
 // Ctx is the context.Context an attempt runs with. It carries its own
@@ -135,7 +146,27 @@ type key struct{}
 
 var _ context.Context = (*Ctx)(nil)
 
-func (c *Ctx) Deadline() (time.Time, bool) { return c.Info.Deadline, !c.Info.Deadline.IsZero() }
+func (c *Ctx) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Info.Deadline, !c.Info.Deadline.IsZero()
+}
+
+// SetDeadline moves the deadline Deadline reports to t, for an extended
+// timeout: what enforces the timeout is the backend's, not c's.
+func (c *Ctx) SetDeadline(t time.Time) {
+	c.mu.Lock()
+	c.Info.Deadline = t
+	c.mu.Unlock()
+}
+
+// ExtendTimeout asks the backend to move the attempt's timeout by d.
+func (c *Ctx) ExtendTimeout(d time.Duration) error {
+	if c.Hooks == nil || c.Hooks.Extend == nil {
+		return fmt.Errorf("extending a timeout: %w: this backend cannot extend an attempt's timeout", errors.ErrUnsupported)
+	}
+	return c.Hooks.Extend(c, d)
+}
 
 func (c *Ctx) Done() <-chan struct{} {
 	if d := c.done.Load(); d != nil {
@@ -316,14 +347,14 @@ func (c *Ctx) Logger() *slog.Logger {
 
 // SetMetadata passes a metadata pair to Info.Metadata, if it is set.
 func (c *Ctx) SetMetadata(key, value string) {
-	if c.Metadata != nil {
-		c.Metadata(c, key, value)
+	if c.Hooks != nil && c.Hooks.Metadata != nil {
+		c.Hooks.Metadata(c, key, value)
 	}
 }
 
 // Progress passes a progress report to Info.Report, if it is set.
 func (c *Ctx) Progress(done, total int64, message string) {
-	if c.Report != nil {
-		c.Report(c, done, total, message)
+	if c.Hooks != nil && c.Hooks.Report != nil {
+		c.Hooks.Report(c, done, total, message)
 	}
 }

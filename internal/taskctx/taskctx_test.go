@@ -76,7 +76,7 @@ func TestLoggerAndProgress(t *testing.T) {
 	t.Parallel()
 	var got []string
 	c := New(Info{ID: "id", Task: "t", Number: 1, Ref: "ref",
-		Report: func(c *Ctx, done, total int64, message string) { got = append(got, c.Ref.(string)+":"+message) }})
+		Hooks: &Hooks{Report: func(c *Ctx, done, total int64, message string) { got = append(got, c.Ref.(string)+":"+message) }}})
 	require.Same(t, c.Logger(), c.Logger(), "made once")
 	c.Progress(1, 2, "half")
 	require.Equal(t, []string{"ref:half"}, got)
@@ -86,7 +86,7 @@ func TestLoggerAndProgress(t *testing.T) {
 func TestSetMetadata(t *testing.T) {
 	t.Parallel()
 	var got []string
-	c := New(Info{Ref: "ref", Metadata: func(c *Ctx, key, value string) { got = append(got, c.Ref.(string)+":"+key+"="+value) }})
+	c := New(Info{Ref: "ref", Hooks: &Hooks{Metadata: func(c *Ctx, key, value string) { got = append(got, c.Ref.(string)+":"+key+"="+value) }}})
 	c.SetMetadata("rows", "3")
 	require.Equal(t, []string{"ref:rows=3"}, got)
 	New(Info{}).SetMetadata("k", "dropped") // no Metadata: nothing

@@ -19,8 +19,11 @@ import (
 //	to worker, KindRecall:   nothing
 //	from worker, KindHello:  PID, Version
 //	from worker, KindStarted, KindRecalled, KindHeartbeat: nothing
-//	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then Err's Type, Message, Stack
-//	                         if set, then Next's flags (1: Stop, 2: SetArgs), At, Args if set
+//	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then if Err is set its Type,
+//	                         Message, Stack, flags (1: Permanent, 2: Snooze), SnoozeAt and
+//	                         SnoozeFor if Snooze, the count of Matches, then each Key, Value;
+//	                         then if Next is set its flags (1: Stop, 2: SetArgs), At, Args
+//	from worker, KindExtend: Extend
 //	from worker, KindProgress: Done, Total, Line
 //	from worker, KindMetadata: Meta's Key, Value
 //	from worker, KindLog:    Stream, Level, Line, the count of Attrs, then each Key, Value
@@ -99,6 +102,16 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 			b = appendString(b, e.Type)
 			b = appendString(b, e.Message)
 			b = appendString(b, e.Stack)
+			b = append(b, flag(e.Permanent, 1)|flag(e.Snooze, 2))
+			if e.Snooze {
+				b = binary.AppendVarint(b, e.SnoozeAt)
+				b = binary.AppendVarint(b, int64(e.SnoozeFor))
+			}
+			b = binary.AppendUvarint(b, uint64(len(e.Matches)))
+			for _, m := range e.Matches {
+				b = appendString(b, m.Key)
+				b = appendBytes(b, m.Value)
+			}
 		}
 		if n := m.Next; n != nil {
 			b = append(b, flag(n.Stop, 1)|flag(n.SetArgs, 2))
@@ -112,6 +125,8 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 	case KindMetadata:
 		b = appendString(b, m.Meta.Key)
 		b = appendString(b, m.Meta.Value)
+	case KindExtend:
+		b = binary.AppendVarint(b, int64(m.Extend))
 	case KindLog:
 		b = appendString(b, m.Stream)
 		b = binary.AppendVarint(b, int64(m.Level))
@@ -138,7 +153,7 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 		m.Value = d.bytes()
 		f := d.byte()
 		if f&1 != 0 {
-			m.Err = &Error{Type: d.name(), Message: d.string(), Stack: d.string()}
+			m.Err = d.error()
 		}
 		if f&2 != 0 {
 			nf := d.byte()
@@ -150,6 +165,8 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 		m.Line = d.string()
 	case KindMetadata:
 		m.Meta = Attr{Key: d.name(), Value: d.string()}
+	case KindExtend:
+		m.Extend = time.Duration(d.varint())
 	case KindLog:
 		m.Stream = d.name()
 		m.Level = int(d.varint())
@@ -170,6 +187,29 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	default:
 		d.fail(fmt.Errorf("unknown kind %d for a message from a worker", m.Kind))
 	}
+}
+
+// error decodes a done message's Error.
+func (d *decoder) error() *Error {
+	e := &Error{Type: d.name(), Message: d.string(), Stack: d.string()}
+	f := d.byte()
+	e.Permanent, e.Snooze = f&1 != 0, f&2 != 0
+	if e.Snooze {
+		e.SnoozeAt, e.SnoozeFor = d.varint(), time.Duration(d.varint())
+	}
+	// Each match takes two bytes at least: see KindLog's attributes.
+	n := d.uvarint()
+	if n > uint64(len(d.b)/2) {
+		d.fail(errors.New("more error matches than the frame holds"))
+		return e
+	}
+	if n > 0 {
+		e.Matches = make([]Match, n)
+		for i := range e.Matches {
+			e.Matches[i] = Match{Key: d.name(), Value: d.bytes()}
+		}
+	}
+	return e
 }
 
 // decoder reads a message's fields from its frame. After the first error

@@ -34,6 +34,9 @@ const (
 	KindHeartbeat
 	// KindMetadata: a run set a metadata pair, Meta (worker to parent).
 	KindMetadata
+	// KindExtend: a run extended its attempt's timeout by Extend (worker
+	// to parent).
+	KindExtend
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -80,6 +83,9 @@ type FromWorker struct {
 	// KindMetadata: the pair
 	Meta Attr
 
+	// KindExtend: by how much
+	Extend time.Duration
+
 	// KindLog
 	Stream string // "stdout", "stderr" or "log" (a slog record)
 	Level  int    // slog level of a "log" record
@@ -100,6 +106,23 @@ type Error struct {
 	Type    string
 	Message string
 	Stack   string // set for a panic
+
+	Permanent bool // the task returned localtasks.Permanent: no retry
+	// Snooze: the task returned localtasks.Snooze or SnoozeUntil, to run
+	// again at SnoozeAt (Unix nanoseconds) or after SnoozeFor.
+	Snooze    bool
+	SnoozeAt  int64
+	SnoozeFor time.Duration
+	// Matches are the registered errors (localtasks.RegisterErrors,
+	// RegisterErrorType) that the error matched in the worker.
+	Matches []Match
+}
+
+// Match is a registered error an attempt's error matched: a sentinel's
+// key, or an error type's key and the matching value gob-encoded.
+type Match struct {
+	Key   string
+	Value []byte // nil for a sentinel
 }
 
 // Attr is one attribute of a log record, as text.
@@ -108,4 +131,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 4
+const Version = 5
