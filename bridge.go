@@ -1,6 +1,10 @@
 package localtasks
 
-import "github.com/localtasks/localtasks/internal/bridge"
+import (
+	"time"
+
+	"github.com/localtasks/localtasks/internal/bridge"
+)
 
 // What package backendkit reaches through internal/bridge.
 func init() {
@@ -13,4 +17,11 @@ func init() {
 		return te
 	}
 	bridge.NewBroadcaster = func() any { return new(broadcaster) }
+	bridge.Judge = func(p RetryPolicy, attempt, maxAttempts int, err error, now time.Time) (bool, time.Time, bool, error) {
+		o := judgeError(&p, attempt, maxAttempts, nil, err)
+		if o.snooze != nil {
+			return false, o.snooze.When(now), true, o.err
+		}
+		return o.final, now.Add(o.wait), false, o.err
+	}
 }

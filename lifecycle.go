@@ -697,27 +697,37 @@ func judge(rec *record, timedOut *taskctx.TimeoutError, err error) outcome {
 	if err == nil {
 		return outcome{final: true}
 	}
+	var p *RetryPolicy
+	if rec.x != nil {
+		p = &rec.x.retry
+	}
+	return judgeError(p, int(rec.failures()), int(rec.maxAttempts()), timedOut, err)
+}
+
+// judgeError decides how an attempt that returned err (not nil) ends: its
+// run's policy p (nil for none), the attempt's number n among those that
+// did not snooze, and the number of attempts allowed; timedOut is its
+// timeout, if it expired first. backendkit.Judge is it, for other backends.
+func judgeError(p *RetryPolicy, n, maxAttempts int, timedOut *taskctx.TimeoutError, err error) outcome {
 	if sn, ok := errors.AsType[*failure.Snooze](err); ok {
 		return outcome{err: err, snooze: sn}
 	}
 	o := outcome{err: err}
-	if p, ok := err.(*failure.Permanent); ok {
-		o.err, o.final = p.Err, true // TaskError describes what it wraps
+	if pe, ok := err.(*failure.Permanent); ok {
+		o.err, o.final = pe.Err, true // TaskError describes what it wraps
 	} else if _, ok := errors.AsType[*failure.Permanent](err); ok {
 		o.final = true
 	}
 	if timedOut != nil {
 		o.err = &taskctx.TimeoutError{After: timedOut.After, Returned: o.err}
 	}
-	n := rec.failures()
-	if o.final || n >= rec.maxAttempts() {
+	if o.final || p == nil || n >= maxAttempts {
 		o.final = true
 		return o
 	}
-	p := &rec.x.retry
-	o.wait = backoff.Delay(int(n), p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
+	o.wait = backoff.Delay(n, p.Delay, p.MaxDelay, p.Multiplier, p.Jitter, rand.Float64())
 	if p.Decide != nil {
-		retry, wait, panicked := decide(p.Decide, int(n), o.err, o.wait)
+		retry, wait, panicked := decide(p.Decide, n, o.err, o.wait)
 		switch {
 		case panicked != nil:
 			o.err, o.final = fmt.Errorf("%w (RetryPolicy.Decide panicked on this error, so it is not retried: %v)", o.err, panicked), true

@@ -7,12 +7,15 @@ package backendkit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/internal/bridge"
+	"github.com/localtasks/localtasks/internal/failure"
 	"github.com/localtasks/localtasks/internal/taskctx"
+	"github.com/localtasks/localtasks/internal/wire"
 )
 
 // The functions localtasks hands over through internal/bridge, asserted
@@ -21,7 +24,72 @@ var (
 	checkRequest   = bridge.CheckRequest.(func(string, localtasks.Capabilities, []string, localtasks.Definition, any, *localtasks.Options) error)
 	withCause      = bridge.WithCause.(func(localtasks.TaskError, error) localtasks.TaskError)
 	newBroadcaster = bridge.NewBroadcaster.(func() any)
+	judge          = bridge.Judge.(func(localtasks.RetryPolicy, int, int, error, time.Time) (bool, time.Time, bool, error))
 )
+
+// ErrorMatch is a registered error (localtasks.RegisterErrors,
+// RegisterErrorType) that a task's error matched, as data a backend can
+// store with the attempt's error and read back in another process.
+type ErrorMatch struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value,omitempty"` // the typed error gob-encoded; nil for a sentinel
+}
+
+// MatchErrors returns the registered errors err matches, for a backend to
+// store with a failed attempt.
+func MatchErrors(err error) []ErrorMatch {
+	ms := failure.Matches(err)
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]ErrorMatch, len(ms))
+	for i, m := range ms {
+		out[i] = ErrorMatch{Key: m.Key, Value: m.Value}
+	}
+	return out
+}
+
+// RebuildErrors returns the errors ms name, as this process registered
+// them, joined: the cause to give NewTaskError, so that errors.Is and
+// errors.As match the TaskError as they did the task's error. It returns
+// nil for none.
+func RebuildErrors(ms []ErrorMatch) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	wm := make([]wire.Match, len(ms))
+	for i, m := range ms {
+		wm[i] = wire.Match{Key: m.Key, Value: m.Value}
+	}
+	return errors.Join(failure.Rebuild(wm)...)
+}
+
+// Verdict is how a failed attempt ends, as Judge decides it.
+type Verdict struct {
+	// Final: no attempt follows; the run fails with Err. A Permanent
+	// error, MaxAttempts spent, or the policy's Decide said so.
+	Final bool
+	// Snooze: the task returned localtasks.Snooze or SnoozeUntil. The run
+	// goes again at At, and the attempt counts as no failure.
+	Snooze bool
+	// At is when the next attempt is due: the retry's time, or the
+	// snooze's.
+	At time.Time
+	// Err is the error to record: a Permanent error's unwrapped, the
+	// panic of a Decide added.
+	Err error
+}
+
+// Judge decides how the attempt number attempt (from 1, snoozes not
+// counted) of a run with policy p, which failed with err at now, ends, as
+// localtasks' own backends decide: Permanent, Snooze, MaxAttempts (of
+// which maxAttempts is the number, RetryForever resolved by the caller), and
+// the policy's Decide. The policy's Decide is the caller's to restore from
+// the task's definition, as a function does not travel.
+func Judge(p localtasks.RetryPolicy, attempt, maxAttempts int, err error, now time.Time) Verdict {
+	final, at, snooze, described := judge(p, attempt, maxAttempts, err, now)
+	return Verdict{Final: final, Snooze: snooze, At: at, Err: described}
+}
 
 // TaskInfo describes one attempt of a task run by a backend, for
 // WithTaskInfo.
@@ -39,6 +107,9 @@ type TaskInfo struct {
 	// Metadata receives the pairs the task sets with SetMetadata, checked
 	// already against WithMetadata's rules; nil drops them.
 	Metadata func(key, value string)
+	// ExtendTimeout moves the attempt's timeout by d, for
+	// localtasks.ExtendTimeout; nil means the backend cannot.
+	ExtendTimeout func(d time.Duration) error
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
@@ -49,8 +120,11 @@ type TaskInfo struct {
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
-	if p, m := info.Progress, info.Metadata; p != nil || m != nil {
+	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil {
 		ti.Hooks = new(taskctx.Hooks)
+		if e != nil {
+			ti.Hooks.Extend = func(_ *taskctx.Ctx, d time.Duration) error { return e(d) }
+		}
 		if p != nil {
 			ti.Hooks.Report = func(_ *taskctx.Ctx, done, total int64, message string) { p(done, total, message) }
 		}

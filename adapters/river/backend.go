@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,7 @@ var Capabilities = localtasks.Capabilities{
 	CancelRunning: true,
 	Retry:         true,
 	Timeout:       true,
+	ExtendTimeout: true,
 }
 
 // Backend is a localtasks.Backend on River and PostgreSQL: every run is a
@@ -210,7 +212,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	b.timers = newPromoter(b)
 	b.local = newLocalRuns()
 	if cfg.Workers > 0 {
-		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 		// River stops its client when Start's ctx ends: Close does that here.
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			cancelSub()
@@ -271,12 +273,16 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 	if !runAt.After(now) {
 		runAt = time.Time{}
 	}
+	if d := opts.Retry.Decide; d != nil && reflect.ValueOf(d).Pointer() != reflect.ValueOf(task.Options().Retry.Decide).Pointer() {
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: task %q: a RetryPolicy.Decide given at enqueue cannot reach the worker that runs the job: "+
+			"give it on the task's Define, whose Decide every worker has: %w", name, errors.ErrUnsupported)
+	}
 	meta, err := json.Marshal(map[string]any{metaKey: jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}})
 	if err != nil {
 		return localtasks.Receipt{}, err
 	}
 	insert := &river.InsertOpts{
-		MaxAttempts: max(opts.Retry.MaxAttempts, 1),
+		MaxAttempts: maxAttempts(opts.Retry),
 		Priority:    riverPriority(opts.Priority),
 		Queue:       opts.Queue,
 		Metadata:    meta,
@@ -548,6 +554,18 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 }
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// foreverAttempts is localtasks.RetryForever on River, whose max_attempts
+// column is a smallint that each snooze raises by one.
+const foreverAttempts = 30_000
+
+// maxAttempts is a policy's max_attempts.
+func maxAttempts(p localtasks.RetryPolicy) int {
+	if p.MaxAttempts == localtasks.RetryForever {
+		return foreverAttempts
+	}
+	return max(p.MaxAttempts, 1)
+}
 
 // riverPriority maps a localtasks priority (-100 to 100, higher first)
 // onto River's four levels (1 first): above zero is 1, zero (the default)

@@ -49,7 +49,7 @@ func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
 		Priority:   meta.Priority,
 		Status:     statusOf(row.State),
 		EnqueuedAt: row.CreatedAt.UTC(),
-		Attempts:   row.Attempt,
+		Attempts:   row.Attempt + meta.snoozes,
 		WorkerIDs:  slices.Clone(row.AttemptedBy),
 		StartedAt:  out.StartedAt,
 	}
@@ -114,9 +114,9 @@ func attemptErrors(row *rivertype.JobRow, out output) []localtasks.TaskError {
 			continue
 		}
 		a := out.Errors[i]
-		var cause error
+		cause := backendkit.RebuildErrors(a.Matches)
 		if a.Timeout > 0 {
-			cause = backendkit.NewTimeoutError(a.Timeout, nil)
+			cause = backendkit.NewTimeoutError(a.Timeout, cause)
 		}
 		errs = append(errs, backendkit.NewTaskError(localtasks.TaskError{Attempt: a.Attempt, At: a.At, Type: a.Type, Message: a.Message, Stack: a.Stack}, cause))
 	}

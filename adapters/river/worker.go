@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river" // upstream River; river.X is never this package
@@ -44,6 +43,11 @@ type jobMeta struct {
 	Priority int                    `json:"priority"`
 	Timeout  time.Duration          `json:"timeout,omitempty"`
 	Retry    localtasks.RetryPolicy `json:"retry"`
+
+	// snoozes is how often the job snoozed, which River keeps in its own
+	// metadata key: River does not count a snoozed attempt, localtasks
+	// numbers it, so a run's attempt number is River's plus its snoozes.
+	snoozes int
 }
 
 // output is what the workers record through river.RecordOutput, for every
@@ -62,6 +66,9 @@ type attemptError struct {
 	Message string        `json:"message"`
 	Stack   string        `json:"stack,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"` // the timeout it ran past
+	// Matches are the registered errors it matched, for errors.Is and
+	// errors.As wherever the result is read.
+	Matches []backendkit.ErrorMatch `json:"matches,omitempty"`
 }
 
 type progress struct {
@@ -76,13 +83,21 @@ type taskWorker struct {
 	river.WorkerDefaults[jobArgs]
 	b   *Backend
 	def localtasks.Definition
+	// retries holds, from Work to NextRetry, the time of a failed job's
+	// retry, by job ID: the policy decides it by the error, which
+	// NextRetry is not given.
+	retries sync.Map
 }
 
 // Timeout is none: the attempt's timeout runs on Config.Clock (see Work).
 func (w *taskWorker) Timeout(*river.Job[jobArgs]) time.Duration { return -1 }
 
-// NextRetry applies the run's localtasks.RetryPolicy.
+// NextRetry is when the failed attempt is retried, as Work's judgement of
+// its error decided.
 func (w *taskWorker) NextRetry(job *river.Job[jobArgs]) time.Time {
+	if at, ok := w.retries.LoadAndDelete(job.ID); ok {
+		return at.(time.Time)
+	}
 	m := readMeta(job.JobRow)
 	return w.b.clock.Now().Add(retryDelay(m.Retry, job.Attempt))
 }
@@ -147,15 +162,10 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer b.local.start(job.ID, cancel)()
-	var timedOut atomic.Bool
-	if meta.Timeout > 0 {
-		t := b.clock.AfterFunc(meta.Timeout, func() {
-			timedOut.Store(true)
-			cancel(backendkit.NewTimeoutError(meta.Timeout, nil))
-		})
-		defer t.Stop()
-	}
-	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt, Logger: b.logger, Progress: report})
+	tm := newTimeout(b.clock, meta.Timeout, cancel)
+	defer tm.stop()
+	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
+		ExtendTimeout: tm.extend})
 
 	value, err, stack := call(tctx, def, job.Args.Args)
 	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) ||
@@ -171,7 +181,8 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		}
 		err = fmt.Errorf("localtasks/river: the task's result, a %T, cannot be JSON-encoded: %w", value, merr)
 	}
-	if ctx.Err() != nil && !cancelled && !timedOut.Load() {
+	timedOut := tm.expired()
+	if ctx.Err() != nil && !cancelled && timedOut == 0 {
 		// River is stopping: it puts the job back in its queue, attempt
 		// and all, if the error is the ctx's.
 		return context.Cause(ctx)
@@ -179,20 +190,99 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	if cancelled {
 		return river.JobCancel(errors.New("cancelled while it was running"))
 	}
-	ae := attemptError{Attempt: job.Attempt, At: b.clock.Now().UTC(), Type: fmt.Sprintf("%T", err), Message: err.Error(), Stack: stack}
+	now := b.clock.Now()
+	policy := meta.Retry
+	policy.Decide = def.Options().Retry.Decide // a function does not travel: Enqueue made sure it is the definition's
+	v := backendkit.Judge(policy, job.Attempt, job.MaxAttempts, err, now)
+	if v.Snooze {
+		return river.JobSnooze(max(v.At.Sub(now), 0)) // River counts it as no attempt: it raises max_attempts
+	}
+	err = v.Err
+	ae := attemptError{Attempt: job.Attempt, At: now.UTC(), Type: fmt.Sprintf("%T", err), Message: err.Error(), Stack: stack,
+		Matches: backendkit.MatchErrors(err)}
 	if stack != "" {
 		ae.Type = typeOfPanic(err)
 	}
-	if timedOut.Load() {
-		terr := backendkit.NewTimeoutError(meta.Timeout, err)
-		ae.Type, ae.Message, ae.Stack, ae.Timeout = fmt.Sprintf("%T", terr), terr.Error(), "", meta.Timeout
+	if timedOut > 0 {
+		terr := backendkit.NewTimeoutError(timedOut, err)
+		ae.Type, ae.Message, ae.Stack, ae.Timeout = fmt.Sprintf("%T", terr), terr.Error(), "", timedOut
 		err = terr
 	}
 	mu.Lock()
 	out.Errors = append(out.Errors, ae)
 	record()
 	mu.Unlock()
+	if v.Final {
+		// River discards a job whose attempts are spent, by the job row it
+		// hands the worker: a Permanent error, or the policy's no, spends them.
+		job.MaxAttempts = job.Attempt
+	} else {
+		w.retries.Store(job.ID, v.At)
+	}
 	return err
+}
+
+// timeout is an attempt's timeout, on the backend's clock, which the task
+// may extend.
+type timeout struct {
+	clock  localtasks.Clock
+	cancel context.CancelCauseFunc
+	start  time.Time
+
+	mu    sync.Mutex
+	timer localtasks.Timer // nil for no timeout
+	total time.Duration    // the timeout, extensions included
+	fired time.Duration    // the total when it expired; 0 while it has not
+}
+
+func newTimeout(clock localtasks.Clock, d time.Duration, cancel context.CancelCauseFunc) *timeout {
+	t := &timeout{clock: clock, cancel: cancel, start: clock.Now(), total: d}
+	if d > 0 {
+		t.arm(d)
+	}
+	return t
+}
+
+// arm starts the timer for what is left of the total. Must hold t.mu, or
+// be in newTimeout.
+func (t *timeout) arm(left time.Duration) {
+	total := t.total
+	t.timer = t.clock.AfterFunc(left, func() {
+		t.mu.Lock()
+		t.fired = total
+		t.mu.Unlock()
+		t.cancel(backendkit.NewTimeoutError(total, nil))
+	})
+}
+
+// extend is localtasks.ExtendTimeout's.
+func (t *timeout) extend(d time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.timer == nil:
+		return nil // no timeout: nothing to extend
+	case !t.timer.Stop():
+		return fmt.Errorf("localtasks/river: ExtendTimeout too late: %w", backendkit.NewTimeoutError(t.total, nil))
+	}
+	t.total += d
+	t.arm(t.start.Add(t.total).Sub(t.clock.Now()))
+	return nil
+}
+
+// expired returns the timeout, extensions included, if it expired; else 0.
+func (t *timeout) expired() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fired
+}
+
+func (t *timeout) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
 }
 
 // panicked is the error of an attempt that panicked.
@@ -237,9 +327,11 @@ func decode(t reflect.Type, raw json.RawMessage) (any, error) {
 
 func readMeta(row *rivertype.JobRow) jobMeta {
 	var m struct {
-		M jobMeta `json:"localtasks"`
+		M       jobMeta `json:"localtasks"`
+		Snoozes int     `json:"snoozes"` // River's count
 	}
 	_ = json.Unmarshal(row.Metadata, &m)
+	m.M.snoozes = m.Snoozes
 	return m.M
 }
 

@@ -20,4 +20,8 @@ var (
 	// NewBroadcaster is func() any, returning a new broadcaster with the
 	// methods of backendkit.Broadcaster.
 	NewBroadcaster any
+	// Judge is func(p localtasks.RetryPolicy, attempt, maxAttempts int,
+	// err error, now time.Time) (final bool, retryAt time.Time, snoozed
+	// bool, described error): backendkit.Judge.
+	Judge any
 )
