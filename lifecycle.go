@@ -640,8 +640,9 @@ func (s *state) start(rec *record, worker string, now time.Time, run attempt) {
 
 // settle records the outcome of an attempt: the final status, or a retry
 // (transitions 9 to 13). stored says the caller put rec in the result store
-// already. In modeInline, and for a run of RunOnce, it reports whether the caller should run the
-// attempt again at once, instead of queueing it. Must hold s.mu.
+// already. In modeInline and modeRecord, and for a run of RunOnce, it
+// reports whether the caller should run the attempt again at once, instead
+// of queueing it. Must hold s.mu.
 func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err error, now time.Time, stored bool) (again bool) {
 	if x := rec.x; x != nil && x.timer != nil {
 		x.timer.Stop()
@@ -680,8 +681,10 @@ func (s *state) settle(rec *record, timedOut *taskctx.TimeoutError, val any, err
 		return false
 	}
 	s.counters.Retried++
-	if s.mode == modeInline || x.perp != nil && x.perp.once != nil {
-		s.setStatus(rec, StatusReady) // retried at once, without the delay: see ImmediateBackend and RunOnce
+	if s.mode == modeInline || s.mode == modeRecord || x.perp != nil && x.perp.once != nil {
+		// Retried at once, without the delay: see ImmediateBackend, RunOnce
+		// and RecordingBackend.Run, whose callers run the attempts.
+		s.setStatus(rec, StatusReady)
 		return true
 	}
 	p := &x.retry
