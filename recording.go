@@ -216,22 +216,47 @@ func (b *RecordingBackend) Recorded() []TaskResult {
 	return out
 }
 
-// Clear forgets every run recorded so far, as if none had been enqueued.
+// Clear forgets every run recorded so far, as if none had been enqueued,
+// but for the runs that Run or RunAll is running: those stay recorded.
 func (b *RecordingBackend) Clear() {
 	s := b.s
 	s.mu.Lock()
-	recorded := s.recorded
-	s.recorded = nil
-	for _, rec := range recorded {
+	var forgot, kept []*record
+	for _, rec := range s.recorded {
+		if rec.status == StatusRunning {
+			kept = append(kept, rec)
+			continue
+		}
+		forgot = append(forgot, rec)
 		s.view.count(rec, rec.status, 0) // the finished ones: as the store drops them
+		if !rec.status.Finished() {
+			s.active--
+		}
 	}
-	// Their keys, groups and count go with them.
+	s.recorded = kept
+	// Their keys and groups go with them; a running run keeps its own.
 	clear(s.keys)
 	s.gates = nil
-	s.active = 0
+	for _, rec := range kept {
+		x := rec.x
+		if x == nil {
+			continue
+		}
+		if x.key != "" {
+			s.keys[keyOf{rec.def.Name(), x.key}] = rec
+		}
+		for _, g := range x.gates {
+			if g != nil {
+				if s.gates == nil {
+					s.gates = make(map[gateKey]*gate)
+				}
+				s.gates[g.key] = g
+			}
+		}
+	}
 	s.madeRoom()
 	s.mu.Unlock()
-	for _, rec := range recorded {
+	for _, rec := range forgot {
 		s.results.remove(rec) // first: its slot is freed by the last of the two
 		s.index.del(rec)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
@@ -251,10 +252,13 @@ func TestRecordingRun(t *testing.T) {
 			results <- res
 			errs <- err
 		}
+		waiting := localtasks.RecordingWaitingForTest(b)
 		go run(b.Run)
 		<-args.Started
 		go run(b.Run)
 		go run(b.Wait)
+		require.Equal(t, h.ID(), <-waiting)
+		require.Equal(t, h.ID(), <-waiting)
 		close(args.Release)
 		for range 3 {
 			require.NoError(t, <-errs)
@@ -340,4 +344,44 @@ func TestRecordingRunAll(t *testing.T) {
 		require.Len(t, rs, 1)
 		require.Equal(t, localtasks.StatusReady, b.Recorded()[1].Status)
 	})
+}
+
+// Clear keeps the runs that Run is running, with their keys, and forgets
+// the others.
+func TestRecordingClearKeepsRunningRuns(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b, _, _ := newRecorder(t)
+	keyed := recGate.Using(localtasks.WithKey("k"))
+	args := recGateArgs{Started: make(chan struct{}), Release: make(chan struct{})}
+	h, err := keyed.Enqueue(ctx, b, args)
+	require.NoError(t, err)
+	_, err = localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{})
+	require.NoError(t, err)
+
+	ran := make(chan localtasks.TaskResult, 1)
+	go func() {
+		res, err := b.Run(ctx, h.ID())
+		assert.NoError(t, err)
+		ran <- res
+	}()
+	<-args.Started
+	b.Clear()
+	rec := b.Recorded()
+	require.Len(t, rec, 1)
+	require.Equal(t, h.ID(), rec[0].ID)
+	dup, err := keyed.Enqueue(ctx, b, recGateArgs{})
+	require.NoError(t, err)
+	require.Equal(t, localtasks.AlreadyEnqueued, dup.Disposition(), "the running run keeps its key")
+
+	close(args.Release)
+	require.Equal(t, localtasks.StatusSuccessful, (<-ran).Status)
+	res, err := b.GetResult(ctx, h.ID())
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	again, err := keyed.Enqueue(ctx, b, recGateArgs{})
+	require.NoError(t, err)
+	require.Equal(t, localtasks.Enqueued, again.Disposition())
+	b.Clear()
+	require.Empty(t, b.Recorded())
 }
