@@ -753,9 +753,9 @@ func decide(f func(int, error, time.Duration) (bool, time.Duration), n int, err 
 
 // settle records the outcome of an attempt, which judge decided: the final
 // status, a retry or a snooze (transitions 9 to 13). stored says the caller
-// put rec in the result store already. In modeInline, and for a run of
-// RunOnce, it reports whether the caller should run the attempt again at
-// once, instead of queueing it. Must hold s.mu.
+// put rec in the result store already. In modeInline and modeRecord, and
+// for a run of RunOnce, it reports whether the caller should run the
+// attempt again at once, instead of queueing it. Must hold s.mu.
 func (s *state) settle(rec *record, val any, o outcome, now time.Time, stored bool) (again bool) {
 	if x := rec.x; x != nil && x.timer != nil {
 		x.timer.Stop()
@@ -803,8 +803,10 @@ func (s *state) settle(rec *record, val any, o outcome, now time.Time, stored bo
 	} else {
 		s.counters.Retried++
 	}
-	if s.mode == modeInline || x.perp != nil && x.perp.once != nil {
-		s.setStatus(rec, StatusReady) // attempted again at once, without the wait: see ImmediateBackend and RunOnce
+	if s.mode == modeInline || s.mode == modeRecord || x.perp != nil && x.perp.once != nil {
+		// Attempted again at once, without the wait: see ImmediateBackend,
+		// RunOnce and RecordingBackend.Run, whose callers run the attempts.
+		s.setStatus(rec, StatusReady)
 		return true
 	}
 	if !at.After(now) {

@@ -9,7 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/uuid"
+
 	"github.com/localtasks/localtasks/internal/gobcodec"
+	"github.com/localtasks/localtasks/internal/taskctx"
 )
 
 // Func is the function behind a task: it gets its ctx and one argument, and
@@ -300,6 +303,26 @@ func (t *Task[A, R]) Replace(ctx context.Context, b Backend, key string, args A)
 		return Handle[R]{}, err
 	}
 	return Handle[R]{id: r.ID, b: b, disp: r.Disposition}, nil
+}
+
+// Call runs the task's function with args now, in the caller's goroutine,
+// and returns what it returns, like Django's Task.call: no backend, no
+// queue, no encoding of args, no middleware, retries, timeout or limits;
+// a panic goes up to the caller as from any function call. It is for tests
+// of the function itself, and for code that wants its result at once.
+//
+// The function gets ctx with a task ctx attached, so that what it reads
+// from its ctx answers as on a backend: TaskID is a new UUID that no
+// backend knows, TaskName the task's name, Attempt 1, and Logger the
+// default logger with those attributes. SetProgress and SetMetadata do
+// nothing; on a perpetual task StopPerpetual, SetNextRun and SetNextArgs
+// succeed and change nothing, for no run follows. ctx's deadline,
+// cancellation and values are the function's, and Cause(ctx) is
+// context.Cause(ctx).
+func (t *Task[A, R]) Call(ctx context.Context, args A) (R, error) {
+	d := t.def
+	c := taskctx.New(taskctx.Info{ID: uuid.NewString(), Task: d.name, Number: 1, Perpetual: t.opts.Perpetual.enabled()})
+	return d.fn(taskctx.Attach(ctx, c), args)
 }
 
 // GetResult returns a handle to the run with that ID on b. It fails with an

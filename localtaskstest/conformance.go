@@ -1,5 +1,6 @@
 // Package localtaskstest helps test code that uses localtasks, and backends
-// that implement it: a FakeClock to move time without sleeping, and
+// that implement it: a FakeClock to move time without sleeping, assertions
+// on what a RecordingBackend recorded (RequireEnqueued and its kin), and
 // RunConformance, the suite every Backend in this module passes.
 package localtaskstest
 
