@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/internal/wire"
 )
 
 // The worker initialiser of these tests is defined at package level, as
@@ -64,6 +65,22 @@ var (
 		return initState{PID: os.Getpid(), InitPID: initPID, InitRuns: initRuns, InWorker: localtasks.InWorker()}, nil
 	})
 )
+
+// helloErrEnv makes the test binary, started as a worker, send a hello that
+// reports a failed initialiser, as the package is initialised, and exit: a
+// worker lying to a pool that has none.
+const helloErrEnv = "LOCALTASKS_TEST_HELLO_ERR"
+
+var _ = func() int {
+	if os.Getenv(helloErrEnv) != "" && os.Getenv(wire.SpecEnv) != "" {
+		w := wire.NewWriter(os.NewFile(wire.OutFD, "out"), 64<<10)
+		w.WriteFromWorker(&wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version,
+			Err: &wire.Error{Type: "string", Message: "made up"}})
+		w.Flush()
+		os.Exit(0)
+	}
+	return 0
+}()
 
 // initState is what a task sees of its process's initialiser.
 type initState struct {
@@ -201,14 +218,16 @@ func TestWorkerInitFailsInReplacement(t *testing.T) {
 	require.NoError(t, os.WriteFile(fail, nil, 0o600))
 	dies, err := exitTask.Enqueue(ctx, b, exitArgs{Code: 7, OnAttempts: 1})
 	require.NoError(t, err)
-	_, err = dies.Wait(ctx)
-	var exit *localtasks.WorkerExitError
-	require.ErrorAs(t, err, &exit)
-
 	rec := logs.await(t, ctx, "localtasks: starting a worker process")
 	require.Contains(t, rec["err"], `its worker initialiser "test.init" (ProcessPoolConfig.WorkerInit) failed: told to fail by `+fail)
 	require.Equal(t, "true", rec["replacing"])
 	require.NoError(t, os.Remove(fail))
+
+	// Not before: if the worker died before the parent heard the run
+	// start, the run waits to run again, alone, on the next worker.
+	_, err = dies.Wait(ctx)
+	var exit *localtasks.WorkerExitError
+	require.ErrorAs(t, err, &exit)
 
 	h, err = initStateTask.Enqueue(ctx, b, struct{}{})
 	require.NoError(t, err)
@@ -241,6 +260,16 @@ func TestInWorker(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, st.InWorker, "a thread-pool task")
 	require.Equal(t, os.Getpid(), st.PID)
+}
+
+// A hello that reports a failed initialiser to a pool that has none is no
+// worker's hello.
+func TestWorkerInitFailureWithoutInit(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 1,
+		Config: localtasks.Config{Logger: slog.New(slog.DiscardHandler)}, Env: []string{helloErrEnv + "=1"}})
+	require.ErrorContains(t, err, "did not start serving: its hello reported a failed worker initialiser (made up), but the pool has no WorkerInit")
+	require.NotErrorAs(t, err, new(*localtasks.WorkerInitError))
 }
 
 var lateInits atomic.Int64
