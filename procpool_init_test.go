@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +28,7 @@ import (
 // pool, through the workers' environment (ProcessPoolConfig.Env).
 const (
 	initLogEnv  = "LOCALTASKS_TEST_INIT_LOG"  // a file each run of the initialiser appends its worker's PID to
-	initFailEnv = "LOCALTASKS_TEST_INIT_FAIL" // "error" or "panic": how it fails; or a path: it fails while that file exists
+	initFailEnv = "LOCALTASKS_TEST_INIT_FAIL" // "error", "panic" or "hang": how it fails; or a path: it fails while that file exists
 )
 
 var (
@@ -53,6 +56,10 @@ var (
 			return errors.New("no database at db.invalid:5432")
 		case "panic":
 			panic("the model file is corrupt")
+		case "hang":
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, syscall.SIGTERM)
+			<-c
 		default:
 			if _, err := os.Stat(v); err == nil {
 				return errors.New("told to fail by " + v)
@@ -196,6 +203,16 @@ func TestWorkerInitFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// StartTimeout bounds the initialiser with the rest of a worker's start,
+// and its error names it.
+func TestWorkerInitStartTimeout(t *testing.T) {
+	t.Parallel()
+	_, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 1, WorkerInit: testWorkerInit, StartTimeout: time.Second,
+		Config: localtasks.Config{Logger: slog.New(slog.DiscardHandler)}, Env: []string{initFailEnv + "=hang"}})
+	require.ErrorContains(t, err, `did not start serving within 1s (ProcessPoolConfig.StartTimeout), and was killed. `+
+		`If the program takes that long to reach Init and run its worker initialiser "test.init", raise StartTimeout`)
 }
 
 // A replacement worker whose initialiser fails is logged, with the
