@@ -111,6 +111,11 @@ type ProcessPoolConfig struct {
 	LivenessTimeout time.Duration
 	// Env is added to the workers' environment, which is the parent's.
 	Env []string
+	// WorkerInit, if set, is run once in each worker process, after Init
+	// and before the worker takes tasks: see DefineWorkerInit. If it fails
+	// in a worker, NewProcessPool returns a *WorkerInitError. Defaults to
+	// none.
+	WorkerInit *WorkerInit
 }
 
 // procSettings are the settings of a process pool that backends of one
@@ -119,7 +124,7 @@ type procSettings struct {
 	window, maxTasks, nice, frame int
 	mem                           int64
 	grace, start, liveness        time.Duration
-	env                           string
+	env, init                     string
 }
 
 // withDefaults returns a copy of cfg with every default applied.
@@ -159,6 +164,9 @@ func (cfg ProcessPoolConfig) validate() error {
 	case cfg.LivenessTimeout < livenessTimeoutMin:
 		return bad("LivenessTimeout %v is below %v: use 0 for the default of %v",
 			cfg.LivenessTimeout, livenessTimeoutMin, ProcessPoolLivenessTimeoutDefault)
+	}
+	if err := checkWorkerInit(cfg.WorkerInit); err != nil {
+		return err
 	}
 	return cfg.Config.validate("procpool")
 }
@@ -209,10 +217,10 @@ func NewProcessPool(cfg ProcessPoolConfig) (*ProcessPoolBackend, error) {
 	st := settings{kind: "procpool", workers: cfg.MaxWorkers, cfg: cfg.Config,
 		extra: procSettings{window: cfg.Window, maxTasks: cfg.MaxTasksPerWorker, nice: cfg.Nice, frame: cfg.MaxFrameBytes,
 			mem: cfg.MemoryLimit, grace: cfg.CancelGrace, start: cfg.StartTimeout, liveness: cfg.LivenessTimeout,
-			env: fmt.Sprint(cfg.Env)}}
+			env: fmt.Sprint(cfg.Env), init: initName(cfg.WorkerInit)}}
 	s, err := open(st, modeProcess, poolCapabilities, func(s *state) error {
 		spec := wire.Spec{Version: wire.Version, FrameLimit: cfg.MaxFrameBytes, MemLimit: cfg.MemoryLimit, Nice: max(cfg.Nice, 0),
-			Heartbeat: cfg.LivenessTimeout / 5}
+			Heartbeat: cfg.LivenessTimeout / 5, Init: initName(cfg.WorkerInit)}
 		p := &procPool{s: s, cfg: cfg, exe: exe, log: s.logger,
 			closing: make(chan struct{}), killed: make(chan struct{}), resized: make(chan struct{}), spec: spec.String(), suspects: make(map[*record]struct{})}
 		// Under the lock: runs taken back from a journal may be on the
@@ -257,7 +265,7 @@ func Init() {
 			return nil, false
 		}
 		return childTask{def}, true
-	})
+	}, runWorkerInit)
 }
 
 // checkTask reports why def cannot run on the pool's workers, whatever its

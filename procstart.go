@@ -53,13 +53,22 @@ func (w *procWorker) startError(hello error, state *os.ProcessState, timedOut, c
 		"of main (and of TestMain in tests): the pool re-executes the program's binary as its workers, " +
 		"and Init is where a worker starts serving"
 	var he *helloError
+	var ie *WorkerInitError
 	code := -2 // unknown
 	if state != nil {
 		code = state.ExitCode()
 	}
+	reach, during := "reach Init", "" // what a start goes through
+	if name := initName(w.p.cfg.WorkerInit); name != "" {
+		reach = fmt.Sprintf("reach Init and run its worker initialiser %q", name)
+		during = fmt.Sprintf(" (or while it ran its worker initialiser %q, after Init)", name)
+	}
 	switch {
 	case closed:
 		return fmt.Errorf("localtasks: worker process %s (pid %d) was being started when the pool was closed: %w", exe, pid, ErrClosed)
+	case errors.As(hello, &ie):
+		ie.Stderr = tail // what it wrote while it started, its initialiser's output among it
+		return ie
 	case errors.As(hello, &he):
 		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving: %v%s", exe, pid, he, tail)
 	case code == child.ExitSettings:
@@ -69,17 +78,17 @@ func (w *procWorker) startError(hello error, state *os.ProcessState, timedOut, c
 		return fmt.Errorf("localtasks: worker process %s (pid %d) reached localtasks.Init() but could not start serving%s", exe, pid, tail)
 	case timedOut:
 		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving within %v (ProcessPoolConfig.StartTimeout), "+
-			"and was killed. If the program takes that long to reach Init, raise StartTimeout; otherwise it runs without calling Init. %s%s",
-			exe, pid, w.p.cfg.StartTimeout, addInit, tail)
+			"and was killed. If the program takes that long to %s, raise StartTimeout; otherwise it runs without calling Init. %s%s",
+			exe, pid, w.p.cfg.StartTimeout, reach, addInit, tail)
 	case state == nil:
 		return fmt.Errorf("localtasks: worker process %s (pid %d) did not start serving (%v), and its exit status is unknown%s", exe, pid, hello, tail)
 	case code == 0:
 		return fmt.Errorf("localtasks: worker process %s (pid %d) ran and exited with status 0 without serving: "+
 			"it never called localtasks.Init(), or returned before it. %s%s", exe, pid, addInit, tail)
 	case code == -1:
-		return fmt.Errorf("localtasks: worker process %s (pid %d) crashed before it started serving (%v)%s", exe, pid, state, tail)
+		return fmt.Errorf("localtasks: worker process %s (pid %d) crashed before it started serving%s (%v)%s", exe, pid, during, state, tail)
 	}
-	return fmt.Errorf("localtasks: worker process %s (pid %d) exited with code %d before it started serving: "+
+	return fmt.Errorf("localtasks: worker process %s (pid %d) exited with code %d before it started serving%s: "+
 		"its stderr may say why (a panic in an init function exits with 2, log.Fatal with 1, a bad flag with 2); "+
-		"the program must reach localtasks.Init(), first in main, for its workers to serve%s", exe, pid, code, tail)
+		"the program must reach localtasks.Init(), first in main, for its workers to serve%s", exe, pid, code, during, tail)
 }

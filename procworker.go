@@ -171,6 +171,10 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 		case m.Version != wire.Version:
 			err = &helloError{fmt.Sprintf("it speaks protocol version %d, the parent %d: the program's binary was replaced "+
 				"since the parent started (by a deploy or a build?); restart the program", m.Version, wire.Version)}
+		case m.Err != nil && p.cfg.WorkerInit == nil:
+			err = &helloError{fmt.Sprintf("its hello reported a failed worker initialiser (%s), but the pool has no WorkerInit", m.Err.Message)}
+		case m.Err != nil:
+			err = &WorkerInitError{Name: initName(p.cfg.WorkerInit), PID: w.pid, Type: m.Err.Type, Message: m.Err.Message, Stack: m.Err.Stack}
 		}
 		hello <- err
 		if err == nil {

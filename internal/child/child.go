@@ -36,6 +36,9 @@ const (
 	// ExitSettings: the worker could not apply the pool's settings to
 	// itself (its niceness); its stderr says why.
 	ExitSettings = 4
+	// ExitInit: the worker initialiser failed; the worker's hello said
+	// why.
+	ExitInit = 5
 	// ExitMemoryLimit: the worker went over its memory limit; the parent
 	// reports it as localtasks.ErrMemoryLimit.
 	ExitMemoryLimit = 75
@@ -63,10 +66,16 @@ type Task interface {
 // Lookup finds the task registered under name in this process.
 type Lookup func(name string) (Task, bool)
 
+// Start runs the worker initialiser registered under name in this process,
+// and returns its error, or one saying that no such initialiser exists.
+type Start func(ctx context.Context, name string) error
+
 // Serve runs tasks for the parent, as spec (the value of wire.SpecEnv)
 // says, until the parent closes the stream, then exits the process. It
-// never returns.
-func Serve(specText string, lookup Lookup) {
+// never returns. If the spec names a worker initialiser, start runs it
+// first, before the hello: a failure, or a panic, is sent in the hello in
+// place of the worker's readiness, and the worker exits.
+func Serve(specText string, lookup Lookup, start Start) {
 	spec, err := wire.ParseSpec(specText)
 	if err != nil {
 		exit(ExitFailed, err)
@@ -98,11 +107,24 @@ func Serve(specText string, lookup Lookup) {
 		runs:    make(map[uint64]*workerRun),
 	}
 	w.cond.L = &w.mu
-	if err := w.out.WriteFromWorker(&wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}); err != nil {
+	hello := wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}
+	if spec.Init != "" {
+		// Before the capture of output: what the initialiser prints goes
+		// to the real stdout and stderr, which the parent reads and logs
+		// itself, and keeps for its error.
+		if err := runStart(start, spec.Init); err != nil {
+			r := failure.Describe(err)
+			hello.Err = &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack}
+		}
+	}
+	if err := w.out.WriteFromWorker(&hello); err != nil {
 		exit(ExitFailed, err)
 	}
 	if err := w.out.Flush(); err != nil {
 		exit(ExitFailed, err)
+	}
+	if hello.Err != nil {
+		exit(ExitInit, nil)
 	}
 	if err := w.startCapture(); err != nil {
 		exit(ExitFailed, fmt.Errorf("capturing the output of tasks: %w", err))
@@ -115,6 +137,12 @@ func Serve(specText string, lookup Lookup) {
 	w.execute()
 	w.out.Flush()
 	exit(ExitDone, nil)
+}
+
+// runStart runs the worker initialiser name, turning a panic into an error.
+func runStart(start Start, name string) (err error) {
+	defer failure.Catch(&err)
+	return start(context.Background(), name)
 }
 
 // worker is the worker process's side of the protocol.

@@ -17,7 +17,9 @@ import (
 //	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager)
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
 //	to worker, KindRecall:   nothing
-//	from worker, KindHello:  PID, Version
+//	from worker, KindHello:  PID, Version, then Err's Type, Message, Stack
+//	                         if set (the worker initialiser failed): a
+//	                         hello that ends after Version has none
 //	from worker, KindStarted, KindRecalled, KindHeartbeat: nothing
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then if Err is set its Type,
 //	                         Message, Stack, flags (1: Permanent, 2: Snooze), SnoozeAt and
@@ -94,6 +96,11 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 	case KindHello:
 		b = binary.AppendVarint(b, int64(m.PID))
 		b = binary.AppendVarint(b, int64(m.Version))
+		if e := m.Err; e != nil {
+			b = appendString(b, e.Type)
+			b = appendString(b, e.Message)
+			b = appendString(b, e.Stack)
+		}
 	case KindDone:
 		b = binary.AppendVarint(b, m.Took)
 		b = appendBytes(b, m.Value)
@@ -147,6 +154,12 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	case KindHello:
 		m.PID = int(d.varint())
 		m.Version = int(d.varint())
+		if len(d.b) > 0 {
+			// Optional, so that a hello of another version, which may
+			// end here, decodes, and its version is what the parent
+			// refuses.
+			m.Err = &Error{Type: d.name(), Message: d.string(), Stack: d.string()}
+		}
 	case KindStarted, KindRecalled, KindHeartbeat:
 	case KindDone:
 		m.Took = d.varint()

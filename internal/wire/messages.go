@@ -7,7 +7,9 @@ type Kind uint8
 
 // The message kinds.
 const (
-	// KindHello: a worker reached localtasks.Init and is ready (worker to parent).
+	// KindHello: a worker reached localtasks.Init and is ready, or, with
+	// Err set, its worker initialiser failed and it exits (worker to
+	// parent).
 	KindHello Kind = iota + 1
 	// KindRun: run a task (parent to worker).
 	KindRun
@@ -74,7 +76,7 @@ type FromWorker struct {
 	// KindDone
 	Took  int64  // how long the attempt ran in the worker, in nanoseconds
 	Value []byte // the result, encoded on its own (internal/gobcodec)
-	Err   *Error // nil on success
+	Err   *Error // nil on success; also KindHello's: the worker initialiser's failure
 	Next  *Next  // what a perpetual task asked of its next run; nil for nothing
 
 	// KindProgress: Done and Total, and Line the message

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,11 +28,19 @@ type Spec struct {
 	// Heartbeat is how often the worker sends a KindHeartbeat while a run
 	// is in progress; 0 for never.
 	Heartbeat time.Duration
+	// Init names the worker initialiser the worker runs before its hello
+	// (localtasks.DefineWorkerInit); empty for none.
+	Init string
 }
 
 // String encodes s for SpecEnv.
 func (s Spec) String() string {
-	return fmt.Sprintf("v=%d;frame=%d;mem=%d;nice=%d;beat=%d", s.Version, s.FrameLimit, s.MemLimit, s.Nice, int64(s.Heartbeat))
+	text := fmt.Sprintf("v=%d;frame=%d;mem=%d;nice=%d;beat=%d", s.Version, s.FrameLimit, s.MemLimit, s.Nice, int64(s.Heartbeat))
+	if s.Init != "" {
+		// In hex: a name may hold any byte, ';' and '=' too.
+		text += ";init=" + hex.EncodeToString([]byte(s.Init))
+	}
+	return text
 }
 
 // ParseSpec decodes what Spec.String wrote, and checks that the parent
@@ -40,6 +49,14 @@ func ParseSpec(text string) (Spec, error) {
 	var s Spec
 	for _, kv := range strings.Split(text, ";") {
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "init" {
+			name, err := hex.DecodeString(v)
+			if err != nil {
+				return s, fmt.Errorf("bad %s in %q", k, text)
+			}
+			s.Init = string(name)
+			continue
+		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return s, fmt.Errorf("bad %s in %q", k, text)

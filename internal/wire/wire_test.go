@@ -45,6 +45,7 @@ func TestRoundTrip(t *testing.T) {
 // every field of its kind set, and some with none.
 var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
+	{Kind: KindHello, PID: 43, Version: Version, Err: &Error{Type: "*errors.errorString", Message: "no database", Stack: ""}},
 	{Kind: KindStarted, Seq: 1},
 	{Kind: KindRecalled, Seq: 7},
 	{Kind: KindHeartbeat},
