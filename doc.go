@@ -25,9 +25,15 @@
 //   - Keep failures apart from successes, and keep no result of a task
 //     whose callers never read one: Example_retention, under the package's
 //     examples ([Config.MaxFailedResults], [WithDiscardResult]).
+//   - From inside a task: fail for good, ExamplePermanent; retry by the
+//     error, ExampleRetryPolicy_decide; run again later without spending an
+//     attempt, ExampleSnooze; take longer, ExampleExtendTimeout; keep an
+//     error's identity across the process pool, ExampleRegisterErrors.
 //   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
 //     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
-//     recorded, none run).
+//     recorded, none run); run recorded runs on demand,
+//     ExampleRecordingBackend_RunAll; call a task's function directly,
+//     ExampleTask_Call.
 //
 // # Overview
 //
