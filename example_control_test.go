@@ -17,7 +17,9 @@ var ErrNoSuchAccount = errors.New("no such account")
 // registered so that errors.As finds it, with its field, across processes.
 type RateLimitedError struct{ RetryAfter time.Duration }
 
-func (e *RateLimitedError) Error() string { return fmt.Sprintf("rate limited: retry after %v", e.RetryAfter) }
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited: retry after %v", e.RetryAfter)
+}
 
 func init() {
 	localtasks.RegisterErrors(ErrNoSuchAccount)
