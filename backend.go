@@ -278,4 +278,5 @@ type Controller interface {
 	IDFinder
 	Pauser
 	BatchEnqueuer
+	Watcher
 }
