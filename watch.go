@@ -41,10 +41,16 @@ type Watcher interface {
 // keeps more for it than one pending wake-up. Use Subscriber for every
 // event.
 //
-// On the backends of this package a watch costs its run a few words and
-// its reader's goroutine only: none of its own, no polling, and nothing
-// for the runs that no one watches. On a backend that is not a Watcher,
-// Watch yields the current snapshot, then the final one from b.Wait.
+// On the backends of this package a watch is a channel of one on its run,
+// which each status change and progress report wakes with a send that
+// never blocks; the watch takes the snapshot, as GetResult does, in its
+// reader's goroutine when it gets to it. It starts no goroutine and polls
+// nothing, and a run that no one watches pays a nil check a change.
+// ImmediateBackend has finished a run by the time its ID is known, so a
+// watch there yields the final state at once; RecordingBackend runs
+// nothing, so a watch there yields READY (or SCHEDULED) and ends when ctx
+// does or the run is cancelled. On a backend that is not a Watcher, Watch
+// yields the current snapshot, then the final one from b.Wait.
 func Watch(ctx context.Context, b Backend, id string) iter.Seq2[TaskResult, error] {
 	if w, ok := b.(Watcher); ok {
 		return w.Watch(ctx, id)
