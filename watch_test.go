@@ -318,3 +318,50 @@ func TestWatchBackendWithoutWatcher(t *testing.T) {
 	require.Equal(t, []localtasks.Status{localtasks.StatusRunning, localtasks.StatusSuccessful}, got,
 		"the state now, then the final one from Wait")
 }
+
+// retried fails its first attempt once first is closed, and succeeds in
+// its second once second is.
+var retried = localtasks.Define("test.watch.retried", func(ctx context.Context, a retriedArgs) (int, error) {
+	if localtasks.Attempt(ctx) == 1 {
+		<-a.first
+		return 0, errors.New("first attempt fails")
+	}
+	<-a.second
+	return localtasks.Attempt(ctx), nil
+}, localtasks.WithRetry(localtasks.FixedRetry(2, 0)))
+
+type retriedArgs struct{ first, second chan struct{} }
+
+// TestWatchSeesRetry: a second attempt is a change of its own, though the
+// status is RUNNING again.
+func TestWatchSeesRetry(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	a := retriedArgs{first: make(chan struct{}), second: make(chan struct{})}
+	h, err := retried.Enqueue(ctx, b, a)
+	require.NoError(t, err)
+	next := pull(t, h.Watch(ctx))
+	res := untilRunning(t, next)
+	require.Equal(t, 1, res.Attempts)
+
+	close(a.first)
+	for {
+		res, err, ok := next()
+		require.True(t, ok)
+		require.NoError(t, err)
+		if res.Status == localtasks.StatusRunning {
+			require.Equal(t, 2, res.Attempts, "RUNNING again, for the second attempt")
+			require.Len(t, res.Errors, 1)
+			break
+		}
+		require.Equal(t, localtasks.StatusReady, res.Status, "queued again for its retry")
+		require.Equal(t, 1, res.Attempts)
+	}
+	close(a.second)
+	res, err, ok := next()
+	require.True(t, ok)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	require.Equal(t, 2, res.Value)
+}
