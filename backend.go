@@ -281,4 +281,5 @@ type Controller interface {
 	IDFinder
 	Pauser
 	BatchEnqueuer
+	Watcher
 }

@@ -84,6 +84,7 @@ func (v *view) tally(rec *record) *chunkTally {
 func (s *state) setStatus(rec *record, to Status) {
 	from := rec.status
 	rec.status = to
+	rec.changed() // its watchers, if any: see watch.go
 	s.view.count(rec, from, to)
 	if s.jr != nil {
 		s.mark(rec)

@@ -29,6 +29,8 @@
 //     error, ExampleRetryPolicy_decide; run again later without spending an
 //     attempt, ExampleSnooze; take longer, ExampleExtendTimeout; keep an
 //     error's identity across the process pool, ExampleRegisterErrors.
+//   - Follow one run's status and progress until it ends, as a progress
+//     bar does: ExampleHandle_Watch, under [Handle.Watch].
 //   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
 //     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
 //     recorded, none run); run recorded runs on demand,
@@ -362,9 +364,9 @@
 // package is a Controller: a Backend that is also a Subscriber, a Striker
 // (Strike, Restore, Strikes), a Snapshotter (Snapshot, Counters), a
 // Drainer (Drain), an IDFinder (FindIDs: runs by the first 8 or more
-// hex digits of their IDs), a Pauser (Pause, Resume, Pauses) and a
-// BatchEnqueuer (EnqueueMany), the optional interfaces that code taking a
-// Backend can check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
+// hex digits of their IDs), a Pauser (Pause, Resume, Pauses), a
+// BatchEnqueuer (EnqueueMany) and a Watcher (Watch: one run's changes), the
+// optional interfaces that code taking a Backend can check for. Config.Test.RunAtMost ends perpetual chains in tests, so that
 // Drain returns. Capabilities.Limits and
 // Capabilities.Perpetual say which backends take limits and perpetual
 // tasks; docs/scheduling.md has the rules.

@@ -78,6 +78,8 @@ type recordExtra struct {
 
 	tags []string          // WithTags', never changed once set
 	meta map[string]string // WithMetadata's, then SetMetadata's: copied on write, never changed in place
+
+	watchers []chan struct{} // the watches of the run, woken as it changes; nil for none (see watch.go)
 }
 
 // keyOf is a key in state.keys: keys are per task.

@@ -354,6 +354,7 @@ func (s *state) setProgress(rec *record, run attempt, done, total int64, message
 		return
 	}
 	rec.extra().progress = Progress{Done: done, Total: total, Message: message, At: s.clock.Now()}
+	rec.changed()
 	s.emit(EventProgress, rec)
 }
 

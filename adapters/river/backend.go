@@ -65,7 +65,15 @@ type Config struct {
 	// workers); short jobs want less, down to River's minimum of 1 ms, at
 	// the cost of more queries.
 	FetchCooldown time.Duration
+	// WatchPollInterval is how often a Watch reads its run's job for the
+	// changes no notification brings: the start and progress of a run
+	// that another process's workers run. Defaults to
+	// WatchPollIntervalDefault. See Backend.Watch.
+	WatchPollInterval time.Duration
 }
+
+// WatchPollIntervalDefault is Config.WatchPollInterval's default.
+const WatchPollIntervalDefault = time.Second
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
@@ -97,7 +105,8 @@ type Backend struct {
 	logger *slog.Logger
 	events *backendkit.Broadcaster
 	timers *promoter
-	wait   *waiters
+	wait   *waiters   // Waits and Watches, woken as runs finish, here or elsewhere
+	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
 	local  *localRuns // the runs this process's workers run
 
 	closed    atomic.Bool
@@ -143,6 +152,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.Workers < 0 {
 		return bad("Workers %d is negative: use 0 for a backend that runs nothing", cfg.Workers)
 	}
+	if cfg.WatchPollInterval < 0 {
+		return bad("WatchPollInterval %v is negative: leave it 0 for the default, %v", cfg.WatchPollInterval, WatchPollIntervalDefault)
+	}
+	if cfg.WatchPollInterval == 0 {
+		cfg.WatchPollInterval = WatchPollIntervalDefault
+	}
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = []string{localtasks.QueueDefault}
 	}
@@ -153,7 +168,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if allTasks {
 		cfg.Tasks = localtasks.Names()
 	}
-	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: backendkit.NewBroadcaster(), wait: newWaiters()}
+	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: backendkit.NewBroadcaster(),
+		wait: newWaiters(), watch: newWaiters()}
 	if b.clock == nil {
 		b.clock = systemClock{}
 	}
@@ -390,9 +406,9 @@ func (b *Backend) GetResult(ctx context.Context, id string) (localtasks.TaskResu
 }
 
 func (b *Backend) job(ctx context.Context, id string) (*rivertype.JobRow, error) {
-	jid, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || jid <= 0 || formatID(jid) != id {
-		return nil, fmt.Errorf("localtasks/river: run %q: not a River job ID: %w", id, localtasks.ErrResultNotFound)
+	jid, err := parseID(id)
+	if err != nil {
+		return nil, err
 	}
 	row, err := b.client.JobGet(ctx, jid)
 	if errors.Is(err, rivertype.ErrNotFound) {
@@ -519,8 +535,10 @@ func (b *Backend) Close(ctx context.Context) error {
 	return err
 }
 
-// publish delivers an event about row to b's subscribers.
+// publish delivers an event about row to b's subscribers, and wakes its
+// watchers in this process.
 func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
+	b.watch.wake(row.ID)
 	if b.events.Subscribed() {
 		b.events.Publish(localtasks.Event{Kind: kind, Result: b.result(row)})
 	}
@@ -565,6 +583,16 @@ func maxAttempts(p localtasks.RetryPolicy) int {
 		return foreverAttempts
 	}
 	return max(p.MaxAttempts, 1)
+}
+
+// parseID is the job ID of a run ID, or an error matching
+// localtasks.ErrResultNotFound.
+func parseID(id string) (int64, error) {
+	jid, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || jid <= 0 || formatID(jid) != id {
+		return 0, fmt.Errorf("localtasks/river: run %q: not a River job ID: %w", id, localtasks.ErrResultNotFound)
+	}
+	return jid, nil
 }
 
 // riverPriority maps a localtasks priority (-100 to 100, higher first)

@@ -43,6 +43,11 @@
 // retry delays run on Config.Clock; River's scheduler makes due jobs
 // available too, so a job whose enqueuing process died still runs.
 //
+// Watch (localtasks.Watch, Handle.Watch) follows one run: it hears at once
+// of what this process's workers do and of a finish in any process, and
+// reads the job every Config.WatchPollInterval for the start and progress
+// of a run that another process runs, which River announces to no one.
+//
 // Limits and perpetual tasks are not supported (see Capabilities); use
 // River's periodic jobs through Backend.Client for schedules.
 //
