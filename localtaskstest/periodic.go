@@ -109,7 +109,7 @@ func testPeriodicBadInput(t *testing.T, h *harness) {
 		sched localtasks.Schedule
 		want  string
 	}{
-		"no time":           {steps{Epoch}, "names no time after"},
+		"no time":          {steps{Epoch}, "names no time after"},
 		"a time not after": {stuck{}, "which is not after it"},
 	} {
 		hd, err := perp(localtasks.Perpetual{Schedule: c.sched}).Enqueue(ctx, b, EchoArgs{})
