@@ -2,6 +2,7 @@ package localtaskstest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -102,6 +103,11 @@ func testPeriodicBadInput(t *testing.T, h *harness) {
 		})
 	}
 	if !h.caps.Perpetual {
+		for _, task := range []*localtasks.Task[struct{}, string]{Periodic, OnStart.Using(localtasks.WithQueue(localtasks.QueueDefault))} {
+			_, err := task.Enqueue(ctx, b, struct{}{})
+			require.ErrorIs(t, err, errors.ErrUnsupported, "a Schedule or RunOnStart on a backend without perpetual tasks")
+			require.ErrorContains(t, err, "remove WithPerpetual")
+		}
 		return
 	}
 	// A Schedule is called at Enqueue, for the first run.

@@ -43,8 +43,13 @@
 // retry delays run on Config.Clock; River's scheduler makes due jobs
 // available too, so a job whose enqueuing process died still runs.
 //
-// Limits and perpetual tasks are not supported (see Capabilities); use
-// River's periodic jobs through Backend.Client for schedules.
+// Limits and perpetual tasks are not supported (see Capabilities): an
+// Enqueue with WithPerpetual or WithCron, and so with a Schedule or
+// RunOnStart, fails with an error matching errors.ErrUnsupported. Use
+// River's periodic jobs through Backend.Client for schedules:
+// river.NewPeriodicJob takes a river.PeriodicSchedule, which a
+// localtasks.Schedule is too (both are a Next(time.Time) time.Time
+// method), and river.PeriodicJobOpts has RunOnStart.
 //
 // Results stay as long as River keeps jobs: by default a day for
 // completed jobs and a week for cancelled and discarded ones (River's
