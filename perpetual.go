@@ -61,9 +61,9 @@ type Perpetual struct {
 // Schedule names the times at which the runs of a perpetual task start,
 // beside a fixed interval (Perpetual.Every) and a cron expression
 // (Perpetual.Cron): set it as Perpetual.Schedule. The backend calls Next in
-// its own process (the parent, on a process pool), under its lock, with the
-// time of its clock (Config.Test.Clock): when a chain starts, for its
-// first run, and when a run ends, for the next. Next must be quick, must
+// its own process (the parent, on a process pool), with the time of its
+// clock (Config.Test.Clock): at Enqueue, for a chain's first run, and,
+// under its lock, when a run ends, for the next. Next must be quick, must
 // not call the backend, and must be safe to call from several goroutines.
 type Schedule interface {
 	// Next returns the first time after t at which a run may start. The
