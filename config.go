@@ -67,9 +67,11 @@ type Config struct {
 	QueueWorkers map[string]int
 	// Automatic names the automatic perpetual tasks (WithCron, or
 	// Perpetual.Automatic) that the backend starts when it is built: one
-	// run of each, with the zero argument, once per state. Each must be
-	// defined by then (a package-level Define is), be automatic, and be on
-	// a queue that Queues lists, or the constructor fails with ErrConfig.
+	// run of each, with the zero argument, once per state; a pool starts
+	// such a chain again when its run is cancelled (see Perpetual). Each
+	// must be defined by then (a package-level Define is), be automatic,
+	// and be on a queue that Queues lists, or the constructor fails with
+	// ErrConfig.
 	// Defaults to none: no task starts by itself, whatever its queue. An
 	// ImmediateBackend takes none; a RecordingBackend records their runs.
 	Automatic []string

@@ -14,7 +14,8 @@
 //     [Task.Enqueue].
 //   - Retry a failed attempt with exponential backoff: ExampleWithRetry,
 //     under [WithRetry].
-//   - Run a task on a cron schedule: ExampleWithCron, under [WithCron].
+//   - Run a task on a cron schedule: ExampleWithCron, under [WithCron];
+//     on a schedule of your own: ExampleSchedule, under [Schedule].
 //   - Tag runs, attach metadata, and list the runs of one tag:
 //     ExampleWithTags, under [WithTags].
 //   - CPU-bound work on a pool of worker processes: ExampleNewProcessPool,
@@ -354,9 +355,11 @@
 // blocks a task's runs, or those whose argument has a field that compares
 // with a value, at enqueue and again before each attempt, until Restore
 // lifts it. WithPerpetual and WithCron make a task reschedule itself, on an
-// interval or a cron expression in a time zone; StopPerpetual, SetNextRun
-// and SetNextArgs steer it from inside; an automatic one starts with the
-// backends whose Config.Automatic names it, and no others. CronTimes lists
+// interval, a cron expression in a time zone, or a Schedule of your own;
+// StopPerpetual, SetNextRun and SetNextArgs steer it from inside; an
+// automatic one starts with the backends whose Config.Automatic names it,
+// and no others, and a pool starts it again if its run is cancelled, until
+// a strike or StopPerpetual ends it (see Perpetual). CronTimes lists
 // the times an expression names, and RunOnce on the immediate and recording
 // backends runs one run of a perpetual task in a test. WithConcurrencyLimit,
 // WithRateLimit, WithDebounce and WithCooldown limit a task's runs, over all

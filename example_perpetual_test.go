@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
 )
 
 // poll stands in for polling a feed: each run passes the next page to the
@@ -59,4 +60,64 @@ func ExampleWithPerpetual() {
 	// polling page 3
 	// enqueued SUCCESSFUL key: example.perpetual.poll
 	// enqueued: 1 perpetuated: 2 succeeded: 3
+}
+
+// hourlySweep is automatic: a pool whose Config.Automatic names it keeps
+// its chain going.
+var hourlySweep = localtasks.Define("example.perpetual.sweep",
+	func(ctx context.Context, _ struct{}) (string, error) {
+		return "swept", nil
+	},
+	localtasks.WithCron("@hourly", nil),
+)
+
+func ExamplePerpetual_startsAgain() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	clock := localtaskstest.NewFakeClock(time.Date(2030, 1, 3, 10, 20, 0, 0, time.UTC))
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
+		Config: localtasks.Config{Automatic: []string{hourlySweep.Name()}, Test: localtasks.TestConfig{Clock: clock}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	scheduled := func() localtasks.TaskResult {
+		snap, err := pool.Snapshot(ctx, localtasks.SnapshotOptions{Key: hourlySweep.Name(),
+			Statuses: []localtasks.Status{localtasks.StatusScheduled}})
+		if err != nil {
+			panic(err)
+		}
+		return snap.Scheduled[0]
+	}
+
+	// Cancel cuts the chain; the pool starts it again, at its next time.
+	first := scheduled()
+	if err := pool.Cancel(ctx, first.ID); err != nil {
+		panic(err)
+	}
+	again := scheduled()
+	fmt.Println("started again:", again.ID != first.ID, "at", again.RunAfter.Format(time.TimeOnly))
+
+	// A strike ends it for good: the run is cancelled when it would start,
+	// and nothing follows it.
+	if err := pool.Strike(localtasks.Strike{Task: hourlySweep.Name()}); err != nil {
+		panic(err)
+	}
+	clock.Advance(again.RunAfter.Sub(clock.Now()))
+	res, err := pool.Wait(ctx, again.ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Status, res.CancelReason)
+	if err := pool.Drain(ctx); err != nil { // nothing is left
+		panic(err)
+	}
+
+	if err := pool.Close(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// started again: true at 11:00:00
+	// CANCELLED struck before it started: example.perpetual.sweep
 }

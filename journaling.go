@@ -349,6 +349,9 @@ type journalPerpetual struct {
 	Cron      string        `json:"cron,omitempty"`
 	Location  string        `json:"location,omitempty"`
 	Automatic bool          `json:"automatic,omitempty"`
+	// Schedule: the task has a Schedule, which is code: a restart takes
+	// it from the task's definition.
+	Schedule bool `json:"schedule,omitempty"`
 }
 
 // encodeRow encodes r into run.
@@ -371,7 +374,7 @@ func (s *state) encodeRow(r *journalRow, run *JournalRun) {
 	}
 	d.Snoozes = r.snoozes
 	if p := r.perp; p != nil {
-		d.Perpetual = &journalPerpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic}
+		d.Perpetual = &journalPerpetual{Every: p.Every, Cron: p.Cron, Automatic: p.Automatic, Schedule: p.Schedule != nil}
 		if p.Location != nil {
 			d.Perpetual.Location = p.Location.String()
 		}

@@ -252,6 +252,9 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		if known {
 			d := def.Options()
 			opts.Concurrency, opts.RateLimit, opts.Debounce, opts.Cooldown = d.Concurrency, d.RateLimit, d.Debounce, d.Cooldown
+			if p.Schedule {
+				opts.Perpetual.Schedule = d.Perpetual.Schedule // nil if it lost it: the chain ends after this run, logged
+			}
 		}
 		x.perp = &perpetual{opts: opts}
 	}

@@ -145,7 +145,9 @@ func (s *state) startTimes(def Definition, opts *Options, now time.Time) (runAft
 		runAfter = now.Add(opts.Delay)
 	}
 	if opts.Perpetual.enabled() {
-		runAfter = firstRunAt(&opts.Perpetual, now, runAfter)
+		if runAfter, err = firstRunAt(&opts.Perpetual, now, runAfter); err != nil {
+			return runAfter, deadline, fmt.Errorf("localtasks: enqueue %q: %v; nothing was queued: %w", def.Name(), err, ErrInvalidTask)
+		}
 	}
 	if !runAfter.IsZero() && (runAfter.Before(now.AddDate(-runAfterYears, 0, 0)) || runAfter.After(now.AddDate(runAfterYears, 0, 0))) {
 		return runAfter, deadline, fmt.Errorf("localtasks: enqueue %q: its run-after time %v is more than %d years from now: "+
@@ -441,12 +443,12 @@ func (s *state) enqueueChecks(rec *record, opts *Options, lim *plan, now, runAft
 			r.Disposition = Replaced
 		}
 	}
+	if opts.Key != "" {
+		s.keys[k] = rec // first: old ends without its key, which rec holds
+	}
 	if old != nil {
 		s.cancelQueued(old, "replaced by the run "+rec.id, now)
 		r.Disposition = Replaced
-	}
-	if opts.Key != "" {
-		s.keys[k] = rec
 	}
 	return r, at, false
 }
@@ -849,13 +851,19 @@ func (s *state) finalize(rec *record, st Status, now time.Time, stored bool) {
 		if x.plan != nil {
 			s.detachGates(rec, now)
 		}
+		held := false // rec held its key: no other run took it
 		if x.key != "" {
 			if k := (keyOf{rec.def.Name(), x.key}); s.keys[k] == rec {
 				delete(s.keys, k)
+				held = true
 			}
 		}
-		if x.perp != nil && st != StatusCancelled {
-			s.perpetuate(rec, now)
+		switch {
+		case x.perp == nil:
+		case st != StatusCancelled:
+			s.perpetuate(rec, now, false)
+		case held && s.restarts(rec):
+			s.perpetuate(rec, now, true) // an automatic chain, cut: see Perpetual
 		}
 	}
 	if s.active--; s.active == 0 && s.drained != nil {

@@ -3,6 +3,10 @@ package localtasks_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,4 +291,142 @@ func TestCronTimes(t *testing.T) {
 		require.ErrorIs(t, err, localtasks.ErrInvalidTask, c.expr)
 		require.ErrorContains(t, err, c.want, c.expr)
 	}
+}
+
+// logTo is a slog.Handler that sends every message to c.
+type logTo chan string
+
+func (c logTo) Enabled(context.Context, slog.Level) bool      { return true }
+func (c logTo) Handle(_ context.Context, r slog.Record) error { c <- r.Message; return nil }
+func (c logTo) WithAttrs([]slog.Attr) slog.Handler            { return c }
+func (c logTo) WithGroup(string) slog.Handler                 { return c }
+
+// waitLog waits for a message of logs that holds want.
+func waitLog(t *testing.T, ctx context.Context, logs logTo, want string) {
+	t.Helper()
+	for {
+		select {
+		case m := <-logs:
+			if strings.Contains(m, want) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no log message holds %q: %v", want, ctx.Err())
+		}
+	}
+}
+
+// goesWrong is a Schedule whose first time is a minute on, and whose next
+// is the time it is given: a mistake.
+type goesWrong struct{ calls atomic.Int32 }
+
+func (g *goesWrong) Next(t time.Time) time.Time {
+	if g.calls.Add(1) == 1 {
+		return t.Add(time.Minute)
+	}
+	return t
+}
+
+var wrongSchedule = &goesWrong{}
+
+var scheduledWrong = localtasks.Define("test.schedule-goes-wrong", func(ctx context.Context, _ struct{}) (int, error) {
+	return 1, nil
+}, localtasks.WithPerpetual(localtasks.Perpetual{Schedule: wrongSchedule}))
+
+// A Schedule whose Next returns a time not after the one it was given ends
+// its chain, and says so in the log, rather than run it in a loop.
+func TestScheduleNotAfterEndsChain(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	logs := make(logTo, 64)
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Logger: slog.New(logs), Test: localtasks.TestConfig{Clock: clock}}})
+	hd, err := scheduledWrong.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	require.Equal(t, localtaskstest.Epoch.Add(time.Minute), snapshotOf(t, b).Scheduled[0].RunAfter)
+	require.NoError(t, clock.BlockUntil(ctx, 1))
+	clock.Advance(time.Minute)
+	_, err = hd.Wait(ctx)
+	require.NoError(t, err)
+	waitLog(t, ctx, logs, "Schedule returned a time not after the one it was given: its chain ends")
+	require.NoError(t, b.Drain(ctx))
+	require.Zero(t, b.Counters().Perpetuated)
+	require.Equal(t, int32(2), wrongSchedule.calls.Load())
+}
+
+// A pool starts again only the chain it started: that of a task its
+// Config.Automatic names, keyed by the task's name. Another chain of the
+// task, or the chain on a pool that does not name it, ends when cut; a
+// recording backend, which runs nothing, starts nothing again.
+func TestCutChainStartsAgainOnlyIfAutomatic(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	task := localtaskstest.Restartable
+	queues := []string{localtasks.QueueDefault, localtaskstest.AutomaticQueue}
+	cut := func(b localtasks.Controller, id string) {
+		t.Helper()
+		require.NoError(t, b.Cancel(ctx, id))
+		res, err := b.Wait(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, localtasks.StatusCancelled, res.Status)
+	}
+
+	named := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Queues: queues, Automatic: []string{task.Name()},
+		Test: localtasks.TestConfig{Clock: localtaskstest.NewFakeClock(localtaskstest.Epoch)}}})
+	other, err := task.Using(localtasks.WithKey("other")).Enqueue(ctx, named, localtaskstest.RestartArgs{})
+	require.NoError(t, err)
+	cut(named, other.ID())
+	snap := snapshotOf(t, named)
+	require.Len(t, slices.Concat(snap.Queued, snap.Scheduled, snap.Running), 1, "the automatic chain alone")
+	require.Zero(t, snap.Counters.Perpetuated, "the chain keyed other ended")
+	cut(named, slices.Concat(snap.Queued, snap.Scheduled, snap.Running)[0].ID)
+	require.Len(t, snapshotOf(t, named).Scheduled, 1, "the automatic chain started again")
+
+	plain := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Queues: queues}})
+	hd, err := task.Enqueue(ctx, plain, localtaskstest.RestartArgs{})
+	require.NoError(t, err)
+	cut(plain, hd.ID())
+	require.NoError(t, plain.Drain(ctx), "not automatic here: the chain ended")
+
+	rec, err := localtasks.NewRecording(localtasks.Config{Queues: queues, Automatic: []string{task.Name()}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rec.Close(testCtx(t))) })
+	require.NoError(t, rec.Cancel(ctx, rec.Recorded()[0].ID))
+	require.Len(t, rec.Recorded(), 1, "no run follows on a recording backend")
+}
+
+// A chain with a Schedule resumes from a journal with the Schedule of its
+// task's definition, which the journal cannot hold.
+func TestJournalKeepsScheduleChain(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	j := localtaskstest.NewMemoryJournal()
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	b := journalPool(t, t.Name(), j, clock, 1)
+	hd, err := localtaskstest.Periodic.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	require.NoError(t, b.Close(ctx))
+
+	b2 := journalPool(t, t.Name(), j, clock, 1)
+	defer func() { require.NoError(t, b2.Close(ctx)) }()
+	require.NoError(t, clock.BlockUntil(ctx, 1))
+	clock.Advance(time.Minute)
+	res, err := b2.Wait(ctx, hd.ID())
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	snap := snapshotOf(t, b2)
+	require.Len(t, snap.Scheduled, 1)
+	require.Equal(t, localtaskstest.Epoch.Add(3*time.Minute), snap.Scheduled[0].RunAfter, "the Schedule's next time")
+}
+
+// RunOnce tells when a Schedule's next run would start.
+func TestRunOnceSchedule(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b, err := localtasks.NewImmediate(localtasks.Config{Test: localtasks.TestConfig{Clock: localtaskstest.NewFakeClock(localtaskstest.Epoch)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close(testCtx(t))) })
+	r, err := b.RunOnce(ctx, localtaskstest.Periodic.Definition(), struct{}{})
+	require.NoError(t, err)
+	require.Equal(t, localtaskstest.Epoch.Add(time.Minute), r.Next)
 }

@@ -480,6 +480,7 @@ func (s *state) remoteDoneLocked(w *procWorker, m *wire.FromWorker) (remoteFinis
 			s.requeue(rec)
 			requeued = true
 		} else {
+			a.end() // cancelled on its way: the grace its start armed is over
 			rec.run = nil
 		}
 	}
@@ -636,6 +637,7 @@ type remoteAttempt struct {
 	mu      sync.Mutex // a leaf, taken under state.mu; see state for the lock order
 	cause   error
 	started bool
+	ended   bool // end was called: no grace timer may be left armed
 	grace   Timer
 
 	// With middleware: the parent-side ctx the chain runs with, and where
@@ -670,14 +672,20 @@ func (a *remoteAttempt) Cancel(err, cause error) bool {
 	if t, ok := cause.(*taskctx.TimeoutError); ok {
 		m.TimedOut, m.Timeout = true, t.After
 	}
-	a.w.post(m)
 	if started {
-		p := a.w.p
-		t := p.s.clock.AfterFunc(a.graceDur, func() { a.w.killIfStill(a) })
+		// Armed before the cancel is posted, and stopped here if the
+		// attempt ended meanwhile (it may have returned by itself): end
+		// stops only the timer it sees.
+		t := a.w.p.s.clock.AfterFunc(a.graceDur, func() { a.w.killIfStill(a) })
 		a.mu.Lock()
-		a.grace = t
+		if a.ended {
+			t.Stop()
+		} else {
+			a.grace = t
+		}
 		a.mu.Unlock()
 	}
+	a.w.post(m)
 	return true
 }
 
@@ -699,6 +707,7 @@ func (a *remoteAttempt) isStarted() bool {
 func (a *remoteAttempt) end() *taskctx.TimeoutError {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.ended = true
 	if a.grace != nil {
 		a.grace.Stop()
 	}

@@ -3,7 +3,10 @@
 package localtasks_test
 
 import (
+	"context"
+	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,4 +75,42 @@ func TestProcessPoolSnapshotWorkers(t *testing.T) {
 	}
 	require.Equal(t, 6, done)
 	require.Equal(t, uint64(6), snap.Counters.Succeeded)
+}
+
+// minutely is a Schedule, every minute, that counts its calls.
+type minutely struct{ calls atomic.Int32 }
+
+func (m *minutely) Next(t time.Time) time.Time {
+	m.calls.Add(1)
+	return t.Add(time.Minute)
+}
+
+var (
+	minutelySchedule = &minutely{}
+	// byMinutely runs by minutelySchedule, and reports its process.
+	byMinutely = localtasks.Define("test.by-minutely", func(ctx context.Context, _ struct{}) (int, error) {
+		return os.Getpid(), nil
+	}, localtasks.WithPerpetual(localtasks.Perpetual{Schedule: minutelySchedule}))
+)
+
+// On a process pool, a chain's Schedule is called in the parent, which
+// keeps the chain, while its runs run in the worker processes.
+func TestProcessPoolScheduleInParent(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 1, Config: localtasks.Config{Test: localtasks.TestConfig{Clock: clock}}})
+	hd, err := byMinutely.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	require.Equal(t, int32(1), minutelySchedule.calls.Load(), "for the first run, at Enqueue")
+	require.NoError(t, clock.BlockUntil(ctx, 1))
+	clock.Advance(time.Minute)
+	pid, err := hd.Wait(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, os.Getpid(), pid, "the run ran in a worker process")
+	require.Equal(t, int32(2), minutelySchedule.calls.Load(), "and again in the parent, for the next")
+	next := firstScheduled(t, b)
+	require.Equal(t, localtaskstest.Epoch.Add(2*time.Minute), next.RunAfter)
+	require.NoError(t, b.Cancel(ctx, next.ID), "not automatic: the cut ends the chain")
+	require.NoError(t, b.Drain(ctx))
 }

@@ -14,9 +14,10 @@ type RunOnceResult struct {
 	// ID is the run's ID: GetResult and Wait on it give its result.
 	ID string
 	// Next is when the run that follows would start: the time SetNextRun
-	// gave, or else the task's interval, or its next cron time, from the
-	// end of the run. It is zero when the chain would end there: the run
-	// called StopPerpetual, or ended CANCELLED.
+	// gave, or else the task's interval, or its next cron or Schedule
+	// time, from the end of the run. It is zero when the chain would end
+	// there: the run called StopPerpetual, or ended CANCELLED, or the
+	// task's Schedule names no time after the end of the run.
 	Next time.Time
 	// NextArgs is the argument of the run that follows: what SetNextArgs
 	// gave, or else the run's own. It is nil when Next is zero.

@@ -48,8 +48,13 @@
 // reads the job every Config.WatchPollInterval for the start and progress
 // of a run that another process runs, which River announces to no one.
 //
-// Limits and perpetual tasks are not supported (see Capabilities); use
-// River's periodic jobs through Backend.Client for schedules.
+// Limits and perpetual tasks are not supported (see Capabilities): an
+// Enqueue with WithPerpetual or WithCron, and so with a Schedule or
+// RunOnStart, fails with an error matching errors.ErrUnsupported. Use
+// River's periodic jobs through Backend.Client for schedules:
+// river.NewPeriodicJob takes a river.PeriodicSchedule, which a
+// localtasks.Schedule is too (both are a Next(time.Time) time.Time
+// method), and river.PeriodicJobOpts has RunOnStart.
 //
 // Results stay as long as River keeps jobs: by default a day for
 // completed jobs and a week for cancelled and discarded ones (River's
