@@ -249,7 +249,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 		if known {
 			d := def.Options()
-			opts.Concurrency, opts.RateLimit, opts.Debounce, opts.Cooldown = d.Concurrency, d.RateLimit, d.Debounce, d.Cooldown
+			opts.Concurrency, opts.RateLimits, opts.Debounces, opts.Cooldowns = d.Concurrency, d.RateLimits, d.Debounces, d.Cooldowns
 		}
 		x.perp = &perpetual{opts: opts}
 	}
