@@ -229,7 +229,7 @@ var gateNames = [gateKinds]string{"concurrency limit", "rate limit", "debounce",
 // plan is the limits of one task's options, checked against its argument
 // type once and cached.
 type plan struct {
-	specs []gateSpec // by kind, in gateKind order
+	specs []gateSpec         // by kind, in gateKind order
 	first [gateKinds + 1]int // the specs of kind k are specs[first[k]:first[k+1]]
 }
 
@@ -410,8 +410,8 @@ type gateKey struct {
 	scope string // the task's name, or the group's
 	group bool
 	kind  gateKind
-	per   string // the Per field, for a task's limit; a group's runs share by value whatever their field's name
-	val   any    // the Per field's value
+	per   string        // the Per field, for a task's limit; a group's runs share by value whatever their field's name
+	val   any           // the Per field's value
 	every time.Duration // a task's rate limits: their period, as a task may have one per period
 }
 
