@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -307,6 +308,17 @@ func limitPlan(def Definition, o *Options) (*plan, error) {
 			return nil, err
 		}
 	}
+	// A run takes the slots of its concurrency limits in this order, the
+	// same for every run: the groups' by name, then the task's own by field.
+	slices.SortFunc(p.specs, func(a, b gateSpec) int {
+		ungrouped := func(sp gateSpec) int {
+			if sp.group == "" {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Or(cmp.Compare(ungrouped(a), ungrouped(b)), cmp.Compare(a.group, b.group), cmp.Compare(a.per, b.per))
+	})
 	p.first[gateRate] = len(p.specs)
 	for _, r := range o.RateLimits {
 		if err := add(gateSpec{kind: gateRate, per: r.Per, group: r.Group, max: r.Max, window: r.Period, drop: r.Drop}); err != nil {
@@ -566,8 +578,9 @@ func (s *state) admitEnqueue(rec *record, now time.Time, runAfter time.Time) (dr
 // admit decides, as a worker takes rec off the ready queue, whether it
 // starts now. If not, it has ended rec (struck, or dropped by a rate
 // limit), parked it until a concurrency slot frees, or rescheduled it to
-// when its rate allows. A run under several limits takes from none of them
-// until all of them let it start. Must hold s.mu.
+// when its rate allows. Its rate limits grant a start only if all of them
+// allow one; a run rescheduled or dropped by them gives back its
+// concurrency slots. Must hold s.mu.
 func (s *state) admit(rec *record, now time.Time) bool {
 	if len(s.strikes) > 0 {
 		if r := s.struck(rec.def, rec.args); r != nil {
@@ -591,10 +604,16 @@ func (s *state) admit(rec *record, now time.Time) bool {
 	p := x.plan
 	clo, chi := p.of(gateConc)
 	for i := clo; i < chi; i++ {
-		if g := x.gates[i]; x.held&(1<<i) == 0 && g.running >= p.specs[i].max {
-			// It waits for this one; the slots passed to it by others go
-			// on to the next in their lines, and come back in turn.
-			s.release(rec)
+		g := x.gates[i]
+		switch {
+		case x.held&(1<<i) != 0:
+		case g.running < p.specs[i].max:
+			g.running++
+			x.held |= 1 << i
+		default:
+			// It waits for this one, keeping the slots it took before
+			// it: every run takes them in one order (see limitPlan), so
+			// no two runs each hold what the other waits for.
 			g.waiting = append(g.waiting, rec)
 			return false
 		}
@@ -620,17 +639,11 @@ func (s *state) admit(rec *record, now time.Time) bool {
 				x.gates[i].grant(at, p.specs[i].max)
 			}
 			if at.After(now) {
-				s.release(rec) // a slot passed to it goes on to the next in line
+				s.release(rec) // its slots go on to the next in line
 				x.granted = true
 				s.schedule(rec, at) // transition 6
 				return false
 			}
-		}
-	}
-	for i := clo; i < chi; i++ {
-		if x.held&(1<<i) == 0 {
-			x.gates[i].running++
-			x.held |= 1 << i
 		}
 	}
 	lo, hi := p.of(gateDebounce)
