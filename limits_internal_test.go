@@ -266,8 +266,8 @@ func TestTwoCooldowns(t *testing.T) {
 		want Disposition
 	}{
 		{strikeArgs{ID: 1, Name: "a"}, Enqueued},
-		{strikeArgs{ID: 1, Name: "b"}, Dropped}, // by ID
-		{strikeArgs{ID: 2, Name: "a"}, Dropped}, // by Name
+		{strikeArgs{ID: 1, Name: "b"}, Dropped},  // by ID
+		{strikeArgs{ID: 2, Name: "a"}, Dropped},  // by Name
 		{strikeArgs{ID: 2, Name: "b"}, Enqueued}, // the drops above opened no window
 		{strikeArgs{ID: 3, Name: "a"}, Dropped},
 		{strikeArgs{ID: 3, Name: "c"}, Enqueued},
