@@ -152,8 +152,8 @@ func testSeveralCooldowns(t *testing.T, h *harness) {
 		require.Equal(t, want, hd.Disposition(), "customer %d, note %q", customer, note)
 	}
 	enqueue(1, "a", localtasks.Enqueued)
-	enqueue(1, "b", localtasks.Dropped) // customer 1's window
-	enqueue(2, "a", localtasks.Dropped) // note a's window
+	enqueue(1, "b", localtasks.Dropped)  // customer 1's window
+	enqueue(2, "a", localtasks.Dropped)  // note a's window
 	enqueue(2, "b", localtasks.Enqueued) // the drops above opened no window
 	clock.Advance(time.Minute)
 	enqueue(1, "a", localtasks.Enqueued)
