@@ -141,19 +141,9 @@ func (o *Options) validateLimits() error {
 	if max(len(o.Concurrency), len(o.RateLimits), len(o.Debounces), len(o.Cooldowns)) > MaxLimitsPerKind {
 		return fmt.Errorf("more than MaxLimitsPerKind (%d) limits of one kind: keep those that bound something the others do not", MaxLimitsPerKind)
 	}
-	// Two limits of one kind on one group of runs would share one gate.
-	var seen limitIdents
-	twice := seen.add
 	for _, c := range o.Concurrency {
 		if c.Max < 1 {
 			return fmt.Errorf("concurrency limit %d is below 1: use 1 or more", c.Max)
-		}
-		id := limitIdent{kind: gateConc, per: c.Per}
-		if c.Group != "" {
-			id = limitIdent{kind: gateConc, group: c.Group}
-		}
-		if err := twice(id); err != nil {
-			return err
 		}
 	}
 	for _, r := range o.RateLimits {
@@ -163,55 +153,58 @@ func (o *Options) validateLimits() error {
 		case r.Period <= 0:
 			return fmt.Errorf("rate limit period %v is not positive: give the period the limit counts over, such as time.Second", r.Period)
 		}
-		id := limitIdent{kind: gateRate, per: r.Per, period: r.Period}
-		if r.Group != "" {
-			id = limitIdent{kind: gateRate, group: r.Group}
-		}
-		if err := twice(id); err != nil {
-			return err
-		}
 	}
 	for _, d := range o.Debounces {
 		if d.Window <= 0 {
 			return fmt.Errorf("debounce window %v is not positive: give the quiet time that ends a burst", d.Window)
-		}
-		if err := twice(limitIdent{kind: gateDebounce, per: d.Per}); err != nil {
-			return err
 		}
 	}
 	for _, cd := range o.Cooldowns {
 		if cd.Window <= 0 {
 			return fmt.Errorf("cooldown window %v is not positive: give the time duplicates are dropped for", cd.Window)
 		}
-		if err := twice(limitIdent{kind: gateCooldown, per: cd.Per}); err != nil {
-			return err
-		}
 	}
-	return nil
+	return cmp.Or(
+		twice(o.Concurrency, func(c ConcurrencyLimit) limitIdent {
+			if c.Group != "" {
+				return limitIdent{kind: gateConc, group: c.Group}
+			}
+			return limitIdent{kind: gateConc, per: c.Per}
+		}),
+		twice(o.RateLimits, func(r RateLimit) limitIdent {
+			if r.Group != "" {
+				return limitIdent{kind: gateRate, group: r.Group}
+			}
+			return limitIdent{kind: gateRate, per: r.Per, period: r.Period}
+		}),
+		twice(o.Debounces, func(d Debounce) limitIdent { return limitIdent{kind: gateDebounce, per: d.Per} }),
+		twice(o.Cooldowns, func(cd Cooldown) limitIdent { return limitIdent{kind: gateCooldown, per: cd.Per} }),
+	)
 }
 
-// limitIdents finds two limits of a task that would share a gate, without
-// allocating: validate runs at every Enqueue.
-type limitIdents struct {
-	ids [gateKinds * MaxLimitsPerKind]limitIdent
-	n   int
-}
-
+// limitIdent is what tells two limits of a task apart: two with the same
+// would share one gate.
 type limitIdent struct {
 	kind       gateKind
 	per, group string
 	period     time.Duration
 }
 
-func (s *limitIdents) add(id limitIdent) error {
-	if slices.Contains(s.ids[:s.n], id) {
-		if id.group != "" {
-			return fmt.Errorf("two %ss name group %q: give a task one limit of a kind in a group", gateNames[id.kind], id.group)
+// twice reports two limits of ls with the same ident, without allocating:
+// validate runs at every Enqueue.
+func twice[L any](ls []L, ident func(L) limitIdent) error {
+	for i := 1; i < len(ls); i++ {
+		id := ident(ls[i])
+		for j := range i {
+			if ident(ls[j]) != id {
+				continue
+			}
+			if id.group != "" {
+				return fmt.Errorf("two %ss name group %q: give a task one limit of a kind in a group", gateNames[id.kind], id.group)
+			}
+			return fmt.Errorf("two %ss are per %q: give a task one limit of a kind per field (and per period, for rates)", gateNames[id.kind], id.per)
 		}
-		return fmt.Errorf("two %ss are per %q: give a task one limit of a kind per field (and per period, for rates)", gateNames[id.kind], id.per)
 	}
-	s.ids[s.n] = id
-	s.n++
 	return nil
 }
 
@@ -486,7 +479,11 @@ func (g *gate) grant(t time.Time, max int) {
 func (s *state) attachGates(rec *record, p *plan) {
 	x := rec.extra()
 	x.plan = p
-	x.gates = make([]*gate, len(p.specs))
+	if n := len(p.specs); n <= len(x.inline) {
+		x.gates = x.inline[:n] // most tasks have a limit or two: no allocation
+	} else {
+		x.gates = make([]*gate, n)
+	}
 	for i := range p.specs {
 		sp := &p.specs[i]
 		key := gateKey{scope: rec.def.Name(), kind: sp.kind, per: sp.per}

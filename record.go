@@ -70,6 +70,7 @@ type recordExtra struct {
 	perp    *perpetual // set for a run of a perpetual task
 	plan    *plan      // the run's limits
 	gates   []*gate    // the groups it belongs to under them, one a plan.specs
+	inline  [2]*gate   // gates' array, for up to two
 	held    uint32     // the concurrency limits (bits of plan.specs) whose slot it holds
 	granted bool       // its rate limits granted it a later start
 
