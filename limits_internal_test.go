@@ -2,6 +2,7 @@ package localtasks
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -350,8 +351,9 @@ var (
 )
 
 // Runs of two tasks under two concurrency limits of two groups, with more
-// workers than either allows: no limit is ever passed, every run runs, and
-// no slot is lost or kept (the gates are gone at the end).
+// workers than either allows, some cancelled: no limit is ever passed,
+// every run runs or is cancelled, and no slot is lost or kept (the gates
+// are gone at the end).
 func TestSeveralLimitsStress(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -364,15 +366,25 @@ func TestSeveralLimitsStress(t *testing.T) {
 		wg.Go(func() {
 			for i := range 250 {
 				id := int64((i + p) % 7)
+				var r Receipt
 				var err error
 				if i%2 == 0 {
-					_, err = internalStressA.Enqueue(ctx, b, strikeArgs{ID: id})
+					r, err = b.Enqueue(ctx, internalStressA.Definition(), strikeArgs{ID: id}, internalStressA.Options())
 				} else {
-					_, err = internalStressB.Enqueue(ctx, b, groupArgs{ID: id})
+					r, err = b.Enqueue(ctx, internalStressB.Definition(), groupArgs{ID: id}, internalStressB.Options())
 				}
 				if err != nil {
 					t.Error(err)
 					return
+				}
+				if i%5 == 0 {
+					// Wherever it is (queued, waiting for a slot while
+					// holding another, running or done), a cancel must
+					// give back what it holds.
+					if err := b.Cancel(ctx, r.ID); err != nil && !errors.Is(err, ErrFinished) {
+						t.Error(err)
+						return
+					}
 				}
 			}
 		})
@@ -386,6 +398,7 @@ func TestSeveralLimitsStress(t *testing.T) {
 	stress.Unlock()
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
-	require.Equal(t, uint64(1000), b.s.counters.Succeeded)
+	require.Equal(t, uint64(1000), b.s.counters.Succeeded+b.s.counters.Cancelled)
+	require.NotZero(t, b.s.counters.Cancelled)
 	require.Empty(t, b.s.gates)
 }
