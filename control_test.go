@@ -66,7 +66,7 @@ func TestRetryDecidePanics(t *testing.T) {
 	b := newPool(t, localtasks.ThreadPoolConfig{})
 	policy := localtasks.RetryPolicy{MaxAttempts: 3, Decide: func(int, error, time.Duration) (bool, time.Duration) { panic("bad policy") }}
 	hd, err := localtaskstest.Controlled.Using(localtasks.WithRetry(policy)).
-		Enqueue(ctx, b, localtaskstest.ControlArgs{Steps: []string{"sentinel", "fail"}})
+		Enqueue(ctx, b, localtaskstest.ScriptArgs{Steps: []string{"sentinel", "fail"}})
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
 	require.ErrorIs(t, err, localtaskstest.ErrControl, "the task's error is kept")

@@ -99,3 +99,58 @@ func ExampleThreadPoolBackend_Strike() {
 	// CANCELLED <nil>
 	// struck: 2
 }
+
+type refund struct {
+	Shop  string
+	Cents int
+}
+
+var refundOrder = localtasks.Define("example.strike.refund",
+	func(ctx context.Context, r refund) (string, error) {
+		return fmt.Sprintf("refunded %s %d", r.Shop, r.Cents), nil
+	},
+)
+
+// A strike without a task stops one shop across every task whose argument
+// has a Shop field.
+func ExampleStrike_everyTask() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 1})
+	if err != nil {
+		panic(err)
+	}
+
+	acme := localtasks.Strike{Field: "Shop", Op: localtasks.OpEqual, Value: "acme"}
+	if err := pool.Strike(acme); err != nil {
+		panic(err)
+	}
+	fmt.Println(pool.Strikes())
+
+	charge, err := chargeInvoice.Enqueue(ctx, pool, invoice{"acme", 10})
+	if err != nil {
+		panic(err)
+	}
+	refunded, err := refundOrder.Enqueue(ctx, pool, refund{"acme", 500})
+	if err != nil {
+		panic(err)
+	}
+	other, err := refundOrder.Enqueue(ctx, pool, refund{"globex", 700})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(charge.Disposition(), refunded.Disposition(), other.Disposition())
+	fmt.Println(other.Wait(ctx))
+
+	// A strike with neither a task nor a field would strike everything.
+	fmt.Println(errors.Is(pool.Strike(localtasks.Strike{}), localtasks.ErrInvalidTask))
+
+	if err := pool.Close(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// [any task where Shop == "acme"]
+	// struck struck enqueued
+	// refunded globex 700 <nil>
+	// true
+}

@@ -251,7 +251,7 @@ func (s *state) recordOf(run *JournalRun, now time.Time) (*record, error) {
 		}
 		if known {
 			d := def.Options()
-			opts.Concurrency, opts.RateLimit, opts.Debounce, opts.Cooldown = d.Concurrency, d.RateLimit, d.Debounce, d.Cooldown
+			opts.Concurrency, opts.RateLimits, opts.Debounces, opts.Cooldowns = d.Concurrency, d.RateLimits, d.Debounces, d.Cooldowns
 			if p.Schedule {
 				opts.Perpetual.Schedule = d.Perpetual.Schedule // nil if it lost it: the chain ends after this run, logged
 			}

@@ -53,12 +53,13 @@ type Options struct {
 	// Replace, with Key, swaps a queued or scheduled run of that key for
 	// this one; see Task.Replace.
 	Replace bool
-	// Concurrency, RateLimit, Debounce and Cooldown limit the task's runs;
-	// see their types. Their zero values are no limit.
-	Concurrency ConcurrencyLimit
-	RateLimit   RateLimit
-	Debounce    Debounce
-	Cooldown    Cooldown
+	// Concurrency, RateLimits, Debounces and Cooldowns limit the task's
+	// runs; see their types, and WithConcurrencyLimit and the like, which
+	// add to them. A run must pass every one. nil is no limit.
+	Concurrency []ConcurrencyLimit
+	RateLimits  []RateLimit
+	Debounces   []Debounce
+	Cooldowns   []Cooldown
 	// Perpetual makes the task reschedule itself; see Perpetual.
 	Perpetual Perpetual
 	// Deadline is the latest time the run may start: a run that has not

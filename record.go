@@ -69,12 +69,13 @@ type recordExtra struct {
 	deadline     offset                   // WithDeadline's: the latest start of its first attempt
 	workers      []string                 // the later attempts' workers
 
-	key     string           // WithKey's, or a perpetual task's name
-	perp    *perpetual       // set for a run of a perpetual task
-	plan    *plan            // the run's limits
-	gates   [gateKinds]*gate // the groups it belongs to under them
-	holding bool             // it holds a slot of its concurrency limit
-	granted bool             // its rate limit granted it a later start
+	key     string     // WithKey's, or a perpetual task's name
+	perp    *perpetual // set for a run of a perpetual task
+	plan    *plan      // the run's limits
+	gates   []*gate    // the groups it belongs to under them, one a plan.specs
+	inline  [2]*gate   // gates' array, for up to two
+	held    uint32     // the concurrency limits (bits of plan.specs) whose slot it holds
+	granted bool       // its rate limits granted it a later start
 
 	tags []string          // WithTags', never changed once set
 	meta map[string]string // WithMetadata's, then SetMetadata's: copied on write, never changed in place

@@ -153,3 +153,91 @@ func FuzzStrike(f *testing.F) {
 		_ = st.String()
 	})
 }
+
+// strikeOtherArgs shares ID with strikeArgs, as an int32, and Name, as an
+// int: a strike on every task compares with each as its type allows.
+type strikeOtherArgs struct {
+	ID   int32
+	Name int
+}
+
+var internalStrikeOther = Define("internal.strike-other", func(ctx context.Context, a strikeOtherArgs) (int, error) { return 0, nil })
+
+func TestStrikeOnEveryTask(t *testing.T) {
+	t.Parallel()
+	def, other, none := internalStrikeTask.Definition(), internalStrikeOther.Definition(), internalPIDless.Definition()
+	byID, err := compileStrike(Strike{Field: "ID", Op: OpEqual, Value: 42})
+	require.NoError(t, err)
+	require.Equal(t, "any task where ID == 42", byID.String())
+	require.True(t, byID.matches(def, strikeArgs{ID: 42}))
+	require.False(t, byID.matches(def, strikeArgs{ID: 41}))
+	require.True(t, byID.matches(other, strikeOtherArgs{ID: 42}), "an int32 field compares with 42 too")
+	require.False(t, byID.matches(none, struct{}{}), "a task without the field is untouched")
+	require.False(t, byID.matches(missingTask{"internal.gone"}, nil), "nor is a task this program lacks")
+
+	byName, err := compileStrike(Strike{Field: "Name", Op: OpEqual, Value: "acme"})
+	require.NoError(t, err)
+	require.True(t, byName.matches(def, strikeArgs{Name: "acme"}))
+	require.False(t, byName.matches(other, strikeOtherArgs{Name: 7}), "an int field does not compare with a string: untouched")
+
+	big, err := compileStrike(Strike{Field: "ID", Op: OpGreater, Value: 3_000_000_000})
+	require.NoError(t, err)
+	require.True(t, big.matches(def, strikeArgs{ID: 3_000_000_001}))
+	require.False(t, big.matches(other, strikeOtherArgs{ID: 1 << 30}), "a value that does not fit an int32 leaves that task alone")
+
+	// Restore finds it by the values as each task's field has them.
+	same, err := compileStrike(Strike{Field: "ID", Op: OpEqual, Value: 42.0})
+	require.NoError(t, err)
+	require.True(t, byID.same(same))
+	differ, err := compileStrike(Strike{Field: "ID", Op: OpEqual, Value: 43})
+	require.NoError(t, err)
+	require.False(t, byID.same(differ))
+	onTask, err := compileStrike(Strike{Task: def.Name(), Field: "ID", Op: OpEqual, Value: 42})
+	require.NoError(t, err)
+	require.False(t, byID.same(onTask), "a strike on one task is another strike")
+	require.False(t, onTask.same(byID))
+}
+
+func TestStrikeOnEveryTaskErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		st   Strike
+		want string
+	}{
+		{"neither task nor field", Strike{}, "neither a task nor a field"},
+		{"an operator without task or field", Strike{Op: OpEqual, Value: 1}, "neither a task nor a field"},
+		{"no task has the field", Strike{Field: "NoTaskHasThis", Op: OpEqual, Value: 1}, "no task defined has a field"},
+		{"no task's field takes the value", Strike{Field: "Customer.Region", Op: OpEqual, Value: 1}, "no task defined has a field"},
+		{"unknown operator", Strike{Field: "ID", Op: "~", Value: 1}, "unknown operator"},
+		{"no value", Strike{Field: "ID", Op: OpEqual}, "no value"},
+		{"between without an upper bound", Strike{Field: "ID", Op: OpBetween, Value: 1}, "no upper bound"},
+		{"upper bound without between", Strike{Field: "ID", Op: OpEqual, Value: 1, Upper: 2}, "only for between"},
+		{"bounds reversed", Strike{Field: "ID", Op: OpBetween, Value: 5, Upper: 1}, "above the upper bound"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := compileStrike(c.st)
+			require.ErrorIs(t, err, ErrInvalidTask, "%v", c.st)
+			require.ErrorContains(t, err, c.want, "%v", c.st)
+		})
+	}
+}
+
+// A strike on every task looks a task's field up once: matching a run
+// then allocates nothing, as for a strike on one task.
+func TestStrikeOnEveryTaskCost(t *testing.T) {
+	r, err := compileStrike(Strike{Field: "Name", Op: OpEqual, Value: "acme"})
+	require.NoError(t, err)
+	def := internalStrikeTask.Definition()
+	var args any = strikeArgs{Name: "globex"}
+	require.Zero(t, testing.AllocsPerRun(100, func() { r.matches(def, args) }))
+	// A name of its own each time, as -count may run the test again.
+	lateTask, err := NewTask(fmt.Sprintf("internal.strike-late-%d", len(Names())), func(ctx context.Context, a strikeArgs) (int, error) { return 0, nil })
+	require.NoError(t, err)
+	late := lateTask.Definition()
+	require.True(t, r.matches(late, strikeArgs{Name: "acme"}), "a task defined after the strike is matched too")
+	_, cached := r.fits.Load(late)
+	require.True(t, cached, "its field is looked up once")
+}

@@ -190,6 +190,9 @@ func newTask[A, R any](name string, fn Func[A, R], opts []Option, skip int) (*Ta
 		return nil, fmt.Errorf("localtasks: task name %q is defined twice: first at %s, again at %s: give each task its own name: %w",
 			name, prev.definedAt(), where, ErrInvalidTask)
 	}
+	if err := registerGroups(name, &d.defaults); err != nil {
+		return nil, fmt.Errorf("localtasks: task %q defined at %s: %v: %w", name, where, err, ErrInvalidTask)
+	}
 	registry.seq++
 	d.seq = registry.seq
 	registry.m[name] = d

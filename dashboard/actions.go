@@ -143,8 +143,8 @@ func decodeStrike(body []byte) (Strike, error) {
 	if err := decodeJSON(body, &st); err != nil {
 		return Strike{}, err
 	}
-	if st.Task == "" {
-		return Strike{}, badRequest("the strike names no task: set \"task\" to the name of the task to strike")
+	if st.Task == "" && st.Field == "" {
+		return Strike{}, badRequest("the strike names no task and no field: set \"task\" to the name of the task to strike, or \"field\", \"op\" and \"value\" to strike the runs of every task whose argument has that field")
 	}
 	return st, nil
 }

@@ -281,7 +281,8 @@ func TestStrikeBadRequests(t *testing.T) {
 		{"not an object", `["dashboard_test.echo"]`, "malformed"},
 		{"unknown field", `{"task": "dashboard_test.echo", "reason": "x"}`, "unknown field"},
 		{"two objects", `{"task": "dashboard_test.echo"} {}`, "more after"},
-		{"no task", `{"field": "N", "op": "==", "value": 1}`, "no task"},
+		{"no task and no field", `{"op": "==", "value": 1}`, "no task and no field"},
+		{"no task has the field", `{"field": "NoTaskHasThis", "op": "==", "value": 1}`, "no task defined has a field"},
 		{"undefined task", `{"task": "dashboard_test.nope"}`, "no task"},
 		{"unknown operator", `{"task": "dashboard_test.echo", "field": "N", "op": "~", "value": 1}`, "unknown operator"},
 		{"unknown field of the argument", `{"task": "dashboard_test.echo", "field": "Nope", "op": "==", "value": 1}`, "Nope"},
@@ -299,6 +300,22 @@ func TestStrikeBadRequests(t *testing.T) {
 			}
 		})
 	}
+	require.Empty(t, pool.Strikes())
+}
+
+// A strike without a task is on every task whose argument has its field.
+func TestStrikeOnEveryTask(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, localtasks.ThreadPoolConfig{})
+	h := newHandler(t, true, named{pool, "io"})
+	body := `{"field": "N", "op": "==", "value": 1}`
+	rec := serve(h, "POST", "/api/strikes", body)
+	require.Equal(t, http.StatusOK, rec.Code, "body: %s", rec.Body)
+	require.Equal(t, dashboard.Strikes{Strikes: []dashboard.Strike{{Backend: "io", Field: "N", Op: "==", Value: float64(1)}}},
+		decode[dashboard.Strikes](t, rec))
+	require.Equal(t, []localtasks.Strike{{Field: "N", Op: localtasks.OpEqual, Value: float64(1)}}, pool.Strikes())
+	rec = serve(h, "POST", "/api/strikes/restore", body)
+	require.Equal(t, http.StatusOK, rec.Code, "body: %s", rec.Body)
 	require.Empty(t, pool.Strikes())
 }
 

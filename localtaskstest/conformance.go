@@ -72,7 +72,7 @@ func RunConformanceWith(t *testing.T, newBackend NewBackend, traits Traits) {
 	_, drains := b.(localtasks.Drainer)
 	h.snapshots = snaps && drains
 
-	for _, c := range slices.Concat(h.cases(), h.schedulingCases(), h.flowCases(), h.tagCases(), h.insideCases(), h.watchCases(), h.periodicCases()) {
+	for _, c := range slices.Concat(h.cases(), h.schedulingCases(), h.flowCases(), h.tagCases(), h.insideCases(), h.watchCases(), h.periodicCases(), h.controlCases()) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.run(t, h)

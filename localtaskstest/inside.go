@@ -27,9 +27,9 @@ func init() {
 	localtasks.RegisterErrorType[*CodeError]()
 }
 
-// ControlArgs says what each attempt of Controlled does: Steps[n-1] for
+// ScriptArgs says what each attempt of Controlled does: Steps[n-1] for
 // attempt n, and success (returning n) once the steps run out.
-type ControlArgs struct {
+type ScriptArgs struct {
 	// Each step is "fail" (a plain error), "sentinel" (wraps ErrControl),
 	// "typed" (wraps a *CodeError of Code 7), "permanent" (Permanent
 	// around a wrapped ErrControl), "snooze" (Snooze(SnoozeFor)) or
@@ -74,7 +74,7 @@ func decideByError(attempt int, err error, wait time.Duration) (bool, time.Durat
 }
 
 // control is Controlled's function.
-func control(ctx context.Context, a ControlArgs) (int, error) {
+func control(ctx context.Context, a ScriptArgs) (int, error) {
 	n := localtasks.Attempt(ctx)
 	if n > len(a.Steps) {
 		return n, nil
@@ -123,13 +123,13 @@ func (h *harness) insideCases() []testCase {
 
 func testErrorIdentity(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	hd, err := Controlled.Enqueue(ctx, b, ControlArgs{Steps: []string{"sentinel"}})
+	hd, err := Controlled.Enqueue(ctx, b, ScriptArgs{Steps: []string{"sentinel"}})
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
 	require.ErrorIs(t, err, ErrControl, "a registered sentinel matches, wherever the task ran")
 	require.EqualError(t, err, "attempt 1: "+ErrControl.Error())
 
-	hd, err = Controlled.Enqueue(ctx, b, ControlArgs{Steps: []string{"typed"}})
+	hd, err = Controlled.Enqueue(ctx, b, ScriptArgs{Steps: []string{"typed"}})
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
 	ce, ok := errors.AsType[*CodeError](err)
@@ -141,7 +141,7 @@ func testErrorIdentity(t *testing.T, h *harness) {
 func testPermanent(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
 	hd, err := Controlled.Using(localtasks.WithRetry(localtasks.FixedRetry(5, 0))).
-		Enqueue(ctx, b, ControlArgs{Steps: []string{"fail", "permanent", "fail"}})
+		Enqueue(ctx, b, ScriptArgs{Steps: []string{"fail", "permanent", "fail"}})
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
 	require.ErrorIs(t, err, ErrControl)
@@ -161,7 +161,7 @@ func stopOnControl(attempt int, err error, wait time.Duration) (bool, time.Durat
 
 func testRetryDecide(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	hd, err := Decided.Enqueue(ctx, b, ControlArgs{Steps: []string{"sentinel", "fail"}})
+	hd, err := Decided.Enqueue(ctx, b, ScriptArgs{Steps: []string{"sentinel", "fail"}})
 	require.NoError(t, err)
 	_, err = hd.Wait(ctx)
 	require.ErrorIs(t, err, ErrControl)
@@ -171,7 +171,7 @@ func testRetryDecide(t *testing.T, h *harness) {
 	require.Equal(t, 1, res.Attempts, "Decide said no to the sentinel error, which it saw as such")
 
 	bounded := localtasks.RetryPolicy{MaxAttempts: 2, Decide: decideByError}
-	hd, err = Decided.Using(localtasks.WithRetry(bounded)).Enqueue(ctx, b, ControlArgs{Steps: []string{"snooze", "fail", "fail", "fail"}})
+	hd, err = Decided.Using(localtasks.WithRetry(bounded)).Enqueue(ctx, b, ScriptArgs{Steps: []string{"snooze", "fail", "fail", "fail"}})
 	if errors.Is(err, errors.ErrUnsupported) {
 		return // a backend whose workers have only the definition's Decide (River) says so
 	}
@@ -188,7 +188,7 @@ func testRetryDecide(t *testing.T, h *harness) {
 
 func testRetryDecideDelay(t *testing.T, h *harness) {
 	b, clock, ctx := h.setup(t, 0)
-	hd, err := Decided.Enqueue(ctx, b, ControlArgs{Steps: []string{"typed", "fail"}})
+	hd, err := Decided.Enqueue(ctx, b, ScriptArgs{Steps: []string{"typed", "fail"}})
 	require.NoError(t, err)
 	require.NoError(t, clock.BlockUntil(ctx, 1), "the retry's timer")
 	res, err := hd.Result(ctx)
@@ -217,7 +217,7 @@ func testRetryForever(t *testing.T, h *harness) {
 		steps[i] = "fail"
 	}
 	hd, err := Controlled.Using(localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: localtasks.RetryForever})).
-		Enqueue(ctx, b, ControlArgs{Steps: steps})
+		Enqueue(ctx, b, ScriptArgs{Steps: steps})
 	require.NoError(t, err)
 	v, err := hd.Wait(ctx)
 	require.NoError(t, err)
@@ -232,7 +232,7 @@ func testRetryForever(t *testing.T, h *harness) {
 
 func testSnoozeNow(t *testing.T, h *harness) {
 	b, _, ctx := h.setup(t, 0)
-	hd, err := Controlled.Enqueue(ctx, b, ControlArgs{Steps: []string{"snooze", "snooze"}})
+	hd, err := Controlled.Enqueue(ctx, b, ScriptArgs{Steps: []string{"snooze", "snooze"}})
 	require.NoError(t, err)
 	v, err := hd.Wait(ctx)
 	require.NoError(t, err, "snoozes spend no attempt: a run with one attempt still gets its third")
@@ -244,7 +244,7 @@ func testSnoozeNow(t *testing.T, h *harness) {
 
 func testSnoozeLater(t *testing.T, h *harness) {
 	b, clock, ctx := h.setup(t, 0)
-	hd, err := Controlled.Enqueue(ctx, b, ControlArgs{Steps: []string{"snooze", "snooze-until"},
+	hd, err := Controlled.Enqueue(ctx, b, ScriptArgs{Steps: []string{"snooze", "snooze-until"},
 		SnoozeFor: time.Minute, SnoozeAt: Epoch.Add(time.Hour)})
 	require.NoError(t, err)
 	require.NoError(t, clock.BlockUntil(ctx, 1), "the snooze's timer")

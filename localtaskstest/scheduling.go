@@ -249,7 +249,8 @@ func testStrikeAtEnqueue(t *testing.T, h *harness) {
 		{"value of another type", localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: "one"}},
 		{"between with its bounds reversed", localtasks.Strike{Task: Echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 5, Upper: 1}},
 		{"undefined task", localtasks.Strike{Task: "localtaskstest.no-such-task"}},
-		{"no task", localtasks.Strike{Field: "N", Op: localtasks.OpEqual, Value: 1}},
+		{"neither task nor field", localtasks.Strike{Op: localtasks.OpEqual, Value: 1}},
+		{"no task has the field", localtasks.Strike{Field: "NoTaskHasThis", Op: localtasks.OpEqual, Value: 1}},
 	} {
 		t.Run("refused: "+bad.name, func(t *testing.T) {
 			require.ErrorIs(t, c.Strike(bad.st), localtasks.ErrInvalidTask, "%+v", bad.st)

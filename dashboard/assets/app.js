@@ -854,9 +854,10 @@
   }
 
   function strikeText(s) {
-    if (!s.field) return s.task;
-    if (s.op === "between") return s.task + " where " + s.field + " between " + JSON.stringify(s.value) + " and " + JSON.stringify(s.upper);
-    return s.task + " where " + s.field + " " + s.op + " " + JSON.stringify(s.value);
+    const task = s.task || "any task";
+    if (!s.field) return task;
+    if (s.op === "between") return task + " where " + s.field + " between " + JSON.stringify(s.value) + " and " + JSON.stringify(s.upper);
+    return task + " where " + s.field + " " + s.op + " " + JSON.stringify(s.value);
   }
 
   function renderStrikes() {

@@ -65,13 +65,17 @@ func formatDuration(d time.Duration) string {
 // strikeText describes st as localtasks.Strike.String does, as in
 // `reports.build where Shop == "acme"`.
 func strikeText(st strike) string {
+	task := st.Task
+	if task == "" {
+		task = "any task"
+	}
 	switch {
 	case st.Field == "":
-		return st.Task
+		return task
 	case st.Op == "between":
-		return fmt.Sprintf("%s where %s between %s and %s", st.Task, st.Field, compactAny(st.Value), compactAny(st.Upper))
+		return fmt.Sprintf("%s where %s between %s and %s", task, st.Field, compactAny(st.Value), compactAny(st.Upper))
 	}
-	return fmt.Sprintf("%s where %s %s %s", st.Task, st.Field, st.Op, compactAny(st.Value))
+	return fmt.Sprintf("%s where %s %s %s", task, st.Field, st.Op, compactAny(st.Value))
 }
 
 // compact returns a JSON value on one line; "null" for none.

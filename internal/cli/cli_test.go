@@ -545,7 +545,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"snapshot", "x"}, "localtasks snapshot: unexpected arguments [\"x\"]: snapshot takes flags only\nRun 'localtasks help snapshot' for usage.\n"},
 		{[]string{"snapshot", "--finished", "-1"}, "localtasks snapshot: --finished -1 is negative: give 0 for all, or how many to list\nRun 'localtasks help snapshot' for usage.\n"},
 		{[]string{"snapshot", "--nope"}, "localtasks snapshot: flag provided but not defined: -nope\nRun 'localtasks help snapshot' for usage.\n"},
-		{[]string{"strike"}, "localtasks strike: --task is required: give the name of the task the strike is on\nRun 'localtasks help strike' for usage.\n"},
+		{[]string{"strike"}, "localtasks strike: give --task, the name of the task to strike, or --field (and --value) to strike the runs of every task whose argument has that field\nRun 'localtasks help strike' for usage.\n"},
 		{[]string{"--url", "localhost:8080", "snapshot"}, "localtasks snapshot: --url \"localhost:8080\" is not an http(s) URL: give the dashboard's base URL, such as http://127.0.0.1:8080/tasks\nRun 'localtasks help snapshot' for usage.\n"},
 	} {
 		r := runCLI(t, ctx, tc.args, nil)

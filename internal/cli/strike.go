@@ -14,14 +14,16 @@ func strikeCommand(restore bool) *command {
 	cmd := &command{
 		name: "strike",
 		summary: `Strike stops the runs of a task: every one with --task alone, or those
-whose argument's --field compares with --value by --op. Enqueue drops a
-struck run, and a queued or scheduled one ends CANCELLED when it would start.
-It prints the strikes in force. The dashboard must have actions on
-(dashboard.Config{Actions: true}).
+whose argument's --field compares with --value by --op. Without --task, it
+stops the runs of every task whose argument has --field, of a type the value
+compares with. Enqueue drops a struck run, and a queued or scheduled one ends
+CANCELLED when it would start. It prints the strikes in force. The dashboard
+must have actions on (dashboard.Config{Actions: true}).
 
   localtasks strike --task reports.build
   localtasks strike --task reports.build --field Shop --value acme
-  localtasks strike --task reports.build --field Size --op between --value 10 --upper 20`,
+  localtasks strike --task reports.build --field Size --op between --value 10 --upper 20
+  localtasks strike --field CustomerID --value 42`,
 	}
 	path := "api/strikes"
 	if restore {
@@ -36,14 +38,14 @@ dashboard must have actions on (dashboard.Config{Actions: true}).
 	cmd.setup = func(fs *flag.FlagSet) runFunc {
 		var st strike
 		fs.StringVar(&st.Backend, "backend", "", backendUsage+"; default every backend")
-		fs.StringVar(&st.Task, "task", "", taskUsage+"; required")
+		fs.StringVar(&st.Task, "task", "", taskUsage+"; default every task whose argument has --field")
 		fs.StringVar(&st.Field, "field", "", "the `field` of the task's argument to compare, with dots between nested fields; default none, for every run")
 		fs.StringVar(&st.Op, "op", "", "the `operator`: ==, !=, <, <=, >, >= or between; default == when --field is given")
 		value := fs.String("value", "", "the `value` to compare with: JSON if it parses (42, 2.5, true, \"quoted\"), else a plain string")
 		upper := fs.String("upper", "", "between's upper `bound`, read as --value is")
 		return func(ctx context.Context, c *client, stdout io.Writer, _ []string) (int, error) {
-			if st.Task == "" {
-				return 0, &usageErr{"--task is required: give the name of the task the strike is on"}
+			if st.Task == "" && st.Field == "" {
+				return 0, &usageErr{"give --task, the name of the task to strike, or --field (and --value) to strike the runs of every task whose argument has that field"}
 			}
 			fs.Visit(func(f *flag.Flag) {
 				switch f.Name {
