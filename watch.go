@@ -47,9 +47,10 @@ type Watcher interface {
 // reader's goroutine when it gets to it. It starts no goroutine and polls
 // nothing, and a run that no one watches pays a nil check a change.
 // ImmediateBackend has finished a run by the time its ID is known, so a
-// watch there yields the final state at once; RecordingBackend runs
-// nothing, so a watch there yields READY (or SCHEDULED) and ends when ctx
-// does or the run is cancelled. On a backend that is not a Watcher, Watch
+// watch there yields the final state at once; RecordingBackend runs a run
+// only when a test asks (Run, RunAll), so a watch there yields READY (or
+// SCHEDULED), then follows the run if the test runs it, and otherwise ends
+// when ctx does or the run is cancelled. On a backend that is not a Watcher, Watch
 // yields the current snapshot, then the final one from b.Wait.
 func Watch(ctx context.Context, b Backend, id string) iter.Seq2[TaskResult, error] {
 	if w, ok := b.(Watcher); ok {
