@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
 )
 
 // stepper waits for each of its gates in turn and reports progress after
@@ -291,6 +292,30 @@ func TestWatchRecording(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusCancelled, res.Status)
+	_, _, ok = next()
+	require.False(t, ok)
+}
+
+// A watch on a recorded run follows it when the test runs it.
+func TestWatchRecordingRun(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b, err := localtasks.NewRecording(localtasks.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close(ctx)) })
+	h, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: 3})
+	require.NoError(t, err)
+	next := pull(t, h.Watch(ctx))
+	res, err, ok := next()
+	require.True(t, ok)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusReady, res.Status)
+	_, err = b.Run(ctx, h.ID())
+	require.NoError(t, err)
+	res, err, ok = next()
+	require.True(t, ok)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status, "the run the test ran, its latest state")
 	_, _, ok = next()
 	require.False(t, ok)
 }
