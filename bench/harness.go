@@ -84,6 +84,17 @@ type system struct {
 	// python, instead of run, is the arguments of peers.py before the
 	// sizes: the child is python3 itself.
 	python []string
+	// div, if above 1, divides the workload's N for this system: the River
+	// systems, whose tasks are database round trips.
+	div int
+}
+
+// params are the sizes s is measured at in a workload sized p.
+func (s system) params(p params) params {
+	if s.div > 1 {
+		p.N = max(1, p.N/s.div)
+	}
+	return p
 }
 
 // workload is one of BENCHMARKS.md's W1..W7.
@@ -252,7 +263,7 @@ type sample struct {
 func (r *runner) measure(ctx context.Context, w *workload, s system, p params) (sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	cmd, err := r.command(ctx, w, s, p)
+	cmd, err := r.command(ctx, w, s, s.params(p))
 	if err != nil {
 		return sample{}, err
 	}

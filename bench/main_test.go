@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,8 +62,8 @@ func TestWorkloadsTiny(t *testing.T) {
 				if st.tasks <= 0 || st.seconds <= 0 || st.runs != 1 {
 					t.Errorf("%s: tasks %d, seconds %v, runs %d", s.name, st.tasks, st.seconds, st.runs)
 				}
-				if w.id != "W6" && w.id != "W7" && !(w.id == "W10" && s.name == "idle-streams") && !(w.id == "W8" && s.name == "localtasks-1producer") && st.tasks != p.N {
-					t.Errorf("%s: %d tasks, want %d", s.name, st.tasks, p.N)
+				if w.id != "W6" && w.id != "W7" && !(w.id == "W10" && s.name == "idle-streams") && !(w.id == "W8" && s.name == "localtasks-1producer") && st.tasks != s.params(p).N {
+					t.Errorf("%s: %d tasks, want %d", s.name, st.tasks, s.params(p).N)
 				}
 				if w.id == "W6" && st.tasks != w6Submitters*p.N {
 					t.Errorf("%s: %d tasks, want %d", s.name, st.tasks, w6Submitters*p.N)
@@ -124,4 +125,37 @@ func TestSelectWorkloads(t *testing.T) {
 	if ws, _ := selectWorkloads(""); len(ws) != len(workloads) {
 		t.Errorf("all workloads: %d, want %d", len(ws), len(workloads))
 	}
+}
+
+// TestRiverSystems checks W1's River systems: present only with a database
+// URL, each run at N/riverDiv, and the adapter compared with River's own
+// client.
+func TestRiverSystems(t *testing.T) {
+	t.Setenv(pgURLEnv, "")
+	if ss := riverSystems(8); len(ss) != 0 {
+		t.Fatalf("without $%s: %d River systems, want none", pgURLEnv, len(ss))
+	}
+	t.Setenv(pgURLEnv, "postgres://unused")
+	var names []string
+	for _, s := range riverSystems(8) {
+		names = append(names, s.name)
+		if got := s.params(params{N: 20_000}).N; got != 20_000/riverDiv {
+			t.Errorf("%s runs %d of 20,000 tasks, want %d", s.name, got, 20_000/riverDiv)
+		}
+		if got := s.params(params{N: 3}).N; got != 1 {
+			t.Errorf("%s runs %d of 3 tasks, want 1", s.name, got)
+		}
+	}
+	if want := []string{"localtasks-river", "localtasks-river-each", "river-raw"}; !slices.Equal(names, want) {
+		t.Errorf("River systems %q, want %q", names, want)
+	}
+	if got := (system{name: "pond"}).params(params{N: 20_000}).N; got != 20_000 {
+		t.Errorf("pond runs %d of 20,000 tasks", got)
+	}
+	for _, tg := range w1().targets {
+		if tg.subject == "localtasks-river" && tg.vs == "river-raw" && tg.min == 0.9 {
+			return
+		}
+	}
+	t.Error("W1 has no target of localtasks-river >= 0.9x river-raw")
 }

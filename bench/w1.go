@@ -39,12 +39,15 @@ func w1() *workload {
 		targets: []target{
 			throughputAtLeast("localtasks", "pond", 1.0),
 			throughputAtLeast("localtasks", "python-thread", 40),
+			throughputAtLeast("localtasks-river", "river-raw", 0.9),
 		},
 		legend: "W1: N tasks returning their int argument on 8 workers, from the first enqueue until every result is read back and checked " +
 			"(localtasks: Wait by ID, status SUCCESSFUL). ratio = localtasks tasks/s / the other's tasks/s. " +
 			"localtasks-many: the same through Task.EnqueueMany, in batches of 1000. " +
 			"localtasks-noresult: the same runs with WithDiscardResult, timed until Drain returns, checked by the Succeeded counter (no result is kept to read). " +
-			"localtasks-river: the same through the River adapter on PostgreSQL ($LOCALTASKS_PG_URL; left out when unset), 8 River workers in the same process.",
+			"The River systems run on PostgreSQL ($LOCALTASKS_PG_URL; left out when unset), N/10 tasks, 8 River workers in the same process, fetch cooldown 1 ms: " +
+			"localtasks-river: through the River adapter with Task.EnqueueMany, in batches of 100; localtasks-river-each: the same, one Task.Enqueue a task; " +
+			"river-raw: River's own client, InsertMany in batches of 100, a no-op worker, timed until its subscription has told of every completion.",
 	}
 }
 
@@ -215,6 +218,13 @@ func ltThreadPoolMany(ctx context.Context, workers, n, batch int) (measurement, 
 		return measurement{}, err
 	}
 	defer b.Close(ctx)
+	return ltEnqueueManyWait(ctx, b, n, batch)
+}
+
+// ltEnqueueManyWait enqueues n runs of noopTask on b through
+// Task.EnqueueMany, batch arguments at a time, and waits for each by its
+// ID, timed as ltEnqueueWait times it.
+func ltEnqueueManyWait(ctx context.Context, b localtasks.Backend, n, batch int) (measurement, error) {
 	hs := make([]localtasks.Handle[int], 0, n)
 	args := make([]int, 0, batch)
 	start := time.Now()
