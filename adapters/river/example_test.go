@@ -17,7 +17,7 @@ var double = localtasks.Define("river_example.double", func(ctx context.Context,
 // the job again.
 func ExampleBackend_EnqueueMany() {
 	ctx := context.Background()
-	schema := "example_enqueue_many" // pool is a *pgxpool.Pool on the database
+	schema := "example_enqueue_many"                                                            // pool is a *pgxpool.Pool on the database
 	defer pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") //nolint:errcheck
 	if err := ltriver.Migrate(ctx, pool, schema); err != nil {
 		fmt.Println(err)
