@@ -100,7 +100,10 @@ func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insert
 		if err := b.replaceAll(ctx, own, ins); err != nil {
 			return nil, err
 		}
-		return ins, own.Commit(ctx)
+		if err := own.Commit(ctx); err != nil {
+			return nil, err
+		}
+		return ins, nil
 	}
 
 	// Leave out the jobs whose key an earlier one holds: one statement
