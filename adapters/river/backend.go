@@ -2,11 +2,9 @@ package river
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -106,6 +104,7 @@ type Backend struct {
 	events *backendkit.Broadcaster
 	timers *promoter
 	wait   *waiters   // Waits and Watches, woken as runs finish, here or elsewhere
+	notify *notifier  // tells other processes of the runs that finish here
 	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
 	local  *localRuns // the runs this process's workers run
 
@@ -227,6 +226,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	b.stop = stop
 	b.timers = newPromoter(b)
 	b.local = newLocalRuns()
+	b.notify = newNotifier(b)
 	if cfg.Workers > 0 {
 		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 		// River stops its client when Start's ctx ends: Close does that here.
@@ -240,7 +240,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 			b.forward(bgctx, sub)
 		})
 	}
-	b.bg.Go(func() { b.wait.listen(bgctx, b) })
+	b.bg.Go(func() { b.notify.listen(bgctx) })
+	b.bg.Go(func() { b.notify.run(bgctx) })
 	return b, nil
 }
 
@@ -267,73 +268,53 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 	if b.closed.Load() {
 		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
-	if err := backendkit.CheckRequest(backendkit.Request{Backend: b.cfg.Name, Capabilities: Capabilities, Queues: b.cfg.Queues, Task: task, Args: args, Options: &opts}); err != nil {
+	j, err := b.prepare(task, args, opts)
+	if err != nil {
 		return localtasks.Receipt{}, err
 	}
-	name := task.Name()
 	if err := ctx.Err(); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", name, err)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", task.Name(), err)
 	}
-	if err := checkTypes(task); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
-	}
-	raw, err := json.Marshal(args)
+	ins, err := b.insert(ctx, nil, []newJob{j})
 	if err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: its argument, a %T, cannot be JSON-encoded (%v); nothing was queued: %w", name, args, err, localtasks.ErrInvalidTask)
+		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: %w", task.Name(), err)
 	}
-	now := b.clock.Now()
-	runAt := opts.RunAt
-	if opts.Delay > 0 {
-		runAt = now.Add(opts.Delay)
-	}
-	if !runAt.After(now) {
-		runAt = time.Time{}
-	}
-	if d := opts.Retry.Decide; d != nil && reflect.ValueOf(d).Pointer() != reflect.ValueOf(task.Options().Retry.Decide).Pointer() {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: task %q: a RetryPolicy.Decide given at enqueue cannot reach the worker that runs the job: "+
-			"give it on the task's Define, whose Decide every worker has: %w", name, errors.ErrUnsupported)
-	}
-	meta, err := json.Marshal(map[string]any{metaKey: jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}})
-	if err != nil {
-		return localtasks.Receipt{}, err
-	}
-	insert := &river.InsertOpts{
-		MaxAttempts: maxAttempts(opts.Retry),
-		Priority:    riverPriority(opts.Priority),
-		Queue:       opts.Queue,
-		Metadata:    meta,
-		ScheduledAt: runAt,
-	}
-	if opts.Key != "" {
-		insert.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: unfinishedStates}
-	}
-	ja := jobArgs{kind: name, Key: opts.Key, Args: raw}
+	b.inserted(ins)
+	return ins.receipts[0], nil
+}
 
-	var r localtasks.Receipt
-	var row *rivertype.JobRow
-	if opts.Replace {
-		r, row, err = b.replace(ctx, ja, insert)
-	} else {
-		var res *rivertype.JobInsertResult
-		res, err = b.client.Insert(ctx, ja, insert)
-		if err == nil {
-			row = res.Job
-			r = localtasks.Receipt{ID: formatID(row.ID), Disposition: localtasks.Enqueued}
-			if res.UniqueSkippedAsDuplicate {
-				r.Disposition = localtasks.AlreadyEnqueued
-			}
-		}
+var _ localtasks.BatchEnqueuer = (*Backend)(nil)
+
+// EnqueueMany inserts a River job for a run of task for each of args, all
+// with opts, with River's InsertMany: in one transaction, all or none. An
+// argument refused (see Enqueue) refuses the batch, and the error names
+// its index. Runs of one key share the first's run (AlreadyEnqueued), as
+// they would one Enqueue after another; with opts.Replace each replaces
+// the one before, so the last holds the key. See localtasks.BatchEnqueuer.
+func (b *Backend) EnqueueMany(ctx context.Context, task localtasks.Definition, args []any, opts localtasks.Options) ([]localtasks.Receipt, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("localtasks/river: enqueue many: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	jobs := make([]newJob, len(args))
+	for i, a := range args {
+		j, err := b.prepare(task, a, opts)
+		if err != nil {
+			return nil, fmt.Errorf("localtasks/river: enqueue many: argument %d of %d, so none was queued: %w", i, len(args), err)
+		}
+		jobs[i] = j
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("localtasks/river: enqueue many %q: the caller's ctx is already done, nothing was queued: %w", task.Name(), err)
+	}
+	ins, err := b.insert(ctx, nil, jobs)
 	if err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: %w", name, err)
+		return nil, fmt.Errorf("localtasks/river: enqueue many %q: nothing was queued: %w", task.Name(), err)
 	}
-	if r.Disposition != localtasks.AlreadyEnqueued {
-		if !runAt.IsZero() {
-			b.timers.add(row.ID, row.ScheduledAt)
-		}
-		b.publish(localtasks.EventEnqueued, row)
-	}
-	return r, nil
+	b.inserted(ins)
+	return ins.receipts, nil
 }
 
 // unfinishedStates are the states that hold a key: a run's key is free
@@ -341,49 +322,6 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 var unfinishedStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-}
-
-// replace inserts ja in place of the queued or scheduled run that holds
-// its key, in one transaction, so that no insert sees the key free between.
-func (b *Backend) replace(ctx context.Context, ja jobArgs, insert *river.InsertOpts) (localtasks.Receipt, *rivertype.JobRow, error) {
-	tx, err := b.pool.Begin(ctx)
-	if err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	res, err := b.client.InsertTx(ctx, tx, ja, insert)
-	if err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	if !res.UniqueSkippedAsDuplicate {
-		if err := tx.Commit(ctx); err != nil {
-			return localtasks.Receipt{}, nil, err
-		}
-		return localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Enqueued}, res.Job, nil
-	}
-	old := res.Job
-	if old.State == rivertype.JobStateRunning {
-		return localtasks.Receipt{ID: formatID(old.ID), Disposition: localtasks.AlreadyEnqueued}, old, nil
-	}
-	if _, err := b.client.JobCancelTx(ctx, tx, old.ID); err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	res, err = b.client.InsertTx(ctx, tx, ja, insert)
-	if err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	if res.UniqueSkippedAsDuplicate {
-		return localtasks.Receipt{}, nil, fmt.Errorf("the key %q is still held after cancelling run %d", ja.Key, old.ID)
-	}
-	if err := b.setCancelReason(ctx, tx, old.ID, "replaced by run "+formatID(res.Job.ID)); err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return localtasks.Receipt{}, nil, err
-	}
-	b.timers.remove(old.ID)
-	b.wait.finished(ctx, b, old.ID)
-	return localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Replaced}, res.Job, nil
 }
 
 // setCancelReason records why a run was cancelled, and tells waiters in
@@ -421,34 +359,41 @@ func (b *Backend) job(ctx context.Context, id string) (*rivertype.JobRow, error)
 }
 
 // Wait blocks until the run has finished, or ctx ends. Finishes reach it
-// by PostgreSQL's LISTEN/NOTIFY from the process that ran or cancelled
-// the run; it also reads the run every few seconds, for runs River itself
-// finished (a rescued stuck job).
+// at once from this process's workers, with the final job; and by
+// PostgreSQL's LISTEN/NOTIFY, within a few milliseconds, from the process
+// that ran or cancelled the run. It also reads the run every few seconds,
+// for runs River itself finished (a rescued stuck job).
 func (b *Backend) Wait(ctx context.Context, id string) (localtasks.TaskResult, error) {
-	row, err := b.job(ctx, id)
+	jid, err := parseID(id)
 	if err != nil {
 		return localtasks.TaskResult{}, err
 	}
-	ch, done := b.wait.add(row.ID)
+	ch, done := b.wait.add(jid)
 	defer done()
+	// Read after registering, so that a finish in between is not missed.
+	row, err := b.job(ctx, id)
 	for {
-		// Read after subscribing, so that a finish in between is not missed.
-		row, err = b.job(ctx, id)
 		if err != nil {
 			return localtasks.TaskResult{}, err
 		}
-		if res := b.result(row); res.Status.Finished() {
-			return res, nil
+		if statusOf(row.State).Finished() {
+			return b.result(row), nil
 		}
 		t := time.NewTimer(waitRecheck)
+		var final *rivertype.JobRow
 		select {
-		case <-ch:
+		case final = <-ch:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return localtasks.TaskResult{}, fmt.Errorf("localtasks/river: wait for run %s: %w", id, ctx.Err())
 		}
 		t.Stop()
+		if final != nil && statusOf(final.State).Finished() {
+			row = final // this process's worker finished it: no need to read it
+			continue
+		}
+		row, err = b.job(ctx, id)
 	}
 }
 
@@ -496,7 +441,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 	}
 	if after.State == rivertype.JobStateCancelled {
 		b.timers.remove(row.ID)
-		b.wait.finished(ctx, b, row.ID)
+		b.finished(row.ID, nil)
 		if b.events.Subscribed() {
 			if row, err := b.client.JobGet(ctx, row.ID); err == nil {
 				b.publish(localtasks.EventFinished, row)
@@ -529,6 +474,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 		b.stop()
 		b.bg.Wait()
+		b.notify.close()
 		b.events.Close()
 		err = b.closeErr
 	})
@@ -538,7 +484,7 @@ func (b *Backend) Close(ctx context.Context) error {
 // publish delivers an event about row to b's subscribers, and wakes its
 // watchers in this process.
 func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
-	b.watch.wake(row.ID)
+	b.watch.wake(row.ID, nil)
 	if b.events.Subscribed() {
 		b.events.Publish(localtasks.Event{Kind: kind, Result: b.result(row)})
 	}
@@ -564,7 +510,7 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		switch ev.Job.State {
 		case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
 			b.publish(localtasks.EventFinished, ev.Job)
-			b.wait.finished(ctx, b, ev.Job.ID)
+			b.finished(ev.Job.ID, ev.Job)
 		case rivertype.JobStateRetryable, rivertype.JobStateScheduled:
 			b.timers.add(ev.Job.ID, ev.Job.ScheduledAt)
 		}

@@ -69,7 +69,7 @@ func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 var schemas atomic.Int64
 
 // newSchema makes a schema with River's tables, dropped after the test.
-func newSchema(t *testing.T) string {
+func newSchema(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

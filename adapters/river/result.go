@@ -4,13 +4,13 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
-	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
@@ -222,64 +222,178 @@ func (p *promoter) fire() {
 	}
 }
 
-// waiters wakes the Waits of this process when runs finish, here or in
-// another process, through LISTEN/NOTIFY on one channel.
+// waiters wakes the Waits and Watches of this process when runs finish,
+// here or in another process (through a notifier's LISTEN/NOTIFY).
 type waiters struct {
 	mu sync.Mutex
-	m  map[int64][]chan struct{}
+	m  map[int64][]chan *rivertype.JobRow
 }
 
-// notifyChannel is the channel finishes are announced on; the payload is
-// the schema and the job ID.
-const notifyChannel = "localtasks_finished"
+func newWaiters() *waiters { return &waiters{m: map[int64][]chan *rivertype.JobRow{}} }
 
-func newWaiters() *waiters { return &waiters{m: map[int64][]chan struct{}{}} }
-
-func (w *waiters) add(id int64) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// add registers a waiter for the run of job id. Its channel yields the
+// job's final row when this process finished the run, or nil for "read
+// it again". Call the func when done.
+func (w *waiters) add(id int64) (<-chan *rivertype.JobRow, func()) {
+	ch := make(chan *rivertype.JobRow, 1)
 	w.mu.Lock()
 	w.m[id] = append(w.m[id], ch)
 	w.mu.Unlock()
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.m[id] = slices.DeleteFunc(w.m[id], func(c chan struct{}) bool { return c == ch })
+		w.m[id] = slices.DeleteFunc(w.m[id], func(c chan *rivertype.JobRow) bool { return c == ch })
 		if len(w.m[id]) == 0 {
 			delete(w.m, id)
 		}
 	}
 }
 
-func (w *waiters) wake(id int64) {
+// wake wakes the waiters of job id, with its final row if not nil; a row
+// takes the place of a nil still unread.
+func (w *waiters) wake(id int64, row *rivertype.JobRow) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ch := range w.m[id] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- row:
 		default:
+			if row != nil {
+				select {
+				case <-ch:
+				default:
+				}
+				select {
+				case ch <- row:
+				default:
+				}
+			}
 		}
 	}
 }
 
-// finished wakes this process's waiters for id, and tells the others.
-func (w *waiters) finished(ctx context.Context, b *Backend, id int64) {
-	w.wake(id)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+// finished wakes this process's waiters for id, with its final row if
+// not nil, and tells the other processes' through b.notify.
+func (b *Backend) finished(id int64, row *rivertype.JobRow) {
+	b.wait.wake(id, row)
+	b.notify.add(id)
+}
+
+// notifyChannel is the channel finishes are announced on; each payload is
+// the schema, the announcing backend's nonce, and job IDs, comma-separated:
+// "schema:nonce:1,2,3".
+const notifyChannel = "localtasks_finished"
+
+// notifyDelay is how long a notifier gathers finished runs before it
+// announces them in one NOTIFY; notifyMax bounds a payload, below
+// PostgreSQL's 8000 bytes.
+const (
+	notifyDelay = 2 * time.Millisecond
+	notifyMax   = 7000
+)
+
+// notifier announces finished runs to the other processes, a batch at a
+// time: its run goroutine sends what gathered within notifyDelay of the
+// first, in one query, and listen wakes this process's waiters on the
+// other processes' announcements.
+type notifier struct {
+	b      *Backend
+	nonce  string // this backend's, so that listen skips its own
+	kick   chan struct{}
+	mu     sync.Mutex
+	ids    []int64
+	closed bool // after close, add sends at once
+}
+
+func newNotifier(b *Backend) *notifier {
+	return &notifier{b: b, nonce: strconv.FormatUint(rand.Uint64(), 36), kick: make(chan struct{}, 1)}
+}
+
+// add queues the announcement that the run of job id finished.
+func (n *notifier) add(id int64) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.send([]int64{id})
+		return
+	}
+	n.ids = append(n.ids, id)
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run sends the queued announcements until ctx ends.
+func (n *notifier) run(ctx context.Context) {
+	t := time.NewTimer(notifyDelay)
+	t.Stop()
+	for {
+		select {
+		case <-n.kick:
+		case <-ctx.Done():
+			return
+		}
+		t.Reset(notifyDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		n.flush()
+	}
+}
+
+// close sends what is queued, and makes add send at once from then on.
+func (n *notifier) close() {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.flush()
+}
+
+func (n *notifier) flush() {
+	n.mu.Lock()
+	ids := n.ids
+	n.ids = nil
+	n.mu.Unlock()
+	if len(ids) > 0 {
+		n.send(ids)
+	}
+}
+
+// send announces ids in one query, of as many notifications as their
+// payload's size needs.
+func (n *notifier) send(ids []int64) {
+	prefix := n.b.cfg.Schema + ":" + n.nonce + ":"
+	var payloads []string
+	buf := []byte(prefix)
+	for _, id := range ids {
+		if len(buf) > notifyMax {
+			payloads = append(payloads, string(buf[:len(buf)-1]))
+			buf = append(buf[:0], prefix...)
+		}
+		buf = strconv.AppendInt(buf, id, 10)
+		buf = append(buf, ',')
+	}
+	payloads = append(payloads, string(buf[:len(buf)-1]))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := b.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, b.cfg.Schema+":"+formatID(id)); err != nil {
-		b.logger.Warn("localtasks/river: cannot announce a finished run; its waiters elsewhere will see it later", "error", err)
+	if _, err := n.b.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", notifyChannel, payloads); err != nil {
+		n.b.logger.Warn("localtasks/river: cannot announce finished runs; their waiters elsewhere will see them later", "runs", len(ids), "error", err)
 	}
 }
 
 // listen wakes waiters on the announcements of other processes until ctx
 // ends, reconnecting after errors.
-func (w *waiters) listen(ctx context.Context, b *Backend) {
+func (n *notifier) listen(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := w.listenOnce(ctx, b.pool, b.cfg.Schema)
+		err := n.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		b.logger.Warn("localtasks/river: listening for finished runs failed; retrying", "error", err)
+		n.b.logger.Warn("localtasks/river: listening for finished runs failed; retrying", "error", err)
 		t := time.NewTimer(time.Second)
 		select {
 		case <-t.C:
@@ -290,8 +404,8 @@ func (w *waiters) listen(ctx context.Context, b *Backend) {
 	}
 }
 
-func (w *waiters) listenOnce(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	conn, err := pool.Acquire(ctx)
+func (n *notifier) listenOnce(ctx context.Context) error {
+	conn, err := n.b.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
@@ -307,19 +421,22 @@ func (w *waiters) listenOnce(ctx context.Context, pool *pgxpool.Pool, schema str
 			_ = conn.Conn().Close(uctx)
 		}
 	}()
-	prefix := schema + ":"
+	prefix := n.b.cfg.Schema + ":"
+	own := n.nonce + ":"
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		note, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		rest, ok := strings.CutPrefix(n.Payload, prefix)
-		if !ok {
-			continue
+		rest, ok := strings.CutPrefix(note.Payload, prefix)
+		if !ok || strings.HasPrefix(rest, own) {
+			continue // another schema's, or this backend's, whose waiters it woke itself
 		}
-		var id int64
-		if _, err := fmt.Sscan(rest, &id); err == nil {
-			w.wake(id)
+		_, list, _ := strings.Cut(rest, ":")
+		for s := range strings.SplitSeq(list, ",") {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+				n.b.wait.wake(id, nil)
+			}
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"iter"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/localtasks/localtasks"
 )
 
@@ -39,11 +41,16 @@ func (b *Backend) Watch(ctx context.Context, id string) iter.Seq2[localtasks.Tas
 		defer poll.Stop()
 
 		var last localtasks.TaskResult
+		var final *rivertype.JobRow // from this process's workers: no need to read it
 		for first := true; ; first = false {
-			row, err := b.job(ctx, id)
-			if err != nil {
-				yield(localtasks.TaskResult{}, err)
-				return
+			row := final
+			final = nil
+			if row == nil || !statusOf(row.State).Finished() {
+				row, err = b.job(ctx, id)
+				if err != nil {
+					yield(localtasks.TaskResult{}, err)
+					return
+				}
 			}
 			res := b.result(row)
 			if first || moved(last, res) {
@@ -53,7 +60,7 @@ func (b *Backend) Watch(ctx context.Context, id string) iter.Seq2[localtasks.Tas
 				last = res
 			}
 			select {
-			case <-finished:
+			case final = <-finished:
 			case <-changed:
 			case <-poll.C:
 			case <-ctx.Done():

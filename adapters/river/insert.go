@@ -1,0 +1,210 @@
+package river
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river" // upstream River; river.X is never this package
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/backendkit"
+)
+
+// newJob is a checked run, ready to insert: its job's args and River's
+// options for it.
+type newJob struct {
+	args     jobArgs
+	opts     *river.InsertOpts
+	deferred bool // it has a run-after time, which b.timers keeps
+	replace  bool // it takes its key from the queued or scheduled run that holds it
+}
+
+// prepare checks a run of task with args and opts, as Enqueue does, and
+// makes its job. It reads nothing from the database.
+func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
+	if err := backendkit.CheckRequest(backendkit.Request{Backend: b.cfg.Name, Capabilities: Capabilities, Queues: b.cfg.Queues, Task: task, Args: args, Options: &opts}); err != nil {
+		return newJob{}, err
+	}
+	name := task.Name()
+	if err := checkTypes(task); err != nil {
+		return newJob{}, fmt.Errorf("localtasks/river: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return newJob{}, fmt.Errorf("localtasks/river: enqueue %q: its argument, a %T, cannot be JSON-encoded (%v); nothing was queued: %w", name, args, err, localtasks.ErrInvalidTask)
+	}
+	now := b.clock.Now()
+	runAt := opts.RunAt
+	if opts.Delay > 0 {
+		runAt = now.Add(opts.Delay)
+	}
+	if !runAt.After(now) {
+		runAt = time.Time{}
+	}
+	if d := opts.Retry.Decide; d != nil && reflect.ValueOf(d).Pointer() != reflect.ValueOf(task.Options().Retry.Decide).Pointer() {
+		return newJob{}, fmt.Errorf("localtasks/river: task %q: a RetryPolicy.Decide given at enqueue cannot reach the worker that runs the job: "+
+			"give it on the task's Define, whose Decide every worker has: %w", name, errors.ErrUnsupported)
+	}
+	meta, err := json.Marshal(map[string]any{metaKey: jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}})
+	if err != nil {
+		return newJob{}, err
+	}
+	insert := &river.InsertOpts{
+		MaxAttempts: maxAttempts(opts.Retry),
+		Priority:    riverPriority(opts.Priority),
+		Queue:       opts.Queue,
+		Metadata:    meta,
+		ScheduledAt: runAt,
+	}
+	if opts.Key != "" {
+		insert.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: unfinishedStates}
+	}
+	return newJob{args: jobArgs{kind: name, Key: opts.Key, Args: raw}, opts: insert, deferred: !runAt.IsZero(), replace: opts.Replace}, nil
+}
+
+// insertion is what insert did with each of its jobs.
+type insertion struct {
+	jobs     []newJob
+	receipts []localtasks.Receipt
+	rows     []*rivertype.JobRow // each new run's job; nil where the receipt is of a run already there
+	replaced []int64             // the runs cancelled in favour of new ones
+}
+
+// insert inserts jobs, all or none: in tx if it is not nil, else in a
+// transaction of its own. Without replacements that is one statement,
+// River's InsertMany. A job whose key an earlier one of jobs holds is not
+// inserted: it gets the earlier one's run, AlreadyEnqueued, as it would
+// by enqueueing one after the other. Call inserted once the jobs are
+// committed (at once when tx is nil).
+func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insertion, error) {
+	ins := &insertion{jobs: jobs, receipts: make([]localtasks.Receipt, len(jobs)), rows: make([]*rivertype.JobRow, len(jobs))}
+	replace := false
+	for _, j := range jobs {
+		replace = replace || j.replace
+	}
+	if replace {
+		if tx != nil {
+			return ins, b.replaceAll(ctx, tx, ins)
+		}
+		own, err := b.pool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer own.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		if err := b.replaceAll(ctx, own, ins); err != nil {
+			return nil, err
+		}
+		if err := own.Commit(ctx); err != nil {
+			return nil, err
+		}
+		return ins, nil
+	}
+
+	// Leave out the jobs whose key an earlier one holds: one statement
+	// cannot insert two rows of one key.
+	params := make([]river.InsertManyParams, 0, len(jobs))
+	at := make([]int, len(jobs)) // the index in params of job i's run
+	var keys map[string]int
+	for i, j := range jobs {
+		if j.args.Key != "" {
+			k := j.args.kind + "\x00" + j.args.Key
+			if first, ok := keys[k]; ok {
+				at[i] = at[first]
+				continue
+			}
+			if keys == nil {
+				keys = map[string]int{}
+			}
+			keys[k] = i
+		}
+		at[i] = len(params)
+		params = append(params, river.InsertManyParams{Args: j.args, InsertOpts: j.opts})
+	}
+	var res []*rivertype.JobInsertResult
+	var err error
+	if tx == nil {
+		res, err = b.client.InsertMany(ctx, params)
+	} else {
+		res, err = b.client.InsertManyTx(ctx, tx, params)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(params) {
+		return nil, fmt.Errorf("River inserted %d jobs of %d", len(res), len(params))
+	}
+	taken := make([]bool, len(params))
+	for i := range jobs {
+		r := res[at[i]]
+		ins.receipts[i] = localtasks.Receipt{ID: formatID(r.Job.ID), Disposition: localtasks.Enqueued}
+		if r.UniqueSkippedAsDuplicate || taken[at[i]] {
+			ins.receipts[i].Disposition = localtasks.AlreadyEnqueued
+			continue
+		}
+		taken[at[i]] = true
+		ins.rows[i] = r.Job
+	}
+	return ins, nil
+}
+
+// replaceAll inserts ins.jobs one after the other in tx, each with
+// replace in place of the queued or scheduled run that holds its key, so
+// that no insert sees the key free between.
+func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) error {
+	for i, j := range ins.jobs {
+		res, err := b.client.InsertTx(ctx, tx, j.args, j.opts)
+		if err != nil {
+			return err
+		}
+		if !res.UniqueSkippedAsDuplicate {
+			ins.receipts[i], ins.rows[i] = localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Enqueued}, res.Job
+			continue
+		}
+		old := res.Job
+		if !j.replace || old.State == rivertype.JobStateRunning {
+			ins.receipts[i] = localtasks.Receipt{ID: formatID(old.ID), Disposition: localtasks.AlreadyEnqueued}
+			continue
+		}
+		if _, err := b.client.JobCancelTx(ctx, tx, old.ID); err != nil {
+			return err
+		}
+		res, err = b.client.InsertTx(ctx, tx, j.args, j.opts)
+		if err != nil {
+			return err
+		}
+		if res.UniqueSkippedAsDuplicate {
+			return fmt.Errorf("the key %q is still held after cancelling run %d", j.args.Key, old.ID)
+		}
+		if err := b.setCancelReason(ctx, tx, old.ID, "replaced by run "+formatID(res.Job.ID)); err != nil {
+			return err
+		}
+		ins.receipts[i], ins.rows[i] = localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Replaced}, res.Job
+		ins.replaced = append(ins.replaced, old.ID)
+	}
+	return nil
+}
+
+// inserted tells of the runs insert inserted, once they are committed: it
+// arms the timers of deferred runs, publishes their events, and wakes the
+// waiters of the runs they replaced.
+func (b *Backend) inserted(ins *insertion) {
+	for i, row := range ins.rows {
+		if row == nil {
+			continue
+		}
+		if ins.jobs[i].deferred {
+			b.timers.add(row.ID, row.ScheduledAt)
+		}
+		b.publish(localtasks.EventEnqueued, row)
+	}
+	for _, id := range ins.replaced { // after the timers: a batch may replace its own runs
+		b.timers.remove(id)
+		b.finished(id, nil)
+	}
+}
