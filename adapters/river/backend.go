@@ -264,6 +264,11 @@ func (b *Backend) Subscribe(buffer int) *localtasks.Subscription { return b.even
 // integers or text) is refused with an error matching
 // localtasks.ErrInvalidTask. See localtasks.Backend.
 func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
+	return b.enqueue(ctx, nil, task, args, opts)
+}
+
+// enqueue is Enqueue, in tx if it is not nil (EnqueueTx).
+func (b *Backend) enqueue(ctx context.Context, tx pgx.Tx, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
 	if b.closed.Load() {
 		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
@@ -312,10 +317,10 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 	var r localtasks.Receipt
 	var row *rivertype.JobRow
 	if opts.Replace {
-		r, row, err = b.replace(ctx, ja, insert)
+		r, row, err = b.replace(ctx, tx, ja, insert)
 	} else {
 		var res *rivertype.JobInsertResult
-		res, err = b.client.Insert(ctx, ja, insert)
+		res, err = b.insert(ctx, tx, ja, insert)
 		if err == nil {
 			row = res.Job
 			r = localtasks.Receipt{ID: formatID(row.ID), Disposition: localtasks.Enqueued}
@@ -331,7 +336,9 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 		if !runAt.IsZero() {
 			b.timers.add(row.ID, row.ScheduledAt)
 		}
-		b.publish(localtasks.EventEnqueued, row)
+		if tx == nil { // in a tx, it may never be: see EnqueueTx
+			b.publish(localtasks.EventEnqueued, row)
+		}
 	}
 	return r, nil
 }
@@ -344,9 +351,10 @@ var unfinishedStates = []rivertype.JobState{
 }
 
 // replace inserts ja in place of the queued or scheduled run that holds
-// its key, in one transaction, so that no insert sees the key free between.
-func (b *Backend) replace(ctx context.Context, ja jobArgs, insert *river.InsertOpts) (localtasks.Receipt, *rivertype.JobRow, error) {
-	tx, err := b.pool.Begin(ctx)
+// its key, in one transaction (a savepoint of outer, if not nil), so that no
+// insert sees the key free between.
+func (b *Backend) replace(ctx context.Context, outer pgx.Tx, ja jobArgs, insert *river.InsertOpts) (localtasks.Receipt, *rivertype.JobRow, error) {
+	tx, err := b.begin(ctx, outer)
 	if err != nil {
 		return localtasks.Receipt{}, nil, err
 	}
@@ -381,8 +389,9 @@ func (b *Backend) replace(ctx context.Context, ja jobArgs, insert *river.InsertO
 	if err := tx.Commit(ctx); err != nil {
 		return localtasks.Receipt{}, nil, err
 	}
-	b.timers.remove(old.ID)
-	b.wait.finished(ctx, b, old.ID)
+	if err := b.replaced(ctx, outer, old.ID); err != nil {
+		return localtasks.Receipt{}, nil, err
+	}
 	return localtasks.Receipt{ID: formatID(res.Job.ID), Disposition: localtasks.Replaced}, res.Job, nil
 }
 
