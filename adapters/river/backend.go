@@ -265,15 +265,9 @@ func (b *Backend) Subscribe(buffer int) *localtasks.Subscription { return b.even
 // integers or text) is refused with an error matching
 // localtasks.ErrInvalidTask. See localtasks.Backend.
 func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
-	if b.closed.Load() {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
-	}
-	j, err := b.prepare(task, args, opts)
+	j, err := b.prepareOne(ctx, task, args, opts)
 	if err != nil {
 		return localtasks.Receipt{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", task.Name(), err)
 	}
 	ins, err := b.insert(ctx, nil, []newJob{j})
 	if err != nil {
@@ -281,6 +275,22 @@ func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args 
 	}
 	b.inserted(ins)
 	return ins.receipts[0], nil
+}
+
+// prepareOne is prepare for Enqueue and EnqueueTx: it also refuses a run
+// on a closed backend, or with a ctx that is already done.
+func (b *Backend) prepareOne(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
+	if b.closed.Load() {
+		return newJob{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
+	}
+	j, err := b.prepare(task, args, opts)
+	if err != nil {
+		return newJob{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return newJob{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", task.Name(), err)
+	}
+	return j, nil
 }
 
 var _ localtasks.BatchEnqueuer = (*Backend)(nil)

@@ -39,15 +39,9 @@ func (b *Backend) EnqueueTx(ctx context.Context, tx pgx.Tx, task localtasks.Defi
 	if tx == nil {
 		return localtasks.Receipt{}, errNilTx(b, task)
 	}
-	if b.closed.Load() {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
-	}
-	j, err := b.prepare(task, args, opts)
+	j, err := b.prepareOne(ctx, task, args, opts)
 	if err != nil {
 		return localtasks.Receipt{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return localtasks.Receipt{}, fmt.Errorf("localtasks/river: enqueue %q: the caller's ctx is already done, nothing was queued: %w", task.Name(), err)
 	}
 	in := tx
 	if j.replace {
