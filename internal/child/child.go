@@ -107,6 +107,7 @@ func Serve(specText string, lookup Lookup, start Start) {
 		runs:    make(map[uint64]*workerRun),
 	}
 	w.cond.L = &w.mu
+	w.hooks = taskctx.Hooks{Report: w.progress, Metadata: w.metadata, Extend: w.extend}
 	hello := wire.FromWorker{Kind: wire.KindHello, PID: os.Getpid(), Version: wire.Version}
 	if spec.Init != "" {
 		// Before the capture of output: what the initialiser prints goes
@@ -167,6 +168,8 @@ type worker struct {
 	queue  []*workerRun          // received, not started, in order
 	runs   map[uint64]*workerRun // received, not finished
 	closed bool                  // the parent closed its stream
+
+	hooks taskctx.Hooks // every run's: progress, metadata, extend
 }
 
 type workerRun struct {
@@ -333,28 +336,10 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		done.Err = &wire.Error{Type: "cancelled", Message: "cancelled before it started"}
 		return done
 	}
-	hooks := &taskctx.Hooks{
-		Report: func(_ *taskctx.Ctx, done, total int64, message string) {
-			w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: m.Seq, Done: done, Total: total, Line: message})
-		},
-		Metadata: func(_ *taskctx.Ctx, key, value string) {
-			w.send(wire.FromWorker{Kind: wire.KindMetadata, Seq: m.Seq, Meta: wire.Attr{Key: key, Value: value}})
-		},
-		Extend: func(*taskctx.Ctx, time.Duration) error { return nil }, // no timeout: nothing to extend
-	}
 	info := taskctx.Info{ID: m.ID, Task: m.Task, Number: m.Attempt, Perpetual: m.Perpetual,
-		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}), Hooks: hooks}
+		Logger: slog.New(&forwardHandler{w: w, seq: m.Seq}), Hooks: &w.hooks, Ref: run}
 	if m.Timeout > 0 { // informative: the parent enforces it, from the start it is told of
 		info.Deadline = time.Now().Add(m.Timeout)
-		hooks.Extend = func(c *taskctx.Ctx, d time.Duration) error {
-			if _, cause := c.Cause(); errors.Is(cause, taskctx.ErrTimeout) {
-				return fmt.Errorf("localtasks: ExtendTimeout too late: %w", cause)
-			}
-			dl, _ := c.Deadline()
-			c.SetDeadline(dl.Add(d))
-			w.send(wire.FromWorker{Kind: wire.KindExtend, Seq: m.Seq, Extend: d})
-			return nil
-		}
 	}
 	ctx := taskctx.New(info)
 	run.ctx = ctx
@@ -397,6 +382,33 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		done.Next = wireNext(ctx, task)
 	}
 	return done
+}
+
+// The hooks of every run's ctx, whose Ref is its *workerRun: what the task
+// reports goes to the parent.
+
+func (w *worker) progress(c *taskctx.Ctx, done, total int64, message string) {
+	w.send(wire.FromWorker{Kind: wire.KindProgress, Seq: c.Ref.(*workerRun).msg.Seq, Done: done, Total: total, Line: message})
+}
+
+func (w *worker) metadata(c *taskctx.Ctx, key, value string) {
+	w.send(wire.FromWorker{Kind: wire.KindMetadata, Seq: c.Ref.(*workerRun).msg.Seq, Meta: wire.Attr{Key: key, Value: value}})
+}
+
+// extend moves the deadline the task sees, and tells the parent, which
+// enforces the timeout. A run without a timeout has none to extend.
+func (w *worker) extend(c *taskctx.Ctx, d time.Duration) error {
+	m := &c.Ref.(*workerRun).msg
+	if m.Timeout <= 0 {
+		return nil
+	}
+	if _, cause := c.Cause(); errors.Is(cause, taskctx.ErrTimeout) {
+		return fmt.Errorf("localtasks: ExtendTimeout too late: %w", cause)
+	}
+	dl, _ := c.Deadline()
+	c.SetDeadline(dl.Add(d))
+	w.send(wire.FromWorker{Kind: wire.KindExtend, Seq: m.Seq, Extend: d})
+	return nil
 }
 
 // wireError describes err, an attempt's error, for the parent: with the
