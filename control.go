@@ -58,7 +58,7 @@ func SnoozeUntil(t time.Time) error {
 // nothing and returns nil. It returns an error matching ErrTimeout if the
 // timeout expired already, an error if ctx is not a task's or d is not
 // positive, and one matching errors.ErrUnsupported on a backend that cannot
-// (the River adapter).
+// (Capabilities.ExtendTimeout is false; every backend of this module can).
 func ExtendTimeout(ctx context.Context, d time.Duration) error {
 	c := taskctx.From(ctx)
 	switch {

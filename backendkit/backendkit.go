@@ -113,8 +113,8 @@ type TaskInfo struct {
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
-// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress and
-// SetMetadata for the attempt info describes, as the ctx of an attempt on
+// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress, SetMetadata
+// and ExtendTimeout for the attempt info describes, as the ctx of an attempt on
 // a ThreadPoolBackend does. Its deadline, cancellation and values are parent's;
 // localtasks.Cause reports context.Cause(parent). Pass it to
 // Definition.Call.
