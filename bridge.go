@@ -24,4 +24,13 @@ func init() {
 		}
 		return o.final, now.Add(o.wait), false, o.err
 	}
+	bridge.CompileStrike = func(st Strike) (any, error) {
+		r, err := compileStrike(st)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	bridge.MatchStrike = func(r any, task Definition, args any) bool { return r.(*strikeRule).matches(task, args) }
+	bridge.SameStrike = func(a, b any) bool { return a.(*strikeRule).same(b.(*strikeRule)) }
 }

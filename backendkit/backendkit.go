@@ -25,6 +25,9 @@ var (
 	withCause      = bridge.WithCause.(func(localtasks.TaskError, error) localtasks.TaskError)
 	newBroadcaster = bridge.NewBroadcaster.(func() any)
 	judge          = bridge.Judge.(func(localtasks.RetryPolicy, int, int, error, time.Time) (bool, time.Time, bool, error))
+	compileStrike  = bridge.CompileStrike.(func(localtasks.Strike) (any, error))
+	matchStrike    = bridge.MatchStrike.(func(any, localtasks.Definition, any) bool)
+	sameStrike     = bridge.SameStrike.(func(any, any) bool)
 )
 
 // ErrorMatch is a registered error (localtasks.RegisterErrors,
@@ -213,3 +216,44 @@ func (b *Broadcaster) Subscribed() bool { return b.b.Subscribed() }
 // Close ends every subscription once it has read the events published
 // before. Closing twice is safe.
 func (b *Broadcaster) Close() { b.b.Close() }
+
+// StrikeRule is a localtasks.Strike checked against the tasks defined, as
+// localtasks' own backends check a Strike, and readied to match runs: for
+// a backend that keeps strikes itself (localtasks.Striker) and must apply
+// them as the others do.
+type StrikeRule struct {
+	st localtasks.Strike
+	r  any
+}
+
+// CompileStrike checks st by the rules of localtasks.Strike: its task must
+// be defined, its field one of the task's argument (or, for a strike
+// without a task, of at least one task's), its operator known and its
+// values of the field's type. It returns an error matching
+// localtasks.ErrInvalidTask that says what to fix. A strike without a task
+// is checked against the tasks defined now, and matches tasks defined
+// later too.
+func CompileStrike(st localtasks.Strike) (*StrikeRule, error) {
+	r, err := compileStrike(st)
+	if err != nil {
+		return nil, err
+	}
+	return &StrikeRule{st: st, r: r}, nil
+}
+
+// Strike returns the strike r was compiled from, as it was given.
+func (r *StrikeRule) Strike() localtasks.Strike { return r.st }
+
+// Matches reports whether r strikes a run of task with args, as
+// localtasks' backends decide it at enqueue and before a run starts. Its
+// cost is a field read and a comparison; the first call for a task of a
+// strike without one also looks the field up.
+func (r *StrikeRule) Matches(task localtasks.Definition, args any) bool {
+	return matchStrike(r.r, task, args)
+}
+
+// Same reports whether r and o strike the same runs by the same rule, as
+// Strike and Restore tell a strike given twice: by task, field and
+// operator, and by the values once converted to the field's type (so 7 and
+// 7.0 are the same on an int field).
+func (r *StrikeRule) Same(o *StrikeRule) bool { return sameStrike(r.r, o.r) }

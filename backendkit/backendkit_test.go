@@ -115,3 +115,33 @@ func TestBroadcaster(t *testing.T) {
 	_, open = <-b.Subscribe(1).C()
 	require.False(t, open, "a subscription after Close is closed")
 }
+
+func TestCompileStrike(t *testing.T) {
+	t.Parallel()
+	echo := localtaskstest.Echo.Definition()
+	control := localtaskstest.Control.Definition()
+	st := localtasks.Strike{Task: echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 1, Upper: 10}
+	r, err := backendkit.CompileStrike(st)
+	require.NoError(t, err)
+	require.Equal(t, st, r.Strike())
+	require.True(t, r.Matches(echo, localtaskstest.EchoArgs{N: 5}))
+	require.False(t, r.Matches(echo, localtaskstest.EchoArgs{N: 11}))
+	require.False(t, r.Matches(control, localtaskstest.ControlArgs{N: "5"}), "another task")
+
+	same, err := backendkit.CompileStrike(localtasks.Strike{Task: echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 1.0, Upper: int64(10)})
+	require.NoError(t, err)
+	require.True(t, r.Same(same), "the same values once converted")
+	other, err := backendkit.CompileStrike(localtasks.Strike{Task: echo.Name(), Field: "N", Op: localtasks.OpBetween, Value: 1, Upper: 9})
+	require.NoError(t, err)
+	require.False(t, r.Same(other))
+
+	any7, err := backendkit.CompileStrike(localtasks.Strike{Field: "N", Op: localtasks.OpEqual, Value: 7})
+	require.NoError(t, err)
+	require.True(t, any7.Matches(echo, localtaskstest.EchoArgs{N: 7}), "a strike without a task: every task with the field")
+	require.False(t, any7.Matches(control, localtaskstest.ControlArgs{N: "7"}), "a field of another type")
+
+	for _, bad := range []localtasks.Strike{{}, {Task: echo.Name(), Field: "N", Op: "=~", Value: 1}, {Task: "backendkit_test.no-such-task"}} {
+		_, err := backendkit.CompileStrike(bad)
+		require.ErrorIs(t, err, localtasks.ErrInvalidTask, "%+v", bad)
+	}
+}

@@ -24,4 +24,15 @@ var (
 	// err error, now time.Time) (final bool, retryAt time.Time, snoozed
 	// bool, described error): backendkit.Judge.
 	Judge any
+	// CompileStrike is func(st localtasks.Strike) (any, error): st checked
+	// as a backend's Strike checks it, and readied for MatchStrike and
+	// SameStrike.
+	CompileStrike any
+	// MatchStrike is func(rule any, task localtasks.Definition, args any)
+	// bool: whether the rule CompileStrike made strikes a run of task with
+	// args.
+	MatchStrike any
+	// SameStrike is func(a, b any) bool: whether two rules CompileStrike
+	// made strike the same runs by the same rule.
+	SameStrike any
 )
