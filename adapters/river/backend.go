@@ -95,18 +95,19 @@ var Capabilities = localtasks.Capabilities{
 // Events (Subscribe) are this process's: the enqueues made through this
 // Backend, and the attempts its workers run.
 type Backend struct {
-	cfg    Config
-	pool   *pgxpool.Pool
-	client *river.Client[pgx.Tx]
-	clock  localtasks.Clock
-	table  string // river_job, schema-qualified and quoted
-	logger *slog.Logger
-	events *backendkit.Broadcaster
-	timers *promoter
-	wait   *waiters   // Waits and Watches, woken as runs finish, here or elsewhere
-	notify *notifier  // tells other processes of the runs that finish here
-	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
-	local  *localRuns // the runs this process's workers run
+	cfg     Config
+	pool    *pgxpool.Pool
+	client  *river.Client[pgx.Tx]
+	clock   localtasks.Clock
+	table   string // river_job, schema-qualified and quoted
+	logger  *slog.Logger
+	events  *backendkit.Broadcaster
+	timers  *promoter
+	wait    *waiters     // Waits and Watches, woken as runs finish, here or elsewhere
+	notify  *notifier    // tells other processes of the runs that finish here
+	watch   *waiters     // Watches, woken as this process's workers start runs and report progress
+	local   *localRuns   // the runs this process's workers run
+	strikes *strikeCache // the strikes in force, as this process last read them
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -119,7 +120,8 @@ var _ localtasks.Backend = (*Backend)(nil)
 
 // Migrate brings River's tables in schema ("" for the search_path) up to
 // date, as River's own migrations (rivermigrate) do, creating the schema if
-// it does not exist. Run it once before the first Backend, from a deploy
+// it does not exist, and creates the adapter's own table of strikes
+// (localtasks_strike) there if it is missing. Run it once before the first Backend, from a deploy
 // step or at startup: it is safe to run again.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if schema != "" {
@@ -134,7 +136,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("localtasks/river: migrate schema %q: %w", schema, err)
 	}
-	return nil
+	return migrateStrikes(ctx, pool, schema)
 }
 
 // New returns a Backend on pool's database, whose River tables must exist
@@ -227,6 +229,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	b.timers = newPromoter(b)
 	b.local = newLocalRuns()
 	b.notify = newNotifier(b)
+	b.strikes = newStrikeCache(b)
+	if err := b.strikes.load(ctx); err != nil {
+		stop()
+		return nil, err
+	}
 	if cfg.Workers > 0 {
 		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 		// River stops its client when Start's ctx ends: Close does that here.
@@ -242,6 +249,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	}
 	b.bg.Go(func() { b.notify.listen(bgctx) })
 	b.bg.Go(func() { b.notify.run(bgctx) })
+	b.bg.Go(func() { b.strikes.run(bgctx) })
 	return b, nil
 }
 

@@ -21,8 +21,9 @@ import (
 type newJob struct {
 	args     jobArgs
 	opts     *river.InsertOpts
-	deferred bool // it has a run-after time, which b.timers keeps
-	replace  bool // it takes its key from the queued or scheduled run that holds it
+	deferred bool   // it has a run-after time, which b.timers keeps
+	replace  bool   // it takes its key from the queued or scheduled run that holds it
+	struck   string // a strike matches it: the reason it is cancelled at once
 }
 
 // prepare checks a run of task with args and opts, as Enqueue does, and
@@ -65,7 +66,9 @@ func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.
 	if opts.Key != "" {
 		insert.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: unfinishedStates}
 	}
-	return newJob{args: jobArgs{kind: name, Key: opts.Key, Args: raw}, opts: insert, deferred: !runAt.IsZero(), replace: opts.Replace}, nil
+	j := newJob{args: jobArgs{kind: name, Key: opts.Key, Args: raw}, opts: insert, deferred: !runAt.IsZero(), replace: opts.Replace}
+	b.strikes.mark(&j, task, args)
+	return j, nil
 }
 
 // insertion is what insert did with each of its jobs.
@@ -84,35 +87,56 @@ type insertion struct {
 // committed (at once when tx is nil).
 func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insertion, error) {
 	ins := &insertion{jobs: jobs, receipts: make([]localtasks.Receipt, len(jobs)), rows: make([]*rivertype.JobRow, len(jobs))}
-	replace := false
+	replace, struck := false, false
 	for _, j := range jobs {
 		replace = replace || j.replace
+		struck = struck || j.struck != ""
 	}
-	if replace {
-		if tx != nil {
-			return ins, b.replaceAll(ctx, tx, ins)
+	if replace || struck {
+		// A struck run is inserted and cancelled in one transaction: no
+		// worker ever sees it queued.
+		in := tx
+		if in == nil {
+			own, err := b.pool.Begin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer own.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+			in = own
 		}
-		own, err := b.pool.Begin(ctx)
+		var err error
+		if replace {
+			err = b.replaceAll(ctx, in, ins)
+		} else {
+			err = b.insertMany(ctx, in, ins)
+		}
+		if err == nil {
+			err = b.cancelStruck(ctx, in, ins)
+		}
+		if err == nil && tx == nil {
+			err = in.Commit(ctx)
+		}
 		if err != nil {
-			return nil, err
-		}
-		defer own.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-		if err := b.replaceAll(ctx, own, ins); err != nil {
-			return nil, err
-		}
-		if err := own.Commit(ctx); err != nil {
 			return nil, err
 		}
 		return ins, nil
 	}
+	if err := b.insertMany(ctx, nil, ins); err != nil {
+		return nil, err
+	}
+	return ins, nil
+}
 
+// insertMany inserts ins.jobs with one InsertMany, in tx if it is not nil.
+func (b *Backend) insertMany(ctx context.Context, tx pgx.Tx, ins *insertion) error {
+	jobs := ins.jobs
 	// Leave out the jobs whose key an earlier one holds: one statement
 	// cannot insert two rows of one key.
 	params := make([]river.InsertManyParams, 0, len(jobs))
 	at := make([]int, len(jobs)) // the index in params of job i's run
 	var keys map[string]int
 	for i, j := range jobs {
-		if j.args.Key != "" {
+		if j.args.Key != "" && j.struck == "" { // a struck run holds no key
 			k := j.args.kind + "\x00" + j.args.Key
 			if first, ok := keys[k]; ok {
 				at[i] = at[first]
@@ -134,10 +158,10 @@ func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insert
 		res, err = b.client.InsertManyTx(ctx, tx, params)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(res) != len(params) {
-		return nil, fmt.Errorf("River inserted %d jobs of %d", len(res), len(params))
+		return fmt.Errorf("River inserted %d jobs of %d", len(res), len(params))
 	}
 	taken := make([]bool, len(params))
 	for i := range jobs {
@@ -150,7 +174,7 @@ func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insert
 		taken[at[i]] = true
 		ins.rows[i] = r.Job
 	}
-	return ins, nil
+	return nil
 }
 
 // replaceAll inserts ins.jobs one after the other in tx, each with
@@ -196,6 +220,10 @@ func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) err
 func (b *Backend) inserted(ins *insertion) {
 	for i, row := range ins.rows {
 		if row == nil {
+			continue
+		}
+		if ins.jobs[i].struck != "" {
+			b.publishStruck(row)
 			continue
 		}
 		if ins.jobs[i].deferred {

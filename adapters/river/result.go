@@ -93,6 +93,7 @@ func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
 			reason = "cancelled through River"
 		}
 		res.CancelReason = reason
+		unstrikeAttempt(&res, m)
 	}
 	if p := out.Progress; p != nil {
 		res.Progress = localtasks.Progress{Done: p.Done, Total: p.Total, Message: p.Message, At: p.At}
@@ -410,9 +411,10 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel+"; LISTEN "+strikeChannel); err != nil {
 		return err
 	}
+	n.b.strikes.reload() // what changed while no one listened
 	defer func() {
 		// Return the connection clean, or drop it.
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -427,6 +429,12 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 		note, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if note.Channel == strikeChannel {
+			if note.Payload == n.b.cfg.Schema {
+				n.b.strikes.reload()
+			}
+			continue
 		}
 		rest, ok := strings.CutPrefix(note.Payload, prefix)
 		if !ok || strings.HasPrefix(rest, own) {

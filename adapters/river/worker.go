@@ -122,6 +122,9 @@ func retryDelay(p localtasks.RetryPolicy, n int) time.Duration {
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	b, def := w.b, w.def
+	if err := b.strikeStart(ctx, def, job); err != nil {
+		return err
+	}
 	meta := readMeta(job.JobRow)
 	out := readOutput(job.JobRow)
 	if out.StartedAt.IsZero() {
