@@ -111,7 +111,7 @@ func TestStrikeOnceAcrossProcesses(t *testing.T) {
 
 // strikeValues has a field of each type a strike's value can have.
 type strikeValues struct {
-	I int
+	I  int
 	I8 int8
 	U  uint16
 	F  float32
