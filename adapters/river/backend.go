@@ -260,7 +260,7 @@ func (b *Backend) Name() string { return b.cfg.Name }
 func (b *Backend) Capabilities() localtasks.Capabilities { return Capabilities }
 
 // Client returns the River client under the backend, for what localtasks
-// does not say, such as listing jobs or pausing a queue.
+// does not say, such as listing jobs or River's periodic jobs.
 func (b *Backend) Client() *river.Client[pgx.Tx] { return b.client }
 
 // Subscribe returns a subscription to this process's events: the enqueues

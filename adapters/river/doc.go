@@ -55,6 +55,30 @@
 // reads the job every Config.WatchPollInterval for the start and progress
 // of a run that another process runs, which River announces to no one.
 //
+// # Strikes and pauses
+//
+// Strikes (Backend.Strike, Restore, Strikes: localtasks.Striker) are kept
+// in a table of the adapter's own, localtasks_strike in Config.Schema,
+// which Migrate makes; New fails, saying to run Migrate, if it is missing.
+// A strike made through any Backend on the schema applies in every process
+// on it: an Enqueue, EnqueueMany or EnqueueTx that it matches returns the
+// disposition Struck, its run inserted and cancelled in one transaction
+// with the strike as reason, and a queued or scheduled run it matches ends
+// CANCELLED, without running, when a worker takes it. Each process applies
+// them from a copy in memory: an enqueue or a start reads no table for
+// them, and costs nothing more while no strike is in force. Strike and
+// Restore notify every process (LISTEN/NOTIFY), which rereads the table
+// within milliseconds; each also rereads it every five seconds, the bound
+// on how stale its copy is should a notification be lost.
+//
+// Pauses (Backend.Pause, Resume, Pauses: localtasks.Pauser) are River's
+// queue pauses (Client.QueuePause), obeyed by every worker on the schema
+// within milliseconds by River's notification, or at its next poll of the
+// queues should one be lost. River pauses queues, not tasks: a Pause of a
+// task is an error matching errors.ErrUnsupported; give the task a queue of
+// its own and pause that. So Capabilities has no Pause, which also promises
+// per-queue worker bounds (localtasks.Config.QueueWorkers).
+//
 // Limits and perpetual tasks are not supported (see Capabilities): an
 // Enqueue with WithPerpetual or WithCron, and so with a Schedule or
 // RunOnStart, fails with an error matching errors.ErrUnsupported. Use
