@@ -121,7 +121,7 @@ func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insert
 		}
 		return ins, nil
 	}
-	if err := b.insertMany(ctx, nil, ins); err != nil {
+	if err := b.insertMany(ctx, tx, ins); err != nil {
 		return nil, err
 	}
 	return ins, nil

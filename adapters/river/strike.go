@@ -302,10 +302,16 @@ func (b *Backend) changeStrikes(st localtasks.Strike, r *backendkit.StrikeRule, 
 		change = present
 	}
 	if change == nil {
+		// Struck already, or nothing to restore: this process's copy may
+		// not know it yet.
+		_ = tx.Rollback(ctx)
+		if err := b.strikes.load(ctx); err != nil {
+			return err
+		}
 		if id == 0 {
 			return errNoStrike
 		}
-		return nil // struck already
+		return nil
 	}
 	if err := change(ctx, tx, id); err != nil {
 		return err

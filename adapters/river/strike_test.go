@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
@@ -268,4 +269,35 @@ func TestStrikeClosed(t *testing.T) {
 	require.NoError(t, b.Close(ctx))
 	require.ErrorIs(t, b.Strike(localtasks.Strike{Task: localtaskstest.Echo.Name()}), localtasks.ErrClosed)
 	require.ErrorIs(t, b.Strike(localtasks.Strike{}), localtasks.ErrInvalidTask, "checked first")
+}
+
+// TestStrikeBeforeRetry: a run that failed is struck before its retry,
+// and keeps the attempt it ran.
+func TestStrikeBeforeRetry(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	clock := localtaskstest.NewFakeClock(localtaskstest.Epoch)
+	b := newBackend(t, ctx, newSchema(t), ltriver.Config{Workers: 1, Clock: clock})
+	failed, stop := b.Client().Subscribe(river.EventKindJobFailed)
+	defer stop()
+	hd, err := localtaskstest.Flaky.Using(localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: 3, Delay: time.Minute})).
+		Enqueue(ctx, b, localtaskstest.FlakyArgs{Message: "boom", FailAttempts: 1})
+	require.NoError(t, err)
+	select {
+	case <-failed:
+	case <-ctx.Done():
+		t.Fatalf("the first attempt did not fail: %v", ctx.Err())
+	}
+	require.NoError(t, b.Strike(localtasks.Strike{Task: localtaskstest.Flaky.Name(), Field: "Message", Op: localtasks.OpEqual, Value: "boom"}))
+	clock.Advance(time.Minute)
+	_, err = hd.Wait(ctx)
+	require.ErrorIs(t, err, localtasks.ErrCancelled)
+	res, err := hd.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, `struck before its retry: localtaskstest.flaky where Message == "boom"`, res.CancelReason)
+	require.Equal(t, 1, res.Attempts, "the attempt that ran, not the one struck")
+	require.Len(t, res.WorkerIDs, 1)
+	require.Len(t, res.Errors, 1)
+	require.Equal(t, "boom", res.Errors[0].Message)
 }
