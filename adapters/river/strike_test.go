@@ -58,7 +58,9 @@ func TestStrikeAcrossProcesses(t *testing.T) {
 	st := localtasks.Strike{Task: localtaskstest.Echo.Name(), Field: "N", Op: localtasks.OpLess, Value: 10}
 	require.NoError(t, admin.Strike(st))
 	require.Equal(t, []localtasks.Strike{st}, admin.Strikes(), "in force where it was made when Strike returns")
+	made := time.Now()
 	awaitStrikes(t, ctx, workers, 1)
+	t.Logf("the strike reached the other Backend %v after Strike returned", time.Since(made))
 	require.Equal(t, []localtasks.Strike{st}, workers.Strikes(), "read back from the table as it was given")
 
 	hd, err := localtaskstest.Echo.Enqueue(ctx, workers, localtaskstest.EchoArgs{N: 1})
