@@ -68,10 +68,21 @@ type Config struct {
 	// that another process's workers run. Defaults to
 	// WatchPollIntervalDefault. See Backend.Watch.
 	WatchPollInterval time.Duration
+	// RecentFinished is how many of the runs this process's workers
+	// finished most recently it keeps in memory, final job row and all, so
+	// that a Wait or Watch on one of them returns without reading it: a
+	// handler that enqueues and waits costs no query beyond the insert.
+	// Defaults to RecentFinishedDefault; less than zero keeps none, and
+	// every Wait on a finished run reads its job. A row costs about its
+	// job's size (arguments, result, errors) plus some 300 bytes.
+	RecentFinished int
 }
 
 // WatchPollIntervalDefault is Config.WatchPollInterval's default.
 const WatchPollIntervalDefault = time.Second
+
+// RecentFinishedDefault is Config.RecentFinished's default.
+const RecentFinishedDefault = 4096
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
@@ -107,6 +118,7 @@ type Backend struct {
 	notify *notifier  // tells other processes of the runs that finish here
 	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
 	local  *localRuns // the runs this process's workers run
+	recent *recent    // the final rows of the runs this process's workers finished last
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -157,6 +169,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.WatchPollInterval == 0 {
 		cfg.WatchPollInterval = WatchPollIntervalDefault
 	}
+	if cfg.RecentFinished == 0 {
+		cfg.RecentFinished = RecentFinishedDefault
+	}
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = []string{localtasks.QueueDefault}
 	}
@@ -168,7 +183,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		cfg.Tasks = localtasks.Names()
 	}
 	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: backendkit.NewBroadcaster(),
-		wait: newWaiters(), watch: newWaiters()}
+		wait: newWaiters(), watch: newWaiters(), recent: newRecent(cfg.RecentFinished)}
 	if b.clock == nil {
 		b.clock = systemClock{}
 	}
@@ -380,7 +395,10 @@ func (b *Backend) Wait(ctx context.Context, id string) (localtasks.TaskResult, e
 	}
 	ch, done := b.wait.add(jid)
 	defer done()
-	// Read after registering, so that a finish in between is not missed.
+	// Look after registering, so that a finish in between is not missed.
+	if row := b.recent.get(jid); row != nil {
+		return b.result(row), nil
+	}
 	row, err := b.job(ctx, id)
 	for {
 		if err != nil {
