@@ -107,6 +107,7 @@ type Backend struct {
 	notify *notifier  // tells other processes of the runs that finish here
 	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
 	local  *localRuns // the runs this process's workers run
+	stats  stats      // this process's counters: see Counters
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -450,6 +451,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 		b.local.cancel(row.ID, time.Now())
 	}
 	if after.State == rivertype.JobStateCancelled {
+		b.stats.cancelledHere()
 		b.timers.remove(row.ID)
 		b.finished(row.ID, nil)
 		if b.events.Subscribed() {
@@ -517,6 +519,7 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		if ev.Job == nil {
 			continue
 		}
+		b.saw(ev)
 		switch ev.Job.State {
 		case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
 			b.publish(localtasks.EventFinished, ev.Job)
