@@ -26,8 +26,8 @@ const drainGather = 5 * time.Millisecond
 // backend with workers waits only for the kinds of its Config.Tasks, the
 // ones it could run; one without (a producer) waits for every kind.
 //
-// It counts those jobs with one query, an index scan of River's fetching
-// index that reads only the unfinished jobs, when it starts, when this
+// It looks for those jobs with one query, which reads River's fetching
+// index and stops at the 1,001st job, when it starts, when this
 // process's workers or Cancel finish a run (a burst of them gathered for
 // drainGather, 5 ms), and every DrainRecheck otherwise: it never polls
 // faster. Once the count is zero it also waits, for at most DrainRecheck,
@@ -77,7 +77,7 @@ func (b *Backend) Drain(ctx context.Context) error {
 		}
 		t.Stop()
 		if ctx.Err() != nil {
-			return fmt.Errorf("localtasks/river: drain: %d runs were unfinished when it last counted: %w", n, ctx.Err())
+			return fmt.Errorf("localtasks/river: drain: %s unfinished when it last counted: %w", unfinishedText(n), ctx.Err())
 		}
 	}
 }
@@ -97,12 +97,24 @@ func (b *Backend) drainKinds() []string {
 	return kinds
 }
 
+// drainCountMax bounds Drain's count: it needs to know whether a job is
+// left, and how many only for its error.
+const drainCountMax = 1000
+
 // unfinishedJobs counts the jobs of b's queues, of kinds (nil for all),
-// that Drain waits for.
+// that Drain waits for, up to drainCountMax + 1.
 func (b *Backend) unfinishedJobs(ctx context.Context, kinds []string) (int, error) {
 	var n int
-	err := b.pool.QueryRow(ctx, "SELECT count(*) FROM "+b.table+
-		" WHERE state IN ('available', 'scheduled', 'retryable', 'running') AND queue = ANY($1) AND ($2::text[] IS NULL OR kind = ANY($2))",
-		b.cfg.Queues, kinds).Scan(&n)
+	err := b.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+b.table+
+		" WHERE state IN ('available', 'scheduled', 'retryable', 'running') AND queue = ANY($1) AND ($2::text[] IS NULL OR kind = ANY($2)) LIMIT $3) AS j",
+		b.cfg.Queues, kinds, drainCountMax+1).Scan(&n)
 	return n, err
+}
+
+// unfinishedText says how many jobs n, unfinishedJobs' count, is.
+func unfinishedText(n int) string {
+	if n > drainCountMax {
+		return fmt.Sprintf("more than %d runs were", drainCountMax)
+	}
+	return fmt.Sprintf("%d runs were", n)
 }

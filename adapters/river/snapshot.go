@@ -18,29 +18,33 @@ import (
 // A listing reads the jobs of a Snapshot's page a group at a time, in the
 // order of the pools' listing (see localtasks.SnapshotOptions): SCHEDULED
 // (River's scheduled, retryable and pending jobs), READY (available) a
-// River priority level at a time, so that they come in the order River
-// starts them, RUNNING, then the finished, newest first. Each group is one
-// of River's JobList queries, ordered by an indexed column and the job ID,
-// which River's cursor continues.
+// queue and a River priority level at a time, RUNNING, then the finished,
+// newest first. Each group is one of River's JobList queries, ordered by a
+// time and the job ID, which River's cursor continues.
 type listGroup struct {
 	status   localtasks.Status // the list it fills; StatusSuccessful for the finished
 	states   []rivertype.JobState
-	priority int16 // READY: River's priority level
+	queue    string // READY: the queue
+	priority int16  // READY: River's priority level
 	order    river.JobListOrderByField
 	dir      river.SortOrder
 }
 
-var listGroups = []listGroup{
-	{status: localtasks.StatusScheduled, order: river.JobListOrderByScheduledAt,
-		states: []rivertype.JobState{rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending}},
-	{status: localtasks.StatusReady, priority: 1, order: river.JobListOrderByScheduledAt, states: []rivertype.JobState{rivertype.JobStateAvailable}},
-	{status: localtasks.StatusReady, priority: 2, order: river.JobListOrderByScheduledAt, states: []rivertype.JobState{rivertype.JobStateAvailable}},
-	{status: localtasks.StatusReady, priority: 3, order: river.JobListOrderByScheduledAt, states: []rivertype.JobState{rivertype.JobStateAvailable}},
-	{status: localtasks.StatusReady, priority: 4, order: river.JobListOrderByScheduledAt, states: []rivertype.JobState{rivertype.JobStateAvailable}},
-	// River's "time" of a running job is its attempted_at: the earliest started first.
-	{status: localtasks.StatusRunning, order: river.JobListOrderByTime, states: []rivertype.JobState{rivertype.JobStateRunning}},
-	{status: localtasks.StatusSuccessful, order: river.JobListOrderByFinalizedAt, dir: river.SortOrderDesc,
-		states: []rivertype.JobState{rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled}},
+// listGroups lists the groups of b's listings, in their order.
+func (b *Backend) listGroups() []listGroup {
+	gs := []listGroup{{status: localtasks.StatusScheduled, order: river.JobListOrderByScheduledAt,
+		states: []rivertype.JobState{rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending}}}
+	for _, q := range b.cfg.Queues {
+		for p := int16(1); p <= 4; p++ {
+			gs = append(gs, listGroup{status: localtasks.StatusReady, queue: q, priority: p, order: river.JobListOrderByScheduledAt,
+				states: []rivertype.JobState{rivertype.JobStateAvailable}})
+		}
+	}
+	return append(gs,
+		// River's "time" of a running job is its attempted_at: the earliest started first.
+		listGroup{status: localtasks.StatusRunning, order: river.JobListOrderByTime, states: []rivertype.JobState{rivertype.JobStateRunning}},
+		listGroup{status: localtasks.StatusSuccessful, order: river.JobListOrderByFinalizedAt, dir: river.SortOrderDesc,
+			states: []rivertype.JobState{rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled}})
 }
 
 // Snapshot lists a page of the runs on b's queues, in every process, and
@@ -149,7 +153,7 @@ func (b *Backend) newListing(opts localtasks.SnapshotOptions) (*listing, error) 
 		l.queues = []string{opts.Queue}
 	}
 	if opts.Cursor != "" {
-		if err := l.parseCursor(opts.Cursor); err != nil {
+		if err := l.parseCursor(opts.Cursor, len(b.listGroups())); err != nil {
 			return bad("cursor %q is not one a Snapshot made (%v): pass a page's NextCursor as it is, or \"\" to start over", opts.Cursor, err)
 		}
 	}
@@ -174,7 +178,7 @@ func (l *listing) cursor(group int, after *river.JobListCursor) (string, error) 
 	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s.%d.%s", cursorVersion, group, text)), nil
 }
 
-func (l *listing) parseCursor(c string) error {
+func (l *listing) parseCursor(c string, groups int) error {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return err
@@ -184,7 +188,7 @@ func (l *listing) parseCursor(c string) error {
 		return fmt.Errorf("unknown form")
 	}
 	g, err := strconv.Atoi(parts[1])
-	if err != nil || g < 0 || g >= len(listGroups) {
+	if err != nil || g < 0 || g >= groups {
 		return fmt.Errorf("bad group %q", parts[1])
 	}
 	var after river.JobListCursor
@@ -201,20 +205,34 @@ func (b *Backend) list(ctx context.Context, l *listing, counts *jobCounts, snap 
 		return nil // no job is on such a queue, or has tags or metadata
 	}
 	listed := 0
-	for g := l.group; g < len(listGroups); g++ {
-		gr := listGroups[g]
+	groups := b.listGroups()
+	for g := l.group; g < len(groups); g++ {
+		gr := groups[g]
+		queues := l.queues
+		if gr.queue != "" {
+			if !slices.Contains(l.queues, gr.queue) {
+				continue
+			}
+			queues = []string{gr.queue}
+		}
 		var states []rivertype.JobState
 		for _, s := range gr.states {
-			if l.states[s] && counts.any(s, gr.priority, l.queues) {
+			if l.states[s] && counts.any(s, gr.priority, queues) {
 				states = append(states, s)
 			}
 		}
 		if len(states) == 0 {
 			continue
 		}
-		params := river.NewJobListParams().States(states...).Queues(l.queues...).OrderBy(gr.order, gr.dir).First(l.limit - listed)
-		if gr.priority > 0 {
-			params = params.Priorities(gr.priority)
+		params := river.NewJobListParams().States(states...).OrderBy(gr.order, gr.dir).First(l.limit - listed)
+		if gr.queue != "" {
+			// Equalities, not River's ANY filters, so that its fetching
+			// index, on (state, queue, priority, scheduled_at, id), reads
+			// the page in order rather than every READY job.
+			params = params.Where("state = 'available' AND queue = @localtasks_queue AND priority = @localtasks_priority",
+				river.NamedArgs{"localtasks_queue": gr.queue, "localtasks_priority": gr.priority})
+		} else {
+			params = params.Queues(queues...)
 		}
 		if l.opts.Task != "" {
 			params = params.Kinds(l.opts.Task)

@@ -56,12 +56,12 @@ func TestSnapshotListing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "listing", snap.Backend)
 	require.Empty(t, snap.NextCursor)
-	all := []string{sooner, later, high, low, onSide, keyed, lowest, gone}
-	require.Equal(t, all, ids(snap), "SCHEDULED soonest first, READY in River's start order, then the finished")
+	all := []string{sooner, later, high, low, keyed, lowest, onSide, gone}
+	require.Equal(t, all, ids(snap), "SCHEDULED soonest first, READY a queue at a time in River's start order, then the finished")
 	require.Equal(t, localtasks.StatusCounts{Scheduled: 2, Ready: 5, Cancelled: 1}, snap.Counts)
 	require.Equal(t, localtasks.StatusScheduled, snap.Scheduled[0].Status)
 	require.Equal(t, localtaskstest.EchoArgs{N: 2}, snap.Queued[0].Args, "the arguments are decoded")
-	require.Equal(t, "k", snap.Queued[3].Key)
+	require.Equal(t, "k", snap.Queued[2].Key)
 	require.Equal(t, localtasks.StatusCancelled, snap.Finished[0].Status)
 	require.Empty(t, snap.Workers, "a producer has no workers")
 	require.Equal(t, []localtasks.QueueInfo{{Name: localtasks.QueueDefault}, {Name: side}}, snap.Queues)
@@ -89,7 +89,7 @@ func TestSnapshotListing(t *testing.T) {
 		require.NoError(t, err)
 		return ids(snap)
 	}
-	require.Equal(t, []string{high, low, onSide, keyed, lowest}, list(localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusReady}}))
+	require.Equal(t, []string{high, low, keyed, lowest, onSide}, list(localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusReady}}))
 	require.Equal(t, []string{sooner, later, gone}, list(localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusScheduled, localtasks.StatusCancelled}}))
 	require.Empty(t, list(localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusSuccessful}}))
 	require.Equal(t, []string{onSide}, list(localtasks.SnapshotOptions{Queue: side}))
