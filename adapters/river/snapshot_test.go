@@ -213,3 +213,32 @@ func TestDrainProducer(t *testing.T) {
 	require.NoError(t, worker.Drain(ctx), "waits until River told the worker of its runs' outcomes")
 	require.Equal(t, localtasks.Counters{Started: 2, Succeeded: 2}, worker.Counters(), "the worker's: it enqueued nothing")
 }
+
+// TestCountersEnqueueTxAndReplace counts a run EnqueueTx inserted, even in
+// a transaction rolled back, and a run a Replace cancelled.
+func TestCountersEnqueueTxAndReplace(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Schema: newSchema(t)})
+	require.NoError(t, err)
+	defer b.Close(ctx)
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = ltriver.EnqueueTx(ctx, b, tx, localtaskstest.Echo, localtaskstest.EchoArgs{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+	require.Equal(t, localtasks.Counters{Enqueued: 1}, b.Counters(), "counted once inserted, committed or not")
+
+	later := localtaskstest.Echo.Using(localtasks.WithDelay(time.Hour))
+	first, err := later.Using(localtasks.WithKey("k")).Enqueue(ctx, b, localtaskstest.EchoArgs{N: 2})
+	require.NoError(t, err)
+	second, err := later.Replace(ctx, b, "k", localtaskstest.EchoArgs{N: 3})
+	require.NoError(t, err)
+	require.Equal(t, localtasks.Replaced, second.Disposition())
+	require.Equal(t, localtasks.Counters{Enqueued: 3, Cancelled: 1}, b.Counters(), "the replaced run was cancelled here")
+	res, err := first.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusCancelled, res.Status)
+}
