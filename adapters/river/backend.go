@@ -119,6 +119,7 @@ type Backend struct {
 	watch  *waiters   // Watches, woken as this process's workers start runs and report progress
 	local  *localRuns // the runs this process's workers run
 	recent *recent    // the final rows of the runs this process's workers finished last
+	stats  stats      // this process's counters: see Counters
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -468,6 +469,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 		b.local.cancel(row.ID, time.Now())
 	}
 	if after.State == rivertype.JobStateCancelled {
+		b.stats.cancelledHere()
 		b.timers.remove(row.ID)
 		b.finished(row.ID, nil)
 		if b.events.Subscribed() {
@@ -535,6 +537,7 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		if ev.Job == nil {
 			continue
 		}
+		b.saw(ev)
 		switch ev.Job.State {
 		case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
 			b.publish(localtasks.EventFinished, ev.Job)

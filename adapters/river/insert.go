@@ -196,6 +196,7 @@ func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) err
 // arms the timers of deferred runs, publishes their events, and wakes the
 // waiters of the runs they replaced.
 func (b *Backend) inserted(ins *insertion) {
+	b.stats.inserted(ins)
 	for i, row := range ins.rows {
 		if row == nil {
 			continue
