@@ -68,10 +68,21 @@ type Config struct {
 	// that another process's workers run. Defaults to
 	// WatchPollIntervalDefault. See Backend.Watch.
 	WatchPollInterval time.Duration
+	// RecentFinished is how many of the runs this process's workers
+	// finished most recently it keeps in memory, final job row and all, so
+	// that a Wait or Watch on one of them returns without reading it: a
+	// handler that enqueues and waits costs no query beyond the insert.
+	// Defaults to RecentFinishedDefault; less than zero keeps none, and
+	// every Wait on a finished run reads its job. A row costs about its
+	// job's size (arguments, result, errors) plus some 300 bytes.
+	RecentFinished int
 }
 
 // WatchPollIntervalDefault is Config.WatchPollInterval's default.
 const WatchPollIntervalDefault = time.Second
+
+// RecentFinishedDefault is Config.RecentFinished's default.
+const RecentFinishedDefault = 4096
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
@@ -107,6 +118,8 @@ type Backend struct {
 	notify  *notifier    // tells other processes of the runs that finish here
 	watch   *waiters     // Watches, woken as this process's workers start runs and report progress
 	local   *localRuns   // the runs this process's workers run
+	recent  *recent      // the final rows of the runs this process's workers finished last
+	stats   stats        // this process's counters: see Counters
 	strikes *strikeCache // the strikes in force, as this process last read them
 
 	closed    atomic.Bool
@@ -159,6 +172,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.WatchPollInterval == 0 {
 		cfg.WatchPollInterval = WatchPollIntervalDefault
 	}
+	if cfg.RecentFinished == 0 {
+		cfg.RecentFinished = RecentFinishedDefault
+	}
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = []string{localtasks.QueueDefault}
 	}
@@ -170,7 +186,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		cfg.Tasks = localtasks.Names()
 	}
 	b := &Backend{cfg: cfg, pool: pool, clock: cfg.Clock, logger: cfg.Logger, events: backendkit.NewBroadcaster(),
-		wait: newWaiters(), watch: newWaiters()}
+		wait: newWaiters(), watch: newWaiters(), recent: newRecent(cfg.RecentFinished)}
 	if b.clock == nil {
 		b.clock = systemClock{}
 	}
@@ -388,7 +404,10 @@ func (b *Backend) Wait(ctx context.Context, id string) (localtasks.TaskResult, e
 	}
 	ch, done := b.wait.add(jid)
 	defer done()
-	// Read after registering, so that a finish in between is not missed.
+	// Look after registering, so that a finish in between is not missed.
+	if row := b.recent.get(jid); row != nil {
+		return b.result(row), nil
+	}
 	row, err := b.job(ctx, id)
 	for {
 		if err != nil {
@@ -458,6 +477,7 @@ func (b *Backend) Cancel(ctx context.Context, id string) error {
 		b.local.cancel(row.ID, time.Now())
 	}
 	if after.State == rivertype.JobStateCancelled {
+		b.stats.cancelledHere()
 		b.timers.remove(row.ID)
 		b.finished(row.ID, nil)
 		if b.events.Subscribed() {
@@ -525,6 +545,7 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		if ev.Job == nil {
 			continue
 		}
+		b.saw(ev)
 		switch ev.Job.State {
 		case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
 			b.publish(localtasks.EventFinished, ev.Job)

@@ -2,9 +2,11 @@ package river_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
@@ -53,6 +55,39 @@ func BenchmarkEnqueueWait(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "tasks/s")
+		})
+	}
+}
+
+// BenchmarkSnapshot is the first page (SnapshotLimitDefault runs) of a
+// producer's Snapshot among n queued runs and n finished (cancelled)
+// ones: the grouped COUNT reads every job of the
+// backend's queues, and the page only what it lists.
+func BenchmarkSnapshot(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			schema := newSchema(b)
+			be, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Logger: quiet})
+			require.NoError(b, err)
+			defer be.Close(ctx)
+			args := make([]localtaskstest.EchoArgs, 1000)
+			for range 2 * n / len(args) {
+				_, err := localtaskstest.Echo.EnqueueMany(ctx, be, args)
+				require.NoError(b, err)
+			}
+			_, err = pool.Exec(ctx, "UPDATE "+pgx.Identifier{schema, "river_job"}.Sanitize()+
+				" SET state = 'cancelled', finalized_at = now() WHERE id % 2 = 0")
+			require.NoError(b, err)
+			_, err = pool.Exec(ctx, "VACUUM ANALYZE "+pgx.Identifier{schema, "river_job"}.Sanitize())
+			require.NoError(b, err)
+			b.Run("Snapshot", func(b *testing.B) {
+				for b.Loop() {
+					snap, err := be.Snapshot(ctx, localtasks.SnapshotOptions{})
+					require.NoError(b, err)
+					require.Equal(b, n, snap.Counts.Ready)
+				}
+			})
 		})
 	}
 }

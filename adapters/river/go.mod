@@ -3,6 +3,7 @@ module github.com/localtasks/localtasks/adapters/river
 go 1.26.0
 
 require (
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/localtasks/localtasks v0.0.0-00010101000000-000000000000
 	github.com/riverqueue/river v0.51.1
@@ -14,7 +15,6 @@ require (
 
 require (
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect

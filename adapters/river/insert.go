@@ -52,9 +52,11 @@ func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.
 		return newJob{}, fmt.Errorf("localtasks/river: task %q: a RetryPolicy.Decide given at enqueue cannot reach the worker that runs the job: "+
 			"give it on the task's Define, whose Decide every worker has: %w", name, errors.ErrUnsupported)
 	}
-	meta, err := json.Marshal(map[string]any{metaKey: jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}})
-	if err != nil {
-		return newJob{}, err
+	var meta []byte // none for the defaults: less to store, and to read at each attempt
+	if m := (jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}); !reflect.ValueOf(m).IsZero() {
+		if meta, err = json.Marshal(map[string]any{metaKey: m}); err != nil {
+			return newJob{}, err
+		}
 	}
 	insert := &river.InsertOpts{
 		MaxAttempts: maxAttempts(opts.Retry),
@@ -218,6 +220,7 @@ func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) err
 // arms the timers of deferred runs, publishes their events, and wakes the
 // waiters of the runs they replaced.
 func (b *Backend) inserted(ins *insertion) {
+	b.stats.inserted(ins)
 	for i, row := range ins.rows {
 		if row == nil {
 			continue

@@ -18,6 +18,11 @@ type localRuns struct {
 	mu      sync.Mutex
 	running map[int64]context.CancelCauseFunc
 	noted   map[int64]time.Time // cancels of runs not started here, when noted
+	// started counts the attempts started here; unreported holds the runs
+	// started here whose outcome River has not yet told forward of (see
+	// Backend.saw): both for Counters, Snapshot and Drain (counters.go).
+	started    uint64
+	unreported map[int64]struct{}
 }
 
 // notedFor bounds how long a note is kept: a run noted but never started
@@ -25,7 +30,7 @@ type localRuns struct {
 const notedFor = 10 * time.Minute
 
 func newLocalRuns() *localRuns {
-	return &localRuns{running: make(map[int64]context.CancelCauseFunc), noted: make(map[int64]time.Time)}
+	return &localRuns{running: make(map[int64]context.CancelCauseFunc), noted: make(map[int64]time.Time), unreported: make(map[int64]struct{})}
 }
 
 // start registers the run of job id with its cancel func, and cancels it at
@@ -35,6 +40,8 @@ func (l *localRuns) start(id int64, cancel context.CancelCauseFunc) (end func())
 	_, noted := l.noted[id]
 	delete(l.noted, id)
 	l.running[id] = cancel
+	l.started++
+	l.unreported[id] = struct{}{}
 	l.mu.Unlock()
 	if noted {
 		cancel(localtasks.ErrCancelled)

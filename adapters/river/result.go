@@ -1,6 +1,7 @@
 package river
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/localtasks/localtasks"
@@ -39,8 +41,8 @@ func statusOf(s rivertype.JobState) localtasks.Status {
 // result makes a run's snapshot from its job. A task this process has not
 // defined has its argument and value as json.RawMessage.
 func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
-	meta := readMeta(row)
-	out := readOutput(row)
+	md := readMetadata(row)
+	meta, out := md.M, md.Output
 	res := localtasks.TaskResult{
 		ID:         formatID(row.ID),
 		Task:       row.Kind,
@@ -85,15 +87,10 @@ func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
 	}
 	res.Errors = attemptErrors(row, out)
 	if res.Status == localtasks.StatusCancelled {
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(row.Metadata, &m)
-		var reason string
-		_ = json.Unmarshal(m[cancelReasonKey], &reason)
-		if reason == "" {
-			reason = "cancelled through River"
+		res.CancelReason = cmp.Or(md.CancelReason, "cancelled through River")
+		if md.Struck {
+			unstrikeAttempt(&res)
 		}
-		res.CancelReason = reason
-		unstrikeAttempt(&res, m)
 	}
 	if p := out.Progress; p != nil {
 		res.Progress = localtasks.Progress{Done: p.Done, Total: p.Total, Message: p.Message, At: p.At}
@@ -276,6 +273,9 @@ func (w *waiters) wake(id int64, row *rivertype.JobRow) {
 // finished wakes this process's waiters for id, with its final row if
 // not nil, and tells the other processes' through b.notify.
 func (b *Backend) finished(id int64, row *rivertype.JobRow) {
+	if row != nil {
+		b.recent.add(row)
+	}
 	b.wait.wake(id, row)
 	b.notify.add(id)
 }
@@ -447,4 +447,36 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// recent keeps the final rows of the runs this process's workers finished
+// last (Config.RecentFinished), for Wait and Watch. A row is what River's
+// subscription delivered as the run finished: a later change to the job
+// by hand (River's JobRetry of a finished job) is not seen by a Wait that
+// finds it here, as it would not have been by a Wait that was waiting.
+type recent struct {
+	c *lru.Cache[int64, *rivertype.JobRow] // nil keeps none
+}
+
+func newRecent(n int) *recent {
+	if n < 0 {
+		return &recent{}
+	}
+	c, _ := lru.New[int64, *rivertype.JobRow](n) // n > 0: no error
+	return &recent{c: c}
+}
+
+func (r *recent) add(row *rivertype.JobRow) {
+	if r.c != nil {
+		r.c.Add(row.ID, row)
+	}
+}
+
+// get returns the final row of job id, or nil if r does not hold it.
+func (r *recent) get(id int64) *rivertype.JobRow {
+	if r.c == nil {
+		return nil
+	}
+	row, _ := r.c.Get(id)
+	return row
 }

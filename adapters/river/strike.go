@@ -376,14 +376,15 @@ func (b *Backend) cancelStruck(ctx context.Context, tx pgx.Tx, ins *insertion) e
 		ins.rows[i] = &row
 	}
 	b.strikes.struck.Add(uint64(len(ids)))
+	b.stats.cancelled.Add(uint64(len(ids))) // as the pools count a struck run: enqueued, cancelled and struck
 	return nil
 }
 
 // strikeStart ends a job a strike matches, as a worker takes it, CANCELLED
 // with the strike as reason, without running it: it returns the error for
-// Work to return, or nil if no strike matches. Without strikes it costs an
-// atomic load.
-func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, job *river.Job[jobArgs]) error {
+// Work to return, or nil if no strike matches; failed says an attempt of
+// it failed before. Without strikes it costs an atomic load.
+func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, job *river.Job[jobArgs], failed bool) error {
 	if len(b.strikes.cur.Load().rules) == 0 {
 		return nil
 	}
@@ -396,7 +397,7 @@ func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, jo
 		return nil
 	}
 	when := "before it started"
-	if len(readOutput(job.JobRow).Errors) > 0 {
+	if failed {
 		when = "before its retry"
 	}
 	reason := "struck " + when + ": " + st.String()
@@ -410,10 +411,9 @@ func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, jo
 }
 
 // unstrikeAttempt takes back from res the attempt River counted for a run
-// that a worker struck (see strikeStart), which never ran; meta is the
-// job's metadata.
-func unstrikeAttempt(res *localtasks.TaskResult, meta map[string]json.RawMessage) {
-	if string(meta[struckKey]) != "true" || res.Attempts == 0 {
+// that a worker struck (see strikeStart), which never ran.
+func unstrikeAttempt(res *localtasks.TaskResult) {
+	if res.Attempts == 0 {
 		return
 	}
 	res.Attempts--

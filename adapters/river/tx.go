@@ -95,6 +95,7 @@ func errNilTx(b *Backend, task localtasks.Definition) error {
 // published, and the runs replaced are announced by a NOTIFY in tx, which
 // PostgreSQL delivers when tx commits, to this process's listener too.
 func (b *Backend) insertedTx(ctx context.Context, tx pgx.Tx, ins *insertion) error {
+	b.stats.inserted(ins)
 	for i, row := range ins.rows {
 		if row != nil && ins.jobs[i].deferred {
 			b.timers.add(row.ID, row.ScheduledAt)

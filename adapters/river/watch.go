@@ -6,8 +6,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/localtasks/localtasks"
 )
 
@@ -41,7 +39,7 @@ func (b *Backend) Watch(ctx context.Context, id string) iter.Seq2[localtasks.Tas
 		defer poll.Stop()
 
 		var last localtasks.TaskResult
-		var final *rivertype.JobRow // from this process's workers: no need to read it
+		final := b.recent.get(jid) // from this process's workers: no need to read it
 		for first := true; ; first = false {
 			row := final
 			final = nil

@@ -40,9 +40,9 @@ const (
 
 // jobMeta is what a run needs beyond River's columns.
 type jobMeta struct {
-	Priority int                    `json:"priority"`
-	Timeout  time.Duration          `json:"timeout,omitempty"`
-	Retry    localtasks.RetryPolicy `json:"retry"`
+	Priority int                    `json:"priority,omitzero"`
+	Timeout  time.Duration          `json:"timeout,omitzero"`
+	Retry    localtasks.RetryPolicy `json:"retry,omitzero"`
 
 	// snoozes is how often the job snoozed, which River keeps in its own
 	// metadata key: River does not count a snoozed attempt, localtasks
@@ -98,7 +98,7 @@ func (w *taskWorker) NextRetry(job *river.Job[jobArgs]) time.Time {
 	if at, ok := w.retries.LoadAndDelete(job.ID); ok {
 		return at.(time.Time)
 	}
-	m := readMeta(job.JobRow)
+	m := readMetadata(job.JobRow).M
 	return w.b.clock.Now().Add(retryDelay(m.Retry, job.Attempt))
 }
 
@@ -122,11 +122,11 @@ func retryDelay(p localtasks.RetryPolicy, n int) time.Duration {
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	b, def := w.b, w.def
-	if err := b.strikeStart(ctx, def, job); err != nil {
+	md := readMetadata(job.JobRow)
+	if err := b.strikeStart(ctx, def, job, len(md.Output.Errors) > 0); err != nil {
 		return err
 	}
-	meta := readMeta(job.JobRow)
-	out := readOutput(job.JobRow)
+	meta, out := md.M, md.Output
 	if out.StartedAt.IsZero() {
 		out.StartedAt = b.clock.Now().UTC()
 		if job.AttemptedAt != nil {
@@ -155,12 +155,18 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		row.State = rivertype.JobStateRunning
 		b.publish(localtasks.EventProgress, row)
 	}
-	mu.Lock()
-	record()
-	mu.Unlock()
-	started := *job.JobRow
-	started.Metadata = mustMerge(job.Metadata, &out)
-	b.publish(localtasks.EventStarted, &started)
+	defer func() { // on every way out: the last word on the attempt
+		mu.Lock()
+		record()
+		mu.Unlock()
+	}()
+	if b.events.Subscribed() {
+		started := *job.JobRow
+		started.Metadata = mustMerge(job.Metadata, &out)
+		b.publish(localtasks.EventStarted, &started)
+	} else {
+		b.watch.wake(job.ID, nil) // its watches read it
+	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -178,7 +184,6 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		if merr == nil {
 			mu.Lock()
 			out.Value = raw
-			record()
 			mu.Unlock()
 			return nil
 		}
@@ -213,7 +218,6 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	}
 	mu.Lock()
 	out.Errors = append(out.Errors, ae)
-	record()
 	mu.Unlock()
 	if v.Final {
 		// River discards a job whose attempts are spent, by the job row it
@@ -328,22 +332,24 @@ func decode(t reflect.Type, raw json.RawMessage) (any, error) {
 	return p.Elem().Interface(), nil
 }
 
-func readMeta(row *rivertype.JobRow) jobMeta {
-	var m struct {
-		M       jobMeta `json:"localtasks"`
-		Snoozes int     `json:"snoozes"` // River's count
-	}
-	_ = json.Unmarshal(row.Metadata, &m)
-	m.M.snoozes = m.Snoozes
-	return m.M
+// metadata is what the adapter reads of a job's metadata, in one pass.
+type metadata struct {
+	M       jobMeta `json:"localtasks"`
+	Snoozes int     `json:"snoozes"` // River's count
+	// Output is what the workers recorded, under River's
+	// rivertype.MetadataKeyOutput (TestMetadataKeys checks the tag).
+	Output       output `json:"output"`
+	CancelReason string `json:"localtasks_cancel_reason"` // cancelReasonKey
+	Struck       bool   `json:"localtasks_struck"`        // struckKey
 }
 
-func readOutput(row *rivertype.JobRow) output {
-	var out output
-	if raw := row.Output(); len(raw) > 0 {
-		_ = json.Unmarshal(raw, &out)
-	}
-	return out
+// readMetadata reads row's metadata: the run's settings (with River's
+// count of snoozes), the workers' output, and why it was cancelled.
+func readMetadata(row *rivertype.JobRow) metadata {
+	var m metadata
+	_ = json.Unmarshal(row.Metadata, &m)
+	m.M.snoozes = m.Snoozes
+	return m
 }
 
 // mustMerge returns metadata with out as its recorded output.
