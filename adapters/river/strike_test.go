@@ -241,6 +241,9 @@ func TestStrikeInBatchesAndTx(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusCancelled, res.Status)
 	require.Equal(t, `struck: localtaskstest.echo where Text == "no"`, res.CancelReason)
+	c := b.Counters()
+	require.Equal(t, uint64(5), c.Struck, "two of the batch, the keyed one, the replace and the one in the tx")
+	require.Equal(t, uint64(7), c.Enqueued, "the batch of three, the key holder and the three struck after it: each struck run is made, as on the pools")
 }
 
 // TestStrikeTableMissing: a Backend on a schema without the table of
@@ -302,4 +305,5 @@ func TestStrikeBeforeRetry(t *testing.T) {
 	require.Len(t, res.WorkerIDs, 1)
 	require.Len(t, res.Errors, 1)
 	require.Equal(t, "boom", res.Errors[0].Message)
+	require.Equal(t, uint64(1), b.Counters().Struck)
 }
