@@ -134,8 +134,8 @@ var _ localtasks.Backend = (*Backend)(nil)
 // Migrate brings River's tables in schema ("" for the search_path) up to
 // date, as River's own migrations (rivermigrate) do, creating the schema if
 // it does not exist, and creates the adapter's own table of strikes
-// (localtasks_strike) there if it is missing. Run it once before the first Backend, from a deploy
-// step or at startup: it is safe to run again.
+// (localtasks_strike) there if it is missing. Run it once before the first
+// Backend, from a deploy step or at startup: it is safe to run again.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if schema != "" {
 		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
@@ -152,10 +152,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	return migrateStrikes(ctx, pool, schema)
 }
 
-// New returns a Backend on pool's database, whose River tables must exist
-// (Migrate). With cfg.Workers above zero it starts a River client that runs
-// the tasks of cfg.Tasks from cfg.Queues until Close; ctx bounds the start
-// only. The pool stays the caller's: Close does not close it.
+// New returns a Backend on pool's database, whose River tables and table
+// of strikes must exist (Migrate); it reads the strikes in force. With
+// cfg.Workers above zero it starts a River client that runs the tasks of
+// cfg.Tasks from cfg.Queues until Close; ctx bounds the start only. The pool stays the caller's: Close does not close it.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) {
 	bad := func(format string, args ...any) (*Backend, error) {
 		return nil, fmt.Errorf("localtasks/river: config: "+format+": %w", append(args, localtasks.ErrConfig)...)

@@ -149,7 +149,9 @@ func (s *strikeCache) read(ctx context.Context, q querier) (*strikeSet, error) {
 			st.Upper, err = decodeStrikeValue(ut, u)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("strike %d: %w", id, err)
+			// Not this version's: leave it to the processes that know it.
+			s.b.logger.Warn("localtasks/river: a strike in the table cannot be read; it is not applied here", "strike", id, "error", err)
+			continue
 		}
 		r, _ := backendkit.CompileStrike(st) // nil: not checkable here
 		set.list = append(set.list, st)
@@ -243,7 +245,9 @@ func (b *Backend) Strike(st localtasks.Strike) error {
 // Restore lifts a strike given earlier, in every process on b's schema,
 // matched by its task, field, operator and values as converted to the
 // field's type. Runs already struck stay CANCELLED. A strike not in force
-// is an error matching localtasks.ErrInvalidTask.
+// is an error matching localtasks.ErrInvalidTask; so is one this process
+// cannot check, such as a strike on a task it does not define: restore it
+// from a process that defines the task.
 func (b *Backend) Restore(st localtasks.Strike) error {
 	r, err := backendkit.CompileStrike(st)
 	if err != nil {
