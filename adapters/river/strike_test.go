@@ -307,3 +307,20 @@ func TestStrikeBeforeRetry(t *testing.T) {
 	require.Equal(t, "boom", res.Errors[0].Message)
 	require.Equal(t, uint64(1), b.Counters().Struck)
 }
+
+// TestStrikeUnreadable: a row of the table this version cannot read is
+// left out, with a warning, rather than failing New.
+func TestStrikeUnreadable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	schema := newSchema(t)
+	_, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "localtasks_strike"}.Sanitize()+
+		" (task, field, op, value_type, value, upper_type, upper) VALUES ($1, 'N', '==', 'complex128', '1i', '', '')", localtaskstest.Echo.Name())
+	require.NoError(t, err)
+	b := newBackend(t, ctx, schema, ltriver.Config{})
+	require.Empty(t, b.Strikes())
+	st := localtasks.Strike{Task: localtaskstest.Echo.Name(), Field: "N", Op: localtasks.OpEqual, Value: 1}
+	require.NoError(t, b.Strike(st), "the others are made and read as before")
+	require.Equal(t, []localtasks.Strike{st}, b.Strikes())
+}
