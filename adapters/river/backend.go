@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,12 @@ type Config struct {
 	// workers); short jobs want less, down to River's minimum of 1 ms, at
 	// the cost of more queries.
 	FetchCooldown time.Duration
+	// Middleware wraps every attempt this backend's workers run, the first
+	// outermost, as localtasks.Config.Middleware does on a pool: on the
+	// worker, inside the attempt's ctx (localtasks.TaskID and the rest
+	// answer) and its panic recovery. Defaults to none, which costs an
+	// attempt nothing.
+	Middleware []localtasks.Middleware
 	// WatchPollInterval is how often a Watch reads its run's job for the
 	// changes no notification brings: the start and progress of a run
 	// that another process's workers run. Defaults to
@@ -163,6 +170,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Middleware = slices.Clone(cfg.Middleware)
 	allTasks := cfg.Workers > 0 && cfg.Tasks == nil
 	if allTasks {
 		cfg.Tasks = localtasks.Names()
