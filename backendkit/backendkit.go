@@ -8,11 +8,13 @@ package backendkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/internal/bridge"
+	"github.com/localtasks/localtasks/internal/cron"
 	"github.com/localtasks/localtasks/internal/failure"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
@@ -213,3 +215,44 @@ func (b *Broadcaster) Subscribed() bool { return b.b.Subscribed() }
 // Close ends every subscription once it has read the events published
 // before. Closing twice is safe.
 func (b *Broadcaster) Close() { b.b.Close() }
+
+// PerpetualSchedule returns the times at which the runs of a perpetual task
+// with p start, as a Schedule whose Next(t) is: t plus p.Every; the first
+// time after t that p.Cron names in p.Location (UTC if nil), read as
+// wall-clock times there, as localtasks' own backends and CronTimes read
+// them; or p.Schedule's Next(t). It is for a backend that hands the
+// schedule to a scheduler of its own, such as River's periodic jobs. A p
+// with no schedule is an error, as is a bad cron expression; both match
+// localtasks.ErrInvalidTask.
+func PerpetualSchedule(p localtasks.Perpetual) (localtasks.Schedule, error) {
+	switch {
+	case p.Schedule != nil:
+		return p.Schedule, nil
+	case p.Cron != "":
+		sched, err := cron.Cached(p.Cron)
+		if err != nil {
+			return nil, fmt.Errorf("localtasks: %v: fix the expression: %w", err, localtasks.ErrInvalidTask)
+		}
+		loc := p.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		return cronSchedule{sched: sched, loc: loc}, nil
+	case p.Every > 0:
+		return interval(p.Every), nil
+	}
+	return nil, fmt.Errorf("localtasks: the perpetual task has no interval, no cron expression and no schedule: give Every, Cron or Schedule: %w", localtasks.ErrInvalidTask)
+}
+
+// cronSchedule is a cron expression read in a time zone.
+type cronSchedule struct {
+	sched *cron.Schedule
+	loc   *time.Location
+}
+
+func (c cronSchedule) Next(t time.Time) time.Time { return c.sched.Next(t.In(c.loc)) }
+
+// interval is a fixed interval.
+type interval time.Duration
+
+func (d interval) Next(t time.Time) time.Time { return t.Add(time.Duration(d)) }
