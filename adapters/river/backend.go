@@ -64,6 +64,20 @@ type Config struct {
 	// workers); short jobs want less, down to River's minimum of 1 ms, at
 	// the cost of more queries.
 	FetchCooldown time.Duration
+	// Automatic names the automatic perpetual tasks (localtasks.WithCron,
+	// or Perpetual.Automatic) that become River periodic jobs, as
+	// localtasks.Config.Automatic names those a pool starts: each of the
+	// task's kind and with its name as ID, on its schedule (its interval,
+	// its cron expression read in its time zone, or its Schedule), its run
+	// at once as the job starts if the task runs on start or has an
+	// interval. Only River's elected leader inserts periodic jobs, so name
+	// the task in every process whose backend has Workers: whichever leads
+	// inserts the runs, and any worker runs them. Each must be defined by
+	// New, be automatic, be on a queue that Queues lists, and JSON must carry
+	// its types, or New fails with localtasks.ErrConfig; so does Automatic
+	// with Workers 0. Defaults to none. See the package doc's "Cron and
+	// perpetual tasks".
+	Automatic []string
 	// Middleware wraps every attempt this backend's workers run, the first
 	// outermost, as localtasks.Config.Middleware does on a pool: on the
 	// worker, inside the attempt's ctx (localtasks.TaskID and the rest
@@ -171,6 +185,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		cfg.Logger = slog.Default()
 	}
 	cfg.Middleware = slices.Clone(cfg.Middleware)
+	cfg.Automatic = slices.Clone(cfg.Automatic)
 	allTasks := cfg.Workers > 0 && cfg.Tasks == nil
 	if allTasks {
 		cfg.Tasks = localtasks.Names()
@@ -202,6 +217,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.Clock != nil {
 		rc.Test.Time = riverTime{cfg.Clock}
 	}
+	periodic, err := b.periodicJobs()
+	if err != nil {
+		return bad("%v", err)
+	}
+	rc.PeriodicJobs = periodic
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		for _, name := range cfg.Tasks {

@@ -31,6 +31,7 @@ func TestConformance(t *testing.T) {
 			Schema:            newSchema(t),
 			Clock:             cfg.Test.Clock,
 			Middleware:        cfg.Middleware,
+			Automatic:         cfg.Automatic,
 			Logger:            quiet,
 			FetchPollInterval: 20 * time.Millisecond,
 		})
