@@ -96,7 +96,8 @@ const WatchPollIntervalDefault = time.Second
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
-// carry with localtasks' semantics.
+// carry with localtasks' semantics. Automatic perpetual and cron tasks run
+// as River periodic jobs all the same: see Config.Automatic.
 var Capabilities = localtasks.Capabilities{
 	Defer:         true,
 	Priority:      true,
