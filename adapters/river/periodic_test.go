@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -32,13 +33,14 @@ var (
 		return localtasks.TaskID(ctx), nil
 	}, localtasks.WithCron("0 12 * * *", mustLoadLocation("America/New_York")))
 
+	// stopper asks to end its chain, and returns what StopPerpetual said.
+	stopper = localtasks.Define("river_test.stopper", func(ctx context.Context, _ struct{}) (string, error) {
+		return fmt.Sprint(localtasks.StopPerpetual(ctx)), nil
+	}, localtasks.WithPerpetual(localtasks.Perpetual{Cron: "0 0 1 1 *", Automatic: true, RunOnStart: true}))
+
 	// notAutomatic is perpetual, but leaves its start to Enqueue.
 	notAutomatic = localtasks.Define("river_test.not-automatic", func(ctx context.Context, _ struct{}) (int, error) { return 0, nil },
 		localtasks.WithPerpetual(localtasks.Perpetual{Every: time.Minute}))
-
-	// badName is automatic under a name River cannot take as a kind.
-	badName = localtasks.Define("river_test.bad name", func(ctx context.Context, _ struct{}) (int, error) { return 0, nil },
-		localtasks.WithCron("@daily", nil))
 
 	// elsewhere is automatic on a queue of its own.
 	elsewhere = localtasks.Define("river_test.elsewhere", func(ctx context.Context, _ struct{}) (int, error) { return 0, nil },
@@ -141,6 +143,24 @@ func TestAutomaticRunOnStart(t *testing.T) {
 	periodicRun(t, ctx, b, yearlyOnStart.Name(), ex.ID)
 }
 
+// A run of a periodic job is no link of a chain: StopPerpetual, like
+// SetNextArgs and SetNextRun, fails in it rather than being ignored.
+func TestAutomaticRunIsNoChain(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mw, ran := attempts()
+	b, err := ltriver.New(ctx, pool, ltriver.Config{Schema: newSchema(t), Workers: 1, Tasks: []string{stopper.Name()},
+		Automatic: []string{stopper.Name()}, Middleware: []localtasks.Middleware{mw}, Logger: quiet, FetchPollInterval: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, b.Close(ctx)) }()
+
+	res, err := b.Wait(ctx, nextAttempt(t, ctx, ran).ID)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusSuccessful, res.Status)
+	require.Contains(t, res.Value, "not perpetual", "StopPerpetual failed")
+}
+
 // A cron task's times are read in its time zone: noon in New York is
 // 17:00 UTC in January. The backend's clock is River's, so a FakeClock
 // just before that has River's leader insert the run due at noon.
@@ -206,7 +226,6 @@ func TestAutomaticConfigErrors(t *testing.T) {
 		{"undefined", ltriver.Config{Workers: 1, Automatic: []string{"river_test.nowhere"}}, "not defined"},
 		{"not automatic", ltriver.Config{Workers: 1, Automatic: []string{notAutomatic.Name()}}, "not automatic"},
 		{"queue not listed", ltriver.Config{Workers: 1, Automatic: []string{elsewhere.Name()}}, `queue "elsewhere"`},
-		{"name River refuses", ltriver.Config{Workers: 1, Tasks: []string{yearlyOnStart.Name()}, Automatic: []string{badName.Name()}}, "rename the task"},
 	}
 	for _, c := range cases {
 		c.cfg.Schema, c.cfg.Logger = schema, quiet
