@@ -112,18 +112,25 @@ type TaskInfo struct {
 	// ExtendTimeout moves the attempt's timeout by d, for
 	// localtasks.ExtendTimeout; nil means the backend cannot.
 	ExtendTimeout func(d time.Duration) error
+	// Unchained, for a run of a perpetual task that has no successor to
+	// shape (a River periodic job's run, which the job's schedule
+	// follows), says why and what to do: localtasks.StopPerpetual,
+	// SetNextRun and SetNextArgs fail with it and errors.ErrUnsupported.
+	// Leave it empty otherwise.
+	Unchained string
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
-// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress, SetMetadata
-// and ExtendTimeout for the attempt info describes, as the ctx of an attempt on
+// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress, SetMetadata,
+// ExtendTimeout and, with info.Unchained, StopPerpetual, SetNextRun and
+// SetNextArgs for the attempt info describes, as the ctx of an attempt on
 // a ThreadPoolBackend does. Its deadline, cancellation and values are parent's;
 // localtasks.Cause reports context.Cause(parent). Pass it to
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
-	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil {
-		ti.Hooks = new(taskctx.Hooks)
+	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil || info.Unchained != "" {
+		ti.Hooks = &taskctx.Hooks{Unchained: info.Unchained}
 		if e != nil {
 			ti.Hooks.Extend = func(_ *taskctx.Ctx, d time.Duration) error { return e(d) }
 		}

@@ -156,3 +156,19 @@ func TestPerpetualSchedule(t *testing.T) {
 type scheduleFunc func(time.Time) time.Time
 
 func (f scheduleFunc) Next(t time.Time) time.Time { return f(t) }
+
+func TestWithTaskInfoUnchained(t *testing.T) {
+	t.Parallel()
+	ctx := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 1,
+		Unchained: "its runs are a periodic job's: change the schedule instead"})
+	for name, err := range map[string]error{
+		"StopPerpetual": localtasks.StopPerpetual(ctx),
+		"SetNextRun":    localtasks.SetNextRun(ctx, time.Now()),
+		"SetNextArgs":   localtasks.SetNextArgs(ctx, struct{}{}),
+	} {
+		require.ErrorIs(t, err, errors.ErrUnsupported, name)
+		require.ErrorContains(t, err, name+` in task "t": its runs are a periodic job's: change the schedule instead`)
+	}
+	plain := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 1})
+	require.ErrorIs(t, localtasks.StopPerpetual(plain), localtasks.ErrInvalidTask, "without Unchained: a task that is not perpetual")
+}

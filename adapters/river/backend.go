@@ -236,7 +236,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 				}
 				return bad("task %q in Tasks: %v", name, err)
 			}
-			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def})
+			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def, unchained: unchained(def)})
 		}
 		rc.Workers = workers
 		rc.FetchOnlyKnownKinds = true

@@ -92,7 +92,7 @@
 // What differs from a pool's chain: Every is the time from one start to
 // the next (River's interval), not from the end of one run to the start
 // of the next; runs are independent, so StopPerpetual, SetNextArgs and
-// SetNextRun fail in a run (the run reads as not perpetual), and a run
+// SetNextRun fail in a run, with errors.ErrUnsupported, and a run
 // that fails or is cancelled changes nothing in the schedule. An Enqueue
 // of a perpetual task fails with an error matching errors.ErrUnsupported
 // that says to name it in Config.Automatic; to test one run, and what it

@@ -82,6 +82,16 @@ func (b *Backend) periodicJobs() ([]*river.PeriodicJob, error) {
 // periodic job's ID that breaks it makes River's client panic.
 var riverIDPattern = regexp.MustCompile(`\A[\w][\w\-\[\]<>\/.·:+]+\z`)
 
+// unchained is backendkit.TaskInfo.Unchained for the runs of def, if it is
+// perpetual.
+func unchained(def localtasks.Definition) string {
+	if p := def.Options().Perpetual; p.Every == 0 && p.Cron == "" && p.Schedule == nil {
+		return ""
+	}
+	return "River runs perpetual tasks as periodic jobs, whose runs are independent and follow the job's schedule: " +
+		"change the task's schedule, or run it on a pool for a chain that each run shapes"
+}
+
 // perpetualRefused is the error of an Enqueue of a perpetual task.
 func perpetualRefused(name string) error {
 	return fmt.Errorf("localtasks/river: task %q is perpetual: River runs perpetual and cron tasks as periodic jobs, which the backends whose "+

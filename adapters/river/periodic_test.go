@@ -144,7 +144,8 @@ func TestAutomaticRunOnStart(t *testing.T) {
 }
 
 // A run of a periodic job is no link of a chain: StopPerpetual, like
-// SetNextArgs and SetNextRun, fails in it rather than being ignored.
+// SetNextArgs and SetNextRun, fails in it, saying why, rather than being
+// ignored.
 func TestAutomaticRunIsNoChain(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -158,7 +159,8 @@ func TestAutomaticRunIsNoChain(t *testing.T) {
 	res, err := b.Wait(ctx, nextAttempt(t, ctx, ran).ID)
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusSuccessful, res.Status)
-	require.Contains(t, res.Value, "not perpetual", "StopPerpetual failed")
+	require.Contains(t, res.Value, "StopPerpetual in task", "StopPerpetual failed")
+	require.Contains(t, res.Value, "River runs perpetual tasks as periodic jobs", "and says why")
 }
 
 // A cron task's times are read in its time zone: noon in New York is

@@ -83,6 +83,9 @@ type taskWorker struct {
 	river.WorkerDefaults[jobArgs]
 	b   *Backend
 	def localtasks.Definition
+	// unchained is, for a perpetual task, why its runs cannot shape the
+	// next: see backendkit.TaskInfo.Unchained.
+	unchained string
 	// retries holds, from Work to NextRetry, the time of a failed job's
 	// retry, by job ID: the policy decides it by the error, which
 	// NextRetry is not given.
@@ -165,7 +168,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	tm := newTimeout(b.clock, meta.Timeout, cancel)
 	defer tm.stop()
 	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
-		ExtendTimeout: tm.extend})
+		ExtendTimeout: tm.extend, Unchained: w.unchained})
 
 	ex := localtasks.Execution{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Queue: job.Queue, Priority: meta.Priority}
 	value, err, stack := call(tctx, def, job.Args.Args, b.cfg.Middleware, ex)
