@@ -19,11 +19,11 @@ import (
 // task it names: of the task's kind, on the task's schedule (its interval,
 // its cron expression in its time zone, or its Schedule), inserting a run
 // with the zero argument and the task's default options each time the
-// schedule comes due. A run of the task's name as key is still unfinished
-// (queued, scheduled, running or waiting for a retry) makes River skip the
-// insert, so that runs of an automatic task never overlap, as a chain's do
-// on a pool. An Every task and a RunOnStart one run at once as River's
-// leader starts the job (River's RunOnStart).
+// schedule comes due. The runs are keyed by the task's name (or its own
+// key): while one is unfinished (queued, scheduled, running or waiting for
+// a retry), River skips the insert, so that runs of an automatic task never
+// overlap, as a chain's do on a pool. An Every task and a RunOnStart one
+// run at once as River's leader starts the job (River's RunOnStart).
 func (b *Backend) periodicJobs() ([]*river.PeriodicJob, error) {
 	names := b.cfg.Automatic
 	if len(names) == 0 {
