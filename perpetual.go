@@ -3,6 +3,7 @@ package localtasks
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -167,6 +168,9 @@ func perpetualCtx(ctx context.Context, what string) (*taskctx.Ctx, error) {
 	c := taskctx.From(ctx)
 	if c == nil {
 		return nil, fmt.Errorf("localtasks: %s outside a task: call it with the ctx of a perpetual task's run: %w", what, ErrInvalidTask)
+	}
+	if !c.Perpetual && c.Hooks != nil && c.Hooks.Unchained != "" {
+		return nil, fmt.Errorf("localtasks: %s in task %q: %s: %w", what, c.Task, c.Hooks.Unchained, errors.ErrUnsupported)
 	}
 	if !c.Perpetual {
 		return nil, fmt.Errorf("localtasks: %s in task %q, which is not perpetual: define it WithPerpetual or WithCron: %w", what, c.Task, ErrInvalidTask)

@@ -8,11 +8,13 @@ package backendkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/internal/bridge"
+	"github.com/localtasks/localtasks/internal/cron"
 	"github.com/localtasks/localtasks/internal/failure"
 	"github.com/localtasks/localtasks/internal/taskctx"
 	"github.com/localtasks/localtasks/internal/wire"
@@ -113,18 +115,25 @@ type TaskInfo struct {
 	// ExtendTimeout moves the attempt's timeout by d, for
 	// localtasks.ExtendTimeout; nil means the backend cannot.
 	ExtendTimeout func(d time.Duration) error
+	// Unchained, for a run of a perpetual task that has no successor to
+	// shape (a River periodic job's run, which the job's schedule
+	// follows), says why and what to do: localtasks.StopPerpetual,
+	// SetNextRun and SetNextArgs fail with it and errors.ErrUnsupported.
+	// Leave it empty otherwise.
+	Unchained string
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
-// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress, SetMetadata
-// and ExtendTimeout for the attempt info describes, as the ctx of an attempt on
+// localtasks.TaskID, TaskName, Attempt, Logger, SetProgress, SetMetadata,
+// ExtendTimeout and, with info.Unchained, StopPerpetual, SetNextRun and
+// SetNextArgs for the attempt info describes, as the ctx of an attempt on
 // a ThreadPoolBackend does. Its deadline, cancellation and values are parent's;
 // localtasks.Cause reports context.Cause(parent). Pass it to
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
-	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil {
-		ti.Hooks = new(taskctx.Hooks)
+	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil || info.Unchained != "" {
+		ti.Hooks = &taskctx.Hooks{Unchained: info.Unchained}
 		if e != nil {
 			ti.Hooks.Extend = func(_ *taskctx.Ctx, d time.Duration) error { return e(d) }
 		}
@@ -257,3 +266,44 @@ func (r *StrikeRule) Matches(task localtasks.Definition, args any) bool {
 // operator, and by the values once converted to the field's type (so 7 and
 // 7.0 are the same on an int field).
 func (r *StrikeRule) Same(o *StrikeRule) bool { return sameStrike(r.r, o.r) }
+
+// PerpetualSchedule returns the times at which the runs of a perpetual task
+// with p start, as a Schedule whose Next(t) is: t plus p.Every; the first
+// time after t that p.Cron names in p.Location (UTC if nil), read as
+// wall-clock times there, as localtasks' own backends and CronTimes read
+// them; or p.Schedule's Next(t). It is for a backend that hands the
+// schedule to a scheduler of its own, such as River's periodic jobs. A p
+// with no schedule is an error, as is a bad cron expression; both match
+// localtasks.ErrInvalidTask.
+func PerpetualSchedule(p localtasks.Perpetual) (localtasks.Schedule, error) {
+	switch {
+	case p.Schedule != nil:
+		return p.Schedule, nil
+	case p.Cron != "":
+		sched, err := cron.Cached(p.Cron)
+		if err != nil {
+			return nil, fmt.Errorf("localtasks: %v: fix the expression: %w", err, localtasks.ErrInvalidTask)
+		}
+		loc := p.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		return cronSchedule{sched: sched, loc: loc}, nil
+	case p.Every > 0:
+		return interval(p.Every), nil
+	}
+	return nil, fmt.Errorf("localtasks: the perpetual task has no interval, no cron expression and no schedule: give Every, Cron or Schedule: %w", localtasks.ErrInvalidTask)
+}
+
+// cronSchedule is a cron expression read in a time zone.
+type cronSchedule struct {
+	sched *cron.Schedule
+	loc   *time.Location
+}
+
+func (c cronSchedule) Next(t time.Time) time.Time { return c.sched.Next(t.In(c.loc)) }
+
+// interval is a fixed interval.
+type interval time.Duration
+
+func (d interval) Next(t time.Time) time.Time { return t.Add(time.Duration(d)) }

@@ -145,3 +145,60 @@ func TestCompileStrike(t *testing.T) {
 		require.ErrorIs(t, err, localtasks.ErrInvalidTask, "%+v", bad)
 	}
 }
+
+func TestPerpetualSchedule(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	at := time.Date(2030, 3, 9, 11, 59, 0, 0, ny) // the day before New York moves its clocks on
+
+	every, err := backendkit.PerpetualSchedule(localtasks.Perpetual{Every: time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, at.Add(time.Hour), every.Next(at))
+
+	noon, err := backendkit.PerpetualSchedule(localtasks.Perpetual{Cron: "0 12 * * *", Location: ny})
+	require.NoError(t, err)
+	first := noon.Next(at)
+	require.True(t, time.Date(2030, 3, 9, 12, 0, 0, 0, ny).Equal(first), "noon in New York, not in UTC: %v", first)
+	second := noon.Next(first)
+	require.True(t, time.Date(2030, 3, 10, 12, 0, 0, 0, ny).Equal(second), "noon again the next day: %v", second)
+	require.Equal(t, 23*time.Hour, second.Sub(first), "a day of 23 hours, as the clocks moved on")
+	want, err := localtasks.CronTimes("0 12 * * *", ny, at, 2)
+	require.NoError(t, err)
+	require.Equal(t, want, []time.Time{first, second}, "the times CronTimes names")
+
+	utc, err := backendkit.PerpetualSchedule(localtasks.Perpetual{Cron: "0 12 * * *"})
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2030, 3, 9, 12, 0, 0, 0, time.UTC), utc.Next(time.Date(2030, 3, 9, 11, 0, 0, 0, time.UTC)), "UTC without a Location")
+
+	custom := scheduleFunc(func(t time.Time) time.Time { return t.Add(time.Minute) })
+	s, err := backendkit.PerpetualSchedule(localtasks.Perpetual{Schedule: custom})
+	require.NoError(t, err)
+	require.Equal(t, at.Add(time.Minute), s.Next(at))
+
+	_, err = backendkit.PerpetualSchedule(localtasks.Perpetual{Cron: "61 * * * *"})
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
+	require.ErrorContains(t, err, "minute")
+	_, err = backendkit.PerpetualSchedule(localtasks.Perpetual{})
+	require.ErrorIs(t, err, localtasks.ErrInvalidTask)
+}
+
+type scheduleFunc func(time.Time) time.Time
+
+func (f scheduleFunc) Next(t time.Time) time.Time { return f(t) }
+
+func TestWithTaskInfoUnchained(t *testing.T) {
+	t.Parallel()
+	ctx := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 1,
+		Unchained: "its runs are a periodic job's: change the schedule instead"})
+	for name, err := range map[string]error{
+		"StopPerpetual": localtasks.StopPerpetual(ctx),
+		"SetNextRun":    localtasks.SetNextRun(ctx, time.Now()),
+		"SetNextArgs":   localtasks.SetNextArgs(ctx, struct{}{}),
+	} {
+		require.ErrorIs(t, err, errors.ErrUnsupported, name)
+		require.ErrorContains(t, err, name+` in task "t": its runs are a periodic job's: change the schedule instead`)
+	}
+	plain := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 1})
+	require.ErrorIs(t, localtasks.StopPerpetual(plain), localtasks.ErrInvalidTask, "without Unchained: a task that is not perpetual")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,26 @@ type Config struct {
 	// workers); short jobs want less, down to River's minimum of 1 ms, at
 	// the cost of more queries.
 	FetchCooldown time.Duration
+	// Automatic names the automatic perpetual tasks (localtasks.WithCron,
+	// or Perpetual.Automatic) that become River periodic jobs, as
+	// localtasks.Config.Automatic names those a pool starts: each of the
+	// task's kind and with its name as ID, on its schedule (its interval,
+	// its cron expression read in its time zone, or its Schedule), its run
+	// at once as the job starts if the task runs on start or has an
+	// interval. Only River's elected leader inserts periodic jobs, so name
+	// the task in every process whose backend has Workers: whichever leads
+	// inserts the runs, and any worker runs them. Each must be defined by
+	// New, be automatic, be on a queue that Queues lists, and JSON must carry
+	// its types, or New fails with localtasks.ErrConfig; so does Automatic
+	// with Workers 0. Defaults to none. See the package doc's "Cron and
+	// perpetual tasks".
+	Automatic []string
+	// Middleware wraps every attempt this backend's workers run, the first
+	// outermost, as localtasks.Config.Middleware does on a pool: on the
+	// worker, inside the attempt's ctx (localtasks.TaskID and the rest
+	// answer) and its panic recovery. Defaults to none, which costs an
+	// attempt nothing.
+	Middleware []localtasks.Middleware
 	// WatchPollInterval is how often a Watch reads its run's job for the
 	// changes no notification brings: the start and progress of a run
 	// that another process's workers run. Defaults to
@@ -86,7 +107,8 @@ const RecentFinishedDefault = 4096
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
-// carry with localtasks' semantics.
+// carry with localtasks' semantics. Automatic perpetual and cron tasks run
+// as River periodic jobs all the same: see Config.Automatic.
 var Capabilities = localtasks.Capabilities{
 	Defer:         true,
 	Priority:      true,
@@ -181,6 +203,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Middleware = slices.Clone(cfg.Middleware)
+	cfg.Automatic = slices.Clone(cfg.Automatic)
 	allTasks := cfg.Workers > 0 && cfg.Tasks == nil
 	if allTasks {
 		cfg.Tasks = localtasks.Names()
@@ -212,6 +236,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.Clock != nil {
 		rc.Test.Time = riverTime{cfg.Clock}
 	}
+	periodic, err := b.periodicJobs()
+	if err != nil {
+		return bad("%v", err)
+	}
+	rc.PeriodicJobs = periodic
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		for _, name := range cfg.Tasks {
@@ -225,7 +254,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 				}
 				return bad("task %q in Tasks: %v", name, err)
 			}
-			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def})
+			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def, unchained: unchained(def)})
 		}
 		rc.Workers = workers
 		rc.FetchOnlyKnownKinds = true

@@ -30,6 +30,8 @@ func TestConformance(t *testing.T) {
 			Workers:           4,
 			Schema:            newSchema(t),
 			Clock:             cfg.Test.Clock,
+			Middleware:        cfg.Middleware,
+			Automatic:         cfg.Automatic,
 			Logger:            quiet,
 			FetchPollInterval: 20 * time.Millisecond,
 		})
@@ -44,8 +46,5 @@ func TestConformance(t *testing.T) {
 		},
 		KeepsResults: true,
 		DurableClose: true,
-		// Config has no Middleware: the adapter's workers call the task
-		// without a chain, so the suite's Middleware case does not apply.
-		NoMiddleware: true,
 	})
 }

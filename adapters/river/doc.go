@@ -4,7 +4,7 @@
 // number of machines in production, by changing one constructor.
 //
 // Its name is River's own, so a program that imports both, for
-// Backend.Client or River's periodic jobs, imports this package under
+// Backend.Client or River's own periodic jobs, imports this package under
 // another name; the examples and docs use ltriver:
 //
 //	import (
@@ -108,13 +108,50 @@
 // its own and pause that. So Capabilities has no Pause, which also promises
 // per-queue worker bounds (localtasks.Config.QueueWorkers).
 //
-// Limits and perpetual tasks are not supported (see Capabilities): an
-// Enqueue with WithPerpetual or WithCron, and so with a Schedule or
-// RunOnStart, fails with an error matching errors.ErrUnsupported. Use
-// River's periodic jobs through Backend.Client for schedules:
-// river.NewPeriodicJob takes a river.PeriodicSchedule, which a
-// localtasks.Schedule is too (both are a Next(time.Time) time.Time
-// method), and river.PeriodicJobOpts has RunOnStart.
+// Limits are not supported (see Capabilities): an Enqueue with a
+// concurrency or rate limit, debounce or cooldown fails with an error
+// matching errors.ErrUnsupported.
+//
+// Config.Middleware wraps every attempt this backend's workers run, as
+// localtasks.Config.Middleware does on a pool: on the worker, the first
+// outermost, inside the attempt's ctx (TaskID, Attempt, Logger answer) and
+// its panic recovery. The Execution's Queue is the job's queue, Priority
+// the run's localtasks priority. Without middleware an attempt costs what
+// it did: the chain is built only when there is one.
+//
+// # Cron and perpetual tasks
+//
+// Automatic perpetual tasks (localtasks.WithCron, or WithPerpetual with
+// Automatic) run as River periodic jobs: name them in Config.Automatic.
+// Each becomes a river.PeriodicJob whose kind and ID are the task's name,
+// on the task's schedule: its cron expression read in its Location (UTC if
+// nil) as the pools read it, its Every, or its Schedule. RunOnStart is
+// River's RunOnStart; an Every task's first run starts at once too, as on
+// a pool. Each run is a job with the zero argument and the task's default
+// options, keyed by the task's name: while one run is unfinished (queued,
+// running or waiting for a retry), River skips the next insert, so runs
+// never overlap.
+//
+// Only River's elected leader inserts periodic jobs, from its own memory
+// of the schedule. Name the task in Config.Automatic of every backend with
+// Workers, so that whichever process leads inserts the runs; any worker
+// runs them. A backend with Workers 0 never leads, and New refuses
+// Automatic there. A new leader, after a restart or a failover, starts the
+// schedule afresh, so a run due during the change may be missed:
+// RunOnStart hedges, as River's docs say. River's leader waits on real
+// timers: with a test Config.Clock it reads the clock's time, but waits
+// in real time.
+//
+// What differs from a pool's chain: Every is the time from one start to
+// the next (River's interval), not from the end of one run to the start
+// of the next; runs are independent, so StopPerpetual, SetNextArgs and
+// SetNextRun fail in a run, with errors.ErrUnsupported, and a run
+// that fails or is cancelled changes nothing in the schedule. An Enqueue
+// of a perpetual task fails with an error matching errors.ErrUnsupported
+// that says to name it in Config.Automatic; to test one run, and what it
+// asks of the next, use localtasks.ImmediateBackend's RunOnce. So
+// Capabilities.Perpetual is false: the conformance suite's perpetual cases
+// check a chain that River's periodic jobs do not keep.
 //
 // Results stay as long as River keeps jobs: by default a day for
 // completed jobs and a week for cancelled and discarded ones (River's

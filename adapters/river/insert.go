@@ -29,10 +29,18 @@ type newJob struct {
 // prepare checks a run of task with args and opts, as Enqueue does, and
 // makes its job. It reads nothing from the database.
 func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
-	if err := backendkit.CheckRequest(backendkit.Request{Backend: b.cfg.Name, Capabilities: Capabilities, Queues: b.cfg.Queues, Task: task, Args: args, Options: &opts}); err != nil {
+	// A perpetual run is checked as one, then refused: see perpetualRefused.
+	caps := Capabilities
+	p := opts.Perpetual
+	perpetual := p.Every > 0 || p.Cron != "" || p.Schedule != nil
+	caps.Perpetual = caps.Perpetual || perpetual
+	if err := backendkit.CheckRequest(backendkit.Request{Backend: b.cfg.Name, Capabilities: caps, Queues: b.cfg.Queues, Task: task, Args: args, Options: &opts}); err != nil {
 		return newJob{}, err
 	}
 	name := task.Name()
+	if perpetual && !Capabilities.Perpetual {
+		return newJob{}, perpetualRefused(name)
+	}
 	if err := checkTypes(task); err != nil {
 		return newJob{}, fmt.Errorf("localtasks/river: enqueue %q: %v: use JSON-friendly types, or a ThreadPoolBackend; nothing was queued: %w", name, err, localtasks.ErrInvalidTask)
 	}

@@ -83,6 +83,9 @@ type taskWorker struct {
 	river.WorkerDefaults[jobArgs]
 	b   *Backend
 	def localtasks.Definition
+	// unchained is, for a perpetual task, why its runs cannot shape the
+	// next: see backendkit.TaskInfo.Unchained.
+	unchained string
 	// retries holds, from Work to NextRetry, the time of a failed job's
 	// retry, by job ID: the policy decides it by the error, which
 	// NextRetry is not given.
@@ -174,9 +177,10 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	tm := newTimeout(b.clock, meta.Timeout, cancel)
 	defer tm.stop()
 	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
-		ExtendTimeout: tm.extend})
+		ExtendTimeout: tm.extend, Unchained: w.unchained})
 
-	value, err, stack := call(tctx, def, job.Args.Args)
+	ex := localtasks.Execution{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Queue: job.Queue, Priority: meta.Priority}
+	value, err, stack := call(tctx, def, job.Args.Args, b.cfg.Middleware, ex)
 	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) ||
 		errors.Is(context.Cause(runCtx), localtasks.ErrCancelled) // by a Cancel in this process: see localRuns
 	if err == nil && !cancelled {
@@ -305,9 +309,11 @@ func typeOfPanic(err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
-// call decodes the argument and calls the task, turning a panic into an
-// error and its stack.
-func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage) (value any, err error, stack string) {
+// call decodes the argument and calls the task through the middleware mw
+// (Config.Middleware), outermost first, turning a panic in the task or the
+// chain into an error and its stack. ex describes the attempt, its Args
+// left to call.
+func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage, mw []localtasks.Middleware, ex localtasks.Execution) (value any, err error, stack string) {
 	args, err := decode(def.ArgsType(), raw)
 	if err != nil {
 		return nil, fmt.Errorf("localtasks/river: task %q: cannot decode its argument: %w", def.Name(), err), ""
@@ -317,8 +323,32 @@ func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage) (
 			value, err, stack = nil, &panicked{value: v}, string(debug.Stack())
 		}
 	}()
-	value, err = def.Call(ctx, args)
+	if len(mw) == 0 {
+		value, err = def.Call(ctx, args)
+		return value, err, ""
+	}
+	ex.Args = args
+	value, err = callChain(ctx, def, args, mw, ex)
 	return value, err, ""
+}
+
+// callChain is call through a chain of middleware. It is a function of its
+// own so that the closure capturing value costs call's common path, no
+// middleware, nothing: a captured result variable lives on the heap.
+func callChain(ctx context.Context, def localtasks.Definition, args any, mw []localtasks.Middleware, ex localtasks.Execution) (value any, err error) {
+	next := func(ctx context.Context) error {
+		var err error
+		value, err = def.Call(ctx, args)
+		return err
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		m, inner := mw[i], next
+		next = func(ctx context.Context) error { return m(ctx, ex, inner) }
+	}
+	if err := next(ctx); err != nil {
+		return nil, err
+	}
+	return value, nil
 }
 
 // decode decodes raw into a value of type t.

@@ -79,6 +79,10 @@ type Hooks struct {
 	// Extend moves the attempt's timeout by d, for ExtendTimeout; nil
 	// means the backend cannot.
 	Extend func(c *Ctx, d time.Duration) error
+	// Unchained, if not empty, says why a run of a perpetual task has no
+	// successor to shape (a River periodic job's run): StopPerpetual,
+	// SetNextRun and SetNextArgs fail with it.
+	Unchained string
 }
 
 // Ctx is the context.Context an attempt runs with. It carries its own
