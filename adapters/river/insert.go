@@ -27,8 +27,20 @@ type newJob struct {
 }
 
 // prepare checks a run of task with args and opts, as Enqueue does, and
-// makes its job. It reads nothing from the database.
+// makes its job, marked if a strike in force matches it. It reads nothing
+// from the database.
 func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
+	j, err := b.makeJob(task, args, opts)
+	if err != nil {
+		return newJob{}, err
+	}
+	b.strikes.mark(&j, task, args)
+	return j, nil
+}
+
+// makeJob is prepare without the strikes: for a job inserted later, and
+// not by this adapter (a periodic job's), which the worker checks.
+func (b *Backend) makeJob(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
 	// A perpetual run is checked as one, then refused: see perpetualRefused.
 	caps := Capabilities
 	p := opts.Perpetual
@@ -76,9 +88,7 @@ func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.
 	if opts.Key != "" {
 		insert.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: unfinishedStates}
 	}
-	j := newJob{args: jobArgs{kind: name, Key: opts.Key, Args: raw}, opts: insert, deferred: !runAt.IsZero(), replace: opts.Replace}
-	b.strikes.mark(&j, task, args)
-	return j, nil
+	return newJob{args: jobArgs{kind: name, Key: opts.Key, Args: raw}, opts: insert, deferred: !runAt.IsZero(), replace: opts.Replace}, nil
 }
 
 // insertion is what insert did with each of its jobs.
