@@ -501,7 +501,8 @@ func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
 }
 
 // forward turns River's events about the jobs b's workers ran into
-// localtasks events, wakes waiters, and arms the timers of retries.
+// localtasks events, wakes waiters, and arms and announces the timers of
+// retries and snoozes.
 func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 	for {
 		var ev *river.Event
@@ -522,7 +523,11 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 			b.publish(localtasks.EventFinished, ev.Job)
 			b.finished(ev.Job.ID, ev.Job)
 		case rivertype.JobStateRetryable, rivertype.JobStateScheduled:
-			b.timers.add(ev.Job.ID, ev.Job.ScheduledAt)
+			b.deferred(ev.Job.Queue, ev.Job.ID, ev.Job.ScheduledAt)
+		case rivertype.JobStateAvailable: // a retry or snooze River made available before its time
+			if ev.Job.ScheduledAt.After(b.clock.Now()) {
+				b.deferred(ev.Job.Queue, ev.Job.ID, ev.Job.ScheduledAt)
+			}
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 type newJob struct {
 	args     jobArgs
 	opts     *river.InsertOpts
-	deferred bool // it has a run-after time, which b.timers keeps
+	deferred bool // it has a run-after time, which b.timers keeps and b.notify announces
 	replace  bool // it takes its key from the queued or scheduled run that holds it
 }
 
@@ -191,7 +191,7 @@ func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) err
 }
 
 // inserted tells of the runs insert inserted, once they are committed: it
-// arms the timers of deferred runs, publishes their events, and wakes the
+// arms and announces the timers of deferred runs, publishes their events, and wakes the
 // waiters of the runs they replaced.
 func (b *Backend) inserted(ins *insertion) {
 	for i, row := range ins.rows {
@@ -199,7 +199,7 @@ func (b *Backend) inserted(ins *insertion) {
 			continue
 		}
 		if ins.jobs[i].deferred {
-			b.timers.add(row.ID, row.ScheduledAt)
+			b.deferred(row.Queue, row.ID, row.ScheduledAt)
 		}
 		b.publish(localtasks.EventEnqueued, row)
 	}
