@@ -53,15 +53,17 @@ type Config struct {
 	// Config.Test.Time), for tests such as localtaskstest's FakeClock.
 	Clock localtasks.Clock
 	// FetchPollInterval is how often idle workers look for jobs when
-	// PostgreSQL's notifications do not wake them. New jobs notify them;
-	// runs whose run-after time or retry delay comes due do not, and start
-	// within this interval of it. Defaults to River's, one second.
+	// PostgreSQL's notifications do not wake them. New jobs notify them,
+	// and so do the runs whose run-after time or retry delay comes due
+	// (see the package doc, "Timing"); this interval is the fallback.
+	// Defaults to River's, one second.
 	FetchPollInterval time.Duration
 	// FetchCooldown is the least time between two fetches of jobs by a
 	// queue's workers, and so bounds their throughput: at most Workers jobs
-	// a cooldown. Defaults to River's, 100 ms (80 jobs a second for 8
-	// workers); short jobs want less, down to River's minimum of 1 ms, at
-	// the cost of more queries.
+	// a cooldown; a notification that comes within it waits for its end.
+	// Defaults to River's, 100 ms (80 jobs a second for 8 workers); short
+	// jobs want less, down to River's minimum of 1 ms, at the cost of more
+	// queries.
 	FetchCooldown time.Duration
 	// WatchPollInterval is how often a Watch reads its run's job for the
 	// changes no notification brings: the start and progress of a run

@@ -42,7 +42,7 @@ const dueChannel = "localtasks_due"
 // dueGrace is the least time a process waits, after a run deferred by
 // another is due, before it promotes the run itself; it waits up to twice
 // that.
-const dueGrace = 20 * time.Millisecond
+const dueGrace = 10 * time.Millisecond
 
 // dueScanMax bounds the runs a listener reads when it starts listening,
 // the earliest due first.

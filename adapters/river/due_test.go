@@ -54,7 +54,7 @@ func median(ds []time.Duration) time.Duration {
 // TestDueRunsStartOnTimeElsewhere measures how late runs start after
 // their run-after time or retry delay, in worker processes that poll for
 // jobs at River's default rate (once a second): runs deferred by a process
-// that runs no workers and closes before they are due, and retries of
+// that runs no workers, open or closed before they are due, and retries of
 // attempts that failed in another worker process.
 func TestDueRunsStartOnTimeElsewhere(t *testing.T) {
 	t.Parallel()
@@ -68,18 +68,22 @@ func TestDueRunsStartOnTimeElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, reader.Close(context.Background())) })
 
-	t.Run("deferred", func(t *testing.T) {
-		// The enqueuing process closes before the runs are due: the
-		// workers must know of them themselves.
+	deferred := func(t *testing.T, closeFirst bool) {
+		// A process that runs no workers defers the runs; with closeFirst
+		// it closes before they are due, and the workers must know of
+		// them themselves.
 		enq, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Logger: quiet})
 		require.NoError(t, err)
+		defer func() { require.NoError(t, enq.Close(ctx)) }()
 		var ids []string
 		for i := range 10 {
 			h, err := dueNoop.Using(localtasks.WithDelay(400*time.Millisecond+time.Duration(i)*137*time.Millisecond)).Enqueue(ctx, enq, i)
 			require.NoError(t, err)
 			ids = append(ids, h.ID())
 		}
-		require.NoError(t, enq.Close(ctx))
+		if closeFirst {
+			require.NoError(t, enq.Close(ctx))
+		}
 		var delays []time.Duration
 		for _, id := range ids {
 			h, err := dueNoop.GetResult(ctx, reader, id)
@@ -90,9 +94,11 @@ func TestDueRunsStartOnTimeElsewhere(t *testing.T) {
 			require.GreaterOrEqual(t, d, time.Duration(0), "run %s started before it was due", id)
 			delays = append(delays, d)
 		}
-		t.Logf("deferred runs, due to start: %v (median %v)", delays, median(delays))
+		t.Logf("deferred runs, enqueuer closed %v, due to start: %v (median %v)", closeFirst, delays, median(delays))
 		require.Less(t, median(delays), dueBound, "deferred runs started late: %v", delays)
-	})
+	}
+	t.Run("deferred", func(t *testing.T) { deferred(t, false) })
+	t.Run("deferred by a process gone", func(t *testing.T) { deferred(t, true) })
 
 	t.Run("retry", func(t *testing.T) {
 		// Each run fails in worker-b and succeeds in worker-c: measure the
@@ -119,4 +125,43 @@ func TestDueRunsStartOnTimeElsewhere(t *testing.T) {
 		t.Logf("retries in another process, due to start: %v (median %v)", delays, median(delays))
 		require.Less(t, median(delays), dueBound, "retries started late: %v", delays)
 	})
+}
+
+// TestDueRunsDeferredBeforeWorkersStarted measures how late runs start
+// that were deferred, by a process gone since, before the worker process
+// that runs them started: it learns of them when it starts listening.
+func TestDueRunsDeferredBeforeWorkersStarted(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reader, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, reader.Close(context.Background())) })
+
+	enq, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Logger: quiet})
+	require.NoError(t, err)
+	first := time.Now().Add(6 * time.Second) // after the worker process has started
+	var ids []string
+	for i := range 8 {
+		h, err := dueNoop.Using(localtasks.WithRunAt(first.Add(time.Duration(i)*137*time.Millisecond))).Enqueue(ctx, enq, i)
+		require.NoError(t, err)
+		ids = append(ids, h.ID())
+	}
+	require.NoError(t, enq.Close(ctx))
+	startWorker(t, "worker-late", schema, workerPollEnv+"=1s")
+	require.True(t, time.Now().Before(first), "the worker process took too long to start to measure anything")
+
+	var delays []time.Duration
+	for _, id := range ids {
+		h, err := dueNoop.GetResult(ctx, reader, id)
+		require.NoError(t, err)
+		_, err = h.Wait(ctx)
+		require.NoError(t, err)
+		d, _ := startDelay(t, ctx, reader, id)
+		require.GreaterOrEqual(t, d, time.Duration(0), "run %s started before it was due", id)
+		delays = append(delays, d)
+	}
+	t.Logf("runs deferred before the workers started, due to start: %v (median %v)", delays, median(delays))
+	require.Less(t, median(delays), dueBound, "runs started late: %v", delays)
 }
