@@ -22,7 +22,8 @@ import (
 const (
 	workerEnv       = "LOCALTASKS_RIVER_WORKER" // the worker's ID
 	workerSchemaEnv = "LOCALTASKS_RIVER_SCHEMA"
-	workerPollEnv   = "LOCALTASKS_RIVER_POLL" // the worker's FetchPollInterval, if not 20ms
+	workerPollEnv   = "LOCALTASKS_RIVER_POLL"     // the worker's FetchPollInterval, if not 20ms
+	workerCoolEnv   = "LOCALTASKS_RIVER_COOLDOWN" // the worker's FetchCooldown, if not River's
 )
 
 // pid returns the ID of the process that ran it, after holding a worker for
@@ -54,9 +55,16 @@ func workerMain() int {
 			return 1
 		}
 	}
+	var cool time.Duration
+	if s := os.Getenv(workerCoolEnv); s != "" {
+		if cool, err = time.ParseDuration(s); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+	}
 	b, err := ltriver.New(ctx, p, ltriver.Config{
 		ID: os.Getenv(workerEnv), Workers: 2, Schema: os.Getenv(workerSchemaEnv), Logger: quiet,
-		FetchPollInterval: poll,
+		FetchPollInterval: poll, FetchCooldown: cool,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)

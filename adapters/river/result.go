@@ -185,11 +185,20 @@ func (p *promoter) add(id int64, at time.Time) {
 	p.arm()
 }
 
+// remove forgets the run of job id, however many times it was added.
 func (p *promoter) remove(id int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if i := slices.IndexFunc(p.h, func(d due) bool { return d.id == id }); i >= 0 {
+	removed := false
+	for {
+		i := slices.IndexFunc(p.h, func(d due) bool { return d.id == id })
+		if i < 0 {
+			break
+		}
 		heap.Remove(&p.h, i)
+		removed = true
+	}
+	if removed {
 		p.arm()
 	}
 }
@@ -438,9 +447,15 @@ func (n *notifier) send(ids []int64, dues map[string][]due) {
 
 // listen wakes waiters on the announcements of other processes until ctx
 // ends, reconnecting after errors.
-func (n *notifier) listen(ctx context.Context) {
+// ready is closed once it listens (and has read the runs deferred before:
+// see scanDue), or has failed to.
+func (n *notifier) listen(ctx context.Context, ready chan<- struct{}) {
+	var once sync.Once
+	signal := func() { once.Do(func() { close(ready) }) }
+	defer signal()
 	for ctx.Err() == nil {
-		err := n.listenOnce(ctx)
+		err := n.listenOnce(ctx, signal)
+		signal()
 		if ctx.Err() != nil {
 			return
 		}
@@ -455,21 +470,12 @@ func (n *notifier) listen(ctx context.Context) {
 	}
 }
 
-func (n *notifier) listenOnce(ctx context.Context) error {
+func (n *notifier) listenOnce(ctx context.Context, listening func()) error {
 	conn, err := n.b.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
-	}
-	works := n.b.cfg.Workers > 0
-	if works {
-		if _, err := conn.Exec(ctx, "LISTEN "+dueChannel); err != nil {
-			return err
-		}
-	}
 	defer func() {
 		// Return the connection clean, or drop it.
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -478,12 +484,19 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 			_ = conn.Conn().Close(uctx)
 		}
 	}()
-	if works {
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	if n.b.cfg.Workers > 0 {
+		if _, err := conn.Exec(ctx, "LISTEN "+dueChannel); err != nil {
+			return err
+		}
 		// The runs deferred before this listener listened.
 		if err := n.b.scanDue(ctx, conn); err != nil {
 			return err
 		}
 	}
+	listening()
 	prefix := n.b.cfg.Schema + ":"
 	own := n.nonce + ":"
 	for {
