@@ -25,12 +25,13 @@ import (
 // notification for the run's queue, which wakes the workers of every
 // process at once. The others promote it a little later (promoter.grace:
 // dueGrace and a random part of it, so that they seldom do it at once),
-// and so only if the deferring process did not: a run already taken by a
-// worker needs no waking, and a second wake within River's FetchCooldown
-// of the first would delay the workers' next fetch to the cooldown's end. A process that starts listening reads the runs already
-// deferred on its queues (scanDue, at most dueScanMax), so that the death
-// of the one that deferred them leaves to River's scheduler only the runs
-// no live process knew of.
+// which changes nothing and wakes no one if a worker has taken the run by
+// then: a second wake within River's FetchCooldown of the first would
+// delay the workers' next fetch to the cooldown's end. A process with
+// workers that starts listening reads the runs already deferred on its
+// queues (scanDue, at most dueScanMax), so that the death of the one that
+// deferred them leaves to River's scheduler only the runs no live process
+// knew of.
 
 // dueChannel is the channel deferred runs are announced on; each payload
 // is the schema, the announcing backend's nonce, the queue, and the runs

@@ -141,7 +141,7 @@ func TestDueRunsDeferredBeforeWorkersStarted(t *testing.T) {
 
 	enq, err := ltriver.New(ctx, pool, ltriver.Config{Schema: schema, Logger: quiet})
 	require.NoError(t, err)
-	first := time.Now().Add(6 * time.Second) // after the worker process has started
+	first := time.Now().Add(8 * time.Second) // after the worker process has started
 	var ids []string
 	for i := range 8 {
 		h, err := dueNoop.Using(localtasks.WithRunAt(first.Add(time.Duration(i)*137*time.Millisecond))).Enqueue(ctx, enq, i)
