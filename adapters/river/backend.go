@@ -242,13 +242,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 			b.forward(bgctx, sub)
 		})
 	}
-	listening := make(chan struct{})
-	b.bg.Go(func() { b.notify.listen(bgctx, listening) })
+	b.bg.Go(func() { b.notify.listen(bgctx) })
 	b.bg.Go(func() { b.notify.run(bgctx) })
-	select { // so that runs deferred from now on are announced to a listening b
-	case <-listening:
-	case <-ctx.Done():
-	}
 	return b, nil
 }
 

@@ -103,11 +103,14 @@ func (b *Backend) clockParam() any {
 // and retryable ones, even overdue (whose enqueuing process died before
 // it promoted them), and the available ones not yet due (short retries,
 // which River makes available at once, and runs River's scheduler made
-// available ahead of time).
+// available ahead of time). It leaves out the runs created from the time
+// it reads (Config.Clock's, or the database's), which their process keeps
+// and announces: with a fake clock that stands still, that is every run a
+// test enqueues, whose timer a Cancel must stop for good.
 func (b *Backend) scanDue(ctx context.Context, conn *pgxpool.Conn) error {
 	rows, err := conn.Query(ctx, "SELECT id, scheduled_at FROM "+b.table+
 		" WHERE queue = ANY($1) AND (state IN ('scheduled', 'retryable') OR state = 'available' AND scheduled_at > "+nowSQL+")"+
-		" ORDER BY scheduled_at LIMIT $3", b.cfg.Queues, b.clockParam(), dueScanMax)
+		" AND created_at < "+nowSQL+" ORDER BY scheduled_at LIMIT $3", b.cfg.Queues, b.clockParam(), dueScanMax)
 	if err != nil {
 		return err
 	}

@@ -447,15 +447,9 @@ func (n *notifier) send(ids []int64, dues map[string][]due) {
 
 // listen wakes waiters on the announcements of other processes until ctx
 // ends, reconnecting after errors.
-// ready is closed once it listens (and has read the runs deferred before:
-// see scanDue), or has failed to.
-func (n *notifier) listen(ctx context.Context, ready chan<- struct{}) {
-	var once sync.Once
-	signal := func() { once.Do(func() { close(ready) }) }
-	defer signal()
+func (n *notifier) listen(ctx context.Context) {
 	for ctx.Err() == nil {
-		err := n.listenOnce(ctx, signal)
-		signal()
+		err := n.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -470,7 +464,7 @@ func (n *notifier) listen(ctx context.Context, ready chan<- struct{}) {
 	}
 }
 
-func (n *notifier) listenOnce(ctx context.Context, listening func()) error {
+func (n *notifier) listenOnce(ctx context.Context) error {
 	conn, err := n.b.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -496,7 +490,6 @@ func (n *notifier) listenOnce(ctx context.Context, listening func()) error {
 			return err
 		}
 	}
-	listening()
 	prefix := n.b.cfg.Schema + ":"
 	own := n.nonce + ":"
 	for {
