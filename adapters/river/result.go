@@ -137,7 +137,7 @@ type promoter struct {
 	at     time.Time // of the armed timer
 	timer  localtasks.Timer
 	closed bool
-	full   bool          // it refused a run since it last had room: logged once
+	full   bool          // it refused a run since it was last half empty: logged once
 	grace  time.Duration // how long after the due time it promotes the runs other processes deferred
 }
 
@@ -180,7 +180,7 @@ func (p *promoter) add(id int64, at time.Time) {
 		}
 		return
 	}
-	p.full = false
+	p.full = p.full && len(p.h) >= maxDue/2
 	heap.Push(&p.h, due{id: id, at: at})
 	p.arm()
 }
