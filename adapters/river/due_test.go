@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,10 +36,8 @@ const dueBound = 100 * time.Millisecond
 // by River's columns (both the database's time).
 func startDelay(t *testing.T, ctx context.Context, b *ltriver.Backend, id string) (time.Duration, []string) {
 	t.Helper()
-	var jid int64
-	for _, c := range id {
-		jid = jid*10 + int64(c-'0')
-	}
+	jid, err := strconv.ParseInt(id, 10, 64)
+	require.NoError(t, err)
 	row, err := b.Client().JobGet(ctx, jid)
 	require.NoError(t, err)
 	require.NotNil(t, row.AttemptedAt)
