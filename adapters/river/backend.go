@@ -54,15 +54,17 @@ type Config struct {
 	// Config.Test.Time), for tests such as localtaskstest's FakeClock.
 	Clock localtasks.Clock
 	// FetchPollInterval is how often idle workers look for jobs when
-	// PostgreSQL's notifications do not wake them. New jobs notify them;
-	// runs whose run-after time or retry delay comes due do not, and start
-	// within this interval of it. Defaults to River's, one second.
+	// PostgreSQL's notifications do not wake them. New jobs notify them,
+	// and so do the runs whose run-after time or retry delay comes due
+	// (see the package doc, "Timing"); this interval is the fallback.
+	// Defaults to River's, one second.
 	FetchPollInterval time.Duration
 	// FetchCooldown is the least time between two fetches of jobs by a
 	// queue's workers, and so bounds their throughput: at most Workers jobs
-	// a cooldown. Defaults to River's, 100 ms (80 jobs a second for 8
-	// workers); short jobs want less, down to River's minimum of 1 ms, at
-	// the cost of more queries.
+	// a cooldown; a notification that comes within it waits for its end.
+	// Defaults to River's, 100 ms (80 jobs a second for 8 workers); short
+	// jobs want less, down to River's minimum of 1 ms, at the cost of more
+	// queries.
 	FetchCooldown time.Duration
 	// Automatic names the automatic perpetual tasks (localtasks.WithCron,
 	// or Perpetual.Automatic) that become River periodic jobs, as
@@ -558,7 +560,8 @@ func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
 }
 
 // forward turns River's events about the jobs b's workers ran into
-// localtasks events, wakes waiters, and arms the timers of retries.
+// localtasks events, wakes waiters, and arms and announces the timers of
+// retries and snoozes.
 func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 	for {
 		var ev *river.Event
@@ -580,7 +583,11 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 			b.publish(localtasks.EventFinished, ev.Job)
 			b.finished(ev.Job.ID, ev.Job)
 		case rivertype.JobStateRetryable, rivertype.JobStateScheduled:
-			b.timers.add(ev.Job.ID, ev.Job.ScheduledAt)
+			b.deferred(ev.Job.Queue, ev.Job.ID, ev.Job.ScheduledAt)
+		case rivertype.JobStateAvailable: // a retry or snooze River made available before its time
+			if ev.Job.ScheduledAt.After(b.clock.Now()) {
+				b.deferred(ev.Job.Queue, ev.Job.ID, ev.Job.ScheduledAt)
+			}
 		}
 	}
 }

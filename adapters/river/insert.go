@@ -21,7 +21,7 @@ import (
 type newJob struct {
 	args     jobArgs
 	opts     *river.InsertOpts
-	deferred bool   // it has a run-after time, which b.timers keeps
+	deferred bool   // it has a run-after time, which b.timers keeps and b.notify announces
 	replace  bool   // it takes its key from the queued or scheduled run that holds it
 	struck   string // a strike matches it: the reason it is cancelled at once
 }
@@ -235,7 +235,7 @@ func (b *Backend) replaceAll(ctx context.Context, tx pgx.Tx, ins *insertion) err
 }
 
 // inserted tells of the runs insert inserted, once they are committed: it
-// arms the timers of deferred runs, publishes their events, and wakes the
+// arms and announces the timers of deferred runs, publishes their events, and wakes the
 // waiters of the runs they replaced.
 func (b *Backend) inserted(ins *insertion) {
 	b.stats.inserted(ins)
@@ -248,7 +248,7 @@ func (b *Backend) inserted(ins *insertion) {
 			continue
 		}
 		if ins.jobs[i].deferred {
-			b.timers.add(row.ID, row.ScheduledAt)
+			b.deferred(row.Queue, row.ID, row.ScheduledAt)
 		}
 		b.publish(localtasks.EventEnqueued, row)
 	}

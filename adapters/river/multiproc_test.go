@@ -22,6 +22,8 @@ import (
 const (
 	workerEnv       = "LOCALTASKS_RIVER_WORKER" // the worker's ID
 	workerSchemaEnv = "LOCALTASKS_RIVER_SCHEMA"
+	workerPollEnv   = "LOCALTASKS_RIVER_POLL"     // the worker's FetchPollInterval, if not 20ms
+	workerCoolEnv   = "LOCALTASKS_RIVER_COOLDOWN" // the worker's FetchCooldown, if not River's
 )
 
 // pid returns the ID of the process that ran it, after holding a worker for
@@ -46,9 +48,23 @@ func workerMain() int {
 		return 1
 	}
 	defer p.Close()
+	poll := 20 * time.Millisecond
+	if s := os.Getenv(workerPollEnv); s != "" {
+		if poll, err = time.ParseDuration(s); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+	}
+	var cool time.Duration
+	if s := os.Getenv(workerCoolEnv); s != "" {
+		if cool, err = time.ParseDuration(s); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			return 1
+		}
+	}
 	b, err := ltriver.New(ctx, p, ltriver.Config{
 		ID: os.Getenv(workerEnv), Workers: 2, Schema: os.Getenv(workerSchemaEnv), Logger: quiet,
-		FetchPollInterval: 20 * time.Millisecond,
+		FetchPollInterval: poll, FetchCooldown: cool,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -66,13 +82,13 @@ func workerMain() int {
 }
 
 // startWorker runs a worker process, stopped and reaped at the end of the
-// test, and waits until it is ready.
-func startWorker(t *testing.T, id, schema string) {
+// test, and waits until it is ready; env is added to its environment.
+func startWorker(t *testing.T, id, schema string, env ...string) {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+id, workerSchemaEnv+"="+schema)
+	cmd.Env = append(append(os.Environ(), workerEnv+"="+id, workerSchemaEnv+"="+schema), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)

@@ -121,9 +121,13 @@ func attemptErrors(row *rivertype.JobRow, out output) []localtasks.TaskError {
 	return errs
 }
 
-// promoter makes deferred runs this process knows of READY when their
-// time comes by Config.Clock, rather than at the next pass of River's
-// scheduler, up to five seconds later: one timer, for the earliest.
+// promoter makes deferred runs READY when their time comes by
+// Config.Clock, and wakes River's workers for them, rather than leaving
+// them to the next pass of River's scheduler (up to five seconds later)
+// and to the workers' next poll (up to FetchPollInterval later): one
+// timer, for the earliest. It keeps the runs this process deferred or
+// retried, and, in a process with workers, those that other processes
+// announced on its queues (see due.go).
 type promoter struct {
 	b      *Backend
 	mu     sync.Mutex
@@ -131,7 +135,13 @@ type promoter struct {
 	at     time.Time // of the armed timer
 	timer  localtasks.Timer
 	closed bool
+	full   bool          // it refused a run since it was last half empty: logged once
+	grace  time.Duration // how long after the due time it promotes the runs other processes deferred
 }
+
+// maxDue bounds the runs a promoter keeps; beyond it, runs are left to
+// River's scheduler.
+const maxDue = 100_000
 
 type due struct {
 	id int64
@@ -151,7 +161,9 @@ func (h *dueHeap) Pop() any {
 	return x
 }
 
-func newPromoter(b *Backend) *promoter { return &promoter{b: b} }
+func newPromoter(b *Backend) *promoter {
+	return &promoter{b: b, grace: dueGrace + rand.N(dueGrace)}
+}
 
 func (p *promoter) add(id int64, at time.Time) {
 	p.mu.Lock()
@@ -159,15 +171,32 @@ func (p *promoter) add(id int64, at time.Time) {
 	if p.closed {
 		return
 	}
+	if len(p.h) >= maxDue {
+		if !p.full {
+			p.full = true
+			p.b.logger.Warn("localtasks/river: too many deferred runs to keep; River's scheduler will make the others ready, up to five seconds late", "kept", maxDue)
+		}
+		return
+	}
+	p.full = p.full && len(p.h) >= maxDue/2
 	heap.Push(&p.h, due{id: id, at: at})
 	p.arm()
 }
 
+// remove forgets the run of job id, however many times it was added.
 func (p *promoter) remove(id int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if i := slices.IndexFunc(p.h, func(d due) bool { return d.id == id }); i >= 0 {
+	removed := false
+	for {
+		i := slices.IndexFunc(p.h, func(d due) bool { return d.id == id })
+		if i < 0 {
+			break
+		}
 		heap.Remove(&p.h, i)
+		removed = true
+	}
+	if removed {
 		p.arm()
 	}
 }
@@ -196,7 +225,8 @@ func (p *promoter) arm() {
 	p.timer = p.b.clock.AfterFunc(p.at.Sub(p.b.clock.Now()), p.fire)
 }
 
-// fire makes the runs whose time has come available.
+// fire makes the runs whose time has come available and wakes the
+// workers of their queues.
 func (p *promoter) fire() {
 	now := p.b.clock.Now()
 	p.mu.Lock()
@@ -212,10 +242,7 @@ func (p *promoter) fire() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// River's scheduler does the same for every due job, every five seconds.
-	_, err := p.b.pool.Exec(ctx, "UPDATE "+p.b.table+" SET state = 'available' WHERE id = ANY($1) AND state IN ('scheduled', 'retryable') AND scheduled_at <= $2",
-		ids, now)
-	if err != nil {
+	if err := p.b.promote(ctx, ids); err != nil {
 		p.b.logger.Warn("localtasks/river: cannot make due runs ready; River's scheduler will", "error", err)
 	}
 }
@@ -293,9 +320,10 @@ const (
 	notifyMax   = 7000
 )
 
-// notifier announces finished runs to the other processes, a batch at a
-// time: its run goroutine sends what gathered within notifyDelay of the
-// first, in one query, and listen wakes this process's waiters on the
+// notifier announces finished runs, and deferred runs' times (see
+// due.go), to the other processes, a batch at a time: its run goroutine
+// sends what gathered within notifyDelay of the first, in one query, and
+// listen wakes this process's waiters, and arms its promoter, on the
 // other processes' announcements.
 type notifier struct {
 	b      *Backend
@@ -303,7 +331,8 @@ type notifier struct {
 	kick   chan struct{}
 	mu     sync.Mutex
 	ids    []int64
-	closed bool // after close, add sends at once
+	dues   map[string][]due // deferred runs by queue
+	closed bool             // after close, add sends at once
 }
 
 func newNotifier(b *Backend) *notifier {
@@ -315,11 +344,34 @@ func (n *notifier) add(id int64) {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		n.send([]int64{id})
+		n.send([]int64{id}, nil)
 		return
 	}
 	n.ids = append(n.ids, id)
 	n.mu.Unlock()
+	n.wake()
+}
+
+// addDue queues the announcement that the run of job id, on queue, is
+// due at.
+func (n *notifier) addDue(queue string, id int64, at time.Time) {
+	d := due{id: id, at: at}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.send(nil, map[string][]due{queue: {d}})
+		return
+	}
+	if n.dues == nil {
+		n.dues = map[string][]due{}
+	}
+	n.dues[queue] = append(n.dues[queue], d)
+	n.mu.Unlock()
+	n.wake()
+}
+
+// wake tells run there is something to send.
+func (n *notifier) wake() {
 	select {
 	case n.kick <- struct{}{}:
 	default:
@@ -356,33 +408,41 @@ func (n *notifier) close() {
 
 func (n *notifier) flush() {
 	n.mu.Lock()
-	ids := n.ids
-	n.ids = nil
+	ids, dues := n.ids, n.dues
+	n.ids, n.dues = nil, nil
 	n.mu.Unlock()
-	if len(ids) > 0 {
-		n.send(ids)
+	if len(ids) > 0 || len(dues) > 0 {
+		n.send(ids, dues)
 	}
 }
 
-// send announces ids in one query, of as many notifications as their
-// payload's size needs.
-func (n *notifier) send(ids []int64) {
-	prefix := n.b.cfg.Schema + ":" + n.nonce + ":"
-	var payloads []string
-	buf := []byte(prefix)
-	for _, id := range ids {
-		if len(buf) > notifyMax {
-			payloads = append(payloads, string(buf[:len(buf)-1]))
-			buf = append(buf[:0], prefix...)
+// send announces finished runs (ids) and deferred runs (dues) in one
+// query, of as many notifications as their payloads' size needs.
+func (n *notifier) send(ids []int64, dues map[string][]due) {
+	var channels, payloads []string
+	add := func(channel, prefix string, items int, item func(buf []byte, i int) []byte) {
+		buf := []byte(prefix)
+		for i := range items {
+			if len(buf) > notifyMax {
+				channels, payloads = append(channels, channel), append(payloads, string(buf[:len(buf)-1]))
+				buf = append(buf[:0], prefix...)
+			}
+			buf = append(item(buf, i), ',')
 		}
-		buf = strconv.AppendInt(buf, id, 10)
-		buf = append(buf, ',')
+		channels, payloads = append(channels, channel), append(payloads, string(buf[:len(buf)-1]))
 	}
-	payloads = append(payloads, string(buf[:len(buf)-1]))
+	prefix := n.b.cfg.Schema + ":" + n.nonce + ":"
+	if len(ids) > 0 {
+		add(notifyChannel, prefix, len(ids), func(buf []byte, i int) []byte { return strconv.AppendInt(buf, ids[i], 10) })
+	}
+	for queue, ds := range dues {
+		add(dueChannel, prefix+queue+":", len(ds), func(buf []byte, i int) []byte { return appendDue(buf, ds[i]) })
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := n.b.pool.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", notifyChannel, payloads); err != nil {
-		n.b.logger.Warn("localtasks/river: cannot announce finished runs; their waiters elsewhere will see them later", "runs", len(ids), "error", err)
+	if _, err := n.b.pool.Exec(ctx, "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)", channels, payloads); err != nil {
+		n.b.logger.Warn("localtasks/river: cannot announce finished and deferred runs; their waiters and workers elsewhere will see them later",
+			"finished", len(ids), "deferred queues", len(dues), "error", err)
 	}
 }
 
@@ -411,10 +471,6 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel+"; LISTEN "+strikeChannel); err != nil {
-		return err
-	}
-	n.b.strikes.reload() // what changed while no one listened
 	defer func() {
 		// Return the connection clean, or drop it.
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -423,6 +479,19 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 			_ = conn.Conn().Close(uctx)
 		}
 	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel+"; LISTEN "+strikeChannel); err != nil {
+		return err
+	}
+	n.b.strikes.reload() // what changed while no one listened
+	if n.b.cfg.Workers > 0 {
+		if _, err := conn.Exec(ctx, "LISTEN "+dueChannel); err != nil {
+			return err
+		}
+		// The runs deferred before this listener listened.
+		if err := n.b.scanDue(ctx, conn); err != nil {
+			return err
+		}
+	}
 	prefix := n.b.cfg.Schema + ":"
 	own := n.nonce + ":"
 	for {
@@ -441,6 +510,10 @@ func (n *notifier) listenOnce(ctx context.Context) error {
 			continue // another schema's, or this backend's, whose waiters it woke itself
 		}
 		_, list, _ := strings.Cut(rest, ":")
+		if note.Channel == dueChannel {
+			n.b.heardDue(list)
+			continue
+		}
 		for s := range strings.SplitSeq(list, ",") {
 			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
 				n.b.wait.wake(id, nil)

@@ -90,15 +90,15 @@ func errNilTx(b *Backend, task localtasks.Definition) error {
 }
 
 // insertedTx is inserted for runs insert put in the caller's tx, which may
-// yet roll back: a deferred run's timer is armed (harmless if tx rolls
-// back: the job it looks for is not there), no EventEnqueued is
+// yet roll back: a deferred run's timer is armed and announced (harmless
+// if tx rolls back: the job it looks for is not there), no EventEnqueued is
 // published, and the runs replaced are announced by a NOTIFY in tx, which
 // PostgreSQL delivers when tx commits, to this process's listener too.
 func (b *Backend) insertedTx(ctx context.Context, tx pgx.Tx, ins *insertion) error {
 	b.stats.inserted(ins)
 	for i, row := range ins.rows {
 		if row != nil && ins.jobs[i].deferred {
-			b.timers.add(row.ID, row.ScheduledAt)
+			b.deferred(row.Queue, row.ID, row.ScheduledAt)
 		}
 	}
 	if len(ins.replaced) == 0 {
