@@ -145,6 +145,7 @@ type Backend struct {
 	recent  *recent      // the final rows of the runs this process's workers finished last
 	stats   stats        // this process's counters: see Counters
 	strikes *strikeCache // the strikes in force, as this process last read them
+	order   order        // this process's start events wait for its enqueue events
 
 	closed    atomic.Bool
 	closeOnce sync.Once

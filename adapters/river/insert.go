@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,6 +99,15 @@ type insertion struct {
 	receipts []localtasks.Receipt
 	rows     []*rivertype.JobRow // each new run's job; nil where the receipt is of a run already there
 	replaced []int64             // the runs cancelled in favour of new ones
+	release  func()              // lets their start events go; nil if none are held
+}
+
+// done lets the start events of ins's runs go, once: see order.
+func (ins *insertion) done() {
+	if ins.release != nil {
+		ins.release()
+		ins.release = nil
+	}
 }
 
 // insert inserts jobs, all or none: in tx if it is not nil, else in a
@@ -112,36 +123,44 @@ func (b *Backend) insert(ctx context.Context, tx pgx.Tx, jobs []newJob) (*insert
 		replace = replace || j.replace
 		struck = struck || j.struck != ""
 	}
-	if replace || struck {
-		// A struck run is inserted and cancelled in one transaction: no
-		// worker ever sees it queued.
-		in := tx
-		if in == nil {
-			own, err := b.pool.Begin(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer own.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-			in = own
-		}
-		var err error
-		if replace {
-			err = b.replaceAll(ctx, in, ins)
-		} else {
-			err = b.insertMany(ctx, in, ins)
-		}
-		if err == nil {
-			err = b.cancelStruck(ctx, in, ins)
-		}
-		if err == nil && tx == nil {
-			err = in.Commit(ctx)
-		}
-		if err != nil {
+	// With subscribers, the runs' start events wait for their enqueue
+	// events, which inserted publishes after the commit: held from before
+	// it, as a worker here may take a run as soon as it is committed.
+	hold := tx == nil && b.events.Subscribed()
+	if !replace && !struck && !hold {
+		if err := b.insertMany(ctx, tx, ins); err != nil { // tx, or River's own transaction
 			return nil, err
 		}
 		return ins, nil
 	}
-	if err := b.insertMany(ctx, tx, ins); err != nil {
+	// A struck run is inserted and cancelled in one transaction: no
+	// worker ever sees it queued.
+	in := tx
+	if in == nil {
+		own, err := b.pool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer own.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		in = own
+	}
+	var err error
+	if replace {
+		err = b.replaceAll(ctx, in, ins)
+	} else {
+		err = b.insertMany(ctx, in, ins)
+	}
+	if err == nil {
+		err = b.cancelStruck(ctx, in, ins)
+	}
+	if err == nil && hold {
+		ins.release = b.order.hold(ins.rows)
+	}
+	if err == nil && tx == nil {
+		err = in.Commit(ctx)
+	}
+	if err != nil {
+		ins.done()
 		return nil, err
 	}
 	return ins, nil
@@ -252,8 +271,58 @@ func (b *Backend) inserted(ins *insertion) {
 		}
 		b.publish(localtasks.EventEnqueued, row)
 	}
+	ins.done()
 	for _, id := range ins.replaced { // after the timers: a batch may replace its own runs
 		b.timers.remove(id)
 		b.finished(id, nil)
+	}
+}
+
+// order holds back this process's start events of the runs it is
+// enqueuing until it has published their enqueue events, so that a
+// subscriber sees a run enqueued before it sees it start.
+type order struct {
+	held atomic.Int64 // batches held: a start checks the map only if some are
+	mu   sync.Mutex
+	runs map[int64]chan struct{} // closed when the run's enqueue event is out
+}
+
+// hold holds the start events of rows' runs until release is called.
+func (o *order) hold(rows []*rivertype.JobRow) (release func()) {
+	ch := make(chan struct{})
+	o.held.Add(1)
+	o.mu.Lock()
+	if o.runs == nil {
+		o.runs = map[int64]chan struct{}{}
+	}
+	for _, row := range rows {
+		if row != nil {
+			o.runs[row.ID] = ch
+		}
+	}
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		for _, row := range rows {
+			if row != nil {
+				delete(o.runs, row.ID)
+			}
+		}
+		o.mu.Unlock()
+		close(ch)
+		o.held.Add(-1)
+	}
+}
+
+// wait returns once the start event of job id may be published.
+func (o *order) wait(id int64) {
+	if o.held.Load() == 0 {
+		return
+	}
+	o.mu.Lock()
+	ch := o.runs[id]
+	o.mu.Unlock()
+	if ch != nil {
+		<-ch
 	}
 }

@@ -164,6 +164,7 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		mu.Unlock()
 	}()
 	if b.events.Subscribed() {
+		b.order.wait(job.ID) // after its EventEnqueued, if this process is enqueuing it
 		started := *job.JobRow
 		started.Metadata = mustMerge(job.Metadata, &out)
 		b.publish(localtasks.EventStarted, &started)
