@@ -86,7 +86,8 @@ const RecentFinishedDefault = 4096
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
-// carry with localtasks' semantics.
+// carry with localtasks' semantics, and pauses of tasks and queues'
+// workers of their own (Pause): River pauses queues (PauseQueues).
 var Capabilities = localtasks.Capabilities{
 	Defer:         true,
 	Priority:      true,
@@ -96,6 +97,7 @@ var Capabilities = localtasks.Capabilities{
 	Retry:         true,
 	Timeout:       true,
 	ExtendTimeout: true,
+	PauseQueues:   true,
 }
 
 // Backend is a localtasks.Backend on River and PostgreSQL: every run is a
