@@ -123,6 +123,7 @@ type Backend struct {
 	recent  *recent      // the final rows of the runs this process's workers finished last
 	stats   stats        // this process's counters: see Counters
 	strikes *strikeCache // the strikes in force, as this process last read them
+	heard   *pauseAcks   // Pauses waiting for this process's workers to hear of them
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -248,12 +249,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	b.local = newLocalRuns()
 	b.notify = newNotifier(b)
 	b.strikes = newStrikeCache(b)
+	b.heard = newPauseAcks()
 	if err := b.strikes.load(ctx); err != nil {
 		stop()
 		return nil, err
 	}
 	if cfg.Workers > 0 {
-		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
+		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed,
+			river.EventKindQueuePaused)
 		// River stops its client when Start's ctx ends: Close does that here.
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			cancelSub()
@@ -531,8 +534,10 @@ func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
 }
 
 // forward turns River's events about the jobs b's workers ran into
-// localtasks events, wakes waiters, and arms the timers of retries.
+// localtasks events, wakes waiters, and arms the timers of retries; and
+// wakes the Pauses waiting for b's workers to hear of them.
 func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
+	defer b.heard.stop()
 	for {
 		var ev *river.Event
 		var ok bool
@@ -543,6 +548,9 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		}
 		if !ok {
 			return
+		}
+		if ev.Kind == river.EventKindQueuePaused && ev.Queue != nil {
+			b.heard.wake(ev.Queue.Name)
 		}
 		if ev.Job == nil {
 			continue
