@@ -84,6 +84,9 @@ type Capabilities struct {
 	// Pause: queues and tasks can be paused and resumed (Pauser), and
 	// queues given workers of their own (Config.QueueWorkers).
 	Pause bool
+	// PauseQueues: queues can be paused and resumed (Pauser); Pause says
+	// tasks can be too, and that queues can have workers of their own.
+	PauseQueues bool
 	// Tags: runs carry tags and metadata (WithTags, WithMetadata,
 	// SetMetadata) on their results and events, and Snapshot lists them
 	// by those (SnapshotOptions.Tag and Metadata).

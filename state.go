@@ -27,8 +27,8 @@ const (
 
 // poolCapabilities are the two pools': everything.
 var poolCapabilities = Capabilities{Defer: true, Priority: true, GetResult: true, Cancel: true, CancelRunning: true,
-	Retry: true, Timeout: true, ExtendTimeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true, Tags: true,
-	Deadline: true, DiscardResult: true}
+	Retry: true, Timeout: true, ExtendTimeout: true, Limits: true, Perpetual: true, MaxQueued: true, Pause: true,
+	PauseQueues: true, Tags: true, Deadline: true, DiscardResult: true}
 
 // states is the named state registry.
 var states = struct {

@@ -58,7 +58,9 @@ type Config struct {
 	// localtasks.Snapshotter, live updates a localtasks.Subscriber, strikes
 	// a localtasks.Striker, pauses a localtasks.Pauser; every backend of
 	// package localtasks has them all (localtasks.Controller), and the two
-	// pools can pause (Capabilities.Pause).
+	// pools can pause queues and tasks (Capabilities.Pause); a backend that
+	// pauses only queues (Capabilities.PauseQueues, as River's) is offered
+	// queue pauses.
 	Backends []localtasks.Backend
 	// Actions turns on the actions that change things: Cancel, Retry,
 	// Strike, Restore, Pause and Resume. Off by default: the dashboard is
@@ -127,7 +129,9 @@ type backend struct {
 	sub   localtasks.Subscriber
 	strk  localtasks.Striker
 	snap  localtasks.Snapshotter
-	pause localtasks.Pauser // only if its Capabilities have Pause
+	pause localtasks.Pauser // only if its Capabilities have Pause or PauseQueues
+	// pauseTasks: pause can pause tasks too (Capabilities.Pause).
+	pauseTasks bool
 }
 
 // snapshot is b's Snapshot, or an empty one if it has no Snapshotter.
@@ -214,7 +218,7 @@ func labelBackends(cs []localtasks.Backend) ([]backend, error) {
 		bs[i].sub, _ = c.(localtasks.Subscriber)
 		bs[i].strk, _ = c.(localtasks.Striker)
 		bs[i].snap, _ = c.(localtasks.Snapshotter)
-		bs[i].pause = pauserOf(c)
+		bs[i].pause, bs[i].pauseTasks = pauserOf(c)
 	}
 	return bs, nil
 }

@@ -61,13 +61,14 @@ func (h *Handler) backendSnapshot(ctx context.Context, b backend, opts localtask
 		NextCursor: snap.NextCursor,
 		Counts: StatusCounts{Scheduled: c.Scheduled, Ready: c.Ready, Running: c.Running,
 			Successful: c.Successful, Failed: c.Failed, Cancelled: c.Cancelled},
-		Workers:    newWorkers(snap.Workers),
-		Counters:   newCounters(snap.Counters),
-		Strikes:    newStrikes(b.label, snap.Strikes),
-		Throughput: h.samples.record(h.indexOf(b), now, snap.Counters),
-		Pausable:   b.pause != nil,
-		Queues:     newQueues(snap.Queues),
-		Pauses:     newPauses(b.label, snap.Pauses),
+		Workers:       newWorkers(snap.Workers),
+		Counters:      newCounters(snap.Counters),
+		Strikes:       newStrikes(b.label, snap.Strikes),
+		Throughput:    h.samples.record(h.indexOf(b), now, snap.Counters),
+		Pausable:      b.pause != nil,
+		PausableTasks: b.pauseTasks,
+		Queues:        newQueues(snap.Queues),
+		Pauses:        newPauses(b.label, snap.Pauses),
 	}, nil
 }
 

@@ -13,14 +13,17 @@ import (
 // which hold back and let go the runs of a queue or a task, as the strike
 // routes add and lift strikes.
 
-// pauserOf returns c as a localtasks.Pauser if it can pause, nil if not: a
-// backend may implement the interface and still refuse every pause (an
-// ImmediateBackend has no queue), which its Capabilities say.
-func pauserOf(c localtasks.Backend) localtasks.Pauser {
-	if p, ok := c.(localtasks.Pauser); ok && c.Capabilities().Pause {
-		return p
+// pauserOf returns c as a localtasks.Pauser if it can pause queues, nil if
+// not, and whether it can pause tasks too: a backend may implement the
+// interface and still refuse every pause (an ImmediateBackend has no
+// queue), or pause queues but not tasks (River's), which its Capabilities
+// say (PauseQueues, Pause).
+func pauserOf(c localtasks.Backend) (p localtasks.Pauser, tasks bool) {
+	caps := c.Capabilities()
+	if p, ok := c.(localtasks.Pauser); ok && (caps.Pause || caps.PauseQueues) {
+		return p, caps.Pause
 	}
-	return nil
+	return nil, false
 }
 
 // decodePause decodes the body of a pause or resume request: exactly one of
@@ -92,7 +95,7 @@ func (h *Handler) pauseTargets(label string) ([]backend, error) {
 			}
 		}
 		if len(bs) == 0 {
-			return nil, conflict("no backend here can pause: none is a localtasks.Pauser whose Capabilities have Pause (the thread and process pools are)")
+			return nil, conflict("no backend here can pause: none is a localtasks.Pauser whose Capabilities have Pause or PauseQueues (the thread and process pools are, and River's backend)")
 		}
 		return bs, nil
 	}
@@ -101,14 +104,15 @@ func (h *Handler) pauseTargets(label string) ([]backend, error) {
 		return nil, err
 	}
 	if b.pause == nil {
-		return nil, conflict("backend %q cannot pause: it is no localtasks.Pauser whose Capabilities have Pause (the thread and process pools are)", label)
+		return nil, conflict("backend %q cannot pause: it is no localtasks.Pauser whose Capabilities have Pause or PauseQueues (the thread and process pools are, and River's backend)", label)
 	}
 	return []backend{b}, nil
 }
 
 // pauseError is the answer to a pause that backend b refused: a bad
 // request for a queue it does not have or a task nobody defined, a
-// conflict for a backend that is closed or cannot pause.
+// conflict for a backend that is closed or cannot pause that (a task, on
+// a backend that pauses only queues), with the backend's message.
 func pauseError(verb string, b backend, err error) error {
 	switch {
 	case errors.Is(err, localtasks.ErrInvalidTask):

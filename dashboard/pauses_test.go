@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,11 +23,14 @@ import (
 // snapshots, with its queues. It checks a pause as a pool does. The tests of
 // the routes use it to see what the dashboard asks of a Pauser and what it
 // makes of the answers; TestPauseHoldsRunsOnAThreadPool uses a real pool.
+// With queuesOnly, it pauses queues but not tasks, as River's backend:
+// its Capabilities have PauseQueues, not Pause.
 type fakePauser struct {
 	localtasks.Controller
-	name   string
-	queues []string
-	limits map[string]int // the queues' MaxWorkers
+	name       string
+	queues     []string
+	limits     map[string]int // the queues' MaxWorkers
+	queuesOnly bool
 
 	mu     sync.Mutex
 	pauses []localtasks.Pause
@@ -38,6 +42,12 @@ func newFakePauser(t *testing.T, name string, queues ...string) *fakePauser {
 }
 
 func (f *fakePauser) Name() string { return f.name }
+
+func (f *fakePauser) Capabilities() localtasks.Capabilities {
+	caps := f.Controller.Capabilities()
+	caps.Pause = caps.Pause && !f.queuesOnly
+	return caps
+}
 
 func (f *fakePauser) Pause(ctx context.Context, p localtasks.Pause) error {
 	return f.change(p, true)
@@ -56,6 +66,9 @@ func (f *fakePauser) change(p localtasks.Pause, on bool) error {
 	case p.Task != "":
 		if _, ok := localtasks.Lookup(p.Task); !ok {
 			return fmt.Errorf("fake: pause %v: no task of that name is defined: %w", p, localtasks.ErrInvalidTask)
+		}
+		if f.queuesOnly {
+			return fmt.Errorf("fake: pause %v: %s pauses queues, not tasks: %w", p, f.name, errors.ErrUnsupported)
 		}
 	}
 	f.mu.Lock()
@@ -156,6 +169,54 @@ func TestPauseAndResume(t *testing.T) {
 	b0 := m["backends"].([]any)[0].(map[string]any)
 	require.Equal(t, []any{}, b0["pauses"])
 	require.Equal(t, true, b0["pausable"])
+	require.Equal(t, true, b0["pausable_tasks"])
+}
+
+// A backend that pauses queues but not tasks (Capabilities.PauseQueues
+// without Pause, as River's) is pausable, not pausable_tasks, in the
+// snapshot; its queues pause, and a task's pause on it is a conflict that
+// gives its reason.
+func TestPauseQueuesOnly(t *testing.T) {
+	t.Parallel()
+	river := newFakePauser(t, "river", "default", "bulk")
+	river.queuesOnly = true
+	io := newFakePauser(t, "io", "default")
+	h := newHandler(t, true, river, io)
+	post := func(path, body string) []dashboard.Pause {
+		t.Helper()
+		rec := serve(h, "POST", path, body)
+		require.Equal(t, http.StatusOK, rec.Code, "POST %s %s: %s", path, body, rec.Body)
+		return decode[dashboard.Pauses](t, rec).Pauses
+	}
+
+	m := raw(t, serve(h, "GET", "/api/snapshot", ""))
+	for i, want := range []map[string]any{{"pausable": true, "pausable_tasks": false}, {"pausable": true, "pausable_tasks": true}} {
+		b := m["backends"].([]any)[i].(map[string]any)
+		require.Equal(t, want, map[string]any{"pausable": b["pausable"], "pausable_tasks": b["pausable_tasks"]}, "backend %d", i)
+	}
+
+	require.Equal(t, []dashboard.Pause{{Backend: "river", Queue: "bulk"}}, post("/api/pauses", `{"backend": "river", "queue": "bulk"}`))
+	snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
+	require.Equal(t, []dashboard.Queue{{Name: "default"}, {Name: "bulk", Paused: true}}, snap.Backends[0].Queues)
+
+	for _, path := range []string{"/api/pauses", "/api/pauses/resume"} {
+		e := requireError(t, serve(h, "POST", path, `{"backend": "river", "task": "dashboard_test.echo"}`), http.StatusConflict, dashboard.CodeConflict)
+		require.Contains(t, e.Message, `on backend "river"`)
+		require.Contains(t, e.Message, "pauses queues, not tasks")
+	}
+	// On every backend, the task is paused where it can be.
+	require.Equal(t, []dashboard.Pause{{Backend: "river", Queue: "bulk"}, {Backend: "io", Task: "dashboard_test.echo"}},
+		post("/api/pauses", `{"task": "dashboard_test.echo"}`))
+	require.Equal(t, []localtasks.Pause{{Queue: "bulk"}}, river.Pauses())
+	require.Equal(t, []dashboard.Pause{{Backend: "river", Queue: "bulk"}}, post("/api/pauses/resume", `{"task": "dashboard_test.echo"}`))
+	require.Equal(t, []dashboard.Pause{}, post("/api/pauses/resume", `{"queue": "bulk"}`))
+
+	// With only the queue-only backend, a task's pause on every backend
+	// is its refusal.
+	h = newHandler(t, true, river)
+	e := requireError(t, serve(h, "POST", "/api/pauses", `{"task": "dashboard_test.echo"}`), http.StatusConflict, dashboard.CodeConflict)
+	require.Contains(t, e.Message, "pauses queues, not tasks")
+	require.Empty(t, river.Pauses())
 }
 
 func TestPauseBadRequests(t *testing.T) {
@@ -203,6 +264,8 @@ func TestPauseConflicts(t *testing.T) {
 	snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
 	require.Equal(t, []bool{true, false, false, true}, []bool{snap.Backends[0].Pausable, snap.Backends[1].Pausable,
 		snap.Backends[2].Pausable, snap.Backends[3].Pausable})
+	require.Equal(t, []bool{true, false, false, true}, []bool{snap.Backends[0].PausableTasks, snap.Backends[1].PausableTasks,
+		snap.Backends[2].PausableTasks, snap.Backends[3].PausableTasks})
 	require.Empty(t, snap.Backends[1].Queues)
 
 	for _, label := range []string{"bare", "now"} {

@@ -105,9 +105,9 @@ wanted arguments: {
     "N": 0,
     "Text": ""
   }
-wanted options: Want{Queue: "localtaskstest.side", Priority: 0}
+wanted options: Want{Queue: "localtaskstest-side", Priority: 0}
 recorded runs of task "localtaskstest.echo": 1
-  run `+h.ID()+`: READY, queue "localtaskstest.side", priority 2
+  run `+h.ID()+`: READY, queue "localtaskstest-side", priority 2
     priority: wanted 0, recorded 2
     arguments: as wanted`, ft.message(t))
 	})
@@ -168,7 +168,7 @@ func TestWantFields(t *testing.T) {
 		says      string
 	}{
 		{"Queue", localtaskstest.Want{Queue: localtaskstest.SideQueue}, localtaskstest.Want{Queue: "default"},
-			`queue: wanted "default", recorded "localtaskstest.side"`},
+			`queue: wanted "default", recorded "localtaskstest-side"`},
 		{"Priority", localtaskstest.Want{Priority: new(-2)}, localtaskstest.Want{Priority: new(0)}, "priority: wanted 0, recorded -2"},
 		{"Key", localtaskstest.Want{Key: "k"}, localtaskstest.Want{Key: "j"}, `key: wanted "j", recorded "k"`},
 		{"Tags", localtaskstest.Want{Tags: []string{"b"}}, localtaskstest.Want{Tags: []string{"a", "c"}}, `tags: wanted "c" among them, recorded ["a" "b"]`},

@@ -109,8 +109,10 @@ const RecentFinishedDefault = 4096
 
 // Capabilities are what a Backend supports: everything but limits and
 // perpetual tasks, which River's unique jobs and periodic jobs do not
-// carry with localtasks' semantics. Automatic perpetual and cron tasks run
-// as River periodic jobs all the same: see Config.Automatic.
+// carry with localtasks' semantics, and pauses of tasks and queues'
+// workers of their own (Pause): River pauses queues (PauseQueues).
+// Automatic perpetual and cron tasks run as River periodic jobs all the
+// same: see Config.Automatic.
 var Capabilities = localtasks.Capabilities{
 	Defer:         true,
 	Priority:      true,
@@ -120,6 +122,7 @@ var Capabilities = localtasks.Capabilities{
 	Retry:         true,
 	Timeout:       true,
 	ExtendTimeout: true,
+	PauseQueues:   true,
 }
 
 // Backend is a localtasks.Backend on River and PostgreSQL: every run is a
@@ -146,6 +149,7 @@ type Backend struct {
 	stats   stats        // this process's counters: see Counters
 	strikes *strikeCache // the strikes in force, as this process last read them
 	order   order        // this process's start events wait for its enqueue events
+	heard   *pauseAcks   // Pauses waiting for this process's workers to hear of them
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -278,12 +282,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	b.local = newLocalRuns()
 	b.notify = newNotifier(b)
 	b.strikes = newStrikeCache(b)
+	b.heard = newPauseAcks()
 	if err := b.strikes.load(ctx); err != nil {
 		stop()
 		return nil, err
 	}
 	if cfg.Workers > 0 {
-		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
+		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed,
+			river.EventKindQueuePaused)
 		// River stops its client when Start's ctx ends: Close does that here.
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			cancelSub()
@@ -562,8 +568,10 @@ func (b *Backend) publish(kind localtasks.EventKind, row *rivertype.JobRow) {
 
 // forward turns River's events about the jobs b's workers ran into
 // localtasks events, wakes waiters, and arms and announces the timers of
-// retries and snoozes.
+// retries and snoozes; and wakes the Pauses waiting for b's workers to
+// hear of them.
 func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
+	defer b.heard.stop()
 	for {
 		var ev *river.Event
 		var ok bool
@@ -574,6 +582,9 @@ func (b *Backend) forward(ctx context.Context, sub <-chan *river.Event) {
 		}
 		if !ok {
 			return
+		}
+		if ev.Kind == river.EventKindQueuePaused && ev.Queue != nil {
+			b.heard.wake(ev.Queue.Name)
 		}
 		if ev.Job == nil {
 			continue

@@ -147,10 +147,13 @@
 // Pauses (Backend.Pause, Resume, Pauses: localtasks.Pauser) are River's
 // queue pauses (Client.QueuePause), obeyed by every worker on the schema
 // within milliseconds by River's notification, or at its next poll of the
-// queues should one be lost. River pauses queues, not tasks: a Pause of a
-// task is an error matching errors.ErrUnsupported; give the task a queue of
-// its own and pause that. So Capabilities has no Pause, which also promises
-// per-queue worker bounds (localtasks.Config.QueueWorkers).
+// queues should one be lost; a Pause through a Backend with workers
+// returns once they have heard. River pauses queues, not tasks: a Pause of
+// a task is an error matching errors.ErrUnsupported; give the task a
+// queue of its own and pause that. So Capabilities has PauseQueues, which
+// the dashboard and the CLI read to offer queue pauses, and not Pause,
+// which also promises task pauses and per-queue worker bounds
+// (localtasks.Config.QueueWorkers).
 //
 // Limits are not supported (see Capabilities): an Enqueue with a
 // concurrency or rate limit, debounce or cooldown fails with an error

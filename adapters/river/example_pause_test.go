@@ -55,9 +55,14 @@ func ExampleBackend_Pause() {
 	}
 	fmt.Println(h.Wait(ctx))
 	fmt.Println(admin.Pause(ctx, localtasks.Pause{Task: double.Name()}) != nil)
+	// What the dashboard and the CLI read to offer queue pauses, not
+	// task pauses.
+	caps := admin.Capabilities()
+	fmt.Println(caps.PauseQueues, caps.Pause)
 	// Output:
 	// [queue "reports"]
 	// READY <nil>
 	// 42 <nil>
 	// true
+	// true false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,14 @@ const pauseTimeout = 10 * time.Second
 // paused queue changes nothing. A queue no worker has worked yet is
 // paused too: its workers start paused.
 //
+// When b has workers (Config.Workers above zero) and the queue was not
+// paused, Pause returns once they have heard, so that none of its runs
+// starts in this process after Pause returns: it waits for River's
+// EventKindQueuePaused, up to ctx's end or ten seconds (then it logs a
+// warning and returns nil: the queue is paused in the database, and the
+// workers hear of it by River's next poll). Other processes' workers hear
+// of it as River tells them.
+//
 // River pauses queues, not tasks: a Pause of a task is an error matching
 // errors.ErrUnsupported. Give such a task a queue of its own
 // (localtasks.WithQueue) and pause that, or strike its runs (Strike) to
@@ -36,6 +45,13 @@ const pauseTimeout = 10 * time.Second
 func (b *Backend) Pause(ctx context.Context, p localtasks.Pause) error {
 	if err := b.checkPause(p, "pause"); err != nil {
 		return err
+	}
+	var heard <-chan struct{}
+	if b.cfg.Workers > 0 {
+		// Before the pause, so as not to miss the workers' news of it.
+		ch, done := b.heard.add(p.Queue)
+		defer done()
+		heard = ch
 	}
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
@@ -48,13 +64,85 @@ func (b *Backend) Pause(ctx context.Context, p localtasks.Pause) error {
 		p.Queue, b.clock.Now().UTC()); err != nil {
 		return fmt.Errorf("localtasks/river: pause %v: %w", p, err)
 	}
+	var was bool // paused already: the workers hear of no change
+	if err := tx.QueryRow(ctx, "SELECT paused_at IS NOT NULL FROM "+b.queueTable()+" WHERE name = $1", p.Queue).Scan(&was); err != nil {
+		return fmt.Errorf("localtasks/river: pause %v: %w", p, err)
+	}
 	if err := b.client.QueuePauseTx(ctx, tx, p.Queue, nil); err != nil {
 		return fmt.Errorf("localtasks/river: pause %v: %w", p, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("localtasks/river: pause %v: %w", p, err)
 	}
+	if heard == nil || was {
+		return nil
+	}
+	timer := time.NewTimer(pauseTimeout)
+	defer timer.Stop()
+	select {
+	case <-heard:
+	case <-ctx.Done():
+		b.logger.Warn("localtasks/river: paused a queue, but this process's workers had not heard of it when ctx ended; they will at River's next poll",
+			"queue", p.Queue, "error", ctx.Err())
+	case <-timer.C:
+		b.logger.Warn("localtasks/river: paused a queue, but this process's workers had not heard of it after "+pauseTimeout.String()+"; they will at River's next poll",
+			"queue", p.Queue)
+	}
 	return nil
+}
+
+// pauseAcks wakes the Pauses waiting for this process's workers to hear
+// that a queue is paused (River's EventKindQueuePaused), by queue.
+type pauseAcks struct {
+	mu      sync.Mutex
+	m       map[string][]chan struct{}
+	stopped bool
+}
+
+func newPauseAcks() *pauseAcks { return &pauseAcks{m: map[string][]chan struct{}{}} }
+
+// add registers a waiter for queue's pause, whose channel is closed when
+// the workers have heard of it or stop. Call the func when done.
+func (a *pauseAcks) add(queue string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		close(ch)
+		return ch, func() {}
+	}
+	a.m[queue] = append(a.m[queue], ch)
+	return ch, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if i := slices.Index(a.m[queue], ch); i >= 0 {
+			a.m[queue] = slices.Delete(a.m[queue], i, i+1)
+		}
+	}
+}
+
+// wake wakes the waiters for queue's pause.
+func (a *pauseAcks) wake(queue string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ch := range a.m[queue] {
+		close(ch)
+	}
+	delete(a.m, queue)
+}
+
+// stop wakes every waiter, and every later one at once: the workers are
+// gone, and hear of nothing more.
+func (a *pauseAcks) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = true
+	for _, chs := range a.m {
+		for _, ch := range chs {
+			close(ch)
+		}
+	}
+	a.m = map[string][]chan struct{}{}
 }
 
 // Resume resumes p's queue, as River's QueueResume does, in every process

@@ -14,8 +14,8 @@ import (
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
-// sideQueue is a second queue: River's names are letters, digits,
-// underscores and hyphens, which localtaskstest.SideQueue is not.
+// sideQueue is a second queue. River's names are letters, digits,
+// underscores and hyphens.
 const sideQueue = "side"
 
 // awaitQueueEvent waits for River's event of kind about queue from sub.
@@ -88,6 +88,36 @@ func TestPauseQueue(t *testing.T) {
 	require.NoError(t, workers.Resume(ctx, localtasks.Pause{Queue: sideQueue}))
 	_, err = again.Wait(ctx)
 	require.NoError(t, err)
+}
+
+// TestPauseWaitsForItsWorkers: a Pause through a Backend with workers
+// returns once they have heard of it, so that a run of the queue enqueued
+// right after stays READY while another queue's run, enqueued after it,
+// finishes; were Pause to return at its commit, the workers could fetch
+// it before they heard (it did, on the fake clock of localtaskstest's
+// suite, often in the first round). Several rounds, as the race would be
+// lost now and then.
+func TestPauseWaitsForItsWorkers(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := newBackend(t, ctx, newSchema(t), ltriver.Config{Queues: []string{localtasks.QueueDefault, sideQueue}, Workers: 2,
+		Clock: localtaskstest.NewFakeClock(localtaskstest.Epoch)})
+	for round := range 8 {
+		require.NoError(t, b.Pause(ctx, localtasks.Pause{Queue: sideQueue}))
+		held, err := localtaskstest.Echo.Using(localtasks.WithQueue(sideQueue)).Enqueue(ctx, b, localtaskstest.EchoArgs{N: round})
+		require.NoError(t, err)
+		other, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: -round})
+		require.NoError(t, err)
+		_, err = other.Wait(ctx)
+		require.NoError(t, err)
+		st, err := held.Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, localtasks.StatusReady, st, "round %d", round)
+		require.NoError(t, b.Resume(ctx, localtasks.Pause{Queue: sideQueue}))
+		_, err = held.Wait(ctx)
+		require.NoError(t, err)
+	}
 }
 
 // TestPauseRefused: a pause names one queue of the backend's, or a

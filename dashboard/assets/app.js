@@ -984,11 +984,11 @@
   }
 
   // renderDetailPause offers to pause the detail's task on its backend, or
-  // to resume it, where the backend can pause.
+  // to resume it, where the backend can pause tasks (not only queues).
   function renderDetailPause(t) {
     const btn = $("detail-pause");
     const b = backendNamed(t.backend);
-    btn.hidden = !b || !b.pausable;
+    btn.hidden = !b || !b.pausable_tasks;
     const paused = !!b && (b.pauses || []).some((p) => p.task === t.task);
     const text = (paused ? "Resume task " : "Pause task ") + t.task;
     if (btn.textContent !== text) btn.textContent = text;

@@ -186,9 +186,12 @@ type BackendSnapshot struct {
 	Counters   Counters     `json:"counters"`
 	Strikes    []Strike     `json:"strikes"`
 	Throughput []Point      `json:"throughput"`
-	// Pausable says its queues and tasks can be paused: it is a
-	// localtasks.Pauser whose Capabilities have Pause.
+	// Pausable says its queues can be paused: it is a localtasks.Pauser
+	// whose Capabilities have Pause or PauseQueues.
 	Pausable bool `json:"pausable"`
+	// PausableTasks says its tasks can be paused too: its Capabilities
+	// have Pause.
+	PausableTasks bool `json:"pausable_tasks"`
 	// Queues describes its queues, in the order of its Config.Queues;
 	// empty for a backend that does not describe them.
 	Queues []Queue `json:"queues"`
