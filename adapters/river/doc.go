@@ -91,8 +91,10 @@
 // runs with River's InsertMany, in one transaction and one statement: all
 // or none. Wait hears at once of the runs this process's workers finish,
 // and takes their final job from River's subscription without reading it
-// again; the other processes hear of them by LISTEN/NOTIFY, one
-// notification for the runs that finish within a few milliseconds.
+// again, or, when the run finished before the Wait, from the last
+// Config.RecentFinished finals this process keeps; the other processes hear
+// of them by LISTEN/NOTIFY, one notification for the runs that finish
+// within a few milliseconds.
 //
 // Watch (localtasks.Watch, Handle.Watch) follows one run: it hears at once
 // of what this process's workers do and of a finish in any process, and
