@@ -2,18 +2,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
@@ -30,32 +21,10 @@ import (
 // once the panel resumes "side", the run finishes.
 func TestDashboardRiverPausesAQueue(t *testing.T) {
 	chromium := findChromium(t)
-	url := os.Getenv(pgURLEnv)
-	if url == "" {
-		t.Fatalf("%s is not set: the River dashboard test needs PostgreSQL. Install it (apt-get install postgresql), then, from the repository's root,\n"+
-			"\teval \"$(adapters/river/scripts/postgres.sh start)\"\nand run the tests again; adapters/river/scripts/postgres.sh stop \"$LOCALTASKS_PG_DIR\" stops it.", pgURLEnv)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err, "connecting to %s", url)
-	t.Cleanup(pool.Close)
-	schema := fmt.Sprintf("e2e_river_pause_%d", os.Getpid())
-	require.NoError(t, ltriver.Migrate(ctx, pool, schema))
-	t.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		require.NoError(t, err)
-	})
-	b, err := ltriver.New(ctx, pool, ltriver.Config{Name: "river", Schema: schema, Queues: []string{"default", "side"}, Workers: 2,
-		FetchPollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
-	dash, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{b}, Actions: true, Title: "river queues"})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/tasks/", http.StripPrefix("/tasks", dash))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close) // after the browser's cleanup, which ends the page's event stream
+	b := newRiverBackend(t, ctx, "e2e_river_pause", ltriver.Config{Name: "river", Queues: []string{"default", "side"}, Workers: 2})
+	srv := serveDashboard(t, dashboard.Config{Backends: []localtasks.Backend{b}, Actions: true, Title: "river queues"})
 
 	bctx := newBrowser(t, chromium)
 	console := watchConsole(t, bctx)

@@ -40,26 +40,9 @@ var (
 // that the failed run's detail shows its error.
 func TestDashboardRiver(t *testing.T) {
 	chromium := findChromium(t)
-	url := os.Getenv(pgURLEnv)
-	if url == "" {
-		t.Fatalf("%s is not set: the River dashboard test needs PostgreSQL. Install it (apt-get install postgresql), then, from the repository's root,\n"+
-			"\teval \"$(adapters/river/scripts/postgres.sh start)\"\nand run the tests again; adapters/river/scripts/postgres.sh stop \"$LOCALTASKS_PG_DIR\" stops it.", pgURLEnv)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err, "connecting to %s", url)
-	t.Cleanup(pool.Close)
-	schema := fmt.Sprintf("e2e_river_%d", os.Getpid())
-	require.NoError(t, ltriver.Migrate(ctx, pool, schema))
-	t.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		require.NoError(t, err)
-	})
-	b, err := ltriver.New(ctx, pool, ltriver.Config{Name: "river", Schema: schema, Workers: 2, FetchPollInterval: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
+	b := newRiverBackend(t, ctx, "e2e_river", ltriver.Config{Name: "river", Workers: 2})
 
 	ok, err := riverSquare.Enqueue(ctx, b, 7)
 	require.NoError(t, err)
@@ -76,12 +59,7 @@ func TestDashboardRiver(t *testing.T) {
 	_, err = failed.Wait(ctx)
 	require.ErrorContains(t, err, failReason)
 
-	dash, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{b}, Title: "river"})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/tasks/", http.StripPrefix("/tasks", dash))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close) // after the browser's cleanup, which ends the page's event stream
+	srv := serveDashboard(t, dashboard.Config{Backends: []localtasks.Backend{b}, Title: "river"})
 
 	bctx := newBrowser(t, chromium)
 	console := watchConsole(t, bctx)
@@ -102,4 +80,46 @@ func TestDashboardRiver(t *testing.T) {
 		document.querySelector('#detail').textContent.includes(reason)`, failReason)
 
 	console.check(t)
+}
+
+// newRiverBackend returns a River backend with cfg on a schema of its own,
+// named after prefix, on the PostgreSQL of LOCALTASKS_PG_URL, closed and
+// dropped after the test; it fails the test, saying how to start a server,
+// if the variable is unset. cfg's Schema, FetchPollInterval and Logger are
+// set here.
+func newRiverBackend(t *testing.T, ctx context.Context, prefix string, cfg ltriver.Config) *ltriver.Backend {
+	t.Helper()
+	url := os.Getenv(pgURLEnv)
+	if url == "" {
+		t.Fatalf("%s is not set: the River dashboard tests need PostgreSQL. Install it (apt-get install postgresql), then, from the repository's root,\n"+
+			"\teval \"$(adapters/river/scripts/postgres.sh start)\"\nand run the tests again; adapters/river/scripts/postgres.sh stop \"$LOCALTASKS_PG_DIR\" stops it.", pgURLEnv)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err, "connecting to %s", url)
+	t.Cleanup(pool.Close)
+	cfg.Schema = fmt.Sprintf("%s_%d", prefix, os.Getpid())
+	require.NoError(t, ltriver.Migrate(ctx, pool, cfg.Schema))
+	t.Cleanup(func() {
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{cfg.Schema}.Sanitize()+" CASCADE")
+		require.NoError(t, err)
+	})
+	cfg.FetchPollInterval = 50 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	b, err := ltriver.New(ctx, pool, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
+	return b
+}
+
+// serveDashboard serves a dashboard of cfg under /tasks/ until the test
+// ends, after the browser's cleanup (which ends the page's event stream).
+func serveDashboard(t *testing.T, cfg dashboard.Config) *httptest.Server {
+	t.Helper()
+	dash, err := dashboard.New(cfg)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/tasks/", http.StripPrefix("/tasks", dash))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }

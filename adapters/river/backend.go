@@ -101,6 +101,12 @@ type Config struct {
 	RecentFinished int
 }
 
+// subscribeBuffer is the buffer of the adapter's subscription to its River
+// client's events, which River drops when it is full: twice the 5,000
+// completions River's completer may tell of at once. A dropped finish
+// costs its Wait a reread, up to two seconds later.
+const subscribeBuffer = 10_000
+
 // WatchPollIntervalDefault is Config.WatchPollInterval's default.
 const WatchPollIntervalDefault = time.Second
 
@@ -288,8 +294,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 		return nil, err
 	}
 	if cfg.Workers > 0 {
-		sub, cancelSub := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed,
-			river.EventKindQueuePaused)
+		sub, cancelSub := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: subscribeBuffer, Kinds: []river.EventKind{
+			river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed,
+			river.EventKindQueuePaused}})
 		// River stops its client when Start's ctx ends: Close does that here.
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			cancelSub()
