@@ -149,7 +149,8 @@ func (s *state) snapshotPage(ctx context.Context, opts SnapshotOptions) (Snapsho
 	q.queueIndex = slices.Index(s.set.cfg.Queues, q.queue)
 	s.mu.Lock()
 	s.takeInbox()
-	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters, Counts: s.view.counts()}
+	snap := Snapshot{Backend: s.name, At: s.clock.Now(), Counters: s.counters, Counts: s.view.counts(),
+		LastWorkerRestart: s.lastWorkerRestart, Closed: s.closing}
 	snap.Workers = s.workerInfo()
 	snap.Queues, snap.Pauses = s.queueInfo(), s.listPauses()
 	for _, r := range s.strikes {

@@ -409,6 +409,12 @@ func (p *procPool) respawn(i int, replacing bool) *procWorker {
 		}
 		w, err := p.spawn(i)
 		if err == nil {
+			if replacing {
+				s.mu.Lock()
+				s.counters.WorkerRestarts++
+				s.lastWorkerRestart = s.clock.Now()
+				s.mu.Unlock()
+			}
 			return w
 		}
 		p.log.Error("localtasks: starting a worker process", "slot", i, "replacing", replacing, "err", err)

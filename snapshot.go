@@ -107,6 +107,14 @@ type Snapshot struct {
 	Queues []QueueInfo
 	// Pauses lists what is paused, as Pauser.Pauses.
 	Pauses []Pause
+	// LastWorkerRestart is when the last worker process was started to
+	// replace one that died or retired (Counters.WorkerRestarts counts
+	// them); zero if none was, and always for a ThreadPoolBackend.
+	LastWorkerRestart time.Time
+	// Closed says the backend accepts no more runs: it was closed, or its
+	// state was shut down (Close). A closed backend still answers
+	// Snapshot, with the final state of the runs it keeps.
+	Closed bool
 }
 
 // Counters count what happened to a backend's runs since it started.
@@ -136,6 +144,14 @@ type Counters struct {
 	// Config.Journal), JournalRows the runs' rows they wrote, and
 	// JournalFailures the commits that failed.
 	JournalCommits, JournalRows, JournalFailures uint64
+	// WorkerRestarts counts the worker processes a ProcessPoolBackend
+	// started to replace one that died (a crash, a kill, a task that
+	// exited) or retired (MaxTasksPerWorker), not the first MaxWorkers
+	// nor those SetMaxWorkers added; a replacement that failed to start
+	// and was tried again counts once. Always 0 for a ThreadPoolBackend,
+	// whose goroutines are never replaced. Snapshot.LastWorkerRestart
+	// says when the last one started.
+	WorkerRestarts uint64
 }
 
 // WorkerInfo describes one worker: a goroutine of a ThreadPoolBackend or a
@@ -248,7 +264,12 @@ func (h *holder) Strikes() []Strike { return h.s.listStrikes() }
 // median and under 100 us at p99. Its only errors are options that are not valid (matching
 // ErrInvalidSnapshotOptions) and ctx's, should it end first.
 func (h *holder) Snapshot(ctx context.Context, opts SnapshotOptions) (Snapshot, error) {
-	return h.s.snapshotPage(ctx, opts)
+	snap, err := h.s.snapshotPage(ctx, opts)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Closed = snap.Closed || h.closed.Load() // this holder, though its state may serve others
+	return snap, nil
 }
 
 // Counters returns the backend's counters; cheaper than Snapshot.

@@ -229,7 +229,10 @@ type state struct {
 	active     int               // unfinished runs
 	drained    chan struct{}     // closed when active drops to zero
 	counters   Counters
-	slotDone   []uint64 // modePool: tasks each worker finished
+	// lastWorkerRestart is when the process pool last started a worker to
+	// replace another (counters.WorkerRestarts); zero if never.
+	lastWorkerRestart time.Time
+	slotDone          []uint64 // modePool: tasks each worker finished
 	// workers is how many workers the pool aims at: MaxWorkers, until
 	// SetMaxWorkers changes it (resize.go). The worker of a slot from
 	// workers up retires: it ends the run it has, then leaves its slot.
