@@ -247,6 +247,7 @@ func (h *Handler) routes() *http.ServeMux {
 	route("GET", "/api/snapshot", handleJSON(h.serveSnapshot))
 	route("GET", "/api/results/{id}", handleJSON(h.serveResult))
 	route("GET", "/api/events", h.serveEvents)
+	route("GET", "/api/health", handleJSON(h.serveHealth))
 	route("POST", "/api/results/{id}/cancel", h.action(h.cancel))
 	route("POST", "/api/results/{id}/retry", h.action(h.retry))
 	route("POST", "/api/strikes", h.action(h.strike))

@@ -212,6 +212,7 @@ func TestWrongMethodIsJSON405(t *testing.T) {
 		{"POST", "/api/snapshot", "GET, HEAD"},
 		{"DELETE", "/api/results/" + id, "GET, HEAD"},
 		{"POST", "/api/events", "GET, HEAD"},
+		{"POST", "/api/health", "GET, HEAD"},
 		{"GET", "/api/results/" + id + "/cancel", "POST"},
 		{"PUT", "/api/results/" + id + "/retry", "POST"},
 		{"GET", "/api/strikes", "POST"},

@@ -25,6 +25,14 @@ type (
 	Stats           = dashapi.Stats
 	BackendStats    = dashapi.BackendStats
 	Error           = dashapi.Error
+	Health          = dashapi.Health
+	BackendHealth   = dashapi.BackendHealth
+)
+
+// The values of Health.Status; see dashapi.
+const (
+	HealthOK        = dashapi.HealthOK
+	HealthUnhealthy = dashapi.HealthUnhealthy
 )
 
 // ArgsSummaryMax is the most characters (runes) of Task.ArgsSummary.

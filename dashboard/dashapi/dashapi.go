@@ -199,6 +199,49 @@ type BackendSnapshot struct {
 	Pauses []Pause `json:"pauses"`
 }
 
+// The values of Health.Status.
+const (
+	HealthOK        = "ok"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is the response of GET api/health: Status is HealthOK, with 200,
+// when every backend is healthy (each BackendHealth's OK), and
+// HealthUnhealthy, with 503, otherwise.
+type Health struct {
+	Status   string          `json:"status"`
+	At       time.Time       `json:"at"`
+	Backends []BackendHealth `json:"backends"`
+}
+
+// BackendHealth is one backend's part of Health. A backend is healthy
+// (OK) when its snapshot could be taken, it is not closed, and, if it has
+// workers, at least one of them is alive; Problems then is empty, and
+// otherwise says what is wrong, one sentence each.
+type BackendHealth struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Closed bool   `json:"closed"`
+	// Workers counts the backend's workers (a process pool's slots);
+	// WorkersAlive, those that can take a run: a process-pool slot
+	// whose worker is being replaced is not alive. A backend that runs
+	// nothing here (a River backend of Workers 0) has none, and is not
+	// unhealthy for it.
+	Workers      int `json:"workers"`
+	WorkersAlive int `json:"workers_alive"`
+	// Queued, Scheduled and Running count its READY, SCHEDULED and
+	// RUNNING runs; Queued is the queue depth.
+	Queued    int `json:"queued"`
+	Scheduled int `json:"scheduled"`
+	Running   int `json:"running"`
+	// WorkerRestarts counts the worker processes started to replace one
+	// that died or retired (localtasks.Counters.WorkerRestarts);
+	// LastWorkerRestart is when the last one was, null if none.
+	WorkerRestarts    uint64     `json:"worker_restarts"`
+	LastWorkerRestart *time.Time `json:"last_worker_restart"`
+	Problems          []string   `json:"problems"`
+}
+
 // TaskEvent is the data of an event named "task" on the event stream.
 type TaskEvent struct {
 	Kind string `json:"kind"` // enqueued, started, progress, metadata or finished
