@@ -103,7 +103,8 @@ func newWorkers(ws []localtasks.WorkerInfo) []Worker {
 func newCounters(c localtasks.Counters) Counters {
 	return Counters{Enqueued: c.Enqueued, Started: c.Started, Succeeded: c.Succeeded, Failed: c.Failed,
 		Retried: c.Retried, Cancelled: c.Cancelled, Struck: c.Struck, Perpetuated: c.Perpetuated,
-		QueueFull: c.QueueFull, JournalCommits: c.JournalCommits, JournalRows: c.JournalRows, JournalFailures: c.JournalFailures}
+		QueueFull: c.QueueFull, JournalCommits: c.JournalCommits, JournalRows: c.JournalRows, JournalFailures: c.JournalFailures,
+		WorkerRestarts: c.WorkerRestarts}
 }
 
 func newStrikes(label string, sts []localtasks.Strike) []Strike {

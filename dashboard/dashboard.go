@@ -29,6 +29,13 @@
 // loopback name, an IP address or in Config.AllowedHosts (DNS rebinding). The dashboard does no authentication of its own: mount it
 // behind the application's.
 //
+// GET api/health answers each backend's health as JSON (closed or not,
+// workers alive, queue depth, the last worker restart), with 200 when
+// every backend is healthy and 503 otherwise, for load balancers and
+// Kubernetes probes; serve it ahead of the authentication, as
+// ExampleHandler_health shows. It is read-only whatever Config.Actions
+// says.
+//
 // docs/api.md in the module describes the routes, the JSON shapes and the
 // error codes, the contract the localtasks CLI and the page are built on.
 package dashboard

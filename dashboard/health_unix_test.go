@@ -79,6 +79,8 @@ func TestHealthShowsWorkerRestart(t *testing.T) {
 	require.Equal(t, 1, after.WorkersAlive)
 	require.GreaterOrEqual(t, after.WorkerRestarts, uint64(1))
 	require.NotNil(t, after.LastWorkerRestart)
+	snap := decode[dashboard.Snapshot](t, serve(h, http.MethodGet, "/api/snapshot?limit=1", ""))
+	require.Equal(t, after.WorkerRestarts, snap.Backends[0].Counters.WorkerRestarts, "the snapshot's counters count them too")
 	require.False(t, after.LastWorkerRestart.Before(killedAt), "restarted at %v, killed at %v", after.LastWorkerRestart, killedAt)
 }
 

@@ -94,6 +94,10 @@ type Counters struct {
 	JournalCommits  uint64 `json:"journal_commits,omitempty"`
 	JournalRows     uint64 `json:"journal_rows,omitempty"`
 	JournalFailures uint64 `json:"journal_failures,omitempty"`
+	// WorkerRestarts counts the worker processes started to replace one
+	// that died or retired (localtasks.Counters.WorkerRestarts); left out
+	// while none was.
+	WorkerRestarts uint64 `json:"worker_restarts,omitempty"`
 }
 
 // StatusCounts counts a backend's runs by status; see
