@@ -77,7 +77,7 @@ func ExampleThreadPoolBackend_Snapshot() {
 	// queued 0 scheduled 0 running 0
 	// finished 5 map[SUCCESSFUL:3 FAILED:1 CANCELLED:1]
 	// workers 2 attempts done 5
-	// {Enqueued:5 Started:5 Succeeded:3 Failed:1 Cancelled:1 Retried:1 Struck:0 Perpetuated:0 DeadlinePassed:0 QueueFull:0 JournalCommits:0 JournalRows:0 JournalFailures:0}
+	// {Enqueued:5 Started:5 Succeeded:3 Failed:1 Cancelled:1 Retried:1 Struck:0 Perpetuated:0 DeadlinePassed:0 QueueFull:0 JournalCommits:0 JournalRows:0 JournalFailures:0 WorkerRestarts:0}
 	// {Scheduled:0 Ready:0 Running:0 Successful:3 Failed:1 Cancelled:1}
 }
 

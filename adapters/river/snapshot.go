@@ -86,7 +86,9 @@ func (b *Backend) listGroups() []listGroup {
 // attempts they have finished; other processes' workers are not listed.
 // Queues lists Config.Queues, each with its MaxWorkers (Config.Workers, a
 // process's bound) and its runs running now in every process. Counters are
-// this process's: see Counters.
+// this process's: see Counters. Closed says Close was called on b; a
+// closed backend still lists the database's runs. LastWorkerRestart is
+// zero: River's client does not restart workers.
 //
 // Its errors are options that are not valid (matching
 // localtasks.ErrInvalidSnapshotOptions), and the database's.
@@ -95,7 +97,7 @@ func (b *Backend) Snapshot(ctx context.Context, opts localtasks.SnapshotOptions)
 	if err != nil {
 		return localtasks.Snapshot{}, err
 	}
-	snap := localtasks.Snapshot{Backend: b.cfg.Name, At: b.clock.Now().UTC()}
+	snap := localtasks.Snapshot{Backend: b.cfg.Name, At: b.clock.Now().UTC(), Closed: b.closed.Load()}
 	counts, err := b.countJobs(ctx)
 	if err != nil {
 		return localtasks.Snapshot{}, fmt.Errorf("localtasks/river: snapshot: counting the jobs: %w", err)
