@@ -124,7 +124,10 @@
 // running in any process: it is woken by this process's finishes and
 // otherwise looks again every DrainRecheck (one second), one bounded
 // query a look. None of these adds a query to a run's enqueue, dispatch
-// or completion.
+// or completion. Snapshot.Closed says Close was called on the backend:
+// the dashboard's GET api/health then answers 503, as it does when the
+// snapshot fails (the database does not answer); a health check costs one
+// Snapshot of one run, so mostly its count, as above.
 //
 // The backend is no localtasks.IDFinder: FindIDs takes the first hex
 // digits of a UUID, and a River run ID is a decimal job ID, short enough
