@@ -75,7 +75,7 @@ type Metrics struct {
 	queueRun   metric.Int64ObservableUpDownCounter
 	workers    metric.Int64ObservableUpDownCounter
 	dropped    metric.Int64ObservableCounter
-	byTaskCode map[taskCode]metric.MeasurementOption // used by the reader goroutine only
+	byTaskCode map[taskCode]*attrOpts // used by the reader goroutine only
 
 	// starts holds, for each run whose attempt started and whose end
 	// was not recorded yet, when that attempt started. Used by the
@@ -86,6 +86,13 @@ type Metrics struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+// attrOpts are an attribute set as the options of Add and Record, made
+// once: a variadic call with a slice in hand allocates nothing.
+type attrOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
 }
 
 // taskCode is the key of a cached attribute set: a task and a status or
@@ -125,7 +132,7 @@ func NewMetrics(b localtasks.Backend, mp metric.MeterProvider) (*Metrics, error)
 	m := &Metrics{
 		snap:       snap,
 		backend:    AttrBackend.String(b.Name()),
-		byTaskCode: make(map[taskCode]metric.MeasurementOption),
+		byTaskCode: make(map[taskCode]*attrOpts),
 		starts:     make(map[string]time.Time),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -222,8 +229,7 @@ func (m *Metrics) read() {
 }
 
 // record records one event: O(1), allocating only the first time a task
-// shows a status or an outcome, and for a run's first attempt's entry in
-// starts.
+// shows a status or an outcome, and when starts grows.
 func (m *Metrics) record(ctx context.Context, ev *localtasks.Event) {
 	r := &ev.Result
 	switch ev.Kind {
@@ -232,13 +238,13 @@ func (m *Metrics) record(ctx context.Context, ev *localtasks.Event) {
 		if prev, ok := m.starts[r.ID]; ok {
 			// A retry: the attempt before failed, at its error's time.
 			if e := lastError(r); e != nil {
-				m.duration.Record(ctx, e.At.Sub(prev).Seconds(), m.attrs(r.Task, codeFailure))
+				m.duration.Record(ctx, e.At.Sub(prev).Seconds(), m.attrs(r.Task, codeFailure).rec...)
 			}
 		}
 		m.starts[r.ID] = start
-		m.lateness.Record(ctx, max(0, start.Sub(due(r)).Seconds()), m.attrs(r.Task, codeLateness))
+		m.lateness.Record(ctx, max(0, start.Sub(due(r)).Seconds()), m.attrs(r.Task, codeLateness).rec...)
 	case localtasks.EventFinished:
-		m.finished.Add(ctx, 1, m.attrs(r.Task, int(r.Status)))
+		m.finished.Add(ctx, 1, m.attrs(r.Task, int(r.Status)).add...)
 		start, ok := m.starts[r.ID]
 		if !ok {
 			return // it never started, or its start was lost
@@ -254,7 +260,7 @@ func (m *Metrics) record(ctx context.Context, ev *localtasks.Event) {
 		case r.Status == localtasks.StatusFailed:
 			code = codeFailure
 		}
-		m.duration.Record(ctx, max(0, end.Sub(start).Seconds()), m.attrs(r.Task, code))
+		m.duration.Record(ctx, max(0, end.Sub(start).Seconds()), m.attrs(r.Task, code).rec...)
 	}
 }
 
@@ -282,7 +288,7 @@ func due(r *localtasks.TaskResult) time.Time {
 
 // attrs returns the attribute set of the backend, task and code, made
 // once for each.
-func (m *Metrics) attrs(task string, code int) metric.MeasurementOption {
+func (m *Metrics) attrs(task string, code int) *attrOpts {
 	k := taskCode{task, code}
 	if o, ok := m.byTaskCode[k]; ok {
 		return o
@@ -300,8 +306,9 @@ func (m *Metrics) attrs(task string, code int) metric.MeasurementOption {
 		kvs = append(kvs, AttrStatus.String(localtasks.Status(code).String()))
 	}
 	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
-	m.byTaskCode[k] = o
-	return o
+	a := &attrOpts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+	m.byTaskCode[k] = a
+	return a
 }
 
 // observe reads the gauges from one Snapshot that lists one run at most.
