@@ -146,9 +146,9 @@ type webapp struct {
 // runs.
 func startWebapp(t *testing.T) *webapp {
 	t.Helper()
-	// The web app belongs to the library's module: build it from the
-	// repository's root.
-	bin := testkit.Build(t, "..", "github.com/localtasks/localtasks/example/webapp")
+	// The web app is a module of its own (it serves OpenTelemetry
+	// metrics): build it in its directory.
+	bin := testkit.Build(t, "../example/webapp", ".")
 
 	stdout := testkit.NewLineCatcher()
 	app := &webapp{

@@ -2,7 +2,7 @@
 // the dashboard: slow fetches on a thread pool named "io", prime counts on
 // a process pool named "cpu", and a task that always fails.
 //
-//	go run ./example/webapp -actions
+//	cd example/webapp && go run . -actions
 //
 // It prints "listening on http://HOST:PORT" once it accepts connections.
 // Then:
@@ -15,6 +15,7 @@
 //	                                      value; FAILED with the error; CANCELLED with the
 //	                                      reason. 404 for an unknown ID
 //	GET  /tasks/                          the dashboard (docs/api.md)
+//	GET  /metrics                         the pools' metrics for Prometheus (docs/operations.md)
 //
 // Parameters go in the query string, a form body, or a JSON object with
 // Content-Type application/json; a bad one is a 400 that says why.
@@ -114,13 +115,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		ln.Close()
 		return err
 	}
+	metrics, stopMetrics, err := serveMetrics(ioPool, cpuPool)
+	if err != nil {
+		ln.Close()
+		return errors.Join(err, closePools(ioPool, cpuPool))
+	}
 
 	// Shutdown waits for every request to end, and the dashboard's event
 	// stream only ends when its client goes: end it when shutdown begins.
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	mux.Handle("/", newHandler(ioPool, cpuPool, endOnShutdown(dash, stopping)))
 	srv := &http.Server{
-		Handler:           newHandler(ioPool, cpuPool, endOnShutdown(dash, stopping)),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}
@@ -134,7 +143,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case <-ctx.Done():
 	case serveErr = <-served: // Serve failed: shut down all the same
 	}
-	return errors.Join(serveErr, shutdown(srv, ioPool, cpuPool))
+	err = shutdown(srv, ioPool, cpuPool)
+	return errors.Join(serveErr, err, stopMetrics())
 }
 
 // build makes the pools and the dashboard that shows them.

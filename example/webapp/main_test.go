@@ -323,6 +323,12 @@ func TestRun(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, get("/").StatusCode)
 	require.Equal(t, http.StatusNoContent, get("/favicon.ico").StatusCode)
+	metrics := get("/metrics")
+	require.Equal(t, http.StatusOK, metrics.StatusCode)
+	exposition, err := io.ReadAll(metrics.Body)
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^localtasks_workers\{localtasks_backend="io"[^}]*\} 8$`, string(exposition))
+	require.Regexp(t, `(?m)^localtasks_runs_active\{localtasks_backend="cpu",localtasks_run_status="READY"[^}]*\} 0$`, string(exposition))
 	page := get("/tasks/")
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	require.Contains(t, page.Header.Get("Content-Type"), "text/html")
