@@ -40,6 +40,10 @@
 //	localtasks.workers                gauge, {worker}
 //	    The backend's workers: goroutines of a thread pool, processes of a
 //	    process pool. Prometheus: localtasks_workers.
+//	localtasks.workers.restarts counter, {worker}
+//	    Worker processes a process pool started to replace one that died
+//	    or retired (Counters.WorkerRestarts); 0 on other backends.
+//	    Prometheus: localtasks_workers_restarts_total.
 //	localtasks.metrics.events.dropped counter, {event}
 //	    Events the subscription lost for it fell more than SubscribeBuffer
 //	    behind: the event metrics above miss them. 0 unless the metrics'

@@ -77,4 +77,5 @@ func ExampleNewMetrics() {
 	// localtasks_runs_active{localtasks_backend="io",localtasks_run_status="RUNNING"} 0
 	// localtasks_runs_active{localtasks_backend="io",localtasks_run_status="SCHEDULED"} 0
 	// localtasks_workers{localtasks_backend="io"} 4
+	// localtasks_workers_restarts_total{localtasks_backend="io"} 0
 }

@@ -75,6 +75,7 @@ type Metrics struct {
 	queueRun   metric.Int64ObservableUpDownCounter
 	workers    metric.Int64ObservableUpDownCounter
 	dropped    metric.Int64ObservableCounter
+	restarts   metric.Int64ObservableCounter
 	byTaskCode map[taskCode]*attrOpts // used by the reader goroutine only
 
 	// starts holds, for each run whose attempt started and whose end
@@ -166,6 +167,10 @@ func NewMetrics(b localtasks.Backend, mp metric.MeterProvider) (*Metrics, error)
 		metric.WithUnit("{worker}"),
 		metric.WithDescription("The backend's workers: goroutines of a thread pool, processes of a process pool."))
 	add(err)
+	m.restarts, err = meter.Int64ObservableCounter("localtasks.workers.restarts",
+		metric.WithUnit("{worker}"),
+		metric.WithDescription("Worker processes a process pool started to replace one that died or retired (Counters.WorkerRestarts); 0 on other backends."))
+	add(err)
 	m.dropped, err = meter.Int64ObservableCounter("localtasks.metrics.events.dropped",
 		metric.WithUnit("{event}"),
 		metric.WithDescription("Events the metrics' subscription lost for it fell behind: the event metrics miss them."))
@@ -175,7 +180,7 @@ func NewMetrics(b localtasks.Backend, mp metric.MeterProvider) (*Metrics, error)
 	}
 
 	m.sub = subscriber.Subscribe(SubscribeBuffer)
-	m.reg, err = meter.RegisterCallback(m.observe, m.active, m.queueRun, m.workers, m.dropped)
+	m.reg, err = meter.RegisterCallback(m.observe, m.active, m.queueRun, m.workers, m.restarts, m.dropped)
 	if err != nil {
 		m.sub.Close()
 		return nil, fmt.Errorf("localtasks/otel: the MeterProvider refused the gauges' callback: %w", err)
@@ -324,6 +329,7 @@ func (m *Metrics) observe(ctx context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.queueRun, int64(q.Running), metric.WithAttributes(m.backend, AttrQueue.String(q.Name)))
 	}
 	o.ObserveInt64(m.workers, int64(len(snap.Workers)), metric.WithAttributes(m.backend))
+	o.ObserveInt64(m.restarts, int64(snap.Counters.WorkerRestarts), metric.WithAttributes(m.backend))
 	o.ObserveInt64(m.dropped, int64(m.sub.Dropped()), metric.WithAttributes(m.backend))
 	return nil
 }
