@@ -65,6 +65,9 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if !deadline.IsZero() {
 		rec.extra().deadline = s.offset(deadline)
 	}
+	if c := s.inject(ctx); c != nil {
+		rec.extra().carrier = c
+	}
 
 	if s.plain(lim, &opts, runAfter, now) {
 		s.post(rec)
