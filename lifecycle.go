@@ -613,6 +613,9 @@ func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 	if d := rec.timeout; d > 0 {
 		info.Deadline = now.Add(d)
 	}
+	if rec.x != nil {
+		info.Carrier = rec.x.carrier
+	}
 	return info
 }
 

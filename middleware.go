@@ -31,7 +31,7 @@ type Execution struct {
 // execute runs one attempt through the middleware, turning a panic into an
 // error.
 func (s *state) execute(rec *record, ctx *taskctx.Ctx) (val any, err error) {
-	if len(s.set.cfg.Middleware) == 0 && (rec.x == nil || rec.x.carrier == nil) {
+	if len(s.set.cfg.Middleware) == 0 && ctx.Carrier == nil {
 		defer failure.Catch(&err)
 		return rec.def.Call(ctx, rec.args)
 	}
@@ -61,8 +61,8 @@ func (s *state) executeChain(rec *record, ctx *taskctx.Ctx) (val any, err error)
 func (s *state) chain(tctx *taskctx.Ctx, rec *record, run func(context.Context) error) (err error) {
 	defer failure.Catch(&err)
 	ctx := context.Context(tctx)
-	if rec.x != nil && rec.x.carrier != nil {
-		ctx = s.set.cfg.Propagator.Extract(ctx, rec.x.carrier)
+	if tctx.Carrier != nil {
+		ctx = s.set.cfg.Propagator.Extract(ctx, tctx.Carrier)
 	}
 	mw := s.set.cfg.Middleware
 	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: tctx.Number, Queue: s.queueOf(rec), Priority: int(rec.priority), Args: rec.args}
