@@ -108,3 +108,36 @@ func TestPropagatorWithoutMiddleware(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "t-3", v, "the task's ctx holds its Enqueue's trace with no middleware")
 }
+
+// panicPropagator panics in Extract.
+type panicPropagator struct{ testPropagator }
+
+func (panicPropagator) Extract(context.Context, map[string]string) context.Context {
+	panic("no extract")
+}
+
+// A panic in Extract fails the attempt, as one in a middleware does.
+func TestPropagatorExtractPanics(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Propagator: panicPropagator{}}})
+	h, err := propTask.Enqueue(context.WithValue(ctx, traceKey{}, "t-4"), b, 1)
+	require.NoError(t, err)
+	_, err = h.Wait(ctx)
+	require.ErrorContains(t, err, "no extract")
+	res, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, localtasks.StatusFailed, res.Status)
+}
+
+// Backends of one Name must agree on their Propagator.
+func TestPropagatorSharedState(t *testing.T) {
+	t.Parallel()
+	name := t.Name()
+	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: testPropagator{}}})
+	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: testPropagator{}}})
+	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name}})
+	require.ErrorIs(t, err, localtasks.ErrConfig)
+	require.ErrorContains(t, err, "another Propagator")
+	require.Nil(t, b)
+}
