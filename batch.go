@@ -59,6 +59,7 @@ func (s *state) enqueueMany(ctx context.Context, def Definition, args []any, opt
 	if err != nil {
 		return nil, err
 	}
+	carrier := s.inject(ctx) // once for all: the runs share it, never changed
 	recs := make([]*record, len(args))
 	for i, a := range args {
 		var payload []byte
@@ -68,6 +69,9 @@ func (s *state) enqueueMany(ctx context.Context, def Definition, args []any, opt
 		rec := s.newRecord(def, a, payload, &opts, now)
 		if !deadline.IsZero() {
 			rec.extra().deadline = s.offset(deadline)
+		}
+		if carrier != nil {
+			rec.extra().carrier = carrier
 		}
 		recs[i] = rec
 	}

@@ -81,6 +81,17 @@ type Config struct {
 	// Middleware wraps every attempt, the first outermost. Defaults to
 	// none.
 	Middleware []Middleware
+	// Propagator, if set, carries the trace context of each Enqueue to
+	// the attempts of the runs it queues: Enqueue and EnqueueMany call its
+	// Inject once with their ctx and keep the carrier with each run, and
+	// each attempt's ctx goes through its Extract before Middleware sees
+	// it, so a tracing middleware's span descends from the span that was
+	// active at Enqueue. On a process pool, Middleware and so Extract run
+	// in the parent. The carrier is not journaled: a run resumed after a
+	// restart has none. The nested module
+	// github.com/localtasks/localtasks/otel has one for OpenTelemetry.
+	// Defaults to none, which costs nothing.
+	Propagator Propagator
 	// Journal, if set, keeps the backend's runs on disk, so that queued
 	// runs and finished results survive a restart: a backend built again
 	// with the same Name and Journal resumes them. See Journal and
@@ -274,6 +285,8 @@ func (a settings) differs(b settings) string {
 		return "it has another Test.Clock"
 	case !slices.Equal(pointers(ac.Middleware), pointers(bc.Middleware)):
 		return "it has other Middleware"
+	case !sameValue(ac.Propagator, bc.Propagator):
+		return "it has another Propagator"
 	case !maps.Equal(ac.Test.RunAtMost, bc.Test.RunAtMost):
 		return fmt.Sprintf("it has Test.RunAtMost %v, this one asks for %v", ac.Test.RunAtMost, bc.Test.RunAtMost)
 	case a.extra != b.extra:

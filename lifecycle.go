@@ -65,6 +65,9 @@ func (s *state) enqueue(ctx context.Context, def Definition, args any, opts Opti
 	if !deadline.IsZero() {
 		rec.extra().deadline = s.offset(deadline)
 	}
+	if c := s.inject(ctx); c != nil {
+		rec.extra().carrier = c
+	}
 
 	if s.plain(lim, &opts, runAfter, now) {
 		s.post(rec)
@@ -609,6 +612,9 @@ func (s *state) attemptInfo(rec *record, now time.Time) taskctx.Info {
 		Hooks: &s.hooks, Ref: rec, Perpetual: rec.x != nil && rec.x.perp != nil}
 	if d := rec.timeout; d > 0 {
 		info.Deadline = now.Add(d)
+	}
+	if rec.x != nil {
+		info.Carrier = rec.x.carrier
 	}
 	return info
 }

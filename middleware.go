@@ -31,7 +31,7 @@ type Execution struct {
 // execute runs one attempt through the middleware, turning a panic into an
 // error.
 func (s *state) execute(rec *record, ctx *taskctx.Ctx) (val any, err error) {
-	if len(s.set.cfg.Middleware) == 0 {
+	if len(s.set.cfg.Middleware) == 0 && ctx.Carrier == nil {
 		defer failure.Catch(&err)
 		return rec.def.Call(ctx, rec.args)
 	}
@@ -56,11 +56,16 @@ func (s *state) executeChain(rec *record, ctx *taskctx.Ctx) (val any, err error)
 
 // chain runs the middleware around run, outermost first, with panics in
 // the middleware turned into errors, and returns the chain's error; run
-// leaves the value in the caller's variables.
-func (s *state) chain(ctx *taskctx.Ctx, rec *record, run func(context.Context) error) (err error) {
+// leaves the value in the caller's variables. The ctx the chain gets went
+// through Config.Propagator's Extract first if the run has a carrier.
+func (s *state) chain(tctx *taskctx.Ctx, rec *record, run func(context.Context) error) (err error) {
 	defer failure.Catch(&err)
+	ctx := context.Context(tctx)
+	if tctx.Carrier != nil {
+		ctx = s.set.cfg.Propagator.Extract(ctx, tctx.Carrier)
+	}
 	mw := s.set.cfg.Middleware
-	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: ctx.Number, Queue: s.queueOf(rec), Priority: int(rec.priority), Args: rec.args}
+	ex := Execution{ID: rec.id, Task: rec.def.Name(), Attempt: tctx.Number, Queue: s.queueOf(rec), Priority: int(rec.priority), Args: rec.args}
 	next := run
 	for i := len(mw) - 1; i >= 0; i-- {
 		m, inner := mw[i], next

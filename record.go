@@ -80,6 +80,8 @@ type recordExtra struct {
 	tags []string          // WithTags', never changed once set
 	meta map[string]string // WithMetadata's, then SetMetadata's: copied on write, never changed in place
 
+	carrier map[string]string // Config.Propagator's Inject at Enqueue, never changed; nil for none
+
 	watchers []chan struct{} // the watches of the run, woken as it changes; nil for none (see watch.go)
 }
 

@@ -2,6 +2,16 @@
 // own, github.com/localtasks/localtasks/otel, so that OpenTelemetry never
 // enters the go.mod of localtasks.
 //
+// # Traces
+//
+// Propagator adapts an OpenTelemetry TextMapPropagator to
+// localtasks.Config.Propagator (and the River adapter's): the backend
+// captures the trace context of each Enqueue and hands it back to every
+// attempt of the run. TracingMiddleware, first in Config.Middleware, makes
+// a span of each attempt, a child of the span that was active at Enqueue,
+// in whatever process ran it: a trace that starts in an HTTP handler shows
+// the handler and each attempt. docs/operations.md ("Tracing") shows one.
+//
 // # Metrics
 //
 // NewMetrics records a backend's metrics through the OpenTelemetry

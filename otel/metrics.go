@@ -14,7 +14,8 @@ import (
 )
 
 // ScopeName is the instrumentation scope of the meter NewMetrics asks its
-// MeterProvider for.
+// MeterProvider for, and of the tracer TracingMiddleware asks its
+// TracerProvider for.
 const ScopeName = "github.com/localtasks/localtasks/otel"
 
 // The attribute keys of the metrics; see the package doc for which metric

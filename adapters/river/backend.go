@@ -86,6 +86,14 @@ type Config struct {
 	// answer) and its panic recovery. Defaults to none, which costs an
 	// attempt nothing.
 	Middleware []localtasks.Middleware
+	// Propagator, if set, carries the trace context of each Enqueue,
+	// EnqueueTx and EnqueueMany to the attempts of the jobs it inserts, as
+	// localtasks.Config.Propagator does on a pool: its carrier is kept in
+	// the job's metadata, under "localtasks", and the worker that runs an
+	// attempt, in whatever process, gives it to Extract before the
+	// middleware sees the attempt's ctx. Every process must have the same
+	// one. Defaults to none, which stores nothing.
+	Propagator localtasks.Propagator
 	// WatchPollInterval is how often a Watch reads its run's job for the
 	// changes no notification brings: the start and progress of a run
 	// that another process's workers run. Defaults to
@@ -352,7 +360,7 @@ func (b *Backend) prepareOne(ctx context.Context, task localtasks.Definition, ar
 	if b.closed.Load() {
 		return newJob{}, fmt.Errorf("localtasks/river: enqueue: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
-	j, err := b.prepare(task, args, opts)
+	j, err := b.prepare(task, args, opts, b.inject(ctx))
 	if err != nil {
 		return newJob{}, err
 	}
@@ -378,8 +386,9 @@ func (b *Backend) EnqueueMany(ctx context.Context, task localtasks.Definition, a
 		return nil, nil
 	}
 	jobs := make([]newJob, len(args))
+	carrier := b.inject(ctx) // once for all: the jobs share it
 	for i, a := range args {
-		j, err := b.prepare(task, a, opts)
+		j, err := b.prepare(task, a, opts, carrier)
 		if err != nil {
 			return nil, fmt.Errorf("localtasks/river: enqueue many: argument %d of %d, so none was queued: %w", i, len(args), err)
 		}
@@ -665,4 +674,14 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) localtasks.Timer {
 	return time.AfterFunc(d, f)
+}
+
+// inject returns the carrier Config.Propagator makes of ctx, or nil.
+func (b *Backend) inject(ctx context.Context) map[string]string {
+	if p := b.cfg.Propagator; p != nil {
+		if c := p.Inject(ctx); len(c) > 0 {
+			return c
+		}
+	}
+	return nil
 }

@@ -171,6 +171,13 @@
 // the run's localtasks priority. Without middleware an attempt costs what
 // it did: the chain is built only when there is one.
 //
+// Config.Propagator carries the trace context of each Enqueue to the
+// attempts of its job, in whatever process they run, as
+// localtasks.Config.Propagator does on a pool: its carrier is kept in the
+// job's metadata, and the worker extracts it before its middleware. Give
+// every process the same one; the nested module
+// github.com/localtasks/localtasks/otel has one for OpenTelemetry.
+//
 // # Cron and perpetual tasks
 //
 // Automatic perpetual tasks (localtasks.WithCron, or WithPerpetual with

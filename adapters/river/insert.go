@@ -31,8 +31,8 @@ type newJob struct {
 // prepare checks a run of task with args and opts, as Enqueue does, and
 // makes its job, marked if a strike in force matches it. It reads nothing
 // from the database.
-func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
-	j, err := b.makeJob(task, args, opts)
+func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.Options, carrier map[string]string) (newJob, error) {
+	j, err := b.makeJob(task, args, opts, carrier)
 	if err != nil {
 		return newJob{}, err
 	}
@@ -41,8 +41,9 @@ func (b *Backend) prepare(task localtasks.Definition, args any, opts localtasks.
 }
 
 // makeJob is prepare without the strikes: for a job inserted later, and
-// not by this adapter (a periodic job's), which the worker checks.
-func (b *Backend) makeJob(task localtasks.Definition, args any, opts localtasks.Options) (newJob, error) {
+// not by this adapter (a periodic job's), which the worker checks. carrier
+// is Config.Propagator's of the Enqueue, nil for none.
+func (b *Backend) makeJob(task localtasks.Definition, args any, opts localtasks.Options, carrier map[string]string) (newJob, error) {
 	// A perpetual run is checked as one, then refused: see perpetualRefused.
 	caps := Capabilities
 	p := opts.Perpetual
@@ -75,7 +76,7 @@ func (b *Backend) makeJob(task localtasks.Definition, args any, opts localtasks.
 			"give it on the task's Define, whose Decide every worker has: %w", name, errors.ErrUnsupported)
 	}
 	var meta []byte // none for the defaults: less to store, and to read at each attempt
-	if m := (jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry}); !reflect.ValueOf(m).IsZero() {
+	if m := (jobMeta{Priority: opts.Priority, Timeout: opts.Timeout, Retry: opts.Retry, Trace: carrier}); !reflect.ValueOf(m).IsZero() {
 		if meta, err = json.Marshal(map[string]any{metaKey: m}); err != nil {
 			return newJob{}, err
 		}

@@ -65,7 +65,7 @@ func (b *Backend) periodicJobs() ([]*river.PeriodicJob, error) {
 		opts.Perpetual = localtasks.Perpetual{}
 		opts.RunAt, opts.Delay = time.Time{}, 0
 		opts.Key = cmp.Or(opts.Key, name)
-		j, err := b.makeJob(def, reflect.Zero(def.ArgsType()).Interface(), opts)
+		j, err := b.makeJob(def, reflect.Zero(def.ArgsType()).Interface(), opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("Automatic names task %q: %w", name, err)
 		}

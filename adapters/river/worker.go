@@ -43,6 +43,7 @@ type jobMeta struct {
 	Priority int                    `json:"priority,omitzero"`
 	Timeout  time.Duration          `json:"timeout,omitzero"`
 	Retry    localtasks.RetryPolicy `json:"retry,omitzero"`
+	Trace    map[string]string      `json:"trace,omitzero"` // Config.Propagator's carrier
 
 	// snoozes is how often the job snoozed, which River keeps in its own
 	// metadata key: River does not count a snoozed attempt, localtasks
@@ -180,6 +181,9 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
 		ExtendTimeout: tm.extend, Unchained: w.unchained})
 
+	if p := b.cfg.Propagator; p != nil && meta.Trace != nil {
+		tctx = p.Extract(tctx, meta.Trace)
+	}
 	ex := localtasks.Execution{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Queue: job.Queue, Priority: meta.Priority}
 	value, err, stack := call(tctx, def, job.Args.Args, b.cfg.Middleware, ex)
 	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) ||

@@ -59,6 +59,9 @@ type Info struct {
 	Hooks *Hooks
 	// Ref is the backend's own reference to the run, for Report.
 	Ref any
+	// Carrier is what the backend's Propagator took from the run's
+	// Enqueue, for the attempt's middleware; nil for none.
+	Carrier map[string]string
 	// Perpetual says the run is of a perpetual task, which may ask for
 	// its next run.
 	Perpetual bool
