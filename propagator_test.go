@@ -9,33 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
 )
 
-// traceKey keys the value testPropagator carries from Enqueue to attempts.
-type traceKey struct{}
-
-// testPropagator carries the string under traceKey as the carrier's "trace".
-type testPropagator struct{}
-
-func (testPropagator) Inject(ctx context.Context) map[string]string {
-	if v, ok := ctx.Value(traceKey{}).(string); ok {
-		return map[string]string{"trace": v}
-	}
-	return nil
-}
-
-func (testPropagator) Extract(ctx context.Context, carrier map[string]string) context.Context {
-	return context.WithValue(ctx, traceKey{}, carrier["trace"])
-}
-
-// propTask returns what its ctx holds under traceKey.
+// propTask returns what its ctx holds under localtaskstest.TraceOf.
 var propTask = localtasks.Define("prop.trace", func(ctx context.Context, _ int) (string, error) {
-	v, _ := ctx.Value(traceKey{}).(string)
+	v := localtaskstest.TraceOf(ctx)
 	return v, nil
 })
 
 // seenTraces is a middleware that records, by run ID, what each attempt's
-// ctx holds under traceKey, and fails every first attempt so that the run
+// ctx holds (localtaskstest.TraceOf), and fails every first attempt so that the run
 // retries.
 type seenTraces struct {
 	mu   sync.Mutex
@@ -43,7 +27,7 @@ type seenTraces struct {
 }
 
 func (s *seenTraces) middleware(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-	v, _ := ctx.Value(traceKey{}).(string)
+	v := localtaskstest.TraceOf(ctx)
 	s.mu.Lock()
 	if s.seen == nil {
 		s.seen = map[string][]string{}
@@ -69,10 +53,10 @@ func (s *seenTraces) of(id string) []string {
 func checkPropagator(t *testing.T, b localtasks.Backend, seen *seenTraces, local bool) {
 	ctx := testCtx(t)
 	task := propTask.Using(localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: 2}))
-	traced := context.WithValue(ctx, traceKey{}, "t-1")
+	traced := localtaskstest.WithTrace(ctx, "t-1")
 	one, err := task.Enqueue(traced, b, 1)
 	require.NoError(t, err)
-	many, err := task.EnqueueMany(context.WithValue(ctx, traceKey{}, "t-2"), b, []int{2, 3})
+	many, err := task.EnqueueMany(localtaskstest.WithTrace(ctx, "t-2"), b, []int{2, 3})
 	require.NoError(t, err)
 	bare, err := task.Enqueue(ctx, b, 4)
 	require.NoError(t, err)
@@ -94,15 +78,15 @@ func TestPropagatorThreadPool(t *testing.T) {
 	t.Parallel()
 	var seen seenTraces
 	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 2, Config: localtasks.Config{
-		Propagator: testPropagator{}, Middleware: []localtasks.Middleware{seen.middleware}}})
+		Propagator: localtaskstest.Propagator{}, Middleware: []localtasks.Middleware{seen.middleware}}})
 	checkPropagator(t, b, &seen, true)
 }
 
 func TestPropagatorWithoutMiddleware(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Propagator: testPropagator{}}})
-	h, err := propTask.Enqueue(context.WithValue(ctx, traceKey{}, "t-3"), b, 1)
+	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Propagator: localtaskstest.Propagator{}}})
+	h, err := propTask.Enqueue(localtaskstest.WithTrace(ctx, "t-3"), b, 1)
 	require.NoError(t, err)
 	v, err := h.Wait(ctx)
 	require.NoError(t, err)
@@ -110,7 +94,7 @@ func TestPropagatorWithoutMiddleware(t *testing.T) {
 }
 
 // panicPropagator panics in Extract.
-type panicPropagator struct{ testPropagator }
+type panicPropagator struct{ localtaskstest.Propagator }
 
 func (panicPropagator) Extract(context.Context, map[string]string) context.Context {
 	panic("no extract")
@@ -121,7 +105,7 @@ func TestPropagatorExtractPanics(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	b := newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Propagator: panicPropagator{}}})
-	h, err := propTask.Enqueue(context.WithValue(ctx, traceKey{}, "t-4"), b, 1)
+	h, err := propTask.Enqueue(localtaskstest.WithTrace(ctx, "t-4"), b, 1)
 	require.NoError(t, err)
 	_, err = h.Wait(ctx)
 	require.ErrorContains(t, err, "no extract")
@@ -134,8 +118,8 @@ func TestPropagatorExtractPanics(t *testing.T) {
 func TestPropagatorSharedState(t *testing.T) {
 	t.Parallel()
 	name := t.Name()
-	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: testPropagator{}}})
-	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: testPropagator{}}})
+	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: localtaskstest.Propagator{}}})
+	newPool(t, localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name, Propagator: localtaskstest.Propagator{}}})
 	b, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Name: name}})
 	require.ErrorIs(t, err, localtasks.ErrConfig)
 	require.ErrorContains(t, err, "another Propagator")

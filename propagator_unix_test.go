@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/localtasks/localtasks"
+	"github.com/localtasks/localtasks/localtaskstest"
 )
 
 // On a process pool the middleware runs in the parent, and so does Extract.
@@ -13,6 +14,6 @@ func TestPropagatorProcessPool(t *testing.T) {
 	t.Parallel()
 	var seen seenTraces
 	b := newProcPool(t, localtasks.ProcessPoolConfig{MaxWorkers: 2, Config: localtasks.Config{
-		Propagator: testPropagator{}, Middleware: []localtasks.Middleware{seen.middleware}}})
+		Propagator: localtaskstest.Propagator{}, Middleware: []localtasks.Middleware{seen.middleware}}})
 	checkPropagator(t, b, &seen, false)
 }

@@ -14,23 +14,6 @@ import (
 	"github.com/localtasks/localtasks/localtaskstest"
 )
 
-// traceKey keys the value testPropagator carries from Enqueue to attempts.
-type traceKey struct{}
-
-// testPropagator carries the string under traceKey as the carrier's "trace".
-type testPropagator struct{}
-
-func (testPropagator) Inject(ctx context.Context) map[string]string {
-	if v, ok := ctx.Value(traceKey{}).(string); ok {
-		return map[string]string{"trace": v}
-	}
-	return nil
-}
-
-func (testPropagator) Extract(ctx context.Context, carrier map[string]string) context.Context {
-	return context.WithValue(ctx, traceKey{}, carrier["trace"])
-}
-
 // TestPropagatorAcrossBackends: the trace of an Enqueue on one backend,
 // which runs nothing, reaches through the job's metadata the middleware of
 // every attempt on another, as it would in another process.
@@ -44,7 +27,7 @@ func TestPropagatorAcrossBackends(t *testing.T) {
 		seen = map[string][]string{}
 	)
 	mw := func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) error {
-		v, _ := ctx.Value(traceKey{}).(string)
+		v := localtaskstest.TraceOf(ctx)
 		mu.Lock()
 		seen[ex.ID] = append(seen[ex.ID], v)
 		mu.Unlock()
@@ -54,13 +37,13 @@ func TestPropagatorAcrossBackends(t *testing.T) {
 		}
 		return err
 	}
-	enqueuer := newBackend(t, ctx, schema, ltriver.Config{Name: "web", Propagator: testPropagator{}})
-	newBackend(t, ctx, schema, ltriver.Config{Name: "workers", Workers: 2, Propagator: testPropagator{}, Middleware: []localtasks.Middleware{mw}})
+	enqueuer := newBackend(t, ctx, schema, ltriver.Config{Name: "web", Propagator: localtaskstest.Propagator{}})
+	newBackend(t, ctx, schema, ltriver.Config{Name: "workers", Workers: 2, Propagator: localtaskstest.Propagator{}, Middleware: []localtasks.Middleware{mw}})
 
 	task := localtaskstest.Echo.Using(localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: 2}))
-	one, err := task.Enqueue(context.WithValue(ctx, traceKey{}, "t-1"), enqueuer, localtaskstest.EchoArgs{N: 1})
+	one, err := task.Enqueue(localtaskstest.WithTrace(ctx, "t-1"), enqueuer, localtaskstest.EchoArgs{N: 1})
 	require.NoError(t, err)
-	many, err := task.EnqueueMany(context.WithValue(ctx, traceKey{}, "t-2"), enqueuer, []localtaskstest.EchoArgs{{N: 2}, {N: 3}})
+	many, err := task.EnqueueMany(localtaskstest.WithTrace(ctx, "t-2"), enqueuer, []localtaskstest.EchoArgs{{N: 2}, {N: 3}})
 	require.NoError(t, err)
 	bare, err := task.Enqueue(ctx, enqueuer, localtaskstest.EchoArgs{N: 4})
 	require.NoError(t, err)
