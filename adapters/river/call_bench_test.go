@@ -28,7 +28,11 @@ func BenchmarkCall(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err, _ := call(ctx, def, raw, c.mw, ex); err != nil {
+				args, err := decode(def.ArgsType(), raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err, _ := call(ctx, def, args, c.mw, ex); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -386,15 +386,12 @@ func (b *Backend) cancelStruck(ctx context.Context, tx pgx.Tx, ins *insertion) e
 
 // strikeStart ends a job a strike matches, as a worker takes it, CANCELLED
 // with the strike as reason, without running it: it returns the error for
-// Work to return, or nil if no strike matches; failed says an attempt of
-// it failed before. Without strikes it costs an atomic load.
-func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, job *river.Job[jobArgs], failed bool) error {
+// Work to return, or nil if no strike matches; args is the run's argument,
+// decoded, and failed says an attempt of it failed before. Without strikes
+// it costs an atomic load.
+func (b *Backend) strikeStart(ctx context.Context, def localtasks.Definition, job *river.Job[jobArgs], args any, failed bool) error {
 	if len(b.strikes.cur.Load().rules) == 0 {
 		return nil
-	}
-	args, err := decode(def.ArgsType(), job.Args.Args)
-	if err != nil {
-		return nil // the attempt reports it
 	}
 	st := b.strikes.match(def, args)
 	if st == nil {

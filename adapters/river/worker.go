@@ -127,8 +127,11 @@ func retryDelay(p localtasks.RetryPolicy, n int) time.Duration {
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	b, def := w.b, w.def
 	md := readMetadata(job.JobRow)
-	if err := b.strikeStart(ctx, def, job, len(md.Output.Errors) > 0); err != nil {
-		return err
+	args, argErr := decode(def.ArgsType(), job.Args.Args) // once, for the strikes and the call
+	if argErr == nil {
+		if err := b.strikeStart(ctx, def, job, args, len(md.Output.Errors) > 0); err != nil {
+			return err
+		}
 	}
 	meta, out := md.M, md.Output
 	if out.StartedAt.IsZero() {
@@ -185,7 +188,14 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		tctx = p.Extract(tctx, meta.Trace)
 	}
 	ex := localtasks.Execution{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Queue: job.Queue, Priority: meta.Priority}
-	value, err, stack := call(tctx, def, job.Args.Args, b.cfg.Middleware, ex)
+	var value any
+	var err error
+	var stack string
+	if argErr != nil {
+		err = fmt.Errorf("localtasks/river: task %q: cannot decode its argument: %w", def.Name(), argErr)
+	} else {
+		value, err, stack = call(tctx, def, args, b.cfg.Middleware, ex)
+	}
 	cancelled := errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) ||
 		errors.Is(context.Cause(runCtx), localtasks.ErrCancelled) // by a Cancel in this process: see localRuns
 	if err == nil && !cancelled {
@@ -314,15 +324,11 @@ func typeOfPanic(err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
-// call decodes the argument and calls the task through the middleware mw
+// call calls the task with args, decoded, through the middleware mw
 // (Config.Middleware), outermost first, turning a panic in the task or the
 // chain into an error and its stack. ex describes the attempt, its Args
 // left to call.
-func call(ctx context.Context, def localtasks.Definition, raw json.RawMessage, mw []localtasks.Middleware, ex localtasks.Execution) (value any, err error, stack string) {
-	args, err := decode(def.ArgsType(), raw)
-	if err != nil {
-		return nil, fmt.Errorf("localtasks/river: task %q: cannot decode its argument: %w", def.Name(), err), ""
-	}
+func call(ctx context.Context, def localtasks.Definition, args any, mw []localtasks.Middleware, ex localtasks.Execution) (value any, err error, stack string) {
 	defer func() {
 		if v := recover(); v != nil {
 			value, err, stack = nil, &panicked{value: v}, string(debug.Stack())
