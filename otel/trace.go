@@ -26,10 +26,12 @@ const OutcomeTimedOut = "timedout"
 
 // TracingMiddleware returns a middleware, for Config.Middleware, that makes
 // a span of each attempt, named after the task, of kind consumer, with the
-// attributes above. Its parent is the span of the attempt's ctx: with
+// attributes AttrTask, AttrID, AttrAttempt, AttrQueue, AttrPriority and
+// AttrOutcome. Its parent is the span of the attempt's ctx: with
 // Config.Propagator set to Propagator, the span that was active when the
 // run was enqueued, in whatever process that was; so a trace that starts
-// in an HTTP handler shows the handler, the enqueue and each attempt. An
+// in an HTTP handler shows the handler and each attempt (the enqueue has
+// no span of its own). An
 // attempt that fails records its error and sets the span's status to Error;
 // one that panics does too, and panics on. Put it first in Config.Middleware,
 // so that the span covers the other middleware. On a process pool it runs in
