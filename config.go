@@ -81,6 +81,12 @@ type Config struct {
 	// Middleware wraps every attempt, the first outermost. Defaults to
 	// none.
 	Middleware []Middleware
+	// RunLogs says which of the records a run writes through Logger(ctx)
+	// (and, on a process pool, which lines it prints) its TaskResult
+	// keeps, in Logs. Defaults to the records at slog.LevelInfo and above,
+	// up to RunLogsMaxRecords records or RunLogsMaxBytes bytes a run; a
+	// run that writes none costs nothing.
+	RunLogs RunLogs
 	// Propagator, if set, carries the trace context of each Enqueue to
 	// the attempts of the runs it queues: Enqueue and EnqueueMany call its
 	// Inject once with their ctx and keep the carrier with each run, and
@@ -133,6 +139,8 @@ func (c Config) withDefaults() Config {
 	c.Automatic = slices.Clone(c.Automatic)
 	c.QueueWorkers = maps.Clone(c.QueueWorkers)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.RunLogs.MaxRecords = cmp.Or(c.RunLogs.MaxRecords, RunLogsMaxRecords)
+	c.RunLogs.MaxBytes = cmp.Or(c.RunLogs.MaxBytes, RunLogsMaxBytes)
 	c.Test.Clock = cmp.Or(c.Test.Clock, Clock(systemClock{}))
 	c.Test.RunAtMost = maps.Clone(c.Test.RunAtMost)
 	if c.Journal != nil && c.JournalMode == JournalBatched {
@@ -191,6 +199,10 @@ func (c Config) validate(kind string) error {
 	}
 	if c.JournalWindow < 0 {
 		return configError(kind, "JournalWindow %v is negative: use 0 for the default of %v", c.JournalWindow, JournalWindowDefault)
+	}
+	if c.RunLogs.MaxRecords < 0 || c.RunLogs.MaxBytes < 0 {
+		return configError(kind, "RunLogs.MaxRecords %d or MaxBytes %d is negative: use 0 for the defaults of %d and %d, or RunLogs.Off to keep none",
+			c.RunLogs.MaxRecords, c.RunLogs.MaxBytes, RunLogsMaxRecords, RunLogsMaxBytes)
 	}
 	if c.MaxQueued < 0 {
 		return configError(kind, "MaxQueued %d is negative: use 0 for no bound", c.MaxQueued)
@@ -281,6 +293,8 @@ func (a settings) differs(b settings) string {
 		return fmt.Sprintf("it has JournalMode %d and JournalWindow %v, this one asks for %d and %v", ac.JournalMode, ac.JournalWindow, bc.JournalMode, bc.JournalWindow)
 	case ac.Logger != bc.Logger:
 		return "it has another Logger"
+	case ac.RunLogs != bc.RunLogs:
+		return fmt.Sprintf("it has RunLogs %+v, this one asks for %+v", ac.RunLogs, bc.RunLogs)
 	case !sameValue(ac.Test.Clock, bc.Test.Clock):
 		return "it has another Test.Clock"
 	case !slices.Equal(pointers(ac.Middleware), pointers(bc.Middleware)):

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -604,14 +605,28 @@ func decodeFailure(what string, err error) error {
 	return err
 }
 
-// inflightRun returns the ID and task of the run w has as seq, if any.
-func (s *state) inflightRun(w *procWorker, seq uint64) (id, task string) {
+// remoteLog keeps on its run the log record, or printed line, m that w
+// sent for the run it has as m.Seq (keepLog), and returns that run's ID and
+// task; "" if w has no such run.
+func (s *state) remoteLog(w *procWorker, m *wire.FromWorker) (id, task string) {
+	cfg := &s.set.cfg.RunLogs
+	keep := !cfg.Off && slog.Level(m.Level) >= cfg.Level
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec := w.inflight[seq]; rec != nil {
-		return rec.id, rec.def.Name()
+	rec := w.inflight[m.Seq]
+	if rec == nil {
+		s.mu.Unlock()
+		return "", ""
 	}
-	return "", ""
+	var logs *runLogs
+	if a, ok := rec.run.(*remoteAttempt); ok && a.w == w && a.seq == m.Seq && keep {
+		logs = s.logsOf(rec)
+	}
+	attempt := int(rec.attempts)
+	s.mu.Unlock()
+	if logs != nil {
+		logs.add(cfg, workerLog(m, attempt, s.clock.Now()))
+	}
+	return rec.id, rec.def.Name()
 }
 
 // runningOn returns the ID and task of the run w has started, if any.

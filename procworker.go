@@ -408,12 +408,14 @@ func (w *procWorker) logRecord(m wire.FromWorker) {
 	for _, a := range m.Attrs {
 		attrs = append(attrs, slog.String(a.Key, a.Value))
 	}
+	var id, task string
+	if m.Seq != 0 {
+		id, task = w.p.s.remoteLog(w, &m)
+	}
 	if m.Stream != "log" {
 		attrs = append(attrs, slog.String("stream", m.Stream))
-		if m.Seq != 0 {
-			if id, task := w.p.s.inflightRun(w, m.Seq); id != "" {
-				attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
-			}
+		if id != "" {
+			attrs = append(attrs, slog.String("task", task), slog.String("task_id", id))
 		}
 	}
 	attrs = append(attrs, slog.String("worker", w.name))

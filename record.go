@@ -82,6 +82,8 @@ type recordExtra struct {
 
 	carrier map[string]string // Config.Propagator's Inject at Enqueue, never changed; nil for none
 
+	logs *runLogs // what the run logged, kept (runlog.go); nil for nothing
+
 	watchers []chan struct{} // the watches of the run, woken as it changes; nil for none (see watch.go)
 }
 
@@ -193,6 +195,9 @@ func (s *state) snapshot(rec *record) TaskResult {
 		}
 		if x.meta != nil {
 			res.Metadata = maps.Clone(x.meta)
+		}
+		if x.logs != nil {
+			res.Logs, res.LogsDropped = x.logs.view()
 		}
 	}
 	return res

@@ -119,6 +119,14 @@ type TaskResult struct {
 	// Metadata holds the run's key-value pairs, from WithMetadata and
 	// SetMetadata; nil for none.
 	Metadata map[string]string
+	// Logs are the records the run's attempts wrote through Logger(ctx)
+	// and, on a process pool, the lines they printed to stdout and
+	// stderr, oldest first, as Config.RunLogs bounds them; nil for none.
+	// They are shared, not copied: do not modify them.
+	Logs []LogRecord
+	// LogsDropped counts the records left out of Logs to keep within
+	// Config.RunLogs.
+	LogsDropped int
 }
 
 // Progress is how far a run says it has got: Done of Total units, and what

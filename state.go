@@ -258,6 +258,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 		},
 		Metadata: s.metadataReport,
 		Extend:   s.extendCtx,
+		Capture:  s.captureFor,
 	}
 	s.epoch = s.clock.Now()
 	s.cond.L = &s.mu

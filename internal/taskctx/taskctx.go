@@ -82,6 +82,10 @@ type Hooks struct {
 	// Extend moves the attempt's timeout by d, for ExtendTimeout; nil
 	// means the backend cannot.
 	Extend func(c *Ctx, d time.Duration) error
+	// Capture, if set, returns a handler that the attempt's Logger tees
+	// its records to, after the attributes it adds (a run's own logs); nil
+	// for none. It is called once an attempt, at its first Logger.
+	Capture func(c *Ctx) slog.Handler
 	// Unchained, if not empty, says why a run of a perpetual task has no
 	// successor to shape (a River periodic job's run): StopPerpetual,
 	// SetNextRun and SetNextArgs fail with it.
@@ -348,8 +352,39 @@ func (c *Ctx) Logger() *slog.Logger {
 		return l
 	}
 	l := c.Info.Logger.With(slog.String("task", c.Task), slog.String("task_id", c.ID), slog.Int("attempt", c.Number))
-	c.logger.Store(l)
+	if c.Hooks != nil && c.Hooks.Capture != nil {
+		if h := c.Hooks.Capture(c); h != nil {
+			l = slog.New(tee{l.Handler(), h})
+		}
+	}
+	if !c.logger.CompareAndSwap(nil, l) {
+		return c.logger.Load()
+	}
 	return l
+}
+
+// tee passes each record to two handlers: the backend's, and the one that
+// keeps it on the run.
+type tee struct{ a, b slog.Handler }
+
+func (t tee) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t tee) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if t.b.Enabled(ctx, r.Level) {
+		err = t.b.Handle(ctx, r) // keeps no reference to r's attributes
+	}
+	if t.a.Enabled(ctx, r.Level) {
+		err = errors.Join(t.a.Handle(ctx, r), err)
+	}
+	return err
+}
+
+func (t tee) WithAttrs(as []slog.Attr) slog.Handler { return tee{t.a.WithAttrs(as), t.b.WithAttrs(as)} }
+func (t tee) WithGroup(name string) slog.Handler {
+	return tee{t.a.WithGroup(name), t.b.WithGroup(name)}
 }
 
 // SetMetadata passes a metadata pair to Info.Metadata, if it is set.
