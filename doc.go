@@ -31,7 +31,8 @@
 //     attempt, ExampleSnooze; take longer, ExampleExtendTimeout; keep an
 //     error's identity across the process pool, ExampleRegisterErrors.
 //   - Follow one run's status and progress until it ends, as a progress
-//     bar does: ExampleHandle_Watch, under [Handle.Watch].
+//     bar does: ExampleHandle_Watch, under [Handle.Watch]; read what a run
+//     logged: ExampleTaskResult_logs, under [TaskResult].
 //   - Tests: ExampleNewImmediate, under [NewImmediate] (each run finishes
 //     inside Enqueue), and ExampleNewRecording, under [NewRecording] (runs
 //     recorded, none run); run recorded runs on demand,
@@ -242,7 +243,7 @@
 // ProcessPoolConfig.LivenessTimeout while it has tasks in flight is killed
 // and replaced. What a task prints, and
 // what it logs with Logger(ctx), reaches the pool's Config.Logger tagged
-// with the task. Middleware runs in the parent, around the remote attempt.
+// with the task, and is kept on the run's TaskResult.Logs. Middleware runs in the parent, around the remote attempt.
 //
 // The process pool runs on Unix systems; elsewhere NewProcessPool returns an
 // error matching errors.ErrUnsupported. docs/process-pool.md has the details:
@@ -330,7 +331,9 @@
 //   - TaskName: the task's name.
 //   - Attempt: the number of this attempt, from 1.
 //   - Logger: the backend's Config.Logger with the attributes task, task_id
-//     and attempt.
+//     and attempt. What the task writes through it is also kept on the
+//     run's TaskResult.Logs, bounded by Config.RunLogs (200 records or
+//     64 KiB a run by default): ExampleTaskResult_logs.
 //
 // Outside a task they return "", "", 0 and slog.Default(). Contexts derived
 // from the task's ctx answer them too.
