@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +62,19 @@ var (
 	})
 )
 
+// Logging writes its argument through Logger(ctx), with the attempt's
+// number and a group as attributes, and fails its first attempt if the
+// argument starts with "fail".
+var Logging = localtasks.Define("localtaskstest.logging", func(ctx context.Context, msg string) (int, error) {
+	n := localtasks.Attempt(ctx)
+	localtasks.Logger(ctx).Info(msg, "n", n, slog.Group("g", "k", "v"))
+	localtasks.Logger(ctx).Debug("below the default RunLogs.Level")
+	if n == 1 && strings.HasPrefix(msg, "fail") {
+		return 0, errors.New("first attempt fails")
+	}
+	return n, nil
+})
+
 // decideByError is Decided's Decide: no retry after ErrControl, an hour
 // after a *CodeError, and a minute more than the policy's wait after any
 // other error.
@@ -104,7 +119,7 @@ func (h *harness) insideCases() []testCase {
 	if !h.runs {
 		return nil
 	}
-	cs := []testCase{{"ErrorIdentity", testErrorIdentity}, {"SnoozeNow", testSnoozeNow}}
+	cs := []testCase{{"ErrorIdentity", testErrorIdentity}, {"SnoozeNow", testSnoozeNow}, {"RunLogs", testRunLogs}}
 	if h.caps.Retry {
 		cs = append(cs, testCase{"Permanent", testPermanent}, testCase{"RetryDecide", testRetryDecide},
 			testCase{"RetryForever", testRetryForever})
@@ -119,6 +134,44 @@ func (h *harness) insideCases() []testCase {
 		cs = append(cs, testCase{"ExtendTimeout", testExtendTimeout})
 	}
 	return cs
+}
+
+// testRunLogs: what a run writes through Logger(ctx) is on its result, per
+// attempt, at slog.LevelInfo and above (the default Config.RunLogs).
+func testRunLogs(t *testing.T, h *harness) {
+	b, _, ctx := h.setup(t, 0)
+	type rec struct {
+		Attempt         int
+		Level           slog.Level
+		Stream, Message string
+		Attrs           []localtasks.LogAttr
+	}
+	read := func(hd localtasks.Handle[int]) []rec {
+		_, err := hd.Wait(ctx)
+		require.NoError(t, err)
+		res, err := hd.Result(ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.LogsDropped)
+		var out []rec
+		for _, r := range res.Logs {
+			require.False(t, r.Time.IsZero(), "a record has its time")
+			out = append(out, rec{r.Attempt, r.Level, r.Stream, r.Message, r.Attrs})
+		}
+		return out
+	}
+	attrs := func(n string) []localtasks.LogAttr {
+		return []localtasks.LogAttr{{Key: "n", Value: n}, {Key: "g.k", Value: "v"}}
+	}
+	hd, err := Logging.Enqueue(ctx, b, "hello")
+	require.NoError(t, err)
+	require.Equal(t, []rec{{1, slog.LevelInfo, "log", "hello", attrs("1")}}, read(hd))
+	if !h.caps.Retry {
+		return
+	}
+	hd, err = Logging.Using(localtasks.WithRetry(localtasks.FixedRetry(2, 0))).Enqueue(ctx, b, "fail once")
+	require.NoError(t, err)
+	require.Equal(t, []rec{{1, slog.LevelInfo, "log", "fail once", attrs("1")}, {2, slog.LevelInfo, "log", "fail once", attrs("2")}}, read(hd),
+		"each attempt's records, numbered")
 }
 
 func testErrorIdentity(t *testing.T, h *harness) {
