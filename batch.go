@@ -25,6 +25,17 @@ func (h *holder) EnqueueMany(ctx context.Context, task Definition, args []any, o
 	if h.closed.Load() {
 		return nil, h.s.closedError(task)
 	}
+	if h.s.set.cfg.Propagator != nil && len(args) > 0 {
+		if tctx, end := h.s.traceEnqueue(ctx, task, &opts, len(args)); end != nil {
+			rs, err := h.s.enqueueMany(tctx, task, args, opts)
+			if err != nil {
+				end(nil, err)
+			} else {
+				end(receiptIDs(rs), nil)
+			}
+			return rs, err
+		}
+	}
 	return h.s.enqueueMany(ctx, task, args, opts)
 }
 

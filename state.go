@@ -380,6 +380,17 @@ func (h *holder) Enqueue(ctx context.Context, task Definition, args any, opts Op
 	if h.closed.Load() {
 		return Receipt{}, h.s.closedError(task)
 	}
+	if h.s.set.cfg.Propagator != nil {
+		if tctx, end := h.s.traceEnqueue(ctx, task, &opts, 1); end != nil {
+			r, err := h.s.enqueue(tctx, task, args, opts)
+			if err != nil {
+				end(nil, err)
+			} else {
+				end([]string{r.ID}, nil)
+			}
+			return r, err
+		}
+	}
 	return h.s.enqueue(ctx, task, args, opts)
 }
 

@@ -30,8 +30,8 @@ const OutcomeTimedOut = "timedout"
 // AttrOutcome. Its parent is the span of the attempt's ctx: with
 // Config.Propagator set to Propagator, the span that was active when the
 // run was enqueued, in whatever process that was; so a trace that starts
-// in an HTTP handler shows the handler and each attempt (the enqueue has
-// no span of its own). An
+// in an HTTP handler shows the handler and each attempt; with
+// TracingPropagator, the enqueue's span between them. An
 // attempt that fails records its error and sets the span's status to Error;
 // one that panics does too, and panics on. Put it first in Config.Middleware,
 // so that the span covers the other middleware. On a process pool it runs in
