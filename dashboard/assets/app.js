@@ -1234,23 +1234,23 @@
       tr.insertCell().textContent = r.level;
       tr.insertCell().textContent = r.stream;
       const msg = tr.insertCell();
-      msg.appendChild(el("span", r.message, "text"));
+      msg.appendChild(el("span", r.message, "log-text"));
       if (r.cut) {
-        const cut = el("span", "cut", "cut");
+        const cut = el("span", "cut", "log-cut");
         cut.title = "The message was cut to a quarter of Config.RunLogs.MaxBytes";
         msg.appendChild(document.createTextNode(" "));
         msg.appendChild(cut);
       }
       const attrs = tr.insertCell();
       for (const a of r.attrs || []) {
-        const span = el("span", "", "attr");
-        span.appendChild(el("span", a.key, "key"));
+        const span = el("span", "", "log-attr");
+        span.appendChild(el("span", a.key, "log-key"));
         span.appendChild(document.createTextNode("="));
-        span.appendChild(el("span", a.value, "value"));
+        span.appendChild(el("span", a.value, "log-value"));
         attrs.appendChild(span);
         attrs.appendChild(document.createTextNode(" "));
       }
-      ["time", "level", "stream", "message", "attrs"].forEach((c, i) => (tr.cells[i].className = c));
+      ["log-time", "log-level", "log-stream", "log-message", "log-attrs"].forEach((c, i) => (tr.cells[i].className = c));
     }
     $("detail-logs-wrap").hidden = recs.length === 0;
     const none = $("detail-no-logs");
