@@ -3,7 +3,9 @@ package dashboard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -177,3 +179,39 @@ func TestPageHasTheLogsSection(t *testing.T) {
 		require.Contains(t, page, hook)
 	}
 }
+
+// BenchmarkResultLogs measures GET api/results/{id} of a run that kept
+// RunLogsMaxRecords records, each of a 60-byte message and two attributes,
+// against one that kept none.
+func BenchmarkResultLogs(b *testing.B) {
+	ctx := context.Background()
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{Config: localtasks.Config{Logger: slog.New(slog.DiscardHandler)}})
+	require.NoError(b, err)
+	defer pool.Close(ctx)
+	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}})
+	require.NoError(b, err)
+	for _, n := range []int{0, localtasks.RunLogsMaxRecords} {
+		hd, err := benchLogTask.Enqueue(ctx, pool, n)
+		require.NoError(b, err)
+		res, err := hd.Wait(ctx)
+		require.NoError(b, err)
+		require.Equal(b, n, res)
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if rec := serve(h, http.MethodGet, "/api/results/"+hd.ID(), ""); rec.Code != http.StatusOK {
+					b.Fatalf("answered %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// benchLogTask logs n records of a 60-byte message and two attributes.
+var benchLogTask = localtasks.Define("dashboard_test.benchlog", func(ctx context.Context, n int) (int, error) {
+	log := localtasks.Logger(ctx)
+	for i := range n {
+		log.Info(strings.Repeat("m", 60), "i", i, "shop", "acme")
+	}
+	return n, nil
+})
