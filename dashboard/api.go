@@ -22,6 +22,7 @@ func newTask(label string, res localtasks.TaskResult) Task {
 		Args: renderValue(res.Args), Value: renderValue(res.Value),
 		Errors: make([]TaskError, len(res.Errors)), CancelReason: res.CancelReason,
 		Tags: res.Tags, Metadata: res.Metadata, // the result's own copies
+		LogCount: len(res.Logs) + res.LogsDropped,
 	}
 	t.ArgsSummary = summary(t.Args, dashapi.ArgsSummaryMax)
 	for i, e := range res.Errors {
@@ -29,6 +30,24 @@ func newTask(label string, res localtasks.TaskResult) Task {
 	}
 	if p := res.Progress; p.Done != 0 || p.Total != 0 || p.Message != "" || !p.At.IsZero() {
 		t.Progress = &Progress{Done: p.Done, Total: p.Total, Message: p.Message, At: p.At}
+	}
+	return t
+}
+
+// newDetail converts a run of the backend labelled label, with its logs:
+// the response of GET api/results/{id}.
+func newDetail(label string, res localtasks.TaskResult) Task {
+	t := newTask(label, res)
+	t.LogsDropped = res.LogsDropped
+	if len(res.Logs) > 0 {
+		t.Logs = make([]LogRecord, len(res.Logs))
+		for i, r := range res.Logs {
+			t.Logs[i] = LogRecord{Attempt: r.Attempt, At: r.Time, Level: r.Level.String(), Stream: r.Stream,
+				Message: r.Message, Attrs: make([]LogAttr, len(r.Attrs)), Cut: r.Cut}
+			for j, a := range r.Attrs {
+				t.Logs[i].Attrs[j] = LogAttr{Key: a.Key, Value: a.Value}
+			}
+		}
 	}
 	return t
 }

@@ -21,6 +21,13 @@
 // The page also shows each backend's queues (the runs running on each, its
 // bound on workers, whether it is paused) and what is paused.
 //
+// A run's detail view lists its logs: the records it wrote through
+// localtasks.Logger(ctx) and, on a process pool, the lines it printed, by
+// attempt, as the backend's Config.RunLogs keeps them, loaded again while
+// the run runs. Only GET api/results/{id} carries them (Task.Logs); the
+// listings and events carry their count alone (Task.LogCount), so that
+// they stay small. A record is the task's text: the page shows it as text.
+//
 // The dashboard is read-only unless Config.Actions is set. With it, the
 // page and the API can cancel and retry runs, add and lift strikes, and
 // pause and resume queues and tasks, through POST requests that take JSON

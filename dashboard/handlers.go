@@ -98,7 +98,7 @@ func (h *Handler) serveResult(w http.ResponseWriter, r *http.Request) (int, any,
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, newTask(b.label, res), nil
+	return http.StatusOK, newDetail(b.label, res), nil
 }
 
 // find looks for the run with that ID on every backend, in order; an ID

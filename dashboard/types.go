@@ -9,6 +9,8 @@ type (
 	Task            = dashapi.Task
 	TaskError       = dashapi.TaskError
 	Progress        = dashapi.Progress
+	LogRecord       = dashapi.LogRecord
+	LogAttr         = dashapi.LogAttr
 	Worker          = dashapi.Worker
 	Counters        = dashapi.Counters
 	StatusCounts    = dashapi.StatusCounts

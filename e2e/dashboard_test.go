@@ -20,10 +20,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/localtasks/localtasks"
 	"github.com/localtasks/localtasks/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
+	localtasks.Init() // the test binary is also the process pool's worker (logs_test.go)
 	goleak.VerifyTestMain(m)
 }
 

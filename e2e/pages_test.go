@@ -50,7 +50,7 @@ const reports = 150
 // #task= link, whole or by the first 8 digits, shows the
 // detail of a run that is not on the first page, scrolled into view; and
 // that a time on another day than today shows its date. It saves the
-// screenshots docs/operations.md shows (under docs/ with
+// screenshot of the runs table docs/operations.md shows (under docs/ with
 // LOCALTASKS_DOCS_SHOTS=1).
 func TestDashboardPagesSearchAndDeepLinks(t *testing.T) {
 	chromium := findChromium(t)
@@ -119,7 +119,6 @@ func TestDashboardPagesSearchAndDeepLinks(t *testing.T) {
 		return r.top >= 0 && r.bottom <= window.innerHeight;
 	})()`), "the detail's heading is in view")
 	require.Contains(t, evaluate[string](t, ctx, `document.querySelector('#detail-args').textContent`), `"Shop": "shop-000"`)
-	saveShot(t, ctx, "dashboard-detail.png", "")
 
 	// The ID search, by a prefix in upper case.
 	setInput(t, ctx, "#id-search", strings.ToUpper(ids[42][:8]))

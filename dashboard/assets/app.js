@@ -12,6 +12,7 @@
   const GAP_MS = 5000; // a throughput interval longer than this spans a time nobody watched
   const FINISHED_KEEP = 500; // finished runs kept in the page beyond those of a snapshot
   const WINDOW_MS = 10 * 60 * 1000; // the throughput chart's span
+  const LOGS_MS = 2000; // how often the detail loads the logs of its run again while it runs
 
   const $ = (id) => document.getElementById(id);
 
@@ -1014,6 +1015,7 @@
     state.detailId = id;
     section.hidden = false;
     const known = state.runs.get(id);
+    logs.opening = id; // this load brings the run's logs: renderDetail waits for it
     if (known) renderDetail(known);
     else showMissing("Loading run " + id + "…");
     if (changed) $("detail-heading").focus();
@@ -1031,11 +1033,15 @@
         state.detailId = resolved = got.id;
         if (fragmentId() === id) window.history.replaceState(null, "", "#task=" + encodeURIComponent(got.id));
       }
+      if (logs.opening === id) logs.opening = "";
+      showLogs(got);
       const t = applyTask(got);
       renderDetail(t);
       render();
     } catch (err) {
       if ((state.detailId === id || state.detailId === resolved) && !known) showMissing("Could not load run " + id + ": " + err.message);
+    } finally {
+      if (logs.opening === id) logs.opening = "";
     }
   }
 
@@ -1045,6 +1051,7 @@
     m.hidden = false;
     $("detail-heading").textContent = "Run";
     for (const n of $("detail").querySelectorAll("dl, .progress-line, .actions, h3, pre, ol, #detail-no-errors")) n.hidden = true;
+    hideLogs();
   }
 
   function renderDetail(t) {
@@ -1090,6 +1097,7 @@
       $("detail-retry").hidden = !finished(t.status);
       renderDetailPause(t);
     }
+    logsNews(t);
   }
 
   function renderErrors(errors) {
@@ -1117,10 +1125,151 @@
     $("detail-no-errors").hidden = errors.length > 0;
   }
 
+  // ---- the detail's logs ----
+
+  // Only api/results/{id} carries a run's logs; its news in snapshots and
+  // events carries their count alone (log_count), which only grows. The
+  // detail shows the logs of its run's last load, and loads them again
+  // when news counts more, and every LOGS_MS while the run runs (a record
+  // makes no event). Every text of a record goes into the page as text.
+  const logs = {
+    id: "", // the run whose logs show; "" for none
+    count: 0, // their log_count
+    opening: "", // the ID openDetail is loading, logs and all
+    busy: 0, // loads of the logs in flight
+    timer: 0, // the next load while the run runs
+  };
+
+  // logsNews loads the logs of the detail's run t again where they may
+  // have changed.
+  function logsNews(t) {
+    if (logs.id !== t.id) showLogsLoading(); // not another run's
+    if (logs.opening || logs.busy) return; // a load in flight brings them
+    if (logs.id !== t.id) {
+      loadLogs(t.id);
+    } else if ((t.log_count || 0) > logs.count) {
+      loadLogs(t.id);
+    } else if (t.status === "RUNNING" && !logs.timer && !document.hidden) {
+      logs.timer = setTimeout(() => {
+        logs.timer = 0;
+        if (state.detailId === t.id) loadLogs(t.id);
+      }, LOGS_MS);
+    }
+  }
+
+  async function loadLogs(id) {
+    clearTimeout(logs.timer);
+    logs.timer = 0;
+    logs.busy++;
+    let got = null;
+    try {
+      const res = await fetch("api/results/" + encodeURIComponent(id), { headers: { Accept: "application/json" } });
+      if (res.ok) got = await res.json();
+    } catch (_) {
+      // The next news of the run tries again.
+    } finally {
+      logs.busy--;
+    }
+    if (!got || state.detailId !== got.id) return;
+    showLogs(got);
+    renderDetail(applyTask(got));
+  }
+
+  function hideLogs() {
+    logs.id = "";
+    for (const id of ["detail-logs-dropped", "detail-logs-wrap", "detail-no-logs"]) $(id).hidden = true;
+  }
+
+  function showLogsLoading() {
+    $("detail-logs-dropped").hidden = true;
+    $("detail-logs-wrap").hidden = true;
+    const none = $("detail-no-logs");
+    none.textContent = "Loading the logs…";
+    none.hidden = false;
+  }
+
+  // levelName is the class of a record's level, as "WARN+2" is a warn.
+  function levelName(level) {
+    const m = /^(DEBUG|INFO|WARN|ERROR)/.exec(level);
+    return m ? m[1].toLowerCase() : "info";
+  }
+
+  // logTimeEl shows a record's time to the millisecond; the date too if
+  // it is not today.
+  function logTimeEl(iso) {
+    const d = new Date(iso);
+    const ms = String(d.getMilliseconds()).padStart(3, "0");
+    const time = d.toLocaleTimeString([], { hour12: false }) + "." + ms;
+    const t = el("time", d.toDateString() === new Date().toDateString() ? time : d.toLocaleDateString() + " " + time);
+    t.dateTime = iso;
+    t.title = d.toLocaleString();
+    return t;
+  }
+
+  // showLogs shows the logs of t, a response of api/results/{id}: a body of
+  // rows for each attempt, under a header that names it.
+  function showLogs(t) {
+    logs.id = t.id;
+    logs.count = t.log_count || 0;
+    const recs = t.logs || [];
+    const table = $("detail-logs");
+    for (const b of [...table.tBodies]) b.remove();
+    let body = null;
+    for (const r of recs) {
+      if (!body || body.dataset.attempt !== String(r.attempt)) {
+        body = table.createTBody();
+        body.dataset.attempt = r.attempt;
+        const th = el("th", "Attempt " + r.attempt);
+        th.scope = "rowgroup";
+        th.colSpan = 5;
+        const head = body.insertRow();
+        head.className = "attempt";
+        head.appendChild(th);
+      }
+      const tr = body.insertRow();
+      tr.className = "log";
+      tr.dataset.level = levelName(r.level);
+      tr.dataset.stream = r.stream;
+      tr.insertCell().appendChild(logTimeEl(r.at));
+      tr.insertCell().textContent = r.level;
+      tr.insertCell().textContent = r.stream;
+      const msg = tr.insertCell();
+      msg.appendChild(el("span", r.message, "log-text"));
+      if (r.cut) {
+        const cut = el("span", "cut", "log-cut");
+        cut.title = "The message was cut to a quarter of Config.RunLogs.MaxBytes";
+        msg.appendChild(document.createTextNode(" "));
+        msg.appendChild(cut);
+      }
+      const attrs = tr.insertCell();
+      for (const a of r.attrs || []) {
+        const span = el("span", "", "log-attr");
+        span.appendChild(el("span", a.key, "log-key"));
+        span.appendChild(document.createTextNode("="));
+        span.appendChild(el("span", a.value, "log-value"));
+        attrs.appendChild(span);
+        attrs.appendChild(document.createTextNode(" "));
+      }
+      ["log-time", "log-level", "log-stream", "log-message", "log-attrs"].forEach((c, i) => (tr.cells[i].className = c));
+    }
+    $("detail-logs-wrap").hidden = recs.length === 0;
+    const none = $("detail-no-logs");
+    none.textContent = t.logs_dropped ? "No log records kept." : "No log records.";
+    none.hidden = recs.length > 0;
+    const dropped = $("detail-logs-dropped");
+    const n = t.logs_dropped || 0;
+    dropped.textContent = n + (n === 1 ? " record" : " records") +
+      " dropped: Config.RunLogs keeps 200 records or 64 KiB a run by default; the earlier attempts' make room for the latest's, whose first records are kept.";
+    dropped.hidden = n === 0;
+  }
+
   function closeDetail() {
     if (!state.detailId) return;
     state.detailId = "";
     $("detail").hidden = true;
+    clearTimeout(logs.timer);
+    logs.timer = 0;
+    logs.id = "";
     if (fragmentId()) window.history.replaceState(null, "", location.pathname + location.search);
     const back = state.opener && state.opener.isConnected ? state.opener : $("tasks-heading");
     state.opener = null;
@@ -1365,7 +1514,9 @@
       if (!document.hidden) refresh();
     }, REFRESH_MS);
     document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) refresh();
+      if (document.hidden) return;
+      refresh();
+      if (state.detailId && logs.id === state.detailId) loadLogs(state.detailId); // its polls stopped while hidden
     });
 
     refresh();

@@ -43,6 +43,46 @@ type Task struct {
 	// SetMetadata); left out for none.
 	Tags     []string          `json:"tags,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Logs are the records the run wrote (localtasks.TaskResult.Logs),
+	// oldest first, and LogsDropped counts those left out to keep within
+	// its backend's Config.RunLogs. Only the response of GET
+	// api/results/{id} carries them: they are left out of listings,
+	// events and actions' responses, and for none.
+	Logs        []LogRecord `json:"logs,omitempty"`
+	LogsDropped int         `json:"logs_dropped,omitempty"`
+	// LogCount counts the records the run wrote that its backend took in:
+	// those of Logs and those dropped. Every response carries it (left
+	// out for 0), so that a client showing the logs can tell when to
+	// load them again.
+	LogCount int `json:"log_count,omitempty"`
+}
+
+// LogRecord is one record a run wrote: through localtasks.Logger(ctx), or,
+// on a process pool, a line it printed to its stdout or stderr; see
+// localtasks.LogRecord. Its text is the task's: escape it wherever it is
+// shown.
+type LogRecord struct {
+	Attempt int       `json:"attempt"` // from 1
+	At      time.Time `json:"at"`
+	// Level is log/slog's name of the record's level: "DEBUG", "INFO",
+	// "WARN", "ERROR", or one of them with an offset, as "INFO+2"; "INFO"
+	// for a printed line.
+	Level string `json:"level"`
+	// Stream is "log" for a record written through Logger(ctx), "stdout"
+	// or "stderr" for a printed line.
+	Stream  string `json:"stream"`
+	Message string `json:"message"`
+	// Attrs are the record's attributes in their order, groups flattened
+	// into dotted keys and values printed; [] for none.
+	Attrs []LogAttr `json:"attrs"`
+	// Cut says Message was cut to a quarter of Config.RunLogs.MaxBytes.
+	Cut bool `json:"cut,omitempty"`
+}
+
+// LogAttr is an attribute of a LogRecord.
+type LogAttr struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // ArgsSummaryMax is the most characters (runes) of Task.ArgsSummary.

@@ -40,7 +40,7 @@ Usage:
 
 Commands:
   snapshot    every backend's counters, workers, queues, pauses, strikes and runs
-  result ID   one run: status, times, attempts, args, value, errors with stacks
+  result ID   one run: status, times, attempts, args, value, errors, logs
   watch ID    a run's progress, live, until it finishes
   cancel ID   cancel a queued, scheduled or running run
   retry ID    enqueue a new run of a finished run's task, with its argument

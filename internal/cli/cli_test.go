@@ -194,6 +194,7 @@ func TestResultSuccessful(t *testing.T) {
 	require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} `, field("Finished"))
 	require.Equal(t, "-", field("Run after"))
 	require.NotContains(t, r.stdout, "Errors:")
+	require.NotContains(t, r.stdout, "Logs:", "the run logged nothing")
 
 	r = e.run(t, "result", "--json", id)
 	require.Equal(t, cli.ExitOK, r.code, r.stderr)

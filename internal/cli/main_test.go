@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,12 +147,15 @@ type envConfig struct {
 	name    string // the pool's name; "" for a private one, labelled backend-1
 	workers int
 	actions bool
+	runLogs localtasks.RunLogs
 }
 
 func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Helper()
 	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
-		Config: localtasks.Config{Name: cfg.name}, MaxWorkers: cfg.workers,
+		// The tests read what runs log from the dashboard.
+		Config:     localtasks.Config{Name: cfg.name, RunLogs: cfg.runLogs, Logger: slog.New(slog.DiscardHandler)},
+		MaxWorkers: cfg.workers,
 	})
 	require.NoError(t, err)
 	h, err := dashboard.New(dashboard.Config{Backends: []localtasks.Backend{pool}, Actions: cfg.actions})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -15,7 +16,10 @@ var resultCommand = &command{
 	arg:  "ID",
 	summary: `Result prints one run: its status, queue, priority, key, tags and
 metadata, its times, attempts and workers, its progress, argument and
-value, and the error of each failed attempt, with the stack of a panic.`,
+value, the error of each failed attempt, with the stack of a panic, and
+its logs: a line for each record it wrote through localtasks.Logger(ctx)
+(and, on a process pool, each line it printed), with its time, attempt,
+level, stream, message and attributes.`,
 	setup: func(fs *flag.FlagSet) runFunc {
 		asJSON := fs.Bool("json", false, jsonUsage)
 		return func(ctx context.Context, c *client, stdout io.Writer, pos []string) (int, error) {
@@ -77,17 +81,58 @@ func printResult(w io.Writer, t *task) {
 		row("Cancel reason", cell(t.CancelReason, 0))
 	}
 	tw.Flush()
-	if len(t.Errors) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "Errors:\n")
-	for _, e := range t.Errors {
-		at := e.At
-		fmt.Fprintf(w, "  attempt %d, %s: %s: %s\n", e.Attempt, formatFullTime(&at), cell(e.Type, 0), indent(text(e.Message), "    "))
-		if e.Stack != "" {
-			fmt.Fprintf(w, "    %s\n", indent(text(strings.TrimRight(e.Stack, "\n")), "    "))
+	if len(t.Errors) > 0 {
+		fmt.Fprintf(w, "Errors:\n")
+		for _, e := range t.Errors {
+			at := e.At
+			fmt.Fprintf(w, "  attempt %d, %s: %s: %s\n", e.Attempt, formatFullTime(&at), cell(e.Type, 0), indent(text(e.Message), "    "))
+			if e.Stack != "" {
+				fmt.Fprintf(w, "    %s\n", indent(text(strings.TrimRight(e.Stack, "\n")), "    "))
+			}
 		}
 	}
+	printLogs(w, t)
+}
+
+// printLogs prints the run's log records, a line each, and how many were
+// dropped; nothing for a run that kept none.
+func printLogs(w io.Writer, t *task) {
+	if len(t.Logs) == 0 && t.LogsDropped == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Logs:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range t.Logs {
+		at := r.At
+		line := cell(r.Message, 0)
+		if r.Cut {
+			line += " [cut]"
+		}
+		for _, a := range r.Attrs {
+			line += " " + cell(a.Key, 0) + "=" + attrValue(a.Value)
+		}
+		fmt.Fprintf(tw, "  %s\tattempt %d\t%s\t%s\t%s\n", formatFullTime(&at), r.Attempt, cell(r.Level, 0), cell(r.Stream, 0), line)
+	}
+	tw.Flush()
+	if n := t.LogsDropped; n > 0 {
+		records := "records"
+		if n == 1 {
+			records = "record"
+		}
+		fmt.Fprintf(w, "  %d %s dropped: Config.RunLogs keeps 200 records or 64 KiB a run by default; the earlier attempts' make room for the latest's, whose first records are kept.\n",
+			n, records)
+	}
+}
+
+// attrValue prints an attribute's value as log/slog's text handler does:
+// quoted where it is empty or holds a space, a quote or an equals sign, so
+// that the line reads back as key=value pairs.
+func attrValue(v string) string {
+	v = cell(v, 0)
+	if v == "" || strings.ContainsAny(v, " \"=") {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // indent indents every line of s but the first by prefix.
