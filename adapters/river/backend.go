@@ -1,6 +1,7 @@
 package river
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,8 @@ type Config struct {
 	// the job's metadata, under "localtasks", and the worker that runs an
 	// attempt, in whatever process, gives it to Extract before the
 	// middleware sees the attempt's ctx. Every process must have the same
-	// one. Defaults to none, which stores nothing.
+	// one. One that is a localtasks.EnqueueTracer (otel.TracingPropagator)
+	// also traces each enqueue. Defaults to none, which stores nothing.
 	Propagator localtasks.Propagator
 	// WatchPollInterval is how often a Watch reads its run's job for the
 	// changes no notification brings: the start and progress of a run
@@ -342,6 +344,16 @@ func (b *Backend) Subscribe(buffer int) *localtasks.Subscription { return b.even
 // integers or text) is refused with an error matching
 // localtasks.ErrInvalidTask. See localtasks.Backend.
 func (b *Backend) Enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
+	if tctx, end := b.traceEnqueue(ctx, task, opts.Queue, 1); end != nil {
+		r, err := b.enqueue(tctx, task, args, opts)
+		endOne(end, r, err)
+		return r, err
+	}
+	return b.enqueue(ctx, task, args, opts)
+}
+
+// enqueue is Enqueue's, traced or not.
+func (b *Backend) enqueue(ctx context.Context, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
 	j, err := b.prepareOne(ctx, task, args, opts)
 	if err != nil {
 		return localtasks.Receipt{}, err
@@ -379,6 +391,26 @@ var _ localtasks.BatchEnqueuer = (*Backend)(nil)
 // they would one Enqueue after another; with opts.Replace each replaces
 // the one before, so the last holds the key. See localtasks.BatchEnqueuer.
 func (b *Backend) EnqueueMany(ctx context.Context, task localtasks.Definition, args []any, opts localtasks.Options) ([]localtasks.Receipt, error) {
+	if len(args) > 0 {
+		if tctx, end := b.traceEnqueue(ctx, task, opts.Queue, len(args)); end != nil {
+			rs, err := b.enqueueMany(tctx, task, args, opts)
+			if err != nil {
+				end(nil, err)
+				return nil, err
+			}
+			ids := make([]string, len(rs))
+			for i, r := range rs {
+				ids[i] = r.ID
+			}
+			end(ids, nil)
+			return rs, nil
+		}
+	}
+	return b.enqueueMany(ctx, task, args, opts)
+}
+
+// enqueueMany is EnqueueMany's, traced or not.
+func (b *Backend) enqueueMany(ctx context.Context, task localtasks.Definition, args []any, opts localtasks.Options) ([]localtasks.Receipt, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("localtasks/river: enqueue many: backend %q is closed: %w", b.cfg.Name, localtasks.ErrClosed)
 	}
@@ -674,6 +706,26 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) localtasks.Timer {
 	return time.AfterFunc(d, f)
+}
+
+// traceEnqueue starts tracing an enqueue of n runs of task on queue, if
+// Config.Propagator is a localtasks.EnqueueTracer: it returns the ctx to
+// enqueue with and the function to call with the outcome; nil for none.
+func (b *Backend) traceEnqueue(ctx context.Context, task localtasks.Definition, queue string, n int) (context.Context, func([]string, error)) {
+	t, ok := b.cfg.Propagator.(localtasks.EnqueueTracer)
+	if !ok || task == nil {
+		return ctx, nil
+	}
+	return t.StartEnqueue(ctx, localtasks.EnqueueInfo{Backend: b.cfg.Name, Task: task.Name(), Queue: cmp.Or(queue, localtasks.QueueDefault), Runs: n})
+}
+
+// endOne ends the trace of an enqueue of one run.
+func endOne(end func([]string, error), r localtasks.Receipt, err error) {
+	if err != nil {
+		end(nil, err)
+	} else {
+		end([]string{r.ID}, nil)
+	}
 }
 
 // inject returns the carrier Config.Propagator makes of ctx, or nil.

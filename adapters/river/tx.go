@@ -36,6 +36,16 @@ import (
 // commits, River's scheduler makes the run ready instead, within a few
 // seconds of its time.
 func (b *Backend) EnqueueTx(ctx context.Context, tx pgx.Tx, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
+	if tctx, end := b.traceEnqueue(ctx, task, opts.Queue, 1); end != nil {
+		r, err := b.enqueueTx(tctx, tx, task, args, opts)
+		endOne(end, r, err)
+		return r, err
+	}
+	return b.enqueueTx(ctx, tx, task, args, opts)
+}
+
+// enqueueTx is EnqueueTx's, traced or not.
+func (b *Backend) enqueueTx(ctx context.Context, tx pgx.Tx, task localtasks.Definition, args any, opts localtasks.Options) (localtasks.Receipt, error) {
 	if tx == nil {
 		return localtasks.Receipt{}, errNilTx(b, task)
 	}
