@@ -124,7 +124,7 @@ func Serve(specText string, lookup Lookup, start Start, extract func() Extract) 
 			hello.Err = &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack}
 		}
 	}
-	if hello.Err == nil {
+	if hello.Err == nil && extract != nil {
 		w.extract = extract()
 		hello.Propagates = w.extract != nil
 	}
