@@ -93,8 +93,10 @@ type Config struct {
 	// each attempt's ctx goes through its Extract before Middleware sees
 	// it, so a tracing middleware's span descends from the span that was
 	// active at Enqueue. On a process pool, Middleware and so Extract run
-	// in the parent. The carrier is not journaled: a run resumed after a
-	// restart has none. The nested module
+	// in the parent; a worker with a propagator of its own
+	// (SetWorkerPropagator) runs the task in the trace context of the ctx
+	// the middleware passed to next. The carrier is not journaled: a run
+	// resumed after a restart has none. The nested module
 	// github.com/localtasks/localtasks/otel has one for OpenTelemetry.
 	// Defaults to none, which costs nothing.
 	Propagator Propagator

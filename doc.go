@@ -422,9 +422,10 @@
 // and its panic recovery. On a process pool it runs in the parent process,
 // around the remote attempt: next returns the worker's outcome.
 // Config.Propagator carries a trace context from each Enqueue to the
-// attempts of its runs, so that a tracing middleware links them; the
-// nested module github.com/localtasks/localtasks/otel has both for
-// OpenTelemetry (see docs/operations.md, "Tracing").
+// attempts of its runs, so that a tracing middleware links them, and
+// SetWorkerPropagator carries the attempt's into a process-pool worker's
+// task; the nested module github.com/localtasks/localtasks/otel has both
+// for OpenTelemetry (see docs/operations.md, "Tracing").
 //
 // # Testing
 //

@@ -113,18 +113,38 @@ func (s *state) fill(w *procWorker) (n, why int) {
 			continue
 		}
 		w.seq++
-		rec.run = &remoteAttempt{w: w, seq: w.seq, graceDur: s.proc.graceFor(rec.timeout)}
+		a := &remoteAttempt{w: w, seq: w.seq, graceDur: s.proc.graceFor(rec.timeout)}
+		rec.run = a
 		w.inflight[w.seq] = rec
 		if suspect {
 			delete(s.proc.suspects, rec)
 			w.alone = w.seq
 		}
-		w.queue(wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
-			Args: rec.argBytes(), Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil, Eager: suspect})
+		m := wire.ToWorker{Kind: wire.KindRun, Seq: w.seq, ID: rec.id, Task: rec.def.Name(), Attempt: int(rec.attempts) + 1,
+			Args: rec.argBytes(), Timeout: rec.timeout, Perpetual: rec.x != nil && rec.x.perp != nil, Eager: suspect}
+		if w.propagates && s.set.cfg.Propagator != nil {
+			s.carry(&m, rec)
+			a.await = m.Await
+		}
+		w.queue(m)
 		if s.testDispatched != nil {
 			s.testDispatched(rec)
 		}
 		n++
+	}
+}
+
+// carry gives the run message m of rec what the worker, which has a
+// propagator, needs to make the task's ctx descend from the attempt's: with
+// middleware, which runs in the parent once the worker reports the start,
+// the worker awaits the carrier of the ctx the chain passes to next
+// (superviseRemote sends it); without, the ctx the task's would descend
+// from is the run's own carrier, from its Enqueue, sent now. Must hold s.mu.
+func (s *state) carry(m *wire.ToWorker, rec *record) {
+	if len(s.set.cfg.Middleware) > 0 {
+		m.Await = true
+	} else if rec.x != nil {
+		m.Carrier = rec.x.carrier
 	}
 }
 
@@ -316,6 +336,12 @@ func (s *state) superviseRemote(rec *record, a *remoteAttempt) {
 	var res remoteResult
 	ran := false
 	next := func(ctx context.Context) error {
+		if a.await {
+			// The worker waits for the trace context of ctx to run the
+			// task with; a panic of Inject fails the attempt, and the
+			// cancel that follows ends the worker's wait.
+			a.w.post(wire.ToWorker{Kind: wire.KindCarrier, Seq: a.seq, Carrier: s.set.cfg.Propagator.Inject(ctx)})
+		}
 		res, ran = <-a.result, true
 		return res.err
 	}
@@ -648,6 +674,9 @@ type remoteAttempt struct {
 	w        *procWorker
 	seq      uint64
 	graceDur time.Duration // how long it may take to return once cancelled: procPool.graceFor
+	// await: the worker waits for the carrier of the ctx the middleware
+	// passes to next before it runs the task (state.carry).
+	await bool
 
 	mu      sync.Mutex // a leaf, taken under state.mu; see state for the lock order
 	cause   error

@@ -265,7 +265,7 @@ func Init() {
 			return nil, false
 		}
 		return childTask{def}, true
-	}, runWorkerInit)
+	}, runWorkerInit, workerExtract)
 }
 
 // checkTask reports why def cannot run on the pool's workers, whatever its

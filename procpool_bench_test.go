@@ -14,9 +14,15 @@ var benchProcStruct = localtasks.Define("bench.procstruct", func(ctx context.Con
 // end to end: enqueue, dispatch, the trip to a worker and back, settle,
 // read. CPU time in the workers is not in the profile of this process.
 func benchProcRoundTrip[A any](b *testing.B, t *localtasks.Task[A, A], arg func(int) A) {
+	benchProcRoundTripOn(b, localtasks.ProcessPoolConfig{}, t, arg)
+}
+
+// benchProcRoundTripOn is benchProcRoundTrip on a pool of cfg (its
+// MaxWorkers, Nice and MaxResults set here).
+func benchProcRoundTripOn[A any](b *testing.B, cfg localtasks.ProcessPoolConfig, t *localtasks.Task[A, A], arg func(int) A) {
 	ctx := context.Background()
-	p, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: 2, Nice: localtasks.ProcessPoolNiceParent,
-		Config: localtasks.Config{MaxResults: b.N + 1}})
+	cfg.MaxWorkers, cfg.Nice, cfg.MaxResults = 2, localtasks.ProcessPoolNiceParent, b.N+1
+	p, err := localtasks.NewProcessPool(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

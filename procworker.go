@@ -29,6 +29,10 @@ type procWorker struct {
 	name string // its ID in TaskResult.WorkerIDs
 	cmd  *exec.Cmd
 	pid  int
+	// propagates: its hello said it has a worker propagator
+	// (SetWorkerPropagator), to extract the runs' carriers with. Set
+	// before its dispatcher starts.
+	propagates bool
 
 	in      *wire.Reader
 	inPipe  *osproc.ExitReader // the worker's messages, under in
@@ -176,6 +180,7 @@ func (p *procPool) spawn(slot int) (*procWorker, error) {
 		case m.Err != nil:
 			err = &WorkerInitError{Name: initName(p.cfg.WorkerInit), PID: w.pid, Type: m.Err.Type, Message: m.Err.Message, Stack: m.Err.Stack}
 		}
+		w.propagates = err == nil && m.Propagates
 		hello <- err
 		if err == nil {
 			w.read()

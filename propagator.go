@@ -3,6 +3,9 @@ package localtasks
 import (
 	"cmp"
 	"context"
+	"sync/atomic"
+
+	"github.com/localtasks/localtasks/internal/child"
 )
 
 // Propagator carries what a context holds of a trace (or of any other
@@ -75,4 +78,46 @@ func receiptIDs(rs []Receipt) []string {
 		ids[i] = r.ID
 	}
 	return ids
+}
+
+// workerPropagator is SetWorkerPropagator's, in a box: an atomic.Pointer
+// needs one type.
+var workerPropagator atomic.Pointer[struct{ p Propagator }]
+
+// SetWorkerPropagator sets the Propagator of this process as a process-pool
+// worker: the worker extracts, with p's Extract, the trace context of each
+// attempt into its task's ctx, so that the spans the task makes in the
+// worker (an instrumented HTTP call, a span of its own) are children of the
+// attempt's span, which the parent's middleware (the otel module's
+// TracingMiddleware) made. Call it in the pool's worker initialiser
+// (ProcessPoolConfig.WorkerInit), where the worker also sets up its
+// tracer's exporter, or at package level: a worker takes it once its
+// initialiser has returned, and tells its parent that it has one; a later
+// call changes nothing for a worker that runs already. Nil removes it. In a
+// process that is not a worker it does nothing, and costs nothing.
+//
+// The parent sends a worker that has one the carrier of each attempt only
+// when its Config.Propagator is set. With Config.Middleware set too, the
+// carrier is that of the ctx the middleware passed to next, which exists
+// only once the worker has started the attempt: the worker then waits for
+// it before running the task, a round trip between the processes an
+// attempt (see docs/process-pool.md, "Tracing into the workers"); without
+// middleware, the run's own carrier, from its Enqueue, goes with the run,
+// at no cost. A worker that has none runs its tasks with no trace context,
+// whatever its parent's Config.
+func SetWorkerPropagator(p Propagator) {
+	if p == nil {
+		workerPropagator.Store(nil)
+		return
+	}
+	workerPropagator.Store(&struct{ p Propagator }{p})
+}
+
+// workerExtract returns the Extract of the worker's propagator, for
+// child.Serve; nil for none.
+func workerExtract() child.Extract {
+	if b := workerPropagator.Load(); b != nil {
+		return b.p.Extract
+	}
+	return nil
 }

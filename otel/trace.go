@@ -35,8 +35,11 @@ const OutcomeTimedOut = "timedout"
 // attempt that fails records its error and sets the span's status to Error;
 // one that panics does too, and panics on. Put it first in Config.Middleware,
 // so that the span covers the other middleware. On a process pool it runs in
-// the parent, around the remote attempt; the span then does not reach the
-// task's ctx in the worker.
+// the parent, around the remote attempt; the task's ctx in the worker
+// descends from the span if the worker has a propagator: call
+// localtasks.SetWorkerPropagator(Propagator(...)) in the pool's WorkerInit,
+// where the worker sets up its TracerProvider, so that the spans the task
+// makes there are the attempt's children.
 func TracingMiddleware(tp trace.TracerProvider) localtasks.Middleware {
 	tracer := tp.Tracer(ScopeName)
 	return func(ctx context.Context, ex localtasks.Execution, next func(context.Context) error) (err error) {

@@ -70,12 +70,18 @@ type Lookup func(name string) (Task, bool)
 // and returns its error, or one saying that no such initialiser exists.
 type Start func(ctx context.Context, name string) error
 
+// Extract returns ctx, a task's ctx, with what carrier, a trace context the
+// parent sent, holds: localtasks' worker propagator.
+type Extract func(ctx context.Context, carrier map[string]string) context.Context
+
 // Serve runs tasks for the parent, as spec (the value of wire.SpecEnv)
 // says, until the parent closes the stream, then exits the process. It
 // never returns. If the spec names a worker initialiser, start runs it
 // first, before the hello: a failure, or a panic, is sent in the hello in
-// place of the worker's readiness, and the worker exits.
-func Serve(specText string, lookup Lookup, start Start) {
+// place of the worker's readiness, and the worker exits. Then extract
+// returns the worker's propagator, nil for none: the hello says whether it
+// has one, and the parent sends trace contexts only if it does.
+func Serve(specText string, lookup Lookup, start Start, extract func() Extract) {
 	spec, err := wire.ParseSpec(specText)
 	if err != nil {
 		exit(ExitFailed, err)
@@ -117,6 +123,10 @@ func Serve(specText string, lookup Lookup, start Start) {
 			r := failure.Describe(err)
 			hello.Err = &wire.Error{Type: r.Type, Message: r.Message, Stack: r.Stack}
 		}
+	}
+	if hello.Err == nil && extract != nil {
+		w.extract = extract()
+		hello.Propagates = w.extract != nil
 	}
 	if err := w.out.WriteFromWorker(&hello); err != nil {
 		exit(ExitFailed, err)
@@ -169,13 +179,19 @@ type worker struct {
 	runs   map[uint64]*workerRun // received, not finished
 	closed bool                  // the parent closed its stream
 
-	hooks taskctx.Hooks // every run's: progress, metadata, extend
+	hooks   taskctx.Hooks // every run's: progress, metadata, extend
+	extract Extract       // the worker's propagator; nil for none
 }
 
 type workerRun struct {
 	msg       wire.ToWorker
 	ctx       *taskctx.Ctx // while running
 	cancelled bool         // before it started
+
+	// A run sent with Await: its KindCarrier came (carried), with its
+	// carrier. Guarded by worker.mu.
+	carried bool
+	carrier map[string]string
 }
 
 // read receives the parent's messages until its stream ends.
@@ -217,9 +233,19 @@ func (w *worker) read(r *wire.Reader) {
 						cause = taskctx.ErrClosed
 					}
 					run.ctx.Cancel(err, cause)
+					if run.msg.Await && !run.carried {
+						w.cond.Broadcast() // the executor may wait for its carrier
+					}
 				} else {
 					run.cancelled = true
 				}
+			}
+		case wire.KindCarrier:
+			// For a run that waits for it (await); dropped if it ended
+			// meanwhile, cancelled before its middleware called next.
+			if run := w.runs[m.Seq]; run != nil && run.msg.Await && !run.carried {
+				run.carried, run.carrier = true, m.Carrier
+				w.cond.Broadcast()
 			}
 		case wire.KindRecall:
 			// Taken off the queue under w.mu, where next takes the runs
@@ -355,18 +381,34 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 	}
 	w.cur, w.reported = m.Seq, false
 	w.writeOrFail(wire.FromWorker{Kind: wire.KindStarted, Seq: m.Seq})
-	if m.Eager || settle {
+	if m.Eager || settle || m.Await {
 		// A suspect, alone in this worker, or a run the worker waited
 		// for (nothing to batch with): the parent hears it started before
-		// it runs, so that a crash is blamed on it at once.
+		// it runs, so that a crash is blamed on it at once. A run that
+		// awaits its carrier cannot wait for the parent to hear later.
 		w.flushLocked()
 	} else {
 		w.report.Reset(reportAfter)
 	}
 	w.omu.Unlock()
 
+	carrier := m.Carrier
+	if m.Await {
+		var ok bool
+		if carrier, ok = w.await(run); !ok {
+			// Cancelled before the parent's middleware called next (or
+			// it never will): the task does not run, as on a thread pool.
+			_, cause := ctx.Cause()
+			if cause == nil {
+				cause = taskctx.ErrClosed // the parent is gone
+			}
+			ctx.End()
+			done.Err = wireError(fmt.Errorf("the attempt ended before its middleware ran it: %w", cause))
+			return done
+		}
+	}
 	began := time.Now()
-	task, val, err := w.call(ctx, m)
+	task, val, err := w.call(ctx, m, carrier)
 	done.Took = int64(time.Since(began))
 	ctx.End()
 	if err == nil {
@@ -382,6 +424,18 @@ func (w *worker) runOne(run *workerRun, settle bool) wire.FromWorker {
 		done.Next = wireNext(ctx, task)
 	}
 	return done
+}
+
+// await waits for the carrier of run, sent with Await, which the parent
+// sends once its middleware calls next, and returns it; false if the run
+// was cancelled first, or the parent's stream ended.
+func (w *worker) await(run *workerRun) (map[string]string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !run.carried && run.ctx.Err() == nil && !w.closed {
+		w.cond.Wait()
+	}
+	return run.carrier, run.carried
 }
 
 // The hooks of every run's ctx, whose Ref is its *workerRun: what the task
@@ -451,9 +505,10 @@ func wireNext(ctx *taskctx.Ctx, task Task) *wire.Next {
 	return m
 }
 
-// call finds the task, decodes the argument and runs the task, turning a
-// panic into an error.
-func (w *worker) call(ctx *taskctx.Ctx, m wire.ToWorker) (task Task, val any, err error) {
+// call finds the task, decodes the argument and runs the task, with what
+// carrier holds extracted into its ctx if the worker has a propagator,
+// turning a panic (the propagator's too) into an error.
+func (w *worker) call(tctx *taskctx.Ctx, m wire.ToWorker, carrier map[string]string) (task Task, val any, err error) {
 	task, ok := w.lookup(m.Task)
 	if !ok {
 		return nil, nil, fmt.Errorf("task %q is not defined in the worker process: define tasks at package level "+
@@ -465,6 +520,10 @@ func (w *worker) call(ctx *taskctx.Ctx, m wire.ToWorker) (task Task, val any, er
 		return task, nil, keepPanic(fmt.Errorf("decoding the argument of task %q: %w", m.Task, err))
 	}
 	defer failure.Catch(&err)
+	ctx := context.Context(tctx)
+	if carrier != nil && w.extract != nil {
+		ctx = w.extract(ctx, carrier)
+	}
 	val, err = task.Call(ctx, args)
 	return task, val, err
 }

@@ -14,12 +14,15 @@ import (
 // bool is a bit of a flags byte. Nothing else is sent: no field names, no
 // types, nothing a previous frame said.
 //
-//	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager)
+//	to worker, KindRun:      ID, Task, Attempt, Args, Timeout, flags (1: Perpetual, 2: Eager,
+//	                         4: Carrier, 8: Await), then Carrier if set
 //	to worker, KindCancel:   Timeout, flags (1: TimedOut, 2: Closing)
 //	to worker, KindRecall:   nothing
-//	from worker, KindHello:  PID, Version, then Err's Type, Message, Stack
-//	                         if set (the worker initialiser failed): a
-//	                         hello that ends after Version has none
+//	to worker, KindCarrier:  Carrier
+//	from worker, KindHello:  PID, Version, flags (1: Err, 2: Propagates), then
+//	                         Err's Type, Message, Stack if set (the worker
+//	                         initialiser failed); a hello of another
+//	                         Version is read no further than its Version
 //	from worker, KindStarted, KindRecalled, KindHeartbeat: nothing
 //	from worker, KindDone:   Took, Value, flags (1: Err, 2: Next), then if Err is set its Type,
 //	                         Message, Stack, flags (1: Permanent, 2: Snooze), SnoozeAt and
@@ -29,6 +32,9 @@ import (
 //	from worker, KindProgress: Done, Total, Line
 //	from worker, KindMetadata: Meta's Key, Value
 //	from worker, KindLog:    Stream, Level, Line, the count of Attrs, then each Key, Value
+//
+// A Carrier is the count of its pairs, then each key and value; an empty
+// one is a count of 0, and a run without one sends no byte of it.
 //
 // A decoder checks each length against what is left of the frame, and the
 // frame must end with the message: a corrupt or hostile peer gets an error,
@@ -59,7 +65,12 @@ func appendToWorker(b []byte, m *ToWorker) []byte {
 		b = binary.AppendVarint(b, int64(m.Attempt))
 		b = appendBytes(b, m.Args)
 		b = binary.AppendVarint(b, int64(m.Timeout))
-		b = append(b, flag(m.Perpetual, 1)|flag(m.Eager, 2))
+		b = append(b, flag(m.Perpetual, 1)|flag(m.Eager, 2)|flag(len(m.Carrier) > 0, 4)|flag(m.Await, 8))
+		if len(m.Carrier) > 0 {
+			b = appendCarrier(b, m.Carrier)
+		}
+	case KindCarrier:
+		b = appendCarrier(b, m.Carrier)
 	case KindCancel:
 		b = binary.AppendVarint(b, int64(m.Timeout))
 		b = append(b, flag(m.TimedOut, 1)|flag(m.Closing, 2))
@@ -78,7 +89,12 @@ func decodeToWorker(d *decoder, m *ToWorker) {
 		m.Args = d.bytes()
 		m.Timeout = time.Duration(d.varint())
 		f := d.byte()
-		m.Perpetual, m.Eager = f&1 != 0, f&2 != 0
+		m.Perpetual, m.Eager, m.Await = f&1 != 0, f&2 != 0, f&8 != 0
+		if f&4 != 0 {
+			m.Carrier = d.carrier()
+		}
+	case KindCarrier:
+		m.Carrier = d.carrier()
 	case KindCancel:
 		m.Timeout = time.Duration(d.varint())
 		f := d.byte()
@@ -96,6 +112,7 @@ func appendFromWorker(b []byte, m *FromWorker) []byte {
 	case KindHello:
 		b = binary.AppendVarint(b, int64(m.PID))
 		b = binary.AppendVarint(b, int64(m.Version))
+		b = append(b, flag(m.Err != nil, 1)|flag(m.Propagates, 2))
 		if e := m.Err; e != nil {
 			b = appendString(b, e.Type)
 			b = appendString(b, e.Message)
@@ -154,10 +171,15 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	case KindHello:
 		m.PID = int(d.varint())
 		m.Version = int(d.varint())
-		if len(d.b) > 0 {
-			// Optional, so that a hello of another version, which may
-			// end here, decodes, and its version is what the parent
-			// refuses.
+		if d.err == nil && m.Version != Version {
+			// Another version's hello may go on in another layout: it
+			// decodes to its version, which is what the parent refuses.
+			d.b = nil
+			return
+		}
+		f := d.byte()
+		m.Propagates = f&2 != 0
+		if f&1 != 0 {
 			m.Err = &Error{Type: d.name(), Message: d.string(), Stack: d.string()}
 		}
 	case KindStarted, KindRecalled, KindHeartbeat:
@@ -200,6 +222,34 @@ func decodeFromWorker(d *decoder, m *FromWorker) {
 	default:
 		d.fail(fmt.Errorf("unknown kind %d for a message from a worker", m.Kind))
 	}
+}
+
+func appendCarrier(b []byte, c map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(c)))
+	for k, v := range c {
+		b = appendString(b, k)
+		b = appendString(b, v)
+	}
+	return b
+}
+
+// carrier decodes a Carrier; nil for an empty one.
+func (d *decoder) carrier() map[string]string {
+	// Each pair takes two bytes at least: see KindLog's attributes.
+	n := d.uvarint()
+	if n > uint64(len(d.b)/2) {
+		d.fail(errors.New("more carrier pairs than the frame holds"))
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	c := make(map[string]string, n)
+	for range n {
+		k := d.name() // a few header names: traceparent, tracestate, baggage
+		c[k] = d.string()
+	}
+	return c
 }
 
 // error decodes a done message's Error.

@@ -39,6 +39,10 @@ const (
 	// KindExtend: a run extended its attempt's timeout by Extend (worker
 	// to parent).
 	KindExtend
+	// KindCarrier: the trace context, Carrier, of a run sent with Await,
+	// taken from the attempt's ctx once the parent's middleware called
+	// next: the worker runs the task now (parent to worker).
+	KindCarrier
 )
 
 // ToWorker is a message from the parent to a worker.
@@ -58,6 +62,16 @@ type ToWorker struct {
 	// nothing else meanwhile (the parent sends nothing else): a run
 	// suspected of a crash, re-run alone so that a crash is its own.
 	Eager bool
+	// Await: wait, once started (and reported at once), for the run's
+	// KindCarrier or a cancel before running the task: the parent's
+	// middleware runs first, and the task's ctx descends from the ctx it
+	// passed to next. Only to a worker that said it Propagates.
+	Await bool
+	// Carrier: the trace context to extract into the task's ctx (KindRun:
+	// the run's own, from its Enqueue, when no middleware runs first;
+	// KindCarrier); nil for none. Only to a worker that said it
+	// Propagates.
+	Carrier map[string]string
 
 	// KindCancel: why; a plain Cancel if neither
 	TimedOut bool // the attempt's timeout expired
@@ -72,6 +86,10 @@ type FromWorker struct {
 	// KindHello
 	PID     int
 	Version int
+	// Propagates: the worker has a propagator (localtasks.
+	// SetWorkerPropagator), and extracts what a run's Carrier holds into
+	// its task's ctx.
+	Propagates bool
 
 	// KindDone
 	Took  int64  // how long the attempt ran in the worker, in nanoseconds
@@ -133,4 +151,4 @@ type Attr struct {
 }
 
 // Version is the protocol's version: a parent refuses a worker of another.
-const Version = 5
+const Version = 6

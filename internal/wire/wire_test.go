@@ -25,6 +25,10 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindCancel, Seq: 3, Closing: true},
 		{Kind: KindRun, Seq: 2, ID: "b", Task: "t", Attempt: 2, Eager: true},
 		{Kind: KindRecall, Seq: 2},
+		{Kind: KindRun, Seq: 4, ID: "c", Task: "t", Attempt: 1, Carrier: map[string]string{"traceparent": "00-ab-cd-01", "": ""}},
+		{Kind: KindRun, Seq: 5, ID: "d", Task: "t", Attempt: 3, Await: true, Perpetual: true},
+		{Kind: KindCarrier, Seq: 5, Carrier: map[string]string{"traceparent": "00-ef-01-01", "tracestate": "a=b"}},
+		{Kind: KindCarrier, Seq: 6}, // the middleware's ctx had no trace: the task runs with none
 	}
 	for _, m := range sent {
 		require.NoError(t, w.WriteToWorker(&m))
@@ -46,6 +50,7 @@ func TestRoundTrip(t *testing.T) {
 var fromWorkerSamples = []FromWorker{
 	{Kind: KindHello, PID: 42, Version: Version},
 	{Kind: KindHello, PID: 43, Version: Version, Err: &Error{Type: "*errors.errorString", Message: "no database", Stack: ""}},
+	{Kind: KindHello, PID: 44, Version: Version, Propagates: true},
 	{Kind: KindStarted, Seq: 1},
 	{Kind: KindRecalled, Seq: 7},
 	{Kind: KindHeartbeat},
@@ -114,6 +119,32 @@ func TestMessagesAreSmall(t *testing.T) {
 	require.NoError(t, w.WriteFromWorker(&FromWorker{Kind: KindDone, Seq: 1000, Value: []byte{2}}))
 	require.NoError(t, w.Flush())
 	require.Equal(t, 4+1+2+1+2+1, stream.Len())
+	// A run without a carrier sends no byte of one.
+	run := ToWorker{Kind: KindRun, Seq: 1000, ID: "a", Task: "t", Attempt: 1}
+	stream.Reset()
+	require.NoError(t, w.WriteToWorker(&run))
+	require.NoError(t, w.Flush())
+	without := stream.Len()
+	run.Carrier = map[string]string{}
+	stream.Reset()
+	require.NoError(t, w.WriteToWorker(&run))
+	require.NoError(t, w.Flush())
+	require.Equal(t, without, stream.Len(), "an empty carrier is none")
+}
+
+// A hello of another version decodes to its version, whatever follows it:
+// the parent refuses the worker for its version, not for a bad message.
+func TestHelloOfAnotherVersion(t *testing.T) {
+	t.Parallel()
+	for _, rest := range [][]byte{nil, {1, 'x'}, {0xff, 0xff, 0xff}} {
+		p := append([]byte{byte(KindHello), 0, 84, byte(2 * (Version - 1))}, rest...) // PID 42, Version-1
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(p)))
+		r := NewReader(bytes.NewReader(append(hdr[:], p...)), 1<<10)
+		var m FromWorker
+		require.NoError(t, r.ReadFromWorker(&m), "rest %v", rest)
+		require.Equal(t, FromWorker{Kind: KindHello, PID: 42, Version: Version - 1}, m)
+	}
 }
 
 // A reader refuses what no writer writes: an unknown kind, a length past
@@ -126,14 +157,15 @@ func TestReadRefusesMalformedMessages(t *testing.T) {
 		return append(hdr[:], p...)
 	}
 	for name, b := range map[string][]byte{
-		"unknown kind":     frame(99, 1),
-		"empty frame":      frame(),
-		"string too long":  frame(byte(KindLog), 1, 50, 'a'),
-		"trailing bytes":   frame(byte(KindStarted), 1, 0),
-		"missing flags":    frame(byte(KindDone), 1, 0, 0),
-		"too many attrs":   frame(byte(KindLog), 1, 0, 0, 0, 100, 0, 0),
-		"varint too long":  frame(byte(KindStarted), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
-		"hello without ID": frame(byte(KindHello), 0),
+		"unknown kind":        frame(99, 1),
+		"empty frame":         frame(),
+		"string too long":     frame(byte(KindLog), 1, 50, 'a'),
+		"trailing bytes":      frame(byte(KindStarted), 1, 0),
+		"missing flags":       frame(byte(KindDone), 1, 0, 0),
+		"too many attrs":      frame(byte(KindLog), 1, 0, 0, 0, 100, 0, 0),
+		"varint too long":     frame(byte(KindStarted), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		"hello without ID":    frame(byte(KindHello), 0),
+		"hello without flags": frame(byte(KindHello), 0, 84, byte(2*Version)),
 	} {
 		r := NewReader(bytes.NewReader(b), 1<<10)
 		var m FromWorker
@@ -144,6 +176,17 @@ func TestReadRefusesMalformedMessages(t *testing.T) {
 	r := NewReader(bytes.NewReader(frame(byte(KindStarted), 1)), 1<<10)
 	var m ToWorker
 	require.ErrorContains(t, r.ReadToWorker(&m), "unknown kind", "a worker's message is no message to a worker")
+	for name, b := range map[string][]byte{
+		"too many carrier pairs": frame(byte(KindCarrier), 1, 100, 0, 0),
+		"carrier cut short":      frame(byte(KindCarrier), 1, 1, 1, 'k'),
+		"run's carrier missing":  frame(byte(KindRun), 1, 0, 0, 2, 0, 0, 4),
+	} {
+		r := NewReader(bytes.NewReader(b), 1<<10)
+		var m ToWorker
+		err := r.ReadToWorker(&m)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, io.EOF, name)
+	}
 }
 
 func TestWriteRefusesOversizedMessage(t *testing.T) {
@@ -215,6 +258,9 @@ func FuzzReader(f *testing.F) {
 		{Kind: KindRun, Seq: 1, ID: "a", Task: "t", Attempt: 1, Args: []byte{1, 2, 3}, Timeout: time.Minute, Perpetual: true},
 		{Kind: KindCancel, Seq: 1, TimedOut: true, Timeout: time.Minute},
 		{Kind: KindRecall, Seq: 2},
+		{Kind: KindRun, Seq: 3, ID: "b", Task: "t", Attempt: 2, Carrier: map[string]string{"traceparent": "00-ab-cd-01"}},
+		{Kind: KindRun, Seq: 4, ID: "c", Task: "t", Attempt: 1, Await: true},
+		{Kind: KindCarrier, Seq: 4, Carrier: map[string]string{"traceparent": "00-ab-ef-01", "baggage": "k=v"}},
 	} {
 		if err := w.WriteToWorker(&m); err != nil {
 			f.Fatal(err)
