@@ -10,7 +10,9 @@
 // attempt of the run. TracingMiddleware, first in Config.Middleware, makes
 // a span of each attempt, a child of the span that was active at Enqueue,
 // in whatever process ran it: a trace that starts in an HTTP handler shows
-// the handler and each attempt. On a process pool the span is made in the
+// the handler and each attempt. TracingPropagator is Propagator with a span
+// of each Enqueue and EnqueueMany between them, the attempts' parent. On a
+// process pool the span is made in the
 // parent; a worker whose WorkerInit sets up its own TracerProvider and calls
 // localtasks.SetWorkerPropagator(Propagator(...)) runs the task with the
 // attempt's span in its ctx, so that the spans the task makes in the worker
