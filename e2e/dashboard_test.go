@@ -24,6 +24,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(traceWorkerEnv) != "" {
+		os.Exit(traceWorkerMain()) // the River worker process of TestTraceAcrossRiverProcesses
+	}
 	goleak.VerifyTestMain(m)
 }
 
