@@ -35,13 +35,15 @@ func (c StatusCounts) Total() int {
 
 // view is what the state keeps up to date, transition by transition, so
 // that a snapshot costs what it lists rather than what the store holds:
-// the count of runs by status, in all and for each chunk of the index (a
-// listing skips the chunks without a run it wants), and the ring of the
-// most recent finishes. Guarded by state.mu, but for held.
+// the count of runs by status, in all, for each queue and for each chunk
+// of the index (a listing skips the chunks without a run it wants), and
+// the ring of the most recent finishes. Guarded by state.mu, but for held.
 type view struct {
 	// unfinished counts the SCHEDULED, READY and RUNNING runs (by
-	// Status-1), and chunks the same in each chunk of each index shard.
+	// Status-1), queues the same on each queue (by record.queue), and
+	// chunks the same in each chunk of each index shard.
 	unfinished [unfinishedStatuses]int
+	queues     [][unfinishedStatuses]int
 	chunks     [indexShards][]chunkTally
 	// held counts the finished runs in the result store (by
 	// Status-StatusSuccessful): finalize adds, eviction subtracts, under
@@ -117,13 +119,15 @@ func (v *view) count(rec *record, from, to Status) {
 	if from == to || (!unfinished(from) && !unfinished(to)) {
 		return
 	}
-	t := v.tally(rec)
+	t, q := v.tally(rec), &v.queues[rec.queue]
 	if unfinished(from) {
 		v.unfinished[from-1]--
+		q[from-1]--
 		t[from-1]--
 	}
 	if unfinished(to) {
 		v.unfinished[to-1]++
+		q[to-1]++
 		t[to-1]++
 	}
 }

@@ -54,8 +54,8 @@ func CountRecallsForTest(b *ProcessPoolBackend) func() int {
 	return func() int { return int(n.Load()) }
 }
 
-// CheckCountsForTest counts every run b's state holds, by status, in all
-// and per chunk of the index, and returns an error if the counts the state
+// CheckCountsForTest counts every run b's state holds, by status, in all,
+// per queue and per chunk of the index, and returns an error if the counts the state
 // keeps differ: the view that Snapshot relies on.
 func CheckCountsForTest(b Backend) error {
 	var s *state
@@ -78,9 +78,11 @@ func CheckCountsForTest(b Backend) error {
 	defer s.results.mu.Unlock()
 	var want StatusCounts
 	var chunks [indexShards][]chunkTally
+	queues := make([][unfinishedStatuses]int, len(s.view.queues))
 	for _, rec := range s.index.all() {
 		switch st := rec.status; {
 		case unfinished(st):
+			queues[rec.queue][st-1]++
 			shard, n := slotOf(rec.slot)
 			c := int(n >> chunkBits)
 			for len(chunks[shard]) <= c {
@@ -105,6 +107,11 @@ func CheckCountsForTest(b Backend) error {
 	}
 	if got := s.view.counts(); got != want {
 		return fmt.Errorf("the counts kept are %+v; the runs held are %+v", got, want)
+	}
+	for i, q := range s.view.queues {
+		if q != queues[i] {
+			return fmt.Errorf("queue %q: counted %v (SCHEDULED, READY, RUNNING), holds %v", s.set.cfg.Queues[i], q, queues[i])
+		}
 	}
 	for shard := range chunks {
 		for c, tally := range s.view.chunks[shard] {

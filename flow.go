@@ -54,6 +54,10 @@ type QueueInfo struct {
 	// MaxWorkers is the most workers its runs take at once
 	// (Config.QueueWorkers); 0 for no bound of its own.
 	MaxWorkers int
+	// Ready and Scheduled count its READY and SCHEDULED runs: its queue
+	// depth, those a pause or its MaxWorkers hold back included. Kept as
+	// runs change, as Snapshot.Counts are, never counted by walking them.
+	Ready, Scheduled int
 	// Running counts its runs running now, dispatched ones included.
 	Running int
 	// Paused says the queue is paused.
@@ -301,7 +305,9 @@ func (s *state) queueInfo() []QueueInfo {
 	qs := make([]QueueInfo, len(s.flows))
 	for i := range s.flows {
 		q := &s.flows[i]
-		qs[i] = QueueInfo{Name: s.set.cfg.Queues[i], Running: q.running, Paused: q.paused}
+		depth := &s.view.queues[i]
+		qs[i] = QueueInfo{Name: s.set.cfg.Queues[i], Ready: depth[StatusReady-1], Scheduled: depth[StatusScheduled-1],
+			Running: q.running, Paused: q.paused}
 		if q.limit != math.MaxInt {
 			qs[i].MaxWorkers = q.limit
 		}

@@ -282,6 +282,52 @@ func TestSnapshotCounts(t *testing.T) {
 	require.NoError(t, localtasks.CheckCountsForTest(rec))
 }
 
+// Each queue's depth, its READY and SCHEDULED runs, counts the runs its
+// pause or its QueueWorkers hold back, and follows them as they start,
+// finish or are cancelled.
+func TestSnapshotQueueDepth(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := newPool(t, localtasks.ThreadPoolConfig{MaxWorkers: 3, Config: localtasks.Config{
+		Queues: []string{"default", "bulk"}, QueueWorkers: map[string]int{"default": 1}}})
+	queues := func() []localtasks.QueueInfo {
+		t.Helper()
+		snap, err := b.Snapshot(ctx, localtasks.SnapshotOptions{Limit: 1})
+		require.NoError(t, err)
+		require.NoError(t, localtasks.CheckCountsForTest(b))
+		return snap.Queues
+	}
+	require.Equal(t, []localtasks.QueueInfo{{Name: "default", MaxWorkers: 1}, {Name: "bulk"}}, queues())
+
+	require.NoError(t, b.Pause(ctx, localtasks.Pause{Queue: "bulk"}))
+	release := occupied(t, b) // on "default", its one worker
+	var later []localtasks.Handle[localtaskstest.EchoArgs]
+	for i := range 3 {
+		_, err := localtaskstest.Echo.Enqueue(ctx, b, localtaskstest.EchoArgs{N: i}) // held by QueueWorkers
+		require.NoError(t, err)
+		_, err = localtaskstest.Echo.Using(localtasks.WithQueue("bulk")).Enqueue(ctx, b, localtaskstest.EchoArgs{N: i}) // held by the pause
+		require.NoError(t, err)
+		h, err := localtaskstest.Echo.Using(localtasks.WithQueue("bulk"), localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, localtaskstest.EchoArgs{N: i})
+		require.NoError(t, err)
+		later = append(later, h)
+	}
+	h, err := localtaskstest.Echo.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, b, localtaskstest.EchoArgs{})
+	require.NoError(t, err)
+	later = append(later, h)
+	require.Equal(t, []localtasks.QueueInfo{
+		{Name: "default", MaxWorkers: 1, Ready: 3, Scheduled: 1, Running: 1},
+		{Name: "bulk", Ready: 3, Scheduled: 3, Paused: true},
+	}, queues())
+
+	release()
+	require.NoError(t, b.Resume(ctx, localtasks.Pause{Queue: "bulk"}))
+	for _, h := range later {
+		require.NoError(t, h.Cancel(ctx))
+	}
+	require.NoError(t, b.Drain(ctx))
+	require.Equal(t, []localtasks.QueueInfo{{Name: "default", MaxWorkers: 1}, {Name: "bulk"}}, queues())
+}
+
 // Listings while runs are enqueued, run and evicted on every side: the
 // counts stay right (the race detector watches the rest), and once the
 // work is over they count what is left.

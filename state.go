@@ -273,6 +273,7 @@ func newState(st settings, m mode, caps Capabilities) *state {
 	s.results = newResults(st.cfg.MaxResults, st.cfg.MaxFailedResults, &s.index, dropped)
 	s.keys = make(map[keyOf]*record)
 	s.flows = newFlows(&st.cfg)
+	s.view.queues = make([][unfinishedStatuses]int, len(st.cfg.Queues))
 	s.chainRuns = make(map[string]int)
 	s.gatesSweep = 64
 	return s

@@ -26,6 +26,9 @@ import (
 
 func TestMain(m *testing.M) {
 	localtasks.Init() // the test binary is also the process pool's worker (logs_test.go)
+	if os.Getenv(traceWorkerEnv) != "" {
+		os.Exit(traceWorkerMain()) // the River worker process of TestTraceAcrossRiverProcesses
+	}
 	goleak.VerifyTestMain(m)
 }
 

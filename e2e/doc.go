@@ -10,4 +10,10 @@
 // The tests need Chromium: on Debian, apt-get install chromium. Without it
 // they fail; they never skip. LOCALTASKS_SCREENSHOT names the file the
 // dashboard's screenshot is saved to.
+//
+// The River tests need PostgreSQL at LOCALTASKS_PG_URL (see
+// adapters/river/scripts/postgres.sh). Among them,
+// TestTraceAcrossRiverProcesses runs no browser: it checks an OpenTelemetry
+// trace from an Enqueue in this process to the attempts a River worker
+// runs in another, this test binary run again.
 package e2e

@@ -97,7 +97,7 @@ func newRiverBackend(t *testing.T, ctx context.Context, prefix string, cfg ltriv
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err, "connecting to %s", url)
 	t.Cleanup(pool.Close)
-	cfg.Schema = fmt.Sprintf("%s_%d", prefix, os.Getpid())
+	cfg.Schema = riverSchema(prefix)
 	require.NoError(t, ltriver.Migrate(ctx, pool, cfg.Schema))
 	t.Cleanup(func() {
 		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{cfg.Schema}.Sanitize()+" CASCADE")
@@ -110,6 +110,9 @@ func newRiverBackend(t *testing.T, ctx context.Context, prefix string, cfg ltriv
 	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
 	return b
 }
+
+// riverSchema is the schema newRiverBackend makes for prefix.
+func riverSchema(prefix string) string { return fmt.Sprintf("%s_%d", prefix, os.Getpid()) }
 
 // serveDashboard serves a dashboard of cfg under /tasks/ until the test
 // ends, after the browser's cleanup (which ends the page's event stream).

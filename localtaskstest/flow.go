@@ -198,7 +198,7 @@ func testPauseQueue(t *testing.T, h *harness) {
 		// case does not decide.
 		q.MaxWorkers = 0
 	}
-	require.Equal(t, localtasks.QueueInfo{Name: SideQueue, Paused: true}, q)
+	require.Equal(t, localtasks.QueueInfo{Name: SideQueue, Ready: 2, Paused: true}, q, "its depth counts the runs it holds")
 	require.Len(t, snap.Queued, 2, "held runs are listed as queued")
 
 	require.NoError(t, f.p.Resume(f.ctx, localtasks.Pause{Queue: SideQueue}))
@@ -263,7 +263,7 @@ func testQueueWorkers(t *testing.T, h *harness) {
 	require.Equal(t, []localtasks.EventKind{localtasks.EventEnqueued}, f.events(t, second.ID(), other.ID()),
 		"the side queue's second run waits for its one worker")
 	snap := snapshotOf(t, f.c)
-	require.Equal(t, localtasks.QueueInfo{Name: SideQueue, MaxWorkers: 1, Running: 1}, snap.Queues[1])
+	require.Equal(t, localtasks.QueueInfo{Name: SideQueue, MaxWorkers: 1, Ready: 2, Running: 1}, snap.Queues[1], "two wait for its one worker")
 	require.Equal(t, localtasks.StatusReady, result(t, f.ctx, f.b, third.ID()).Status)
 
 	require.NoError(t, first.Cancel(f.ctx))

@@ -53,6 +53,10 @@
 //	localtasks.queue.running          gauge, {run}; messaging.destination.name
 //	    Runs running on each queue (Config.Queues), as QueueInfo.Running.
 //	    Prometheus: localtasks_queue_running.
+//	localtasks.queue.depth            gauge, {run}; messaging.destination.name, localtasks.run.status
+//	    Runs waiting on each queue: READY (a pause or the queue's
+//	    QueueWorkers may hold them back) and SCHEDULED, as QueueInfo.Ready
+//	    and QueueInfo.Scheduled. Prometheus: localtasks_queue_depth.
 //	localtasks.workers                gauge, {worker}
 //	    The backend's workers: goroutines of a thread pool, processes of a
 //	    process pool. Prometheus: localtasks_workers.

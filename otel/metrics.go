@@ -27,7 +27,8 @@ const (
 	AttrTask = attribute.Key("localtasks.task")
 	// AttrStatus is a run's status: SUCCESSFUL, FAILED or CANCELLED on
 	// localtasks.runs.finished; SCHEDULED, READY or RUNNING on
-	// localtasks.runs.active.
+	// localtasks.runs.active; SCHEDULED or READY on
+	// localtasks.queue.depth.
 	AttrStatus = attribute.Key("localtasks.run.status")
 	// AttrOutcome is how an attempt ended: success, failure or
 	// cancelled.
@@ -74,6 +75,7 @@ type Metrics struct {
 	lateness   metric.Float64Histogram
 	active     metric.Int64ObservableUpDownCounter
 	queueRun   metric.Int64ObservableUpDownCounter
+	queueDepth metric.Int64ObservableUpDownCounter
 	workers    metric.Int64ObservableUpDownCounter
 	dropped    metric.Int64ObservableCounter
 	restarts   metric.Int64ObservableCounter
@@ -164,6 +166,10 @@ func NewMetrics(b localtasks.Backend, mp metric.MeterProvider) (*Metrics, error)
 		metric.WithUnit("{run}"),
 		metric.WithDescription("Runs running on each queue."))
 	add(err)
+	m.queueDepth, err = meter.Int64ObservableUpDownCounter("localtasks.queue.depth",
+		metric.WithUnit("{run}"),
+		metric.WithDescription("Runs waiting on each queue, by status: READY ones may start now (a pause or the queue's workers bound may hold them back), SCHEDULED ones later."))
+	add(err)
 	m.workers, err = meter.Int64ObservableUpDownCounter("localtasks.workers",
 		metric.WithUnit("{worker}"),
 		metric.WithDescription("The backend's workers: goroutines of a thread pool, processes of a process pool."))
@@ -181,7 +187,7 @@ func NewMetrics(b localtasks.Backend, mp metric.MeterProvider) (*Metrics, error)
 	}
 
 	m.sub = subscriber.Subscribe(SubscribeBuffer)
-	m.reg, err = meter.RegisterCallback(m.observe, m.active, m.queueRun, m.workers, m.restarts, m.dropped)
+	m.reg, err = meter.RegisterCallback(m.observe, m.active, m.queueRun, m.queueDepth, m.workers, m.restarts, m.dropped)
 	if err != nil {
 		m.sub.Close()
 		return nil, fmt.Errorf("localtasks/otel: the MeterProvider refused the gauges' callback: %w", err)
@@ -317,6 +323,12 @@ func (m *Metrics) attrs(task string, code int) *attrOpts {
 	return a
 }
 
+// The status attributes of localtasks.queue.depth.
+var (
+	statusReady     = AttrStatus.String(localtasks.StatusReady.String())
+	statusScheduled = AttrStatus.String(localtasks.StatusScheduled.String())
+)
+
 // observe reads the gauges from one Snapshot that lists one run at most.
 func (m *Metrics) observe(ctx context.Context, o metric.Observer) error {
 	snap, err := m.snap.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusRunning}, Limit: 1})
@@ -327,7 +339,10 @@ func (m *Metrics) observe(ctx context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.active, int64(snap.Counts.Of(st)), metric.WithAttributes(m.backend, AttrStatus.String(st.String())))
 	}
 	for _, q := range snap.Queues {
-		o.ObserveInt64(m.queueRun, int64(q.Running), metric.WithAttributes(m.backend, AttrQueue.String(q.Name)))
+		queue := AttrQueue.String(q.Name)
+		o.ObserveInt64(m.queueRun, int64(q.Running), metric.WithAttributes(m.backend, queue))
+		o.ObserveInt64(m.queueDepth, int64(q.Ready), metric.WithAttributes(m.backend, queue, statusReady))
+		o.ObserveInt64(m.queueDepth, int64(q.Scheduled), metric.WithAttributes(m.backend, queue, statusScheduled))
 	}
 	o.ObserveInt64(m.workers, int64(len(snap.Workers)), metric.WithAttributes(m.backend))
 	o.ObserveInt64(m.restarts, int64(snap.Counters.WorkerRestarts), metric.WithAttributes(m.backend))

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/localtasks/localtasks"
 )
@@ -93,8 +94,11 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 
-	// One run holds a worker on queue "slow" while the others run.
+	// One run holds a worker on queue "slow" while the others run, and
+	// one waits there for an hour.
 	block, err := blockTask.Using(localtasks.WithQueue("slow")).Enqueue(ctx, pool, struct{}{})
+	require.NoError(t, err)
+	later, err := okTask.Using(localtasks.WithQueue("slow"), localtasks.WithDelay(time.Hour)).Enqueue(ctx, pool, 0)
 	require.NoError(t, err)
 	for i := range 3 {
 		h, err := okTask.Enqueue(ctx, pool, i)
@@ -129,22 +133,88 @@ func TestMetricsScrape(t *testing.T) {
 	require.Equal(t, uint64(1), histogram(t, fams, "localtasks_attempt_lateness_seconds", with("localtasks_task", "otel.test.block")).GetSampleCount())
 	require.Equal(t, 1.0, value(t, fams, "localtasks_runs_active", with("localtasks_run_status", "RUNNING")))
 	require.Equal(t, 0.0, value(t, fams, "localtasks_runs_active", with("localtasks_run_status", "READY")))
-	require.Equal(t, 0.0, value(t, fams, "localtasks_runs_active", with("localtasks_run_status", "SCHEDULED")))
+	require.Equal(t, 1.0, value(t, fams, "localtasks_runs_active", with("localtasks_run_status", "SCHEDULED")))
 	require.Equal(t, 1.0, value(t, fams, "localtasks_queue_running", with("messaging_destination_name", "slow")))
 	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_running", with("messaging_destination_name", "default")))
+	require.Equal(t, 1.0, value(t, fams, "localtasks_queue_depth", with("messaging_destination_name", "slow", "localtasks_run_status", "SCHEDULED")))
+	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_depth", with("messaging_destination_name", "slow", "localtasks_run_status", "READY")))
+	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_depth", with("messaging_destination_name", "default", "localtasks_run_status", "SCHEDULED")))
+	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_depth", with("messaging_destination_name", "default", "localtasks_run_status", "READY")))
 	require.Equal(t, 3.0, value(t, fams, "localtasks_workers", labels))
 	require.Equal(t, 0.0, value(t, fams, "localtasks_metrics_events_dropped_total", labels))
 
-	// Once the blocking run ends, nothing runs, and its attempt is counted.
+	// Once the blocking run ends and the waiting one is cancelled,
+	// nothing runs or waits, and the blocking run's attempt is counted.
 	releaseAll()
 	_, err = block.Wait(ctx)
 	require.NoError(t, err)
+	require.NoError(t, later.Cancel(ctx))
 	waitFor(localtasks.EventFinished, "otel.test.block", 1)
 	fams = scrape(t, srv.URL)
+	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_depth", with("messaging_destination_name", "slow", "localtasks_run_status", "SCHEDULED")))
 	require.Equal(t, 0.0, value(t, fams, "localtasks_runs_active", with("localtasks_run_status", "RUNNING")))
 	require.Equal(t, 0.0, value(t, fams, "localtasks_queue_running", with("messaging_destination_name", "slow")))
 	require.Equal(t, 1.0, value(t, fams, "localtasks_runs_finished_total", with("localtasks_task", "otel.test.block", "localtasks_run_status", "SUCCESSFUL")))
 	require.Equal(t, uint64(1), histogram(t, fams, "localtasks_attempt_duration_seconds", with("localtasks_task", "otel.test.block", "localtasks_attempt_outcome", "success")).GetSampleCount())
+}
+
+// TestQueueDepth reads localtasks.queue.depth with an in-memory reader:
+// the READY runs a paused queue holds, and the SCHEDULED runs of each
+// queue, one point for each queue and status.
+func TestQueueDepth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{
+		Config:     localtasks.Config{Name: "otel-depth", Queues: []string{"default", "bulk"}},
+		MaxWorkers: 1,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, pool.Close(context.Background())) })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { require.NoError(t, mp.Shutdown(context.Background())) })
+	m, err := NewMetrics(pool, mp)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+
+	require.NoError(t, pool.Pause(ctx, localtasks.Pause{Queue: "bulk"}))
+	for i := range 3 {
+		_, err := okTask.Using(localtasks.WithQueue("bulk")).Enqueue(ctx, pool, i)
+		require.NoError(t, err)
+	}
+	for i := range 2 {
+		_, err := okTask.Using(localtasks.WithDelay(time.Hour)).Enqueue(ctx, pool, i)
+		require.NoError(t, err)
+	}
+	_, err = okTask.Using(localtasks.WithQueue("bulk"), localtasks.WithDelay(time.Hour)).Enqueue(ctx, pool, 9)
+	require.NoError(t, err)
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(ctx, &rm))
+	type point struct{ queue, status string }
+	got := map[point]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if md.Name != "localtasks.queue.depth" {
+				continue
+			}
+			require.Equal(t, "{run}", md.Unit)
+			sum, ok := md.Data.(metricdata.Sum[int64])
+			require.True(t, ok, "an up-down counter: %T", md.Data)
+			require.False(t, sum.IsMonotonic)
+			for _, dp := range sum.DataPoints {
+				backend, _ := dp.Attributes.Value(AttrBackend)
+				require.Equal(t, "otel-depth", backend.AsString())
+				queue, _ := dp.Attributes.Value(AttrQueue)
+				status, _ := dp.Attributes.Value(AttrStatus)
+				got[point{queue.AsString(), status.AsString()}] = dp.Value
+			}
+		}
+	}
+	require.Equal(t, map[point]int64{
+		{"default", "READY"}: 0, {"default", "SCHEDULED"}: 2,
+		{"bulk", "READY"}: 3, {"bulk", "SCHEDULED"}: 1,
+	}, got)
 }
 
 // TestNewMetricsRefuses checks what NewMetrics says of a nil MeterProvider.

@@ -116,8 +116,9 @@
 // finished), nearly all of it the count. READY runs are listed a queue
 // and a River priority level at a time, each in the order River starts
 // them; River runs carry no tags or metadata, so a Tag or Metadata filter
-// lists none. Workers lists this process's River client, with the runs
-// its workers run now; Counters (and Snapshot.Counters) are this process's,
+// lists none. Queues gives each queue's depth (its READY and SCHEDULED
+// jobs) and its running jobs, from the same count. Workers lists this
+// process's River client, with the runs its workers run now; Counters (and Snapshot.Counters) are this process's,
 // kept with atomic counters as it enqueues and as its workers finish runs,
 // for no query. Drain waits until no job of the backend's queues (and
 // kinds, for a backend with workers) is available, scheduled, retryable or

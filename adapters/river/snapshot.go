@@ -85,7 +85,8 @@ func (b *Backend) listGroups() []listGroup {
 // as in TaskResult.WorkerIDs, with the runs its workers run now and the
 // attempts they have finished; other processes' workers are not listed.
 // Queues lists Config.Queues, each with its MaxWorkers (Config.Workers, a
-// process's bound) and its runs running now in every process. Counters are
+// process's bound), and its runs READY, SCHEDULED and running now in every
+// process, from the same grouped COUNT as Counts. Counters are
 // this process's: see Counters. Closed says Close was called on b; a
 // closed backend still lists the database's runs. LastWorkerRestart is
 // zero: River's client does not restart workers.
@@ -102,7 +103,7 @@ func (b *Backend) Snapshot(ctx context.Context, opts localtasks.SnapshotOptions)
 	if err != nil {
 		return localtasks.Snapshot{}, fmt.Errorf("localtasks/river: snapshot: counting the jobs: %w", err)
 	}
-	snap.Counts = counts.statuses()
+	snap.Counts = counts.total
 	if err := b.list(ctx, l, counts, &snap); err != nil {
 		return localtasks.Snapshot{}, fmt.Errorf("localtasks/river: snapshot: listing the jobs: %w", err)
 	}
@@ -112,7 +113,8 @@ func (b *Backend) Snapshot(ctx context.Context, opts localtasks.SnapshotOptions)
 		snap.Workers = []localtasks.WorkerInfo{{ID: b.client.ID(), Running: b.local.runningIDs(), TasksDone: int(started) - running}}
 	}
 	for _, q := range b.cfg.Queues {
-		snap.Queues = append(snap.Queues, localtasks.QueueInfo{Name: q, MaxWorkers: b.cfg.Workers, Running: counts.running[q]})
+		c := counts.queues[q]
+		snap.Queues = append(snap.Queues, localtasks.QueueInfo{Name: q, MaxWorkers: b.cfg.Workers, Ready: c.Ready, Scheduled: c.Scheduled, Running: c.Running})
 	}
 	// Strikes and pauses are other files' (strike.go, pause.go): shown
 	// here as soon as b has them.
@@ -281,10 +283,12 @@ func (b *Backend) list(ctx context.Context, l *listing, counts *jobCounts, snap 
 	return nil
 }
 
-// jobCounts counts the jobs of a backend's queues by state and priority.
+// jobCounts counts the jobs of a backend's queues by state and priority,
+// and by localtasks status in all and on each queue.
 type jobCounts struct {
-	n       map[jobCountKey]int
-	running map[string]int // by queue
+	n      map[jobCountKey]int
+	total  localtasks.StatusCounts
+	queues map[string]localtasks.StatusCounts
 }
 
 type jobCountKey struct {
@@ -302,7 +306,7 @@ func (b *Backend) countJobs(ctx context.Context) (*jobCounts, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	c := &jobCounts{n: map[jobCountKey]int{}, running: map[string]int{}}
+	c := &jobCounts{n: map[jobCountKey]int{}, queues: map[string]localtasks.StatusCounts{}}
 	for rows.Next() {
 		var k jobCountKey
 		var state string
@@ -312,33 +316,31 @@ func (b *Backend) countJobs(ctx context.Context) (*jobCounts, error) {
 		}
 		k.state = rivertype.JobState(state)
 		c.n[k] += n
-		if k.state == rivertype.JobStateRunning {
-			c.running[k.queue] += n
-		}
+		st := statusOf(k.state)
+		addCount(&c.total, st, n)
+		q := c.queues[k.queue]
+		addCount(&q, st, n)
+		c.queues[k.queue] = q
 	}
 	return c, rows.Err()
 }
 
-// statuses sums the counts by localtasks status.
-func (c *jobCounts) statuses() localtasks.StatusCounts {
-	var out localtasks.StatusCounts
-	for k, n := range c.n {
-		switch statusOf(k.state) {
-		case localtasks.StatusScheduled:
-			out.Scheduled += n
-		case localtasks.StatusReady:
-			out.Ready += n
-		case localtasks.StatusRunning:
-			out.Running += n
-		case localtasks.StatusSuccessful:
-			out.Successful += n
-		case localtasks.StatusFailed:
-			out.Failed += n
-		case localtasks.StatusCancelled:
-			out.Cancelled += n
-		}
+// addCount adds n runs of status st to c.
+func addCount(c *localtasks.StatusCounts, st localtasks.Status, n int) {
+	switch st {
+	case localtasks.StatusScheduled:
+		c.Scheduled += n
+	case localtasks.StatusReady:
+		c.Ready += n
+	case localtasks.StatusRunning:
+		c.Running += n
+	case localtasks.StatusSuccessful:
+		c.Successful += n
+	case localtasks.StatusFailed:
+		c.Failed += n
+	case localtasks.StatusCancelled:
+		c.Cancelled += n
 	}
-	return out
 }
 
 // any reports whether a job of state, of priority if not 0, is on one of

@@ -64,7 +64,8 @@ func TestSnapshotListing(t *testing.T) {
 	require.Equal(t, "k", snap.Queued[2].Key)
 	require.Equal(t, localtasks.StatusCancelled, snap.Finished[0].Status)
 	require.Empty(t, snap.Workers, "a producer has no workers")
-	require.Equal(t, []localtasks.QueueInfo{{Name: localtasks.QueueDefault}, {Name: side}}, snap.Queues)
+	require.Equal(t, []localtasks.QueueInfo{{Name: localtasks.QueueDefault, Ready: 4, Scheduled: 2}, {Name: side, Ready: 1}}, snap.Queues,
+		"each queue's depth, the cancelled run in none")
 	require.Equal(t, localtasks.Counters{Enqueued: 8, Cancelled: 1}, snap.Counters)
 	require.Equal(t, snap.Counters, b.Counters())
 
