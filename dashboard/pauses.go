@@ -145,7 +145,7 @@ func newPauses(label string, ps []localtasks.Pause) []Pause {
 func newQueues(qs []localtasks.QueueInfo) []Queue {
 	out := make([]Queue, len(qs))
 	for i, q := range qs {
-		out[i] = Queue{Name: q.Name, MaxWorkers: q.MaxWorkers, Running: q.Running, Paused: q.Paused}
+		out[i] = Queue{Name: q.Name, MaxWorkers: q.MaxWorkers, Ready: q.Ready, Scheduled: q.Scheduled, Running: q.Running, Paused: q.Paused}
 	}
 	return out
 }

@@ -339,7 +339,7 @@ func TestPauseHoldsRunsOnAThreadPool(t *testing.T) {
 	snap := decode[dashboard.Snapshot](t, serve(h, "GET", "/api/snapshot", ""))
 	b := snap.Backends[0]
 	require.True(t, b.Pausable)
-	require.Equal(t, []dashboard.Queue{{Name: "default", MaxWorkers: 1}, {Name: "bulk", Paused: true}}, b.Queues)
+	require.Equal(t, []dashboard.Queue{{Name: "default", MaxWorkers: 1}, {Name: "bulk", Ready: 1, Paused: true}}, b.Queues, "the held run counts in its queue's depth")
 	require.Equal(t, []dashboard.Pause{{Backend: "io", Queue: "bulk"}}, b.Pauses)
 
 	// A task's pause shows too, after the queues'.

@@ -47,8 +47,8 @@ func TestDashboardPausesAQueue(t *testing.T) {
 		return Object.keys(rows).length === 2 && rows;
 	}`)
 	require.Equal(t, map[string]queueRow{
-		"default": {Backend: "io", Running: "0", MaxWorkers: "1", State: "active", Button: "Pause"},
-		"bulk":    {Backend: "io", Running: "0", MaxWorkers: "all", State: "active", Button: "Pause"},
+		"default": {Backend: "io", Ready: "0", Running: "0", MaxWorkers: "1", State: "active", Button: "Pause"},
+		"bulk":    {Backend: "io", Ready: "0", Running: "0", MaxWorkers: "all", State: "active", Button: "Pause"},
 	}, queues)
 	require.Equal(t, "Nothing is paused.", evaluate[string](t, bctx, `document.querySelector('#pauses-empty').hidden ? 'hidden' : document.querySelector('#pauses-empty').textContent`))
 
@@ -75,6 +75,10 @@ func TestDashboardPausesAQueue(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, localtasks.StatusReady, st, "the run of the paused queue waits")
 	waitStatuses(t, bctx, map[string]string{held.ID(): "READY", passed.ID(): "SUCCESSFUL"})
+	poll[bool](t, bctx, "bulk's depth to count the held run", dumpQueues, `() => {
+		const rows = `+readQueues+`;
+		return rows.bulk?.ready === '1' && rows.default?.ready === '0';
+	}`)
 
 	// The held run's detail pauses its task; the paused list resumes it.
 	openDetail(t, bctx, held.ID(), "READY")
@@ -116,6 +120,7 @@ func TestDashboardPausesAQueue(t *testing.T) {
 // queueRow is a row of the queues panel, as readQueues reads it.
 type queueRow struct {
 	Backend    string `json:"backend"`
+	Ready      string `json:"ready"`
 	Running    string `json:"running"`
 	MaxWorkers string `json:"max_workers"`
 	State      string `json:"state"`
@@ -125,7 +130,7 @@ type queueRow struct {
 // readQueues reads the queues panel's rows, by queue name.
 const readQueues = `Object.fromEntries(Array.from(document.querySelectorAll('#queues tr[data-queue]'), (tr) => {
 	const text = (sel) => (tr.querySelector(sel)?.textContent ?? '').trim();
-	return [tr.dataset.queue, {backend: tr.dataset.backend, running: text('td.running'), max_workers: text('td.max-workers'),
+	return [tr.dataset.queue, {backend: tr.dataset.backend, ready: text('td.ready'), running: text('td.running'), max_workers: text('td.max-workers'),
 		state: text('td.state'), button: text('button')}];
 }))`
 

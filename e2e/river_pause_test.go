@@ -38,8 +38,8 @@ func TestDashboardRiverPausesAQueue(t *testing.T) {
 		return Object.keys(rows).length === 2 && rows;
 	}`)
 	require.Equal(t, map[string]queueRow{
-		"default": {Backend: "river", Running: "0", MaxWorkers: "2", State: "active", Button: "Pause"},
-		"side":    {Backend: "river", Running: "0", MaxWorkers: "2", State: "active", Button: "Pause"},
+		"default": {Backend: "river", Ready: "0", Running: "0", MaxWorkers: "2", State: "active", Button: "Pause"},
+		"side":    {Backend: "river", Ready: "0", Running: "0", MaxWorkers: "2", State: "active", Button: "Pause"},
 	}, queues)
 
 	do(t, bctx, "click Pause on side", chromedp.Click(chromedp.CSS(`#queues tr[data-queue="side"] button.pause`)))

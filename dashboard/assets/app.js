@@ -933,6 +933,8 @@
         const th = el("th", q.name);
         th.scope = "row";
         tr.appendChild(th);
+        tr.appendChild(el("td", q.ready, "ready"));
+        tr.appendChild(el("td", q.scheduled, "scheduled"));
         tr.appendChild(el("td", q.running, "running"));
         tr.appendChild(el("td", q.max_workers || "all", "max-workers"));
         const st = el("td", q.paused ? "paused" : "active", "state");

@@ -177,9 +177,13 @@ type Queue struct {
 	// MaxWorkers is the most workers its runs take at once
 	// (localtasks.Config.QueueWorkers); 0 for no bound of its own: every
 	// worker of the backend.
-	MaxWorkers int  `json:"max_workers"`
-	Running    int  `json:"running"` // its runs running now
-	Paused     bool `json:"paused"`
+	MaxWorkers int `json:"max_workers"`
+	// Ready and Scheduled are its depth: its runs waiting to start now, and
+	// those waiting for a time (localtasks.QueueInfo).
+	Ready     int  `json:"ready"`
+	Scheduled int  `json:"scheduled"`
+	Running   int  `json:"running"` // its runs running now
+	Paused    bool `json:"paused"`
 }
 
 // Pause is a localtasks.Pause on a backend: a queue, or a task on every
