@@ -178,6 +178,35 @@
 // every process the same one; the nested module
 // github.com/localtasks/localtasks/otel has one for OpenTelemetry.
 //
+// # Run logs
+//
+// What a task writes through localtasks.Logger(ctx) goes to Config.Logger
+// and is kept on its run, as on a pool: TaskResult.Logs and LogsDropped,
+// bounded by Config.RunLogs, the pools' type with their defaults (records
+// at slog.LevelInfo and above, up to 200 records or 64 KiB a run, all its
+// attempts together; when full, the earlier attempts' records make room
+// for the current one's, oldest first, and within an attempt the first
+// are kept). They are stored as River's riverlog middleware stores a job's
+// logs, by that middleware, so River UI shows them: in the job's metadata
+// under "river:log", an entry ({"attempt", "log"}) for each River attempt
+// that logged. Its log is JSON lines, a record each: time, level, msg and
+// attempt (localtasks' number, which counts snoozes, where the entry's is
+// River's), then "cut":true if the message was cut, then the attributes,
+// their groups flattened into dotted keys; and, once the run has dropped
+// records, a last line {"dropped":n,"msg":...} that counts them. An
+// attempt's records are stored with its end (the completion, retry or
+// snooze River writes), so a running attempt's are not seen before.
+// GetResult, Wait, Watch and events read them from the job, in any
+// process; Snapshot's rows leave them out: read a run's with GetResult.
+// Each process's workers bound what their attempts write by their own
+// Config.RunLogs: give every process the same.
+//
+// Cost: RunLogs.Off installs nothing. Otherwise each attempt goes through
+// riverlog's middleware, a few allocations; an attempt that logs nothing
+// adds no query and no metadata, and one that logs adds its records to the
+// update River makes as the attempt ends, still no query. Reading a run
+// that logged costs parsing its records.
+//
 // # Cron and perpetual tasks
 //
 // Automatic perpetual tasks (localtasks.WithCron, or WithPerpetual with

@@ -204,9 +204,13 @@ func readLogEntries(raw json.RawMessage) []storedEntry {
 // readLogs returns the records of the list under logKey, oldest first,
 // and how many the run dropped, for TaskResult.Logs and LogsDropped.
 func readLogs(raw json.RawMessage) ([]localtasks.LogRecord, int) {
+	entries := readLogEntries(raw)
+	if len(entries) == 1 { // the run logged in one attempt
+		return entries[0].recs, entries[0].dropped
+	}
 	var recs []localtasks.LogRecord
 	dropped := 0
-	for _, e := range readLogEntries(raw) {
+	for _, e := range entries {
 		recs = append(recs, e.recs...)
 		dropped = max(dropped, e.dropped)
 	}
@@ -296,40 +300,54 @@ func appendJSONString(buf []byte, s string) []byte {
 
 // parseLogLine reads a line appendLog wrote: a record, or, with dropped
 // above zero, the count of the run's dropped records. ok is false for a
-// line it did not write.
+// line it did not write. It reads only the JSON appendLog writes (no
+// spaces, and strings as appendJSONString escapes them), without
+// encoding/json's reflection: reading a run's logs is on Wait's path.
 func parseLogLine(line string) (r localtasks.LogRecord, dropped int, ok bool) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	p := lineParser{s: strings.TrimSuffix(line, "\n")}
+	if !p.skip('{') {
 		return r, 0, false
 	}
 	r.Stream = "log"
-	for i := 0; dec.More(); i++ {
-		kt, err := dec.Token()
-		if err != nil {
+	for i := 0; !p.skip('}'); i++ {
+		if i > 0 && !p.skip(',') {
 			return r, 0, false
 		}
-		key := kt.(string) // an object's keys are strings
-		vt, err := dec.Token()
-		if err != nil {
+		key, isKey := p.str()
+		if !isKey || !p.skip(':') {
 			return r, 0, false
 		}
-		if _, nested := vt.(json.Delim); nested {
-			return r, 0, false
+		var s string
+		var n int
+		isString, isNumber, isTrue := false, false, false
+		switch {
+		case p.at('"'):
+			s, isString = p.str()
+			if !isString {
+				return r, 0, false
+			}
+		case p.at('t'):
+			if isTrue = strings.HasPrefix(p.s[p.i:], "true"); !isTrue {
+				return r, 0, false
+			}
+			p.i += len("true")
+		default:
+			if n, isNumber = p.int(); !isNumber {
+				return r, 0, false
+			}
 		}
-		s, isString := vt.(string)
-		n, isNumber := vt.(json.Number)
 		switch {
 		case i == 0 && key == "dropped" && isNumber:
-			d, err := strconv.Atoi(n.String())
-			return r, d, err == nil && d > 0
+			return r, n, n > 0 && p.skip(',') // then its msg
 		case i == 0:
 			if key != "time" || !isString {
 				return r, 0, false
 			}
-			if r.Time, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
 				return r, 0, false
 			}
+			r.Time = t
 		case i == 1:
 			if key != "level" || !isString || r.Level.UnmarshalText([]byte(s)) != nil {
 				return r, 0, false
@@ -343,10 +361,8 @@ func parseLogLine(line string) (r localtasks.LogRecord, dropped int, ok bool) {
 			if key != "attempt" || !isNumber {
 				return r, 0, false
 			}
-			if r.Attempt, err = strconv.Atoi(n.String()); err != nil {
-				return r, 0, false
-			}
-		case i == 4 && key == "cut" && vt == true:
+			r.Attempt = n
+		case i == 4 && key == "cut" && isTrue:
 			r.Cut = true
 		case isString:
 			r.Attrs = append(r.Attrs, localtasks.LogAttr{Key: key, Value: s})
@@ -354,5 +370,57 @@ func parseLogLine(line string) (r localtasks.LogRecord, dropped int, ok bool) {
 			return r, 0, false
 		}
 	}
-	return r, 0, r.Attempt > 0
+	return r, 0, p.i == len(p.s) && r.Attempt > 0
+}
+
+// lineParser reads a line of a run's logs, from s[i:].
+type lineParser struct {
+	s string
+	i int
+}
+
+// at reports whether the next byte is c.
+func (p *lineParser) at(c byte) bool { return p.i < len(p.s) && p.s[p.i] == c }
+
+// skip skips c, if it is next, and reports whether it was.
+func (p *lineParser) skip(c byte) bool {
+	if p.at(c) {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a JSON string as appendJSONString writes it.
+func (p *lineParser) str() (string, bool) {
+	if !p.skip('"') {
+		return "", false
+	}
+	start, escaped := p.i, false
+	for ; p.i < len(p.s); p.i++ {
+		switch p.s[p.i] {
+		case '\\':
+			escaped = true
+			p.i++ // the escaped byte
+		case '"':
+			p.i++
+			if !escaped {
+				return p.s[start : p.i-1], true
+			}
+			s, err := strconv.Unquote(p.s[start-1 : p.i])
+			return s, err == nil
+		}
+	}
+	return "", false
+}
+
+// int reads a JSON integer.
+func (p *lineParser) int() (int, bool) {
+	start := p.i
+	p.skip('-')
+	for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+		p.i++
+	}
+	n, err := strconv.Atoi(p.s[start:p.i])
+	return n, err == nil
 }

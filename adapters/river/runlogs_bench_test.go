@@ -4,6 +4,7 @@ package river_test
 
 import (
 	"context"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -24,9 +25,10 @@ var benchLog = localtasks.Define("river_test.bench-log", func(ctx context.Contex
 })
 
 // BenchmarkRunLogs is BenchmarkEnqueueWait's EnqueueMany (the bench's W1)
-// with run logs off, on for runs that log nothing, and on for runs that
-// write one record each: tasks a second, and this process's CPU time a
-// run (River's client and the producer; PostgreSQL's is its own).
+// with run logs off and on, for runs that log nothing and for runs that
+// write one record each (to Config.Logger, and kept if on): tasks a second, and this process's CPU time,
+// allocations and bytes allocated a run (River's client and the producer
+// together; PostgreSQL's are its own).
 func BenchmarkRunLogs(b *testing.B) {
 	const n = 1000
 	for _, c := range []struct {
@@ -35,6 +37,7 @@ func BenchmarkRunLogs(b *testing.B) {
 		records int
 	}{
 		{"Off", localtasks.RunLogs{Off: true}, 0},
+		{"OffOneRecord", localtasks.RunLogs{Off: true}, 1},
 		{"OnNoRecord", localtasks.RunLogs{}, 0},
 		{"OnOneRecord", localtasks.RunLogs{}, 1},
 	} {
@@ -47,6 +50,8 @@ func BenchmarkRunLogs(b *testing.B) {
 			for i := range args {
 				args[i] = c.records
 			}
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			cpu0 := cpuTime()
 			start := time.Now()
 			var last localtasks.Handle[int]
@@ -60,11 +65,16 @@ func BenchmarkRunLogs(b *testing.B) {
 				last = hs[n-1]
 			}
 			runs := float64(b.N * n)
-			res, err := last.Result(ctx)
-			require.NoError(b, err)
-			require.Len(b, res.Logs, c.records)
 			b.ReportMetric(runs/time.Since(start).Seconds(), "tasks/s")
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/runs, "cpu-us/task")
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/runs, "allocs/task")
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/runs, "B/task")
+			res, err := last.Result(ctx)
+			require.NoError(b, err)
+			if !c.cfg.Off {
+				require.Len(b, res.Logs, c.records)
+			}
 		})
 	}
 }

@@ -61,6 +61,11 @@ func TestLogLinesForeign(t *testing.T) {
 		`{"dropped":0}`,
 		`[1,2]`,
 		`{"time":"2026-12-02T18:00:00Z"`,
+		`{"time":"2026-12-02T18:00:00Z","level":"INFO","msg":"m","attempt":1}x`,
+		`{ "time":"2026-12-02T18:00:00Z","level":"INFO","msg":"m","attempt":1}`,
+		`{"time":"2026-12-02T18:00:00Z","level":"INFO","msg":"a\/b","attempt":1}`,
+		`{"time":"2026-12-02T18:00:00Z","level":"INFO","msg":"m","attempt":1,"k":"v}`,
+		`{"time":"2026-12-02T18:00:00Z","level":"INFO","msg":"m","attempt":1,"cut":tru}`,
 	} {
 		_, d, ok := parseLogLine(l)
 		require.False(t, ok, "%s", l)

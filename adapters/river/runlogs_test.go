@@ -187,15 +187,29 @@ func TestRunLogsPerAttempt(t *testing.T) {
 	require.Contains(t, rl.RiverLog[0].Log, `"level":"ERROR","msg":"it broke"`)
 	require.Contains(t, rl.RiverLog[1].Log, `"level":"WARN+2","msg":"second try"`)
 
-	// Wait's result, from River's final row, has them too; so do events.
+	// Wait's result, from the final row River's subscription gave this
+	// process's worker, has them too; so does the finished event.
+	sub := b.Subscribe(64)
+	defer sub.Close()
 	h, err := logTask.Enqueue(ctx, b, logScript{Attempts: [][]logLine{info("once", 1)}})
 	require.NoError(t, err)
-	_, err = h.Wait(ctx)
-	require.NoError(t, err)
-	got, err := h.Result(ctx)
+	got, err := b.Wait(ctx, h.ID())
 	require.NoError(t, err)
 	require.Len(t, got.Logs, 1)
 	require.Equal(t, "once 0", got.Logs[0].Message)
+	for {
+		select {
+		case ev := <-sub.C():
+			if ev.Kind != localtasks.EventFinished || ev.Result.ID != h.ID() {
+				continue
+			}
+			require.Len(t, ev.Result.Logs, 1)
+			require.Equal(t, "once 0", ev.Result.Logs[0].Message)
+			return
+		case <-ctx.Done():
+			t.Fatal("no finished event")
+		}
+	}
 }
 
 // TestRunLogsBounds checks that a run's logs are bounded as localtasks'
