@@ -202,10 +202,17 @@
 // Config.RunLogs: give every process the same.
 //
 // Cost: RunLogs.Off installs nothing. Otherwise each attempt goes through
-// riverlog's middleware, a few allocations; an attempt that logs nothing
-// adds no query and no metadata, and one that logs adds its records to the
-// update River makes as the attempt ends, still no query. Reading a run
-// that logged costs parsing its records.
+// riverlog's middleware; an attempt that logs nothing adds no query and no
+// metadata, and one that logs adds its records to the update River makes
+// as the attempt ends, still no query. Reading a run that logged costs
+// parsing its records. Measured by BenchmarkRunLogs (W1's EnqueueMany: 1,000
+// runs on 8 workers, each waited for; medians of 6 interleaved runs on a
+// loaded, shared 2-core machine), this process's CPU time a run was 281 us
+// with RunLogs.Off and 296 us on, for runs that log nothing (the runs of
+// each spread over 255-335 us), 6 allocations (300 bytes) a run more; with
+// one record a run, 307 us off and 352 us on, 44 allocations (3.8 KiB)
+// more. Of that, keeping the record and writing its line costs 4-7 us, and
+// reading it back, as Wait does, 7-10 us (BenchmarkRunLogLine).
 //
 // # Cron and perpetual tasks
 //

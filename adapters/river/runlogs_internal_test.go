@@ -77,3 +77,33 @@ func TestLogLinesForeign(t *testing.T) {
 		require.Zero(t, d, raw)
 	}
 }
+
+// BenchmarkRunLogLine is what one record costs a run that keeps it, but
+// River's part: kept by the attempt's capture (Logger(ctx)'s tee, without
+// the backend's own handler), written as its line as the attempt ends, and
+// read back, as Wait, GetResult and Watch read it, from the list riverlog
+// stores.
+func BenchmarkRunLogLine(b *testing.B) {
+	cfg := localtasks.RunLogs{MaxRecords: localtasks.RunLogsMaxRecords, MaxBytes: localtasks.RunLogsMaxBytes}
+	b.Run("Write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			a := &attemptLogs{cfg: &cfg, attempt: 1}
+			slog.New(a.capture()).Info("step done", "step", 1)
+			recs, dropped := a.logs.Records()
+			_ = appendLog(nil, recs, dropped)
+		}
+	})
+	rec := localtasks.LogRecord{Attempt: 1, Time: time.Now(), Level: slog.LevelInfo, Message: "step done",
+		Attrs: []localtasks.LogAttr{{Key: "step", Value: "1"}}}
+	raw, err := json.Marshal([]logEntry{{Attempt: 1, Log: string(appendLog(nil, []localtasks.LogRecord{rec}, 0))}})
+	require.NoError(b, err)
+	b.Run("Read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if recs, _ := readLogs(raw); len(recs) != 1 {
+				b.Fatal(recs)
+			}
+		}
+	})
+}

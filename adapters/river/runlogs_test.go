@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,13 +335,13 @@ func TestRunLogsElsewhere(t *testing.T) {
 	require.Equal(t, want, keptOf(last.Logs))
 }
 
-// lateCtx receives the ctx of the first run of lateLogger.
+// lateCtx receives the ctx of a run of lateLogger, if it is empty.
 var (
 	lateCtx    = make(chan context.Context, 1)
-	lateCalls  atomic.Int32
 	lateLogger = localtasks.Define("river_test.late-logger", func(ctx context.Context, _ struct{}) (int, error) {
-		if lateCalls.Add(1) == 1 {
-			lateCtx <- ctx
+		select {
+		case lateCtx <- ctx:
+		default:
 		}
 		return 0, nil
 	})
@@ -359,8 +358,46 @@ func TestRunLogsLateLogger(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.Wait(ctx)
 	require.NoError(t, err)
-	localtasks.Logger(<-lateCtx).Info("too late")
+	select {
+	case late := <-lateCtx:
+		localtasks.Logger(late).Info("too late")
+	case <-ctx.Done():
+		t.Fatal("the run sent no ctx")
+	}
 	res, err := h.Result(ctx)
 	require.NoError(t, err)
 	require.Nil(t, res.Logs)
+}
+
+// snoozer logs, and snoozes its first attempt.
+var snoozer = localtasks.Define("river_test.log-snooze", func(ctx context.Context, _ struct{}) (int, error) {
+	localtasks.Logger(ctx).Info("attempt")
+	if localtasks.Attempt(ctx) == 1 {
+		return 0, localtasks.Snooze(time.Millisecond)
+	}
+	return 0, nil
+})
+
+// TestRunLogsSnooze checks that a snoozed attempt's records keep
+// localtasks' attempt number, which counts the snooze, though River's
+// entries, which River UI numbers, do not.
+func TestRunLogsSnooze(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	schema := newSchema(t)
+	b := newLogBackend(t, ctx, schema, localtasks.RunLogs{})
+	h, err := snoozer.Enqueue(ctx, b, struct{}{})
+	require.NoError(t, err)
+	res, err := b.Wait(ctx, h.ID())
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Attempts)
+	require.Equal(t, []kept{
+		{1, slog.LevelInfo, "log", "attempt", nil, false},
+		{2, slog.LevelInfo, "log", "attempt", nil, false},
+	}, keptOf(res.Logs))
+	rl := riverLogOf(t, ctx, schema, h.ID())
+	require.Len(t, rl.RiverLog, 2)
+	require.Equal(t, 1, rl.RiverLog[0].Attempt)
+	require.Equal(t, 1, rl.RiverLog[1].Attempt, "River does not count a snooze")
 }
