@@ -33,4 +33,5 @@ func init() {
 	}
 	bridge.MatchStrike = func(r any, task Definition, args any) bool { return r.(*strikeRule).matches(task, args) }
 	bridge.SameStrike = func(a, b any) bool { return a.(*strikeRule).same(b.(*strikeRule)) }
+	bridge.NewRunLogs = func(cfg RunLogs) any { return newKeptLogs(cfg) }
 }

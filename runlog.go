@@ -1,6 +1,7 @@
 package localtasks
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -247,3 +248,32 @@ func workerLog(m *wire.FromWorker, attempt int, at time.Time) LogRecord {
 	}
 	return r
 }
+
+// keptLogs is a run's logs with their bounds, for backendkit.RunLogs,
+// which holds one through internal/bridge.
+type keptLogs struct {
+	runLogs
+	cfg RunLogs
+}
+
+// newKeptLogs returns empty logs bounded by cfg, its zero bounds the
+// defaults.
+func newKeptLogs(cfg RunLogs) *keptLogs {
+	cfg.MaxRecords = cmp.Or(cfg.MaxRecords, RunLogsMaxRecords)
+	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, RunLogsMaxBytes)
+	return &keptLogs{cfg: cfg}
+}
+
+func (k *keptLogs) Add(r LogRecord) { k.add(&k.cfg, r) }
+
+func (k *keptLogs) AddDropped(n int) {
+	k.mu.Lock()
+	k.dropped += n
+	k.mu.Unlock()
+}
+
+func (k *keptLogs) Handler(attempt int) slog.Handler {
+	return &captureHandler{logs: &k.runLogs, cfg: &k.cfg, attempt: attempt}
+}
+
+func (k *keptLogs) Records() ([]LogRecord, int) { return k.view() }

@@ -30,6 +30,7 @@ var (
 	compileStrike  = bridge.CompileStrike.(func(localtasks.Strike) (any, error))
 	matchStrike    = bridge.MatchStrike.(func(any, localtasks.Definition, any) bool)
 	sameStrike     = bridge.SameStrike.(func(any, any) bool)
+	newRunLogs     = bridge.NewRunLogs.(func(localtasks.RunLogs) any)
 )
 
 // ErrorMatch is a registered error (localtasks.RegisterErrors,
@@ -121,6 +122,15 @@ type TaskInfo struct {
 	// SetNextRun and SetNextArgs fail with it and errors.ErrUnsupported.
 	// Leave it empty otherwise.
 	Unchained string
+	// Capture, if set, returns the handler that keeps the records the
+	// attempt writes through localtasks.Logger(ctx) on its run, such as a
+	// RunLogs' Handler: the attempt's Logger tees its records to it, after
+	// the backend's Logger, with the attributes of the ctx's Logger left
+	// out. It is called at the attempt's first Logger(ctx), and so never
+	// for an attempt that logs nothing; two goroutines that ask for the
+	// first Logger at once may both call it, and one handler is kept. Nil
+	// keeps none.
+	Capture func() slog.Handler
 }
 
 // WithTaskInfo returns a ctx derived from parent that answers
@@ -132,8 +142,11 @@ type TaskInfo struct {
 // Definition.Call.
 func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	ti := taskctx.Info{ID: info.ID, Task: info.Task, Number: info.Attempt, Logger: info.Logger}
-	if p, m, e := info.Progress, info.Metadata, info.ExtendTimeout; p != nil || m != nil || e != nil || info.Unchained != "" {
+	if p, m, e, c := info.Progress, info.Metadata, info.ExtendTimeout, info.Capture; p != nil || m != nil || e != nil || c != nil || info.Unchained != "" {
 		ti.Hooks = &taskctx.Hooks{Unchained: info.Unchained}
+		if c != nil {
+			ti.Hooks.Capture = func(*taskctx.Ctx) slog.Handler { return c() }
+		}
 		if e != nil {
 			ti.Hooks.Extend = func(_ *taskctx.Ctx, d time.Duration) error { return e(d) }
 		}
@@ -146,6 +159,48 @@ func WithTaskInfo(parent context.Context, info TaskInfo) context.Context {
 	}
 	return taskctx.Attach(parent, taskctx.New(ti))
 }
+
+// RunLogs keeps the log records of one run within the bounds of a
+// localtasks.RunLogs, as localtasks' own backends keep TaskResult.Logs and
+// LogsDropped: all its attempts together, up to MaxRecords records and
+// MaxBytes bytes of messages and attributes, a message longer than a
+// quarter of MaxBytes cut (LogRecord.Cut); when they are full, the records
+// of earlier attempts, oldest first, make room for the current attempt's,
+// and within an attempt the first records are kept and the later dropped,
+// and counted. It is for a backend that stores a run's logs itself. Its
+// methods are safe for concurrent use.
+type RunLogs struct{ l runLogs }
+
+// runLogs is the methods of localtasks' own.
+type runLogs interface {
+	Add(r localtasks.LogRecord)
+	AddDropped(n int)
+	Handler(attempt int) slog.Handler
+	Records() ([]localtasks.LogRecord, int)
+}
+
+// NewRunLogs returns empty logs bounded by cfg, whose zero MaxRecords and
+// MaxBytes mean localtasks.RunLogsMaxRecords and RunLogsMaxBytes. It does
+// not look at cfg.Off: a backend that keeps no logs makes none.
+func NewRunLogs(cfg localtasks.RunLogs) *RunLogs { return &RunLogs{l: newRunLogs(cfg).(runLogs)} }
+
+// Add adds r, as it is, within the bounds: for the records of a run's
+// earlier attempts, stored and read back, oldest first, before the
+// current attempt's.
+func (l *RunLogs) Add(r localtasks.LogRecord) { l.l.Add(r) }
+
+// AddDropped adds n to the count of records left out: those an earlier
+// reading of the run's logs counted.
+func (l *RunLogs) AddDropped(n int) { l.l.AddDropped(n) }
+
+// Handler returns the handler that keeps what attempt number attempt
+// writes, for TaskInfo.Capture: records at cfg.Level and above, their
+// groups flattened into dotted keys and values printed.
+func (l *RunLogs) Handler(attempt int) slog.Handler { return l.l.Handler(attempt) }
+
+// Records returns the records kept, oldest first, and how many were left
+// out. The slice is shared: do not modify it.
+func (l *RunLogs) Records() ([]localtasks.LogRecord, int) { return l.l.Records() }
 
 // NewTimeoutError returns the error of an attempt that ran past its timeout
 // of after, as localtasks' backends report it: it matches

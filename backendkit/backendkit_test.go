@@ -202,3 +202,44 @@ func TestWithTaskInfoUnchained(t *testing.T) {
 	plain := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 1})
 	require.ErrorIs(t, localtasks.StopPerpetual(plain), localtasks.ErrInvalidTask, "without Unchained: a task that is not perpetual")
 }
+
+// TestRunLogsCapture checks that TaskInfo.Capture gets what an attempt
+// writes through Logger(ctx), without the attributes Logger adds, at the
+// first Logger and not before, and that RunLogs bounds a run's records as
+// Config.RunLogs says: the earlier attempts' make room for the current's.
+func TestRunLogsCapture(t *testing.T) {
+	t.Parallel()
+	logs := backendkit.NewRunLogs(localtasks.RunLogs{MaxRecords: 3, Level: slog.LevelWarn})
+	logs.Add(localtasks.LogRecord{Attempt: 1, Stream: "log", Message: "a"})
+	logs.Add(localtasks.LogRecord{Attempt: 1, Stream: "log", Message: "b"})
+	logs.AddDropped(2)
+	captures := 0
+	ctx := backendkit.WithTaskInfo(context.Background(), backendkit.TaskInfo{ID: "7", Task: "t", Attempt: 2, Logger: slog.New(slog.DiscardHandler),
+		Capture: func() slog.Handler { captures++; return logs.Handler(2) }})
+	require.Zero(t, captures, "no Logger yet")
+	l := localtasks.Logger(ctx)
+	require.Equal(t, 1, captures)
+	l.Info("below the level")
+	l.WithGroup("g").Warn("c", "k", 1)
+	l.Error("d")
+	localtasks.Logger(ctx).Error("e")
+	require.Equal(t, 1, captures, "once an attempt")
+	recs, dropped := logs.Records()
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Message)
+	}
+	require.Equal(t, []string{"c", "d", "e"}, got)
+	require.Equal(t, 2+2, dropped, "what was dropped before, and a and b")
+	require.Equal(t, []localtasks.LogAttr{{Key: "g.k", Value: "1"}}, recs[0].Attrs)
+	require.Equal(t, 2, recs[0].Attempt)
+
+	// The zero bounds are the defaults.
+	all := backendkit.NewRunLogs(localtasks.RunLogs{})
+	for range localtasks.RunLogsMaxRecords + 1 {
+		all.Add(localtasks.LogRecord{Attempt: 1, Message: "m"})
+	}
+	recs, dropped = all.Records()
+	require.Len(t, recs, localtasks.RunLogsMaxRecords)
+	require.Equal(t, 1, dropped)
+}

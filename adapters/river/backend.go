@@ -87,6 +87,19 @@ type Config struct {
 	// answer) and its panic recovery. Defaults to none, which costs an
 	// attempt nothing.
 	Middleware []localtasks.Middleware
+	// RunLogs says which of the records a run writes through
+	// localtasks.Logger(ctx) its TaskResult keeps, in Logs and
+	// LogsDropped, as localtasks.Config.RunLogs does on a pool, with the
+	// same defaults: the records at slog.LevelInfo and above, up to
+	// localtasks.RunLogsMaxRecords records or RunLogsMaxBytes bytes a run,
+	// all its attempts together. They are kept as River's riverlog
+	// middleware keeps a job's logs, in the job's metadata under
+	// "river:log", so River UI shows them, each attempt's as it ends; see
+	// the package doc, "Run logs". Each process's workers keep what their
+	// attempts write by their own RunLogs. RunLogs.Off keeps none, and
+	// costs an attempt nothing; otherwise an attempt that logs nothing
+	// costs no query and no metadata.
+	RunLogs localtasks.RunLogs
 	// Propagator, if set, carries the trace context of each Enqueue,
 	// EnqueueTx and EnqueueMany to the attempts of the jobs it inserts, as
 	// localtasks.Config.Propagator does on a pool: its carrier is kept in
@@ -214,6 +227,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 	if cfg.WatchPollInterval < 0 {
 		return bad("WatchPollInterval %v is negative: leave it 0 for the default, %v", cfg.WatchPollInterval, WatchPollIntervalDefault)
 	}
+	if cfg.RunLogs.MaxRecords < 0 || cfg.RunLogs.MaxBytes < 0 {
+		return bad("RunLogs.MaxRecords %d or MaxBytes %d is negative: use 0 for the defaults of %d and %d, or RunLogs.Off to keep none",
+			cfg.RunLogs.MaxRecords, cfg.RunLogs.MaxBytes, localtasks.RunLogsMaxRecords, localtasks.RunLogsMaxBytes)
+	}
+	cfg.RunLogs.MaxRecords = cmp.Or(cfg.RunLogs.MaxRecords, localtasks.RunLogsMaxRecords)
+	cfg.RunLogs.MaxBytes = cmp.Or(cfg.RunLogs.MaxBytes, localtasks.RunLogsMaxBytes)
 	if cfg.WatchPollInterval == 0 {
 		cfg.WatchPollInterval = WatchPollIntervalDefault
 	}
@@ -280,6 +299,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Backend, error) 
 			river.AddWorkerArgs(workers, jobArgs{kind: name}, &taskWorker{b: b, def: def, unchained: unchained(def)})
 		}
 		rc.Workers = workers
+		if !cfg.RunLogs.Off {
+			rc.Middleware = []rivertype.Middleware{newLogMiddleware()}
+		}
 		rc.FetchOnlyKnownKinds = true
 		rc.Queues = make(map[string]river.QueueConfig, len(cfg.Queues))
 		for _, q := range cfg.Queues {

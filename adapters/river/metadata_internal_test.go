@@ -11,7 +11,7 @@ import (
 // River write: struct tags cannot name the constants.
 func TestMetadataKeys(t *testing.T) {
 	typ := reflect.TypeFor[metadata]()
-	for field, key := range map[string]string{"M": metaKey, "Output": rivertype.MetadataKeyOutput, "CancelReason": cancelReasonKey} {
+	for field, key := range map[string]string{"M": metaKey, "Output": rivertype.MetadataKeyOutput, "CancelReason": cancelReasonKey, "Log": logKey} {
 		f, _ := typ.FieldByName(field)
 		if got := f.Tag.Get("json"); got != key {
 			t.Errorf("metadata.%s reads key %q, but the key is %q", field, got, key)

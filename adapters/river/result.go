@@ -38,9 +38,16 @@ func statusOf(s rivertype.JobState) localtasks.Status {
 	return 0
 }
 
-// result makes a run's snapshot from its job. A task this process has not
-// defined has its argument and value as json.RawMessage.
+// result makes a run's snapshot from its job, its logs and all. A task
+// this process has not defined has its argument and value as
+// json.RawMessage.
 func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
+	return b.resultOf(row, true)
+}
+
+// resultOf is result; withLogs false leaves TaskResult.Logs and
+// LogsDropped out, for the rows of a listing.
+func (b *Backend) resultOf(row *rivertype.JobRow, withLogs bool) localtasks.TaskResult {
 	md := readMetadata(row)
 	meta, out := md.M, md.Output
 	res := localtasks.TaskResult{
@@ -94,6 +101,9 @@ func (b *Backend) result(row *rivertype.JobRow) localtasks.TaskResult {
 	}
 	if p := out.Progress; p != nil {
 		res.Progress = localtasks.Progress{Done: p.Done, Total: p.Total, Message: p.Message, At: p.At}
+	}
+	if withLogs {
+		res.Logs, res.LogsDropped = readLogs(md.Log)
 	}
 	return res
 }

@@ -258,7 +258,7 @@ func (b *Backend) list(ctx context.Context, l *listing, counts *jobCounts, snap 
 			return err
 		}
 		for _, row := range res.Jobs {
-			r := b.result(row)
+			r := b.resultOf(row, false) // a run's logs are for its own read
 			switch gr.status {
 			case localtasks.StatusScheduled:
 				snap.Scheduled = append(snap.Scheduled, r)

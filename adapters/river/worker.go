@@ -181,8 +181,14 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	defer b.local.start(job.ID, cancel)()
 	tm := newTimeout(b.clock, meta.Timeout, cancel)
 	defer tm.stop()
-	tctx := backendkit.WithTaskInfo(runCtx, backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
-		ExtendTimeout: tm.extend, Unchained: w.unchained})
+	info := backendkit.TaskInfo{ID: id, Task: def.Name(), Attempt: job.Attempt + meta.snoozes, Logger: b.logger, Progress: report,
+		ExtendTimeout: tm.extend, Unchained: w.unchained}
+	if !b.cfg.RunLogs.Off {
+		logs := &attemptLogs{cfg: &b.cfg.RunLogs, attempt: info.Attempt, earlier: md.Log}
+		info.Capture = logs.capture
+		defer logs.store(ctx, b, job.JobRow) // ctx holds riverlog's writer
+	}
+	tctx := backendkit.WithTaskInfo(runCtx, info)
 
 	if p := b.cfg.Propagator; p != nil && meta.Trace != nil {
 		tctx = p.Extract(tctx, meta.Trace)
@@ -382,6 +388,9 @@ type metadata struct {
 	Output       output `json:"output"`
 	CancelReason string `json:"localtasks_cancel_reason"` // cancelReasonKey
 	Struck       bool   `json:"localtasks_struck"`        // struckKey
+	// Log is the run's logs, riverlog's list (logKey), read only when
+	// asked for.
+	Log json.RawMessage `json:"river:log"`
 }
 
 // readMetadata reads row's metadata: the run's settings (with River's

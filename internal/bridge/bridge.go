@@ -35,4 +35,7 @@ var (
 	// SameStrike is func(a, b any) bool: whether two rules CompileStrike
 	// made strike the same runs by the same rule.
 	SameStrike any
+	// NewRunLogs is func(cfg localtasks.RunLogs) any, returning a run's
+	// empty logs bounded by cfg, with the methods of backendkit.RunLogs.
+	NewRunLogs any
 )
