@@ -100,24 +100,22 @@ func (l *runLogs) add(cfg *RunLogs, r LogRecord) {
 		l.dropped++
 		return
 	}
-	full := func() bool { return len(l.recs) >= cfg.MaxRecords || l.bytes+n > cfg.MaxBytes }
-	if full() {
+	if len(l.recs) >= cfg.MaxRecords || l.bytes+n > cfg.MaxBytes {
 		k := 0 // the earlier attempts' records to drop
 		freed := 0
-		for k < len(l.recs) && l.recs[k].Attempt < r.Attempt && (len(l.recs)-k >= cfg.MaxRecords || l.bytes-freed+n > cfg.MaxBytes) {
+		full := func() bool { return len(l.recs)-k >= cfg.MaxRecords || l.bytes-freed+n > cfg.MaxBytes }
+		for k < len(l.recs) && l.recs[k].Attempt < r.Attempt && full() {
 			freed += size(&l.recs[k])
 			k++
 		}
-		if k > 0 {
-			// A new array: a snapshot may share the old one.
-			l.recs = append(make([]LogRecord, 0, max(cap(l.recs), 8)), l.recs[k:]...)
-			l.bytes -= freed
-			l.dropped += k
-		}
-		if full() {
+		if full() { // the current attempt's records leave it no room
 			l.dropped++
 			return
 		}
+		// A new array: a snapshot may share the old one.
+		l.recs = append(make([]LogRecord, 0, max(cap(l.recs), 8)), l.recs[k:]...)
+		l.bytes -= freed
+		l.dropped += k
 	}
 	l.recs = append(l.recs, r)
 	l.bytes += n

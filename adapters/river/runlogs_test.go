@@ -236,7 +236,7 @@ func TestRunLogsBounds(t *testing.T) {
 			logScript{Fail: 1, Attempts: [][]logLine{
 				{{Msg: long}, {Msg: "short"}},
 				{{Msg: long, Attrs: []string{"k", strings.Repeat("v", 150)}}, {Msg: long}, {Msg: "x"}},
-			}}, 3},
+			}}, 2}, // the second long one has no room even without attempt 1's "short", which stays
 		{"attributes too long alone", localtasks.RunLogs{MaxBytes: 40},
 			logScript{Attempts: [][]logLine{{{Msg: "big", Attrs: []string{"k", strings.Repeat("v", 50)}}, {Msg: "small"}}}}, 1},
 		{"level", localtasks.RunLogs{Level: slog.LevelWarn},
