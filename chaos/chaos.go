@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,9 +30,13 @@ type Config struct {
 	Seed      uint64        // replays a run
 	Workers   int           // the process pool's workers
 	Ledger    string        // a fresh directory for the tasks' ledger
-	Stuck     time.Duration // how long the pools may take to finish once the producers are done
+	Faults    time.Duration // how long the faults go on once the producers are done, unless both pools finish every run sooner
 	Work      time.Duration // the most an execution of a good task takes
 	EachToxic bool          // enqueue one toxic task of each kind at the start, besides those drawn
+	// GiveUp is when the chaos stops waiting for pools that still make
+	// progress, to report before its caller's deadline; zero for never. A
+	// pool that makes none is reported stuck sooner: see stallLimit.
+	GiveUp time.Time
 }
 
 // The chances of each fault at each draw.
@@ -66,6 +71,7 @@ type chaos struct {
 	cfg   Config
 	pools [2]localtasks.Controller
 	names [2]string
+	watch *workerWatch // the process pool's workers
 
 	mu      sync.Mutex
 	runs    []*taskRun
@@ -87,9 +93,22 @@ type Report struct {
 	ExecutedOnce, ExecutedMore, Replay int
 	MaxExecutions                      int
 	Children                           int // child processes the orphan tasks started, each checked gone
-	Elapsed                            time.Duration
-	Problems                           []string
+	// MemoryLimited counts the alloc runs that failed on the memory limit;
+	// TimedOutFirst, the alloc and fork runs that timed out before their
+	// fault (see checkToxic).
+	MemoryLimited, TimedOutFirst int
+	Elapsed                      time.Duration
+	// Workers is what the process pool's workers did; Settle, how long
+	// the pools took to finish once the faults stopped, and Backlog, what
+	// they had left to do then.
+	Workers  WorkerStats
+	Settle   time.Duration
+	Backlog  string
+	Problems []string
 }
+
+// procGrace is the process pool's CancelGrace.
+const procGrace = 200 * time.Millisecond
 
 // Run runs the chaos and checks its outcome; the report lists every
 // problem found. The error is for a chaos that could not run at all.
@@ -98,6 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	before := goleak.IgnoreCurrent()
 	c := &chaos{cfg: cfg, byID: make(map[string]*taskRun), pids: make(map[int]bool), killed: make(map[int]bool)}
 	quiet := slog.New(slog.DiscardHandler)
+	plog := &poolLog{}
 	results := 2*cfg.Tasks + 1000
 	threads, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 8,
 		Config: localtasks.Config{Name: "chaos-threads", MaxResults: results, Logger: quiet}})
@@ -105,8 +125,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	procs, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: cfg.Workers,
-		MemoryLimit: 256 << 20, CancelGrace: 200 * time.Millisecond,
-		Config: localtasks.Config{Name: "chaos-procs", MaxResults: results, Logger: quiet}})
+		MemoryLimit: 256 << 20, CancelGrace: procGrace,
+		Config: localtasks.Config{Name: "chaos-procs", MaxResults: results, Logger: slog.New(plog)}})
 	if err != nil {
 		threads.Close(ctx)
 		return nil, err
@@ -118,8 +138,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
 	}
 
+	c.watch = watchWorkers(procs, plog)
 	c.produceUnderFire(ctx, problem)
+	settleStart := time.Now()
+	rep.Backlog = c.backlog()
 	c.settle(ctx, problem)
+	rep.Settle = time.Since(settleStart)
+	rep.Workers = c.watch.end()
 	c.check(rep, problem)
 	for i, p := range c.pools { // both pools still serve
 		h, err := good.Enqueue(ctx, p, GoodArgs{Ledger: cfg.Ledger})
@@ -168,11 +193,11 @@ func (c *chaos) produceUnderFire(ctx context.Context, problem func(string, ...an
 	quiet := make(chan struct{})
 	go func() {
 		wg.Wait()
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.Faults)
 		for _, p := range c.pools {
-			dctx, cancel := context.WithTimeout(ctx, c.cfg.Stuck)
 			p.Drain(dctx) // settle reports a pool that does not drain
-			cancel()
 		}
+		cancel()
 		close(quiet)
 	}()
 
@@ -368,28 +393,155 @@ func (c *chaos) toggleStrike(problem func(string, ...any)) {
 	c.striken = !c.striken
 }
 
-// settle waits for both pools to finish every run: nothing stuck.
+// settle waits for both pools to finish every run once the faults have
+// stopped. A pool may be slow: its workers replaced after each toxic run,
+// each start taking what the machine gives a worker of the lowest priority.
+// It is stuck if it makes no progress (no attempt starts, no run finishes)
+// for longer than stallLimit, and reported so, with what its workers were
+// doing; one that still progresses is waited for until cfg.GiveUp.
 func (c *chaos) settle(ctx context.Context, problem func(string, ...any)) {
-	for i, p := range c.pools {
-		dctx, cancel := context.WithTimeout(ctx, c.cfg.Stuck)
+	for i := range c.pools {
+		c.settlePool(ctx, i, c.stallLimit(i), problem)
+	}
+}
+
+// settlePool waits for pool i to finish every run, or to make no progress
+// for longer than stall, or for cfg.GiveUp, and reports the last two.
+func (c *chaos) settlePool(ctx context.Context, i int, stall time.Duration, problem func(string, ...any)) {
+	p := c.pools[i]
+	var seen localtasks.Counters
+	progressAt := time.Now()
+	for {
+		dctx, cancel := context.WithTimeout(ctx, settlePoll)
 		err := p.Drain(dctx)
 		cancel()
+		if err == nil {
+			return
+		}
+		snap, err := p.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{localtasks.StatusRunning}, Limit: 1})
 		if err != nil {
-			snap, err := p.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{
-				localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning}})
-			if err != nil {
-				problem("the %s's snapshot failed: %v", c.names[i], err)
-				continue
-			}
-			problem("the %s is stuck: %v; %d queued, %d scheduled, %d running", c.names[i], err,
-				len(snap.Queued), len(snap.Scheduled), len(snap.Running))
-			for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {
-				problem("stuck: %s %s %v run after %v (now %v), %d attempts on %v, errors %v",
-					res.ID, res.Task, res.Status, res.RunAfter.Format(time.StampMicro), snap.At.Format(time.StampMicro),
-					res.Attempts, res.WorkerIDs, res.Errors)
-			}
+			problem("the %s's snapshot failed: %v", c.names[i], err)
+			return
+		}
+		if progressed(seen, snap.Counters) {
+			seen, progressAt = snap.Counters, snap.At
+		}
+		// The parent's goroutines, the settle's among them, may run late
+		// on a busy machine: as late as the watch saw them, and a poll.
+		limit := stall + settlePoll
+		if c.watch != nil {
+			limit += c.watch.Stats().Late
+		}
+		quiet := snap.At.Sub(progressAt)
+		switch {
+		case quiet > limit:
+			c.stuck(i, fmt.Sprintf("no attempt started and no run finished for %v, longer than an attempt of its runs and a "+
+				"worker's start may take (%v): a run is lost, or a worker takes no work", quiet.Round(time.Millisecond), limit), problem)
+			return
+		case !c.cfg.GiveUp.IsZero() && snap.At.After(c.cfg.GiveUp):
+			c.stuck(i, fmt.Sprintf("still at work when the chaos had to give up, the last progress %v before: too slow, not stuck",
+				quiet.Round(time.Millisecond)), problem)
+			return
 		}
 	}
+}
+
+// settlePoll is how often settle looks for a pool's progress.
+const settlePoll = 250 * time.Millisecond
+
+// progressed reports whether a pool's counters moved from was to now: an
+// attempt started, or a run finished.
+func progressed(was, now localtasks.Counters) bool {
+	return now.Started != was.Started || now.Succeeded+now.Failed+now.Cancelled != was.Succeeded+was.Failed+was.Cancelled
+}
+
+// stallLimit is the longest pool i may go without progress while it has
+// runs, but for how late the settle looks: the longest an attempt of a run
+// it has not finished may take (its timeout, then the grace before its
+// worker is killed; a good run's work, or its wait for a retry), then the
+// start of the worker that replaces the one killed, which the process pool
+// bounds by its StartTimeout. Past that, a worker serves and takes
+// nothing, or a READY run is missing from the ready queue.
+func (c *chaos) stallLimit(i int) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	longest := c.cfg.Work // a good run's: it has no timeout
+	if i == 0 {
+		return longest + goodRetryMaxDelay
+	}
+	for _, r := range c.runs {
+		if r.kind != kindToxic {
+			continue
+		}
+		timeout := toxicTimeout
+		if r.toxic == toxicAlloc {
+			timeout = toxicAllocTimeout
+		}
+		if timeout <= longest {
+			continue
+		}
+		if res, err := c.pools[1].GetResult(context.Background(), r.id); err != nil || !res.Status.Finished() {
+			longest = timeout
+		}
+	}
+	return max(longest, goodRetryMaxDelay) + procGrace + localtasks.ProcessPoolStartTimeoutDefault
+}
+
+// stuck reports pool i, which did not finish: why, what its workers are
+// doing, and its unfinished runs.
+func (c *chaos) stuck(i int, why string, problem func(string, ...any)) {
+	snap, err := c.pools[i].Snapshot(context.Background(), localtasks.SnapshotOptions{Statuses: []localtasks.Status{
+		localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning}})
+	if err != nil {
+		problem("the %s did not finish: %s; its snapshot failed: %v", c.names[i], why, err)
+		return
+	}
+	problem("the %s did not finish: %s; %d ready, %d scheduled, %d running; %d attempts started, %d workers replaced (the last %v ago); workers: %s",
+		c.names[i], why, snap.Counts.Ready, snap.Counts.Scheduled, snap.Counts.Running, snap.Counters.Started,
+		snap.Counters.WorkerRestarts, sinceOrNever(snap.LastWorkerRestart, snap.At), describeWorkers(snap.Workers))
+	if i == 1 && c.watch != nil {
+		problem("the process pool's workers so far: %v", c.watch.Stats())
+	}
+	for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {
+		problem("unfinished: %s %s %v run after %v (now %v), %d attempts on %v, errors %v",
+			res.ID, res.Task, res.Status, res.RunAfter.Format(time.StampMicro), snap.At.Format(time.StampMicro),
+			res.Attempts, res.WorkerIDs, res.Errors)
+	}
+}
+
+// sinceOrNever says how long before now t was; "never" for a zero t.
+func sinceOrNever(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return now.Sub(t).Round(time.Millisecond).String()
+}
+
+// backlog says what the pools had left to do when the faults stopped.
+func (c *chaos) backlog() string {
+	var parts []string
+	for i, p := range c.pools {
+		snap, err := p.Snapshot(context.Background(), localtasks.SnapshotOptions{Statuses: []localtasks.Status{
+			localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning}, Limit: localtasks.SnapshotLimitMax})
+		if err != nil {
+			return err.Error()
+		}
+		tasks := make(map[string]int)
+		for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {
+			tasks[res.Task]++
+		}
+		var byTask []string
+		for _, t := range slices.Sorted(maps.Keys(tasks)) {
+			byTask = append(byTask, fmt.Sprintf("%d %s", tasks[t], t))
+		}
+		n := snap.Counts.Ready + snap.Counts.Scheduled + snap.Counts.Running
+		if n == 0 {
+			parts = append(parts, fmt.Sprintf("the %s none", c.names[i]))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("the %s %d runs (%s)", c.names[i], n, strings.Join(byTask, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // check checks every run's outcome against what the chaos did to it.
@@ -421,7 +573,7 @@ func (c *chaos) check(rep *Report, problem func(string, ...any)) {
 		switch r.kind {
 		case kindToxic:
 			rep.Toxic++
-			c.checkToxic(r, res, problem)
+			c.checkToxic(r, res, rep, problem)
 		default:
 			if r.kind == kindGood {
 				rep.Good++
@@ -486,8 +638,11 @@ func ledgerCounts(path string) (execs, replays int) {
 
 // checkToxic checks that a toxic run FAILED for its own reason (a fork
 // SUCCEEDED), or was killed by the chaos (which avoids that, but a worker
-// may take a toxic task between the look and the kill).
-func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(string, ...any)) {
+// may take a toxic task between the look and the kill). An alloc or a fork
+// may time out first, on a machine that gives their worker, of the lowest
+// priority, too little CPU to reach the memory limit, or to start its
+// child, within the timeout: that is counted, and the report says so.
+func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, rep *Report, problem func(string, ...any)) {
 	if r.toxic == toxicFork && res.Status == localtasks.StatusSuccessful {
 		return
 	}
@@ -496,6 +651,13 @@ func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(s
 		return
 	}
 	last := res.Errors[len(res.Errors)-1]
+	if (r.toxic == toxicAlloc || r.toxic == toxicFork) && strings.HasPrefix(last.Message, "timed out after") {
+		rep.TimedOutFirst++
+		return
+	}
+	if r.toxic == toxicAlloc && strings.Contains(last.Message, "memory limit") {
+		rep.MemoryLimited++
+	}
 	want := map[string]string{
 		toxicExit:   "exited with code 3",
 		toxicPanic:  "chaos: a toxic panic",
@@ -525,6 +687,10 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  good runs: %d executed once, %d more than once (at most %d), %d replays of a recorded success\n",
 		r.ExecutedOnce, r.ExecutedMore, r.MaxExecutions, r.Replay)
 	fmt.Fprintf(w, "  tasks' child processes: %d started, to outlive their tasks; each checked gone with its worker\n", r.Children)
+	fmt.Fprintf(w, "  %d alloc runs stopped at the memory limit; %d alloc and fork runs timed out first, their worker short of CPU\n",
+		r.MemoryLimited, r.TimedOutFirst)
+	fmt.Fprintf(w, "  process pool's workers: %v\n", r.Workers)
+	fmt.Fprintf(w, "  settle: %v, once the faults stopped, for what was unfinished: %s\n", r.Settle.Round(time.Millisecond), r.Backlog)
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  every check passed: no run lost, none stuck, every good run succeeded once, both pools serve, nothing leaked")
 		return
