@@ -98,13 +98,18 @@ type Report struct {
 	// fault (see checkToxic).
 	MemoryLimited, TimedOutFirst int
 	Elapsed                      time.Duration
-	// Workers is what the process pool's workers did; Settle, how long
-	// the pools took to finish once the faults stopped, and Backlog, what
-	// they had left to do then.
-	Workers  WorkerStats
-	Settle   time.Duration
-	Backlog  string
-	Problems []string
+	// Workers is what the process pool's workers did; ToxicBusy, how
+	// long the toxic runs held one, by kind, from their last attempt's
+	// start to their end.
+	Workers   WorkerStats
+	ToxicBusy map[string]time.Duration
+	// Settle is how long the pools took to finish once the faults
+	// stopped; Backlog, what they had left to do then; SettleWorkers, what
+	// the process pool's workers did meanwhile (its Restarts and Starting).
+	Settle        time.Duration
+	Backlog       string
+	SettleWorkers WorkerStats
+	Problems      []string
 }
 
 // procGrace is the process pool's CancelGrace.
@@ -140,11 +145,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	c.watch = watchWorkers(procs, plog)
 	c.produceUnderFire(ctx, problem)
-	settleStart := time.Now()
+	settleStart, atSettle := time.Now(), c.watch.Stats()
 	rep.Backlog = c.backlog()
 	c.settle(ctx, problem)
 	rep.Settle = time.Since(settleStart)
 	rep.Workers = c.watch.end()
+	rep.SettleWorkers = WorkerStats{Restarts: rep.Workers.Restarts - atSettle.Restarts, Starting: rep.Workers.Starting - atSettle.Starting}
 	c.check(rep, problem)
 	for i, p := range c.pools { // both pools still serve
 		h, err := good.Enqueue(ctx, p, GoodArgs{Ledger: cfg.Ledger})
@@ -552,6 +558,7 @@ func (c *chaos) check(rep *Report, problem func(string, ...any)) {
 	rep.Runs, rep.Dups = len(c.runs), c.dups
 	rep.Kills, rep.ToxicFaults, rep.Cancels = c.faults.kills, c.faults.toxic, c.faults.cancels
 	rep.Strikes, rep.Restores = c.faults.strikes, c.faults.restores
+	rep.ToxicBusy = make(map[string]time.Duration)
 	for _, r := range c.runs {
 		res, err := c.pools[r.pool].GetResult(ctx, r.id)
 		if err != nil {
@@ -650,6 +657,9 @@ func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, rep *Report, p
 		problem("toxic run %s (%s) ended %v, not FAILED", r.id, r.toxic, res.Status)
 		return
 	}
+	if !res.LastAttemptedAt.IsZero() {
+		rep.ToxicBusy[r.toxic] += res.FinishedAt.Sub(res.LastAttemptedAt)
+	}
 	last := res.Errors[len(res.Errors)-1]
 	if (r.toxic == toxicAlloc || r.toxic == toxicFork) && strings.HasPrefix(last.Message, "timed out after") {
 		rep.TimedOutFirst++
@@ -690,7 +700,18 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  %d alloc runs stopped at the memory limit; %d alloc and fork runs timed out first, their worker short of CPU\n",
 		r.MemoryLimited, r.TimedOutFirst)
 	fmt.Fprintf(w, "  process pool's workers: %v\n", r.Workers)
-	fmt.Fprintf(w, "  settle: %v, once the faults stopped, for what was unfinished: %s\n", r.Settle.Round(time.Millisecond), r.Backlog)
+	var busy time.Duration
+	var kinds []string
+	for _, kind := range toxicKinds {
+		if d, ok := r.ToxicBusy[kind]; ok {
+			busy += d
+			kinds = append(kinds, fmt.Sprintf("%s %v", kind, d.Round(time.Millisecond)))
+		}
+	}
+	fmt.Fprintf(w, "  toxic runs held a worker %v in all, from their last attempt's start to their end (%s)\n",
+		busy.Round(time.Millisecond), strings.Join(kinds, ", "))
+	fmt.Fprintf(w, "  settle: %v, once the faults stopped, for what was unfinished: %s; meanwhile %d workers replaced, their slots %v starting them\n",
+		r.Settle.Round(time.Millisecond), r.Backlog, r.SettleWorkers.Restarts, r.SettleWorkers.Starting.Round(time.Millisecond))
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  every check passed: no run lost, none stuck, every good run succeeded once, both pools serve, nothing leaked")
 		return
