@@ -1,10 +1,10 @@
 package main
 
-// What the process pool's workers did during a run, and whether a pool
-// that has not finished is slow or stuck: a run that failed to settle in
-// time said neither (a CI failure had 100 READY runs, 40 s old, none
-// running, and nothing to tell a pool whose workers were busy being
-// replaced from one that had lost its runs).
+// What the process pool's workers did during a run, sampled from its
+// snapshots: how often they were replaced, how long their starts took,
+// whether a start failed, and whether READY runs waited while every worker
+// served and none ran one, for the report and for a pool that does not
+// settle (settle.go).
 
 import (
 	"context"
