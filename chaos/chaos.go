@@ -496,7 +496,8 @@ func ledgerCounts(path string) (execs, replays int) {
 // may take a toxic task between the look and the kill). An alloc or a fork
 // may time out first, on a machine that gives their worker, of the lowest
 // priority, too little CPU to reach the memory limit, or to start its
-// child, within the timeout: that is counted, and the report says so.
+// child, within the timeout: that is counted, and the report says so (the
+// root's TestProcessPoolMemoryLimit checks the limit on its own).
 func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, rep *Report, problem func(string, ...any)) {
 	if r.toxic == toxicFork && res.Status == localtasks.StatusSuccessful {
 		return
