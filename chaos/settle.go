@@ -60,7 +60,7 @@ func (c *chaos) settlePool(ctx context.Context, i int, stall time.Duration, prob
 		switch {
 		case quiet > limit:
 			c.stuck(i, fmt.Sprintf("no attempt started and no run finished for %v, longer than an attempt of its runs and a "+
-				"worker's start may take (%v): a run is lost, or a worker takes no work", quiet.Round(time.Millisecond), limit), problem)
+				"worker's start may take (%v): a run is lost, or a worker takes no work", quiet.Round(time.Millisecond), limit.Round(time.Millisecond)), problem)
 			return
 		case !c.cfg.GiveUp.IsZero() && snap.At.After(c.cfg.GiveUp):
 			c.stuck(i, fmt.Sprintf("still at work when the chaos had to give up, the last progress %v before: too slow, not stuck",
