@@ -80,7 +80,7 @@ func progressed(was, now localtasks.Counters) bool {
 }
 
 // stallLimit is the longest pool i may go without progress while it has
-// runs, but for how late the settle looks: the longest an attempt of a run
+// runs (settlePool adds how late it may look): the longest an attempt of a run
 // it has not finished may take (its timeout, then the grace before its
 // worker is killed; a good run's work, or its wait for a retry), then the
 // start of the worker that replaces the one killed, which the process pool
