@@ -202,19 +202,30 @@ func (h *poolLog) startFailures() (int, string) {
 	return h.fails, h.first
 }
 
-// describeWorkers lists a snapshot's workers: each starting, or its PID,
-// what it runs, and how many attempts it finished.
-func describeWorkers(ws []localtasks.WorkerInfo) string {
+// describeWorkers lists a snapshot's workers: each starting, or what it
+// runs (with the toxic kind of a toxic run), and how many attempts it
+// finished.
+func (c *chaos) describeWorkers(ws []localtasks.WorkerInfo) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var parts []string
 	for _, w := range ws {
-		switch {
-		case w.Starting:
+		if w.Starting {
 			parts = append(parts, w.ID+" starting")
-		case len(w.Running) > 0:
-			parts = append(parts, fmt.Sprintf("%s running %s (%d done)", w.ID, strings.Join(w.Running, ","), w.TasksDone))
-		default:
-			parts = append(parts, fmt.Sprintf("%s running nothing (%d done)", w.ID, w.TasksDone))
+			continue
 		}
+		running := "nothing"
+		if len(w.Running) > 0 {
+			var runs []string
+			for _, id := range w.Running {
+				if r := c.byID[id]; r != nil && r.kind == kindToxic {
+					id += " (toxic " + r.toxic + ")"
+				}
+				runs = append(runs, id)
+			}
+			running = strings.Join(runs, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("%s running %s (%d done)", w.ID, running, w.TasksDone))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -125,6 +125,9 @@ func TestSettleTellsStuckFromDone(t *testing.T) {
 	require.NotEmpty(t, problems)
 	require.Contains(t, problems[0], "the thread pool did not finish: no attempt started and no run finished for")
 	require.Contains(t, problems[0], "a run is lost, or a worker takes no work; 0 ready, 0 scheduled, 1 running")
+	require.Contains(t, problems[0], "; 2 attempts started, 0 workers replaced; workers: threadpool:chaos-settle-test/0 running "+h.ID()+" (1 done)",
+		"the workers say what they run")
+	require.Contains(t, problems[1], "unfinished: "+h.ID()+" chaos.test.hold RUNNING")
 
 	c.cfg.GiveUp = time.Now()
 	problems = settle(time.Hour)

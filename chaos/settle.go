@@ -120,25 +120,21 @@ func (c *chaos) stuck(i int, why string, problem func(string, ...any)) {
 		problem("the %s did not finish: %s; its snapshot failed: %v", c.names[i], why, err)
 		return
 	}
-	problem("the %s did not finish: %s; %d ready, %d scheduled, %d running; %d attempts started, %d workers replaced (the last %v ago); workers: %s",
+	replaced := fmt.Sprintf("%d workers replaced", snap.Counters.WorkerRestarts)
+	if !snap.LastWorkerRestart.IsZero() {
+		replaced += fmt.Sprintf(" (the last %v ago)", snap.At.Sub(snap.LastWorkerRestart).Round(time.Millisecond))
+	}
+	problem("the %s did not finish: %s; %d ready, %d scheduled, %d running; %d attempts started, %s; workers: %s",
 		c.names[i], why, snap.Counts.Ready, snap.Counts.Scheduled, snap.Counts.Running, snap.Counters.Started,
-		snap.Counters.WorkerRestarts, sinceOrNever(snap.LastWorkerRestart, snap.At), describeWorkers(snap.Workers))
+		replaced, c.describeWorkers(snap.Workers))
 	if i == 1 && c.watch != nil {
 		problem("the process pool's workers so far: %v", c.watch.Stats())
 	}
-	for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {
+	for _, res := range slices.Concat(snap.Running, snap.Queued, snap.Scheduled) { // what runs first: the report shows 20 problems
 		problem("unfinished: %s %s %v run after %v (now %v), %d attempts on %v, errors %v",
 			res.ID, res.Task, res.Status, res.RunAfter.Format(time.StampMicro), snap.At.Format(time.StampMicro),
 			res.Attempts, res.WorkerIDs, res.Errors)
 	}
-}
-
-// sinceOrNever says how long before now t was; "never" for a zero t.
-func sinceOrNever(t, now time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return now.Sub(t).Round(time.Millisecond).String()
 }
 
 // backlog says what the pools had left to do when the faults stopped.
