@@ -29,9 +29,13 @@ type Config struct {
 	Seed      uint64        // replays a run
 	Workers   int           // the process pool's workers
 	Ledger    string        // a fresh directory for the tasks' ledger
-	Stuck     time.Duration // how long the pools may take to finish once the producers are done
+	Faults    time.Duration // how long the faults go on once the producers are done, unless both pools finish every run sooner
 	Work      time.Duration // the most an execution of a good task takes
 	EachToxic bool          // enqueue one toxic task of each kind at the start, besides those drawn
+	// GiveUp is when the chaos stops waiting for pools that still make
+	// progress, to report before its caller's deadline; zero for never. A
+	// pool that makes none is reported stuck sooner: see stallLimit.
+	GiveUp time.Time
 }
 
 // The chances of each fault at each draw.
@@ -66,6 +70,7 @@ type chaos struct {
 	cfg   Config
 	pools [2]localtasks.Controller
 	names [2]string
+	watch *workerWatch // the process pool's workers
 
 	mu      sync.Mutex
 	runs    []*taskRun
@@ -87,9 +92,27 @@ type Report struct {
 	ExecutedOnce, ExecutedMore, Replay int
 	MaxExecutions                      int
 	Children                           int // child processes the orphan tasks started, each checked gone
-	Elapsed                            time.Duration
-	Problems                           []string
+	// MemoryLimited counts the alloc runs that failed on the memory limit;
+	// TimedOutFirst, the alloc and fork runs that timed out before their
+	// fault (see checkToxic).
+	MemoryLimited, TimedOutFirst int
+	Elapsed                      time.Duration
+	// Workers is what the process pool's workers did; ToxicBusy, how
+	// long the toxic runs held one, by kind, from their last attempt's
+	// start to their end.
+	Workers   WorkerStats
+	ToxicBusy map[string]time.Duration
+	// Settle is how long the pools took to finish once the faults
+	// stopped; Backlog, what they had left to do then; SettleWorkers, what
+	// the process pool's workers did meanwhile (its Restarts and Starting).
+	Settle        time.Duration
+	Backlog       string
+	SettleWorkers WorkerStats
+	Problems      []string
 }
+
+// procGrace is the process pool's CancelGrace.
+const procGrace = 200 * time.Millisecond
 
 // Run runs the chaos and checks its outcome; the report lists every
 // problem found. The error is for a chaos that could not run at all.
@@ -98,6 +121,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	before := goleak.IgnoreCurrent()
 	c := &chaos{cfg: cfg, byID: make(map[string]*taskRun), pids: make(map[int]bool), killed: make(map[int]bool)}
 	quiet := slog.New(slog.DiscardHandler)
+	plog := &poolLog{}
 	results := 2*cfg.Tasks + 1000
 	threads, err := localtasks.NewThreadPool(localtasks.ThreadPoolConfig{MaxWorkers: 8,
 		Config: localtasks.Config{Name: "chaos-threads", MaxResults: results, Logger: quiet}})
@@ -105,8 +129,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	procs, err := localtasks.NewProcessPool(localtasks.ProcessPoolConfig{MaxWorkers: cfg.Workers,
-		MemoryLimit: 256 << 20, CancelGrace: 200 * time.Millisecond,
-		Config: localtasks.Config{Name: "chaos-procs", MaxResults: results, Logger: quiet}})
+		MemoryLimit: 256 << 20, CancelGrace: procGrace,
+		Config: localtasks.Config{Name: "chaos-procs", MaxResults: results, Logger: slog.New(plog)}})
 	if err != nil {
 		threads.Close(ctx)
 		return nil, err
@@ -118,8 +142,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
 	}
 
+	c.watch = watchWorkers(procs, plog)
 	c.produceUnderFire(ctx, problem)
+	settleStart, atSettle := time.Now(), c.watch.Stats()
+	rep.Backlog = c.backlog()
 	c.settle(ctx, problem)
+	rep.Settle = time.Since(settleStart)
+	rep.Workers = c.watch.end()
+	rep.SettleWorkers = WorkerStats{Restarts: rep.Workers.Restarts - atSettle.Restarts, Starting: rep.Workers.Starting - atSettle.Starting}
 	c.check(rep, problem)
 	for i, p := range c.pools { // both pools still serve
 		h, err := good.Enqueue(ctx, p, GoodArgs{Ledger: cfg.Ledger})
@@ -168,11 +198,11 @@ func (c *chaos) produceUnderFire(ctx context.Context, problem func(string, ...an
 	quiet := make(chan struct{})
 	go func() {
 		wg.Wait()
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.Faults)
 		for _, p := range c.pools {
-			dctx, cancel := context.WithTimeout(ctx, c.cfg.Stuck)
 			p.Drain(dctx) // settle reports a pool that does not drain
-			cancel()
 		}
+		cancel()
 		close(quiet)
 	}()
 
@@ -368,30 +398,6 @@ func (c *chaos) toggleStrike(problem func(string, ...any)) {
 	c.striken = !c.striken
 }
 
-// settle waits for both pools to finish every run: nothing stuck.
-func (c *chaos) settle(ctx context.Context, problem func(string, ...any)) {
-	for i, p := range c.pools {
-		dctx, cancel := context.WithTimeout(ctx, c.cfg.Stuck)
-		err := p.Drain(dctx)
-		cancel()
-		if err != nil {
-			snap, err := p.Snapshot(ctx, localtasks.SnapshotOptions{Statuses: []localtasks.Status{
-				localtasks.StatusReady, localtasks.StatusScheduled, localtasks.StatusRunning}})
-			if err != nil {
-				problem("the %s's snapshot failed: %v", c.names[i], err)
-				continue
-			}
-			problem("the %s is stuck: %v; %d queued, %d scheduled, %d running", c.names[i], err,
-				len(snap.Queued), len(snap.Scheduled), len(snap.Running))
-			for _, res := range slices.Concat(snap.Queued, snap.Scheduled, snap.Running) {
-				problem("stuck: %s %s %v run after %v (now %v), %d attempts on %v, errors %v",
-					res.ID, res.Task, res.Status, res.RunAfter.Format(time.StampMicro), snap.At.Format(time.StampMicro),
-					res.Attempts, res.WorkerIDs, res.Errors)
-			}
-		}
-	}
-}
-
 // check checks every run's outcome against what the chaos did to it.
 func (c *chaos) check(rep *Report, problem func(string, ...any)) {
 	ctx := context.Background()
@@ -400,6 +406,7 @@ func (c *chaos) check(rep *Report, problem func(string, ...any)) {
 	rep.Runs, rep.Dups = len(c.runs), c.dups
 	rep.Kills, rep.ToxicFaults, rep.Cancels = c.faults.kills, c.faults.toxic, c.faults.cancels
 	rep.Strikes, rep.Restores = c.faults.strikes, c.faults.restores
+	rep.ToxicBusy = make(map[string]time.Duration)
 	for _, r := range c.runs {
 		res, err := c.pools[r.pool].GetResult(ctx, r.id)
 		if err != nil {
@@ -421,7 +428,7 @@ func (c *chaos) check(rep *Report, problem func(string, ...any)) {
 		switch r.kind {
 		case kindToxic:
 			rep.Toxic++
-			c.checkToxic(r, res, problem)
+			c.checkToxic(r, res, rep, problem)
 		default:
 			if r.kind == kindGood {
 				rep.Good++
@@ -486,8 +493,12 @@ func ledgerCounts(path string) (execs, replays int) {
 
 // checkToxic checks that a toxic run FAILED for its own reason (a fork
 // SUCCEEDED), or was killed by the chaos (which avoids that, but a worker
-// may take a toxic task between the look and the kill).
-func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(string, ...any)) {
+// may take a toxic task between the look and the kill). An alloc or a fork
+// may time out first, on a machine that gives their worker, of the lowest
+// priority, too little CPU to reach the memory limit, or to start its
+// child, within the timeout: that is counted, and the report says so (the
+// root's TestProcessPoolMemoryLimit checks the limit on its own).
+func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, rep *Report, problem func(string, ...any)) {
 	if r.toxic == toxicFork && res.Status == localtasks.StatusSuccessful {
 		return
 	}
@@ -495,7 +506,17 @@ func (c *chaos) checkToxic(r *taskRun, res localtasks.TaskResult, problem func(s
 		problem("toxic run %s (%s) ended %v, not FAILED", r.id, r.toxic, res.Status)
 		return
 	}
+	if !res.LastAttemptedAt.IsZero() {
+		rep.ToxicBusy[r.toxic] += res.FinishedAt.Sub(res.LastAttemptedAt)
+	}
 	last := res.Errors[len(res.Errors)-1]
+	if (r.toxic == toxicAlloc || r.toxic == toxicFork) && strings.HasPrefix(last.Message, "timed out after") {
+		rep.TimedOutFirst++
+		return
+	}
+	if r.toxic == toxicAlloc && strings.Contains(last.Message, "memory limit") {
+		rep.MemoryLimited++
+	}
 	want := map[string]string{
 		toxicExit:   "exited with code 3",
 		toxicPanic:  "chaos: a toxic panic",
@@ -525,6 +546,21 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  good runs: %d executed once, %d more than once (at most %d), %d replays of a recorded success\n",
 		r.ExecutedOnce, r.ExecutedMore, r.MaxExecutions, r.Replay)
 	fmt.Fprintf(w, "  tasks' child processes: %d started, to outlive their tasks; each checked gone with its worker\n", r.Children)
+	fmt.Fprintf(w, "  %d alloc runs stopped at the memory limit; %d alloc and fork runs timed out first, their worker short of CPU\n",
+		r.MemoryLimited, r.TimedOutFirst)
+	fmt.Fprintf(w, "  process pool's workers: %v\n", r.Workers)
+	var busy time.Duration
+	var kinds []string
+	for _, kind := range toxicKinds {
+		if d, ok := r.ToxicBusy[kind]; ok {
+			busy += d
+			kinds = append(kinds, fmt.Sprintf("%s %v", kind, d.Round(time.Millisecond)))
+		}
+	}
+	fmt.Fprintf(w, "  toxic runs held a worker %v in all, from their last attempt's start to their end (%s)\n",
+		busy.Round(time.Millisecond), strings.Join(kinds, ", "))
+	fmt.Fprintf(w, "  settle: %v, once the faults stopped, for what was unfinished: %s; meanwhile %d workers replaced, their slots %v starting them\n",
+		r.Settle.Round(time.Millisecond), r.Backlog, r.SettleWorkers.Restarts, r.SettleWorkers.Starting.Round(time.Millisecond))
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  every check passed: no run lost, none stuck, every good run succeeded once, both pools serve, nothing leaked")
 		return

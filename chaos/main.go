@@ -59,9 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Interval, "interval", 250*time.Millisecond, "time between fault draws")
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "the seed, to replay a run")
 	fs.DurationVar(&cfg.Work, "work", 5*time.Millisecond, "the most an execution of a good task takes")
-	fs.DurationVar(&cfg.Stuck, "stuck", 2*time.Minute, "how long the pools may take to finish after the producers")
+	fs.DurationVar(&cfg.Faults, "faults", 2*time.Minute, "how long the faults go on after the producers, unless the pools finish sooner")
 	fs.BoolVar(&cfg.EachToxic, "each-toxic", true, "enqueue one toxic task of each kind at the start, besides those drawn")
 	rcfg := RestartConfig{Producers: 4, Workers: 2}
+	fs.DurationVar(&rcfg.Stuck, "stuck", 2*time.Minute, "how long the kill-restart phase's last start may take to finish every run")
 	fs.IntVar(&rcfg.Kills, "kills", 5, "kill-restarts of the whole program, in a phase of their own after the others; 0 for none")
 	fs.IntVar(&rcfg.Tasks, "restart-tasks", 3000, "good tasks to enqueue in the kill-restart phase")
 	if err := fs.Parse(args); err != nil {
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		status = 1
 	}
 	if rcfg.Kills > 0 {
-		rcfg.Seed, rcfg.Work, rcfg.Stuck, rcfg.Dir = cfg.Seed, cfg.Work, cfg.Stuck, filepath.Join(dir, "restart")
+		rcfg.Seed, rcfg.Work, rcfg.Dir = cfg.Seed, cfg.Work, filepath.Join(dir, "restart")
 		rrep, err := RunRestarts(ctx, rcfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "chaos: kill-restart: %v (seed %d)\n", err, cfg.Seed)

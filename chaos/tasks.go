@@ -21,6 +21,9 @@ type GoodArgs struct {
 	Fail   float64       // the chance that an execution fails, to be retried
 }
 
+// goodRetryMaxDelay is the longest a good run waits before its retry.
+const goodRetryMaxDelay = 20 * time.Millisecond
+
 // The good tasks retry until they succeed. Each execution appends a line
 // to <ledger>/<id>.exec; the one that succeeds creates <id>.ok, holding its
 // attempt number, atomically and exclusively. A run whose success was recorded there but
@@ -30,7 +33,7 @@ type GoodArgs struct {
 // recommends, and it is what makes "exactly one successful execution"
 // checkable: <id>.ok is made once, or the run lost its work.
 var (
-	goodRetry = localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: 10_000, Delay: time.Millisecond, MaxDelay: 20 * time.Millisecond, Multiplier: 2})
+	goodRetry = localtasks.WithRetry(localtasks.RetryPolicy{MaxAttempts: 10_000, Delay: time.Millisecond, MaxDelay: goodRetryMaxDelay, Multiplier: 2})
 	good      = localtasks.Define("chaos.good", runGood, goodRetry)
 	// victim is a good task that the chaos strikes and restores.
 	victim = localtasks.Define("chaos.victim", runGood, goodRetry)
