@@ -424,8 +424,9 @@
 // Config.Propagator carries a trace context from each Enqueue to the
 // attempts of its runs, so that a tracing middleware links them, and
 // SetWorkerPropagator carries the attempt's into a process-pool worker's
-// task; the nested module github.com/localtasks/localtasks/otel has both
-// for OpenTelemetry (see docs/operations.md, "Tracing").
+// task; a Propagator that is an EnqueueTracer also traces each enqueue. The
+// nested module github.com/localtasks/localtasks/otel has them for
+// OpenTelemetry (see docs/operations.md, "Tracing").
 //
 // # Testing
 //
